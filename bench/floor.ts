@@ -1,0 +1,87 @@
+/**
+ * The floors every kernel number is compared with: the raw Effect fiber hand-off, the obvious
+ * Effect design of call/reply (a `Queue` plus a `Deferred` per call), and `memcpy` bandwidth.
+ */
+import { Deferred, Effect, Fiber, Queue } from "effect"
+import { type Benchmark, gbps, microsPerOp, runLoop } from "./harness.js"
+
+/** A one-slot wake-up built directly on `Effect.async`: the cheapest way one fiber resumes another. */
+class Wakeup {
+  private waiter: ((e: Effect.Effect<void>) => void) | undefined = undefined
+  private pending = false
+  readonly wait: Effect.Effect<void> = Effect.async<void>((resume) => {
+    if (this.pending) {
+      this.pending = false
+      resume(Effect.void)
+    } else {
+      this.waiter = resume
+    }
+  })
+  notify(): void {
+    const w = this.waiter
+    if (w) {
+      this.waiter = undefined
+      w(Effect.void)
+    } else {
+      this.pending = true
+    }
+  }
+}
+
+/** Two fibers resuming each other through `Effect.async` callbacks; `n` round trips. */
+const asyncHandoff = (n: number) =>
+  Effect.gen(function* () {
+    const toServer = new Wakeup()
+    const toClient = new Wakeup()
+    const server = yield* Effect.fork(
+      Effect.forever(Effect.zipRight(toServer.wait, Effect.sync(() => toClient.notify())))
+    )
+    for (let i = 0; i < n; i++) {
+      toServer.notify()
+      yield* toClient.wait
+    }
+    yield* Fiber.interrupt(server)
+  })
+
+interface Pending {
+  readonly label: number
+  readonly reply: Deferred.Deferred<number>
+}
+
+/** Call/reply over an Effect `Queue` and a `Deferred` per call; `n` calls. */
+const queueCall = (n: number) =>
+  Effect.gen(function* () {
+    const q = yield* Queue.bounded<Pending>(1)
+    const server = yield* Effect.fork(
+      Effect.forever(Effect.flatMap(Queue.take(q), (p) => Deferred.succeed(p.reply, p.label)))
+    )
+    for (let i = 0; i < n; i++) {
+      const reply = yield* Deferred.make<number>()
+      yield* Queue.offer(q, { label: i, reply })
+      yield* Deferred.await(reply)
+    }
+    yield* Fiber.interrupt(server)
+  })
+
+/** The sizes every bulk benchmark uses. */
+export const SIZES = [64, 4096, 65536, 1048576] as const
+
+const memcpy = (size: number): Benchmark => ({
+  name: `floor.memcpy.${size}.gbps`,
+  unit: "GB/s",
+  run: async () => {
+    const src = new Uint8Array(size).fill(7)
+    const dst = new Uint8Array(size)
+    const n = Math.max(64, Math.floor((64 * 1048576) / size))
+    const us = await microsPerOp(n, async (k) => {
+      for (let i = 0; i < k; i++) dst.set(src)
+    })
+    return gbps(size, us)
+  }
+})
+
+export const floorBenchmarks: ReadonlyArray<Benchmark> = [
+  { name: "floor.async_handoff.us", unit: "µs", run: () => microsPerOp(50_000, runLoop(asyncHandoff)) },
+  { name: "peer.queue_call.us", unit: "µs", run: () => microsPerOp(20_000, runLoop(queueCall)) },
+  ...SIZES.map(memcpy)
+]

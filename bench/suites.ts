@@ -1,0 +1,5 @@
+/** Every benchmark, in the order they run. */
+import { floorBenchmarks } from "./floor.js"
+import type { Benchmark } from "./harness.js"
+
+export const benchmarks: ReadonlyArray<Benchmark> = [...floorBenchmarks]

@@ -1,0 +1,43 @@
+/**
+ * Memory syscalls: what a process can do with its own address space.
+ *
+ * | syscall | result | errors |
+ * |---|---|---|
+ * | `allocate(pages, rights?)` | address of a fresh zeroed region | `OutOfMemory` (quota, frames, virtual), `InvalidAddress` (bad count) |
+ * | `free(address)` | pages unmapped | `InvalidAddress` (not a region start) |
+ * | `read(address, length)` | a copy of the bytes | `PageFault`, `InvalidAddress` |
+ * | `write(address, bytes)` | — | `PageFault` (nothing written), `InvalidAddress` |
+ * | `protect(address, pages, rights)` | — | `InvalidAddress` (misaligned) |
+ */
+import type { Effect } from "effect"
+import { Either } from "effect"
+import { type InvalidAddress, type PageFault, PageRights } from "../memory/AddressSpace.js"
+import type { OutOfMemory } from "../memory/PhysicalMemory.js"
+import type { Process } from "./Process.js"
+import { syscall } from "./Syscall.js"
+
+/** Allocates `pages` zeroed pages with `rights` (default read+write); returns their address. */
+export const allocate = (pages: number, rights: PageRights = PageRights.readWrite): Effect.Effect<number, OutOfMemory | InvalidAddress, Process> =>
+  syscall("memory.allocate", (p) => p.space.allocate(pages, rights))
+
+/** Unmaps and frees the region that starts at `address`; returns its page count. */
+export const free = (address: number): Effect.Effect<number, InvalidAddress, Process> =>
+  syscall("memory.free", (p) => p.space.free(address))
+
+/** Reads `length` bytes of the caller's memory at `address`. */
+export const read = (address: number, length: number): Effect.Effect<Uint8Array, PageFault | InvalidAddress, Process> =>
+  syscall("memory.read", (p) => p.space.read(address, length))
+
+/** Writes `bytes` into the caller's memory at `address`; a fault writes nothing. */
+export const write = (address: number, bytes: Uint8Array): Effect.Effect<void, PageFault | InvalidAddress, Process> =>
+  syscall("memory.write", (p) => p.space.write(address, bytes))
+
+/** Sets the rights of the present pages of `[address, address + pages pages)` (never above how they were mapped). */
+export const protect = (address: number, pages: number, rights: PageRights): Effect.Effect<void, InvalidAddress, Process> =>
+  syscall("memory.protect", (p) => p.space.protect(address, pages, rights))
+
+/** The caller's memory use: pages mapped and frames charged against its quota. */
+export const usage: Effect.Effect<{ readonly mappedPages: number; readonly framesCharged: number; readonly quota: number }, never, Process> =
+  syscall("memory.usage", (p) =>
+    Either.right({ mappedPages: p.space.mappedPages, framesCharged: p.kernel.memory.charged(p.pid), quota: p.kernel.memory.quota(p.pid) })
+  )

@@ -1,0 +1,97 @@
+/**
+ * Processes: the `Process` service every program runs with, the process control block behind it,
+ * and the syscalls a process makes about itself.
+ *
+ * A program is an `Effect<A, E, Process>`. It runs with a context that holds *only* its `Process`,
+ * so it cannot reach the kernel, another process's memory or another process's capabilities
+ * except through syscalls that check them.
+ *
+ * Invariants:
+ * - `status` goes created → running → dying → dead, never back. A restarted server is a new
+ *   `Pcb` with the same pid and the next generation.
+ * - While dying, no new thread starts; every thread is interrupted before the process's
+ *   capabilities, ports and memory are released, and `deathHooks` run exactly once.
+ */
+import { Cause, Context, Deferred, Effect, Exit, Fiber, FiberId } from "effect"
+import type { AddressSpace } from "../memory/AddressSpace.js"
+import type { CSpace } from "./Capability.js"
+import type { KernelCore } from "./Kernel.js"
+
+/** How a process ended. */
+export type ProcessExit =
+  | { readonly _tag: "Exited"; readonly value: unknown }
+  | { readonly _tag: "Failed"; readonly cause: Cause.Cause<unknown> }
+  | { readonly _tag: "Killed" }
+
+/** The process control block. Kernel-side; user code holds it only as its own `Process`. */
+export class Pcb {
+  /** Owned by the kernel: written by `start` and teardown only. */
+  status: "created" | "running" | "dying" | "dead" = "created"
+  /** The main fiber; its end is the process's end. */
+  main: Fiber.RuntimeFiber<unknown, unknown> | undefined = undefined
+  /** Threads forked with `Process.fork`, removed as they end. */
+  readonly threads = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
+  /** Run once at death, after the threads are interrupted (IPC closes ports, fails replies…). */
+  readonly deathHooks = new Set<() => void>()
+  /** Set when a kill was asked for, so teardown reports `Killed`. */
+  killed = false
+  /** Completed with the process's exit once teardown is done. */
+  readonly exit: Deferred.Deferred<ProcessExit>
+
+  constructor(
+    readonly kernel: KernelCore,
+    readonly pid: number,
+    readonly generation: number,
+    readonly name: string,
+    readonly space: AddressSpace,
+    readonly cspace: CSpace
+  ) {
+    this.exit = Deferred.unsafeMake(FiberId.none)
+  }
+
+  /** Whether the process can still act (not dying or dead). */
+  get alive(): boolean {
+    return this.status === "created" || this.status === "running"
+  }
+
+  /** Waits for the process to end and tells how. */
+  get await(): Effect.Effect<ProcessExit> {
+    return Deferred.await(this.exit)
+  }
+
+  toString(): string {
+    return `${this.name}#${this.pid}.${this.generation}`
+  }
+}
+
+/** The calling process. Every syscall reads it from the context. */
+export class Process extends Context.Tag("effect-microkernel/Process")<Process, Pcb>() {}
+
+/** The calling process's identity: pid, generation and name. */
+export const self: Effect.Effect<{ readonly pid: number; readonly generation: number; readonly name: string }, never, Process> =
+  Effect.map(Process, (p) => ({ pid: p.pid, generation: p.generation, name: p.name }))
+
+/**
+ * Runs `effect` as a new thread of the calling process. The thread ends with the process; a thread
+ * that dies with a defect faults the whole process (as an uncaught fault would).
+ * If the process is already dying, the returned fiber is interrupted at once.
+ */
+export const fork = <A, E>(effect: Effect.Effect<A, E, Process>): Effect.Effect<Fiber.RuntimeFiber<A, E>, never, Process> =>
+  Effect.flatMap(Process, (p) =>
+    Effect.gen(function* () {
+      const fiber = yield* Effect.forkDaemon(
+        p.alive
+          ? Effect.onExit(effect, (exit) =>
+              Effect.sync(() => {
+                p.threads.delete(fiber as Fiber.RuntimeFiber<unknown, unknown>)
+                if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause) && Cause.isDie(exit.cause)) {
+                  p.kernel.fault(p)
+                }
+              })
+            )
+          : Effect.interrupt
+      )
+      if (p.alive) p.threads.add(fiber as Fiber.RuntimeFiber<unknown, unknown>)
+      return fiber
+    })
+  )

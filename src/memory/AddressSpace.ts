@@ -1,0 +1,344 @@
+/**
+ * Address spaces: a two-level page table per process (1,024 × 1,024 entries, 32-bit virtual
+ * addresses), a virtual range allocator, and every way a process or the kernel touches memory.
+ *
+ * Invariants:
+ * - Every present page-table entry holds one reference on its frame (`PhysicalMemory.retain`).
+ * - A process reads and writes only through its own page table; each access checks presence and
+ *   rights for every page it touches *before* moving a byte, so a fault changes nothing.
+ * - `(address, length)` from a process is an allegation until `check` turns it into a `UserBuffer`;
+ *   `check` is the only constructor of `UserBuffer` (Hubris `USlice`).
+ * - Page 0 is never handed out, so address 0 always faults.
+ */
+import { Data, Either } from "effect"
+import { PAGE_SHIFT, PAGE_SIZE, PAGE_TABLE_ENTRIES, VIRTUAL_PAGES } from "../params.js"
+import { RangeAllocator } from "./internal/ranges.js"
+import { OutOfMemory, type PhysicalMemory } from "./PhysicalMemory.js"
+
+/** Page rights, a bit set. */
+export const PageRights = {
+  none: 0,
+  read: 1,
+  write: 2,
+  readWrite: 3
+} as const
+/** A combination of `PageRights` bits. */
+export type PageRights = number
+
+/** The kind of access that faulted. */
+export type Access = "read" | "write"
+
+/** A process touched an unmapped page, or wrote a page it may only read. Nothing was changed. */
+export class PageFault extends Data.TaggedError("PageFault")<{
+  readonly address: number
+  readonly access: Access
+  readonly reason: "unmapped" | "protection"
+}> {
+  override get message() {
+    return `page fault: ${this.access} at 0x${this.address.toString(16)} (${this.reason})`
+  }
+}
+
+/** An address or range that is not what the operation needs (not a region start, misaligned, out of range). */
+export class InvalidAddress extends Data.TaggedError("InvalidAddress")<{
+  readonly address: number
+  readonly length: number
+  readonly operation: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `${this.operation}: invalid address 0x${this.address.toString(16)} (+${this.length}): ${this.reason}`
+  }
+}
+
+const checked: unique symbol = Symbol("UserBuffer.checked")
+
+/**
+ * A byte range of an address space whose pages were present with the needed rights when `check`
+ * built it. Kernel code uses it in the same synchronous section, so the check still holds.
+ */
+export class UserBuffer {
+  /** @internal */
+  readonly [checked] = true
+  /** @internal */
+  constructor(
+    readonly space: AddressSpace,
+    readonly address: number,
+    readonly length: number,
+    readonly access: Access
+  ) {}
+}
+
+/** Tells whether `address` is page-aligned. */
+export const isPageAligned = (address: number): boolean => (address & (PAGE_SIZE - 1)) === 0
+
+/** Pages spanned by `[address, address + length)`. */
+export const pagesSpanned = (address: number, length: number): number =>
+  length === 0 ? 0 : ((address + length - 1) >>> PAGE_SHIFT) - (address >>> PAGE_SHIFT) + 1
+
+const RIGHTS_MASK = 3
+// A page-table entry: 0 = not present, else ((frame + 1) << 4) | (maxRights << 2) | rights.
+// `maxRights` is what the mapping was given; `protect` can never raise rights above it.
+const pte = (frame: number, rights: number, max: number) => ((frame + 1) << 4) | (max << 2) | rights
+const pteFrame = (entry: number) => (entry >>> 4) - 1
+const pteMax = (entry: number) => (entry >>> 2) & RIGHTS_MASK
+
+/** One process's view of memory. */
+export class AddressSpace {
+  /** Second-level tables, allocated on first use. Owned by the kernel's synchronous sections. */
+  private readonly directory: Array<Int32Array | undefined> = new Array(VIRTUAL_PAGES / PAGE_TABLE_ENTRIES)
+  private readonly ranges = new RangeAllocator(1, VIRTUAL_PAGES - 1)
+  /** Reserved regions: first page → page count. */
+  private readonly regions = new Map<number, number>()
+  private mapped = 0
+
+  constructor(
+    readonly memory: PhysicalMemory,
+    /** The account (process id) charged for frames this space allocates. */
+    readonly account: number
+  ) {}
+
+  /** Pages currently present in the page table. */
+  get mappedPages(): number {
+    return this.mapped
+  }
+
+  /** The raw page-table entry of virtual page `vpn` (0 when absent). */
+  entry(vpn: number): number {
+    const table = this.directory[vpn >>> 10]
+    return table === undefined ? 0 : table[vpn & 1023]!
+  }
+
+  /** The frame behind `vpn`, or -1. */
+  frameAt(vpn: number): number {
+    const e = this.entry(vpn)
+    return e === 0 ? -1 : pteFrame(e)
+  }
+
+  /** The rights of `vpn` (0 when absent). */
+  rightsAt(vpn: number): PageRights {
+    return this.entry(vpn) & RIGHTS_MASK
+  }
+
+  // --- virtual ranges -------------------------------------------------------------------------
+
+  /** Reserves `pages` free virtual pages (nothing mapped); returns the region's address. */
+  reserve(pages: number): Either.Either<number, OutOfMemory | InvalidAddress> {
+    if (!Number.isInteger(pages) || pages <= 0 || pages >= VIRTUAL_PAGES) {
+      return Either.left(new InvalidAddress({ address: 0, length: pages * PAGE_SIZE, operation: "reserve", reason: "page count must be a positive integer" }))
+    }
+    const first = this.ranges.allocate(pages)
+    if (first < 0) {
+      return Either.left(new OutOfMemory({ account: this.account, requested: pages, available: 0, reason: "virtual" }))
+    }
+    this.regions.set(first, pages)
+    return Either.right(first << PAGE_SHIFT)
+  }
+
+  /** Reserves a region and backs every page with a fresh zeroed frame. All or nothing. */
+  allocate(pages: number, rights: PageRights = PageRights.readWrite): Either.Either<number, OutOfMemory | InvalidAddress> {
+    return Either.flatMap(this.reserve(pages), (address) => {
+      const frames = this.memory.allocate(this.account, pages)
+      if (Either.isLeft(frames)) {
+        this.unreserve(address >>> PAGE_SHIFT)
+        return Either.left(frames.left)
+      }
+      const first = address >>> PAGE_SHIFT
+      frames.right.forEach((frame, i) => this.install(first + i, frame, rights))
+      return Either.right(address)
+    })
+  }
+
+  /** Unmaps every page of the region starting at `address` and returns its range. */
+  free(address: number): Either.Either<number, InvalidAddress> {
+    const first = address >>> PAGE_SHIFT
+    const pages = isPageAligned(address) ? this.regions.get(first) : undefined
+    if (pages === undefined) {
+      return Either.left(new InvalidAddress({ address, length: 0, operation: "free", reason: "not the start of a region" }))
+    }
+    for (let vpn = first; vpn < first + pages; vpn++) this.unmapPage(vpn)
+    this.unreserve(first)
+    return Either.right(pages)
+  }
+
+  /** The region containing `address`: its first page and page count, or undefined. */
+  regionOf(address: number): { readonly first: number; readonly pages: number } | undefined {
+    const vpn = address >>> PAGE_SHIFT
+    for (const [first, pages] of this.regions) if (vpn >= first && vpn < first + pages) return { first, pages }
+    return undefined
+  }
+
+  private unreserve(first: number): void {
+    const pages = this.regions.get(first)!
+    this.regions.delete(first)
+    this.ranges.free(first, pages)
+  }
+
+  // --- page-table entries (kernel use) --------------------------------------------------------
+
+  /**
+   * Maps `frame` at virtual page `vpn` and takes a reference on it. The page must be inside a
+   * reserved region and not present.
+   */
+  mapPage(vpn: number, frame: number, rights: PageRights): Either.Either<void, InvalidAddress> {
+    const address = vpn << PAGE_SHIFT
+    if (this.entry(vpn) !== 0) {
+      return Either.left(new InvalidAddress({ address, length: PAGE_SIZE, operation: "map", reason: "page already mapped" }))
+    }
+    if (this.regionOf(address) === undefined) {
+      return Either.left(new InvalidAddress({ address, length: PAGE_SIZE, operation: "map", reason: "page not in a reserved region" }))
+    }
+    this.memory.retain(frame)
+    this.install(vpn, frame, rights)
+    return Either.right(undefined)
+  }
+
+  /** Removes the entry for `vpn` and drops its frame reference. Returns the frame, or -1 if absent. */
+  unmapPage(vpn: number): number {
+    const table = this.directory[vpn >>> 10]
+    const e = table === undefined ? 0 : table[vpn & 1023]!
+    if (e === 0) return -1
+    table![vpn & 1023] = 0
+    this.mapped--
+    const frame = pteFrame(e)
+    this.memory.release(frame)
+    return frame
+  }
+
+  /**
+   * Changes the rights of every present page in `[address, address + pages pages)`, never above
+   * the rights each page was mapped with.
+   */
+  protect(address: number, pages: number, rights: PageRights): Either.Either<void, InvalidAddress> {
+    if (!isPageAligned(address)) {
+      return Either.left(new InvalidAddress({ address, length: pages * PAGE_SIZE, operation: "protect", reason: "address not page-aligned" }))
+    }
+    const first = address >>> PAGE_SHIFT
+    for (let vpn = first; vpn < first + pages; vpn++) {
+      const e = this.entry(vpn)
+      if (e !== 0) this.directory[vpn >>> 10]![vpn & 1023] = (e & ~RIGHTS_MASK) | (rights & pteMax(e))
+    }
+    return Either.right(undefined)
+  }
+
+  /** Installs an entry that already owns a frame reference. */
+  private install(vpn: number, frame: number, rights: PageRights): void {
+    let table = this.directory[vpn >>> 10]
+    if (table === undefined) table = this.directory[vpn >>> 10] = new Int32Array(PAGE_TABLE_ENTRIES)
+    table[vpn & 1023] = pte(frame, rights, rights)
+    this.mapped++
+  }
+
+  // --- access ---------------------------------------------------------------------------------
+
+  /** Physical byte address of `address` for `access`, or a `PageFault`. */
+  translate(address: number, access: Access): Either.Either<number, PageFault> {
+    const fault = this.faultAt(address, 1, access)
+    if (fault) return Either.left(fault)
+    return Either.right(pteFrame(this.entry(address >>> PAGE_SHIFT)) * PAGE_SIZE + (address & (PAGE_SIZE - 1)))
+  }
+
+  /** The first fault an access to `[address, address + length)` would take, or undefined. */
+  faultAt(address: number, length: number, access: Access): PageFault | undefined {
+    if (length === 0) return undefined
+    const need = access === "read" ? PageRights.read : PageRights.write
+    if (address < 0 || address + length > VIRTUAL_PAGES * PAGE_SIZE || !Number.isInteger(address)) {
+      return new PageFault({ address, access, reason: "unmapped" })
+    }
+    const last = (address + length - 1) >>> PAGE_SHIFT
+    for (let vpn = address >>> PAGE_SHIFT; vpn <= last; vpn++) {
+      const e = this.entry(vpn)
+      const at = Math.max(address, vpn << PAGE_SHIFT)
+      if (e === 0) return new PageFault({ address: at, access, reason: "unmapped" })
+      if ((e & need) === 0) return new PageFault({ address: at, access, reason: "protection" })
+    }
+    return undefined
+  }
+
+  /**
+   * Turns a process's `(address, length)` into a `UserBuffer`, checking that every page is present
+   * with the rights `access` needs. The only constructor of `UserBuffer`.
+   */
+  check(address: number, length: number, access: Access): Either.Either<UserBuffer, PageFault | InvalidAddress> {
+    if (!Number.isSafeInteger(address) || !Number.isSafeInteger(length) || length < 0) {
+      return Either.left(new InvalidAddress({ address, length, operation: "check", reason: "address and length must be non-negative integers" }))
+    }
+    const fault = this.faultAt(address, length, access)
+    return fault ? Either.left(fault) : Either.right(new UserBuffer(this, address, length, access))
+  }
+
+  /**
+   * Calls `f(physicalOffset, bufferOffset, bytes)` for each page-sized piece of a checked buffer,
+   * in order. The page-table walk every copy is built on.
+   */
+  forEachChunk(buffer: UserBuffer, f: (physical: number, offset: number, bytes: number) => void): void {
+    let offset = 0
+    let address = buffer.address
+    while (offset < buffer.length) {
+      const inPage = address & (PAGE_SIZE - 1)
+      const n = Math.min(PAGE_SIZE - inPage, buffer.length - offset)
+      f(pteFrame(this.entry(address >>> PAGE_SHIFT)) * PAGE_SIZE + inPage, offset, n)
+      offset += n
+      address += n
+    }
+  }
+
+  /** Copies a checked buffer's bytes into `target` at `targetOffset`. */
+  readInto(buffer: UserBuffer, target: Uint8Array, targetOffset = 0): void {
+    const bytes = this.memory.bytes
+    this.forEachChunk(buffer, (p, off, n) => target.set(bytes.subarray(p, p + n), targetOffset + off))
+  }
+
+  /** Copies `source[sourceOffset ..]` into a checked writable buffer (`buffer.length` bytes). */
+  writeFrom(buffer: UserBuffer, source: Uint8Array, sourceOffset = 0): void {
+    const bytes = this.memory.bytes
+    this.forEachChunk(buffer, (p, off, n) => bytes.set(source.subarray(sourceOffset + off, sourceOffset + off + n), p))
+  }
+
+  /** Reads `length` bytes at `address`, or faults without side effects. */
+  read(address: number, length: number): Either.Either<Uint8Array, PageFault | InvalidAddress> {
+    return Either.map(this.check(address, length, "read"), (buffer) => {
+      const out = new Uint8Array(length)
+      this.readInto(buffer, out)
+      return out
+    })
+  }
+
+  /** Writes `data` at `address`, or faults without writing a byte. */
+  write(address: number, data: Uint8Array): Either.Either<void, PageFault | InvalidAddress> {
+    return Either.map(this.check(address, data.length, "write"), (buffer) => this.writeFrom(buffer, data))
+  }
+
+  /** Unmaps everything and frees every region (process teardown). */
+  destroy(): void {
+    for (const first of [...this.regions.keys()]) {
+      const pages = this.regions.get(first)!
+      for (let vpn = first; vpn < first + pages; vpn++) this.unmapPage(vpn)
+      this.unreserve(first)
+    }
+  }
+}
+
+/**
+ * The kernel's copy between two checked buffers, page by page on both sides; copies
+ * `min(src.length, dst.length)` bytes and returns that count. `src` must have been checked for
+ * `read` and `dst` for `write`.
+ */
+export const copyBetween = (src: UserBuffer, dst: UserBuffer): number => {
+  if (src.access !== "read" || dst.access !== "write") {
+    throw new Error("invariant violated: copyBetween needs a read-checked source and a write-checked destination")
+  }
+  const bytes = src.space.memory.bytes
+  const length = Math.min(src.length, dst.length)
+  let done = 0
+  while (done < length) {
+    const s = src.address + done
+    const d = dst.address + done
+    const n = Math.min(PAGE_SIZE - (s & (PAGE_SIZE - 1)), PAGE_SIZE - (d & (PAGE_SIZE - 1)), length - done)
+    const sp = src.space.frameAt(s >>> PAGE_SHIFT) * PAGE_SIZE + (s & (PAGE_SIZE - 1))
+    const dp = dst.space.frameAt(d >>> PAGE_SHIFT) * PAGE_SIZE + (d & (PAGE_SIZE - 1))
+    bytes.copyWithin(dp, sp, sp + n)
+    done += n
+  }
+  return length
+}

@@ -1,0 +1,177 @@
+/**
+ * Physical memory: N frames of 4 KiB in one `ArrayBuffer`, a free stack, a reference count per
+ * frame and a charge per account.
+ *
+ * Invariants:
+ * - A frame is free (refs 0, on the free stack exactly once) or in use (refs ≥ 1, charged to exactly
+ *   one account). `framesInUse + freeCount === frames`.
+ * - A frame is zero-filled when it leaves the free stack, so no byte leaks between owners.
+ * - Allocation is all-or-nothing: a request that the quota or the free stack cannot satisfy fails
+ *   with `OutOfMemory` and changes nothing.
+ *
+ * This module is pure bookkeeping (no fibers); the kernel calls it from its synchronous sections.
+ */
+import { Data, Either } from "effect"
+import { PAGE_SIZE } from "../params.js"
+
+/**
+ * The frame allocator or an account's quota cannot satisfy a request. Nothing was allocated.
+ * `reason` is `"frames"` when the machine is out of frames, `"quota"` when the account is at its
+ * quota, `"virtual"` when an address space has no free range that large.
+ */
+export class OutOfMemory extends Data.TaggedError("OutOfMemory")<{
+  readonly account: number
+  readonly requested: number
+  readonly available: number
+  readonly reason: "frames" | "quota" | "virtual"
+}> {
+  override get message() {
+    return `out of memory (${this.reason}): account ${this.account} asked for ${this.requested}, ${this.available} available`
+  }
+}
+
+/** An account (a process id) with a frame quota. */
+interface Account {
+  quota: number
+  charged: number
+}
+
+/** The machine's physical memory. One per kernel. */
+export class PhysicalMemory {
+  /** All of physical memory. Frame `f` is bytes `[f * PAGE_SIZE, (f + 1) * PAGE_SIZE)`. */
+  readonly bytes: Uint8Array
+  /** Reference count per frame: the number of page-table entries (or kernel holds) naming it. */
+  private readonly refs: Uint32Array
+  /** Account charged for each frame in use, -1 for a free frame. */
+  private readonly chargedTo: Int32Array
+  /** Free frames; `free[0 .. freeTop)` are free. */
+  private readonly free: Int32Array
+  private freeTop: number
+  private readonly accounts = new Map<number, Account>()
+
+  constructor(readonly frames: number) {
+    if (!Number.isInteger(frames) || frames <= 0) {
+      throw new RangeError(`PhysicalMemory: frames must be a positive integer, got ${frames}`)
+    }
+    this.bytes = new Uint8Array(new ArrayBuffer(frames * PAGE_SIZE))
+    this.refs = new Uint32Array(frames)
+    this.chargedTo = new Int32Array(frames).fill(-1)
+    this.free = new Int32Array(frames)
+    // Hand out low frames first: push in reverse so frame 0 is on top.
+    for (let i = 0; i < frames; i++) this.free[i] = frames - 1 - i
+    this.freeTop = frames
+  }
+
+  /** Frames currently allocated. */
+  get framesInUse(): number {
+    return this.frames - this.freeTop
+  }
+
+  /** Opens an account with a quota in frames. Re-opening an account resets its quota only. */
+  openAccount(account: number, quota: number): void {
+    const existing = this.accounts.get(account)
+    if (existing) existing.quota = quota
+    else this.accounts.set(account, { quota, charged: 0 })
+  }
+
+  /** Frames charged to `account`. */
+  charged(account: number): number {
+    return this.accounts.get(account)?.charged ?? 0
+  }
+
+  /** The quota of `account` (0 for an unknown account). */
+  quota(account: number): number {
+    return this.accounts.get(account)?.quota ?? 0
+  }
+
+  /** Closes an account. Frames still charged to it stay in use until their last reference goes. */
+  closeAccount(account: number): void {
+    this.accounts.delete(account)
+  }
+
+  /**
+   * Allocates `count` zeroed frames charged to `account`, each with one reference.
+   * Fails with `OutOfMemory` (and changes nothing) when the quota or the machine cannot satisfy it.
+   */
+  allocate(account: number, count: number): Either.Either<Array<number>, OutOfMemory> {
+    const acct = this.accounts.get(account)
+    const room = acct ? acct.quota - acct.charged : 0
+    if (count > room) {
+      return Either.left(new OutOfMemory({ account, requested: count, available: Math.max(0, room), reason: "quota" }))
+    }
+    if (count > this.freeTop) {
+      return Either.left(new OutOfMemory({ account, requested: count, available: this.freeTop, reason: "frames" }))
+    }
+    const out = new Array<number>(count)
+    for (let i = 0; i < count; i++) {
+      const frame = this.free[--this.freeTop]!
+      this.bytes.fill(0, frame * PAGE_SIZE, (frame + 1) * PAGE_SIZE)
+      this.refs[frame] = 1
+      this.chargedTo[frame] = account
+      out[i] = frame
+    }
+    if (count > 0) acct!.charged += count
+    return Either.right(out)
+  }
+
+  /** Adds a reference to an in-use frame (a second mapping of it). */
+  retain(frame: number): void {
+    this.assertInUse(frame, "retain")
+    this.refs[frame]!++
+  }
+
+  /** Drops a reference; the frame returns to the free stack and its charge is lifted at zero. */
+  release(frame: number): void {
+    this.assertInUse(frame, "release")
+    if (--this.refs[frame]! > 0) return
+    const account = this.chargedTo[frame]!
+    const acct = this.accounts.get(account)
+    if (acct) acct.charged--
+    this.chargedTo[frame] = -1
+    this.free[this.freeTop++] = frame
+  }
+
+  /** References to `frame` (0 when free). */
+  refCount(frame: number): number {
+    return this.refs[frame] ?? 0
+  }
+
+  /** The account a frame is charged to, or -1 when free. */
+  owner(frame: number): number {
+    return this.chargedTo[frame] ?? -1
+  }
+
+  /**
+   * Moves the charge for `frames` to `account` (page grant: the receiver pays for what it now owns).
+   * Fails with `OutOfMemory` (and changes nothing) when the receiver's quota cannot take them.
+   */
+  recharge(frames: ReadonlyArray<number>, account: number): Either.Either<void, OutOfMemory> {
+    const acct = this.accounts.get(account)
+    let incoming = 0
+    for (const f of frames) if (this.chargedTo[f] !== account) incoming++
+    const room = acct ? acct.quota - acct.charged : 0
+    if (incoming > room) {
+      return Either.left(new OutOfMemory({ account, requested: incoming, available: Math.max(0, room), reason: "quota" }))
+    }
+    for (const f of frames) {
+      const from = this.chargedTo[f]!
+      if (from === account) continue
+      const prev = this.accounts.get(from)
+      if (prev) prev.charged--
+      this.chargedTo[f] = account
+    }
+    if (incoming > 0) acct!.charged += incoming
+    return Either.right(undefined)
+  }
+
+  /** Byte offset of `frame` in `bytes`. */
+  base(frame: number): number {
+    return frame * PAGE_SIZE
+  }
+
+  private assertInUse(frame: number, op: string): void {
+    if (!(this.refs[frame]! > 0)) {
+      throw new Error(`invariant violated: PhysicalMemory.${op} on free frame ${frame}`)
+    }
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * Every limit of the kernel in one place (xv6 `param.h`).
+ *
+ * `KernelConfig` is the run-time form: `Kernel.layer(config)` takes a partial config and fills the
+ * rest from `defaultConfig`. The constants that the hardware model fixes (page size, address-space
+ * size) are plain exports because no configuration can change them.
+ */
+
+/** Bytes in a page and in a physical frame. */
+export const PAGE_SIZE = 4096
+/** log2(PAGE_SIZE). */
+export const PAGE_SHIFT = 12
+/** Virtual addresses are 32-bit: 2^20 pages per address space. */
+export const ADDRESS_BITS = 32
+/** Number of virtual pages in an address space. */
+export const VIRTUAL_PAGES = 2 ** (ADDRESS_BITS - PAGE_SHIFT)
+/** Entries per page-table level (two levels of 1,024 entries, as on 32-bit x86). */
+export const PAGE_TABLE_ENTRIES = 1024
+
+/** The run-time limits of one kernel instance. */
+export interface KernelConfig {
+  /** Physical frames (4 KiB each) in the machine's memory. */
+  readonly frames: number
+  /** Frames one process may have charged to it unless its spawn options say otherwise. */
+  readonly processQuota: number
+  /** Capability slots per process. */
+  readonly capSlots: number
+  /** Inline message bytes (L4 message registers, Hubris 256-byte messages). */
+  readonly inlineMax: number
+  /** Capability transfers per message. */
+  readonly maxCaps: number
+  /** Transfer items per message. */
+  readonly maxItems: number
+  /** Pending-message capacity of a port when its creator does not give one. */
+  readonly defaultPortCapacity: number
+  /** Largest port capacity a process may ask for. */
+  readonly maxPortCapacity: number
+  /** Processes alive at once. */
+  readonly maxProcesses: number
+}
+
+/** The limits used when a kernel is booted without a configuration. */
+export const defaultConfig: KernelConfig = {
+  frames: 16_384,
+  processQuota: 16_384,
+  capSlots: 1_024,
+  inlineMax: 256,
+  maxCaps: 4,
+  maxItems: 16,
+  defaultPortCapacity: 0,
+  maxPortCapacity: 65_536,
+  maxProcesses: 65_536
+}
