@@ -29,7 +29,7 @@ export const mint = (
 ): Effect.Effect<number, InvalidCapability | StaleCapability | RightsDenied | InvalidArgument, Process> =>
   syscall("cap.mint", (p) => p.cspace.mint(slot, rights, badge))
 
-/** Moves the capability in `slot` to another free slot; returns it. */
+/** Moves the capability in `slot` to the lowest free slot (possibly the same one); returns it. */
 export const move = (slot: number): Effect.Effect<number, InvalidCapability | InvalidArgument, Process> =>
   syscall("cap.move", (p) => p.cspace.move(slot))
 

@@ -39,5 +39,5 @@ export const protect = (address: number, pages: number, rights: PageRights): Eff
 /** The caller's memory use: pages mapped and frames charged against its quota. */
 export const usage: Effect.Effect<{ readonly mappedPages: number; readonly framesCharged: number; readonly quota: number }, never, Process> =
   syscall("memory.usage", (p) =>
-    Either.right({ mappedPages: p.space.mappedPages, framesCharged: p.kernel.memory.charged(p.pid), quota: p.kernel.memory.quota(p.pid) })
+    Either.right({ mappedPages: p.space.mappedPages, framesCharged: p.kernel.memory.charged(p.account), quota: p.kernel.memory.quota(p.account) })
   )

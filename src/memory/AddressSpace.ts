@@ -77,6 +77,10 @@ export const pagesSpanned = (address: number, length: number): number =>
   length === 0 ? 0 : ((address + length - 1) >>> PAGE_SHIFT) - (address >>> PAGE_SHIFT) + 1
 
 const RIGHTS_MASK = 3
+const badRights = (rights: number, operation: string): InvalidAddress | undefined =>
+  Number.isInteger(rights) && (rights & ~RIGHTS_MASK) === 0
+    ? undefined
+    : new InvalidAddress({ address: 0, length: 0, operation, reason: `page rights must be a combination of read (1) and write (2), got ${rights}` })
 // A page-table entry: 0 = not present, else ((frame + 1) << 4) | (maxRights << 2) | rights.
 // `maxRights` is what the mapping was given; `protect` can never raise rights above it.
 const pte = (frame: number, rights: number, max: number) => ((frame + 1) << 4) | (max << 2) | rights
@@ -137,6 +141,8 @@ export class AddressSpace {
 
   /** Reserves a region and backs every page with a fresh zeroed frame. All or nothing. */
   allocate(pages: number, rights: PageRights = PageRights.readWrite): Either.Either<number, OutOfMemory | InvalidAddress> {
+    const bad = badRights(rights, "allocate")
+    if (bad) return Either.left(bad)
     return Either.flatMap(this.reserve(pages), (address) => {
       const frames = this.memory.allocate(this.account, pages)
       if (Either.isLeft(frames)) {
@@ -182,6 +188,8 @@ export class AddressSpace {
    */
   mapPage(vpn: number, frame: number, rights: PageRights): Either.Either<void, InvalidAddress> {
     const address = vpn << PAGE_SHIFT
+    const bad = badRights(rights, "map")
+    if (bad) return Either.left(bad)
     if (this.entry(vpn) !== 0) {
       return Either.left(new InvalidAddress({ address, length: PAGE_SIZE, operation: "map", reason: "page already mapped" }))
     }
@@ -210,6 +218,8 @@ export class AddressSpace {
    * the rights each page was mapped with.
    */
   protect(address: number, pages: number, rights: PageRights): Either.Either<void, InvalidAddress> {
+    const bad = badRights(rights, "protect")
+    if (bad) return Either.left(bad)
     if (!isPageAligned(address)) {
       return Either.left(new InvalidAddress({ address, length: pages * PAGE_SIZE, operation: "protect", reason: "address not page-aligned" }))
     }
