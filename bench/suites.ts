@@ -1,5 +1,6 @@
 /** Every benchmark, in the order they run. */
 import { floorBenchmarks } from "./floor.js"
 import type { Benchmark } from "./harness.js"
+import { ipcBenchmarks } from "./ipc.js"
 
-export const benchmarks: ReadonlyArray<Benchmark> = [...floorBenchmarks]
+export const benchmarks: ReadonlyArray<Benchmark> = [...floorBenchmarks, ...ipcBenchmarks]

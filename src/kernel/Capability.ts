@@ -100,21 +100,27 @@ export class CSpace {
     operation: string,
     kind?: string
   ): Either.Either<Capability, InvalidCapability | StaleCapability | RightsDenied> {
+    const r = this.find(slot, rights, operation, kind)
+    return r instanceof Capability ? Either.right(r) : Either.left(r)
+  }
+
+  /** `lookup` without the `Either` wrapper, for the IPC fast path. */
+  find(slot: number, rights: Rights, operation: string, kind?: string): Capability | InvalidCapability | StaleCapability | RightsDenied {
     const cap = Number.isInteger(slot) ? this.slots[slot] : undefined
     if (cap === undefined) {
-      return Either.left(new InvalidCapability({ slot, operation, reason: Number.isInteger(slot) && slot >= 0 && slot < this.size ? "empty slot" : "no such slot" }))
+      return new InvalidCapability({ slot, operation, reason: Number.isInteger(slot) && slot >= 0 && slot < this.size ? "empty slot" : "no such slot" })
     }
     const o = cap.object
     if (kind !== undefined && o.kind !== kind) {
-      return Either.left(new InvalidCapability({ slot, operation, reason: `expected a ${kind}, found a ${o.kind}` }))
+      return new InvalidCapability({ slot, operation, reason: `expected a ${kind}, found a ${o.kind}` })
     }
     if (o.closed) {
-      return Either.left(new StaleCapability({ slot, operation, kind: o.kind, id: o.id, pid: o.ownerPid, generation: o.ownerGeneration }))
+      return new StaleCapability({ slot, operation, kind: o.kind, id: o.id, pid: o.ownerPid, generation: o.ownerGeneration })
     }
     if ((cap.rights & rights) !== rights) {
-      return Either.left(new RightsDenied({ slot, operation, needed: rightsToNames(rights & ~cap.rights), held: rightsToNames(cap.rights) }))
+      return new RightsDenied({ slot, operation, needed: rightsToNames(rights & ~cap.rights), held: rightsToNames(cap.rights) })
     }
-    return Either.right(cap)
+    return cap
   }
 
   /** Puts `cap` in the lowest free slot. Fails when the space is full. */

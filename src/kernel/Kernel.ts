@@ -47,6 +47,7 @@ export class KernelCore {
   private readonly generations = new Map<number, number>()
   private nextPid = 1
   private nextObject = 1
+  private nextAccount = 1
 
   constructor(readonly config: KernelConfig) {
     this.memory = new PhysicalMemory(config.frames)
@@ -114,8 +115,9 @@ export class KernelCore {
         return Either.left(minted.left)
       }
     }
-    this.memory.openAccount(id, quota)
-    const pcb = new Pcb(this, id, generation, options.name ?? "process", new AddressSpace(this.memory, id), cspace)
+    const account = this.nextAccount++
+    this.memory.openAccount(account, quota)
+    const pcb = new Pcb(this, id, generation, account, options.name ?? "process", new AddressSpace(this.memory, account), cspace)
     this.generations.set(id, generation)
     this.table.set(id, pcb)
     this.counters.processesSpawned++
@@ -128,12 +130,14 @@ export class KernelCore {
       if (pcb.status !== "created") return Effect.void
       pcb.status = "running"
       const run = Effect.mapInputContext(program, (_: Context.Context<never>) => Context.make(Process, pcb))
-      return Effect.map(
-        Effect.forkDaemon(Effect.onExit(run, (exit) => this.teardown(pcb, exit))),
-        (fiber) => {
-          pcb.main = fiber as Fiber.RuntimeFiber<unknown, unknown>
-        }
-      )
+      return Effect.map(Effect.forkDaemon(run), (fiber) => {
+        pcb.main = fiber as Fiber.RuntimeFiber<unknown, unknown>
+        // An observer, not `onExit`: a fiber interrupted before its first step never runs its
+        // own finalizers, but its observers always hear of its end.
+        fiber.addObserver((exit) => {
+          Effect.runFork(this.teardown(pcb, exit))
+        })
+      })
     })
   }
 
@@ -174,9 +178,11 @@ export class KernelCore {
         if (pcb.threads.size > 0) yield* Fiber.interruptAll([...pcb.threads])
         for (const hook of pcb.deathHooks) hook()
         pcb.deathHooks.clear()
+        for (const o of pcb.obligations) o.fail()
+        pcb.obligations.clear()
         for (const cap of pcb.cspace.all()) pcb.cspace.remove(cap)
         pcb.space.destroy()
-        this.memory.closeAccount(pcb.pid)
+        this.memory.closeAccount(pcb.account)
         this.table.delete(pcb.pid)
         pcb.status = "dead"
         const how: ProcessExit = pcb.killed
@@ -204,6 +210,9 @@ export class KernelCore {
    * `to`. Root-task operation (IPC map items are the way processes do it themselves).
    */
   share(from: Pcb, address: number, pages: number, to: Pcb, rights: PageRights): Either.Either<number, InvalidArgument | OutOfMemory> {
+    if (!from.alive || !to.alive) {
+      return Either.left(new InvalidArgument({ operation: "share", reason: `${from.alive ? to : from} is not alive` }))
+    }
     const first = address >>> PAGE_SHIFT
     for (let i = 0; i < pages; i++) {
       if (from.space.frameAt(first + i) < 0 || (address & 0xfff) !== 0) {

@@ -23,6 +23,14 @@ export type ProcessExit =
   | { readonly _tag: "Failed"; readonly cause: Cause.Cause<unknown> }
   | { readonly _tag: "Killed" }
 
+/**
+ * Something another process waits on this one for (a call it received and has not answered).
+ * At death the kernel fails each one, so nobody waits forever for a dead process.
+ */
+export interface Obligation {
+  fail(): void
+}
+
 /** The process control block. Kernel-side; user code holds it only as its own `Process`. */
 export class Pcb {
   /** Owned by the kernel: written by `start` and teardown only. */
@@ -33,6 +41,8 @@ export class Pcb {
   readonly threads = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
   /** Run once at death, after the threads are interrupted (IPC closes ports, fails replies…). */
   readonly deathHooks = new Set<() => void>()
+  /** What others wait on this process for; failed at death, after the threads stop. */
+  readonly obligations = new Set<Obligation>()
   /** Set when a kill was asked for, so teardown reports `Killed`. */
   killed = false
   /** Completed with the process's exit once teardown is done. */
@@ -42,6 +52,8 @@ export class Pcb {
     readonly kernel: KernelCore,
     readonly pid: number,
     readonly generation: number,
+    /** The frame account charged for this process's memory; unique per generation. */
+    readonly account: number,
     readonly name: string,
     readonly space: AddressSpace,
     readonly cspace: CSpace

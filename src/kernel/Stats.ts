@@ -21,6 +21,10 @@ export class KernelCounters {
   handoffs = 0
   maxQueueDepth = 0
   repliesDropped = 0
+  /** One-way messages lost because their port closed before anyone received them. */
+  messagesDropped = 0
+  /** Inline message bytes the kernel copied (message registers, apart from bulk copies). */
+  inlineBytes = 0
   processesSpawned = 0
   processesExited = 0
   processesKilled = 0
@@ -46,6 +50,8 @@ export interface KernelStats {
   readonly handoffs: number
   readonly maxQueueDepth: number
   readonly repliesDropped: number
+  readonly messagesDropped: number
+  readonly inlineBytes: number
   readonly processesSpawned: number
   readonly processesExited: number
   readonly processesKilled: number
@@ -69,6 +75,8 @@ export const snapshot = (c: KernelCounters, gauges: { processesAlive: number; fr
   handoffs: c.handoffs,
   maxQueueDepth: c.maxQueueDepth,
   repliesDropped: c.repliesDropped,
+  messagesDropped: c.messagesDropped,
+  inlineBytes: c.inlineBytes,
   processesSpawned: c.processesSpawned,
   processesExited: c.processesExited,
   processesKilled: c.processesKilled,

@@ -1,0 +1,100 @@
+/**
+ * IPC benchmarks: a null call/reply, a 256-byte call, and one-way throughput through a bounded
+ * port, each between real processes on a booted kernel.
+ */
+import { Effect, Either } from "effect"
+import { Kernel, Port } from "../src/index.js"
+import { Rights } from "../src/kernel/Capability.js"
+import type { KernelCore } from "../src/kernel/Kernel.js"
+import { type Benchmark, microsPerOp } from "./harness.js"
+
+/** Boots a kernel, runs `body` with it, and shuts it down. */
+export const withKernel = <A>(body: (k: KernelCore) => Effect.Effect<A, unknown, Kernel.Kernel>): Promise<A> =>
+  Effect.runPromise(Effect.scoped(Effect.flatMap(Kernel.Kernel, body).pipe(Effect.provide(Kernel.layer({ frames: 4096 })))) as Effect.Effect<A>)
+
+/** An echo server on a fresh port: receive, then replyReceive forever, answering with `answer`. */
+export const echoServer = (k: KernelCore, capacity: number) =>
+  Effect.gen(function* () {
+    const server = Either.getOrThrow(k.create({ name: "server" }))
+    const port = Either.getOrThrow(Port.createFor(server, { capacity }))
+    yield* k.start(
+      server,
+      Effect.gen(function* () {
+        let m = yield* Port.receive(port.slot)
+        for (;;) m = yield* Port.replyReceive(m.reply!, { label: m.label, data: m.data }, port.slot)
+      })
+    )
+    return { server, port }
+  })
+
+/** Microseconds per call of `msg` from one client to an echo server. */
+const callLatency = (data: Uint8Array | undefined) => () =>
+  withKernel((k) =>
+    Effect.gen(function* () {
+      const { port } = yield* echoServer(k, 0)
+      const msg = data === undefined ? { label: 1 } : { label: 1, data }
+      return yield* Effect.promise(() =>
+        microsPerOp(50_000, async (n) => {
+          const client = yield_(k, port.object === undefined ? undefined : port, n, msg)
+          await client
+        })
+      )
+    })
+  )
+
+const yield_ = (k: KernelCore, port: import("../src/kernel/Capability.js").Capability | undefined, n: number, msg: Port.Message) =>
+  Effect.runPromise(
+    Effect.gen(function* () {
+      const client = yield* Kernel.spawn(
+        Effect.gen(function* () {
+          for (let i = 0; i < n; i++) yield* Port.call(0, msg)
+        }),
+        { name: "client", caps: [{ cap: port!, rights: Rights.send }] }
+      )
+      yield* client.await
+    }).pipe(Effect.provideService(Kernel.Kernel, k))
+  )
+
+/** Messages per second, four senders and one receiver through a capacity-64 port. */
+const sendThroughput = () =>
+  withKernel((k) =>
+    Effect.gen(function* () {
+      const receiver = Either.getOrThrow(k.create({ name: "receiver" }))
+      const port = Either.getOrThrow(Port.createFor(receiver, { capacity: 64 }))
+      yield* k.start(receiver, Effect.forever(Port.receive(port.slot)))
+      const us = yield* Effect.promise(() =>
+        microsPerOp(200_000, (n) =>
+          Effect.runPromise(
+            Effect.gen(function* () {
+              const senders = yield* Effect.forEach([0, 1, 2, 3], () =>
+                Kernel.spawn(
+                  Effect.gen(function* () {
+                    for (let i = 0; i < n / 4; i++) yield* Port.send(0, { label: i })
+                  }),
+                  { caps: [{ cap: port, rights: Rights.send }] }
+                )
+              )
+              yield* Effect.forEach(senders, (s) => s.await)
+            }).pipe(Effect.provideService(Kernel.Kernel, k))
+          )
+        )
+      )
+      return 1e6 / us
+    })
+  )
+
+export const ipcBenchmarks: ReadonlyArray<Benchmark> = [
+  { name: "ipc.null_call.us", unit: "µs", run: callLatency(undefined) },
+  { name: "ipc.call_256B.us", unit: "µs", run: callLatency(new Uint8Array(256).fill(1)) },
+  { name: "ipc.send.msgs_per_s", unit: "msg/s", run: sendThroughput },
+  {
+    name: "ipc.null_call.vs_floor",
+    unit: "ratio",
+    run: async (ctx) => (await ctx.measure("ipc.null_call.us")) / (await ctx.measure("floor.async_handoff.us"))
+  },
+  {
+    name: "ipc.null_call.vs_peer",
+    unit: "ratio",
+    run: async (ctx) => (await ctx.measure("ipc.null_call.us")) / (await ctx.measure("peer.queue_call.us"))
+  }
+]

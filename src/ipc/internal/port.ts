@@ -1,0 +1,349 @@
+/**
+ * The port machinery: queues, waiters, delivery, withdrawal and death. Everything here runs in the
+ * kernel's synchronous sections; fibers appear only as the `resume` callbacks of `Effect.async`.
+ *
+ * Invariants:
+ * - `queue.length <= capacity` except for a message an interrupted receiver hands back.
+ * - An envelope is in at most one place: `senders` (Blocked), `queue` (Queued), a waiter's hands
+ *   (InFlight), a holder's `held` set (Held); or nowhere (Done, Cancelled).
+ * - Every resume callback is called at most once: whoever takes an envelope or waiter out of a
+ *   list owns its resumption.
+ * - A caller whose call is Blocked, Queued, InFlight or Held is resumed exactly once: with the
+ *   reply, or with `PeerDied` when the port closes or the holder dies.
+ */
+import { Effect, Either } from "effect"
+import { Capability, Rights } from "../../kernel/Capability.js"
+import { attach } from "../../kernel/internal/derivation.js"
+import type { KernelCore } from "../../kernel/Kernel.js"
+import type { Obligation, Pcb } from "../../kernel/Process.js"
+import { PeerDied } from "../errors.js"
+import type { IpcError } from "../errors.js"
+import type { Received, Reply, ReplyMessage } from "../Message.js"
+import type { Blocker } from "./blocking.js"
+import { Fifo } from "./fifo.js"
+
+/** Where an envelope is. */
+export const enum State {
+  Blocked,
+  Queued,
+  InFlight,
+  Held,
+  Done,
+  Cancelled
+}
+
+type Resume<A> = (effect: Effect.Effect<A, IpcError>) => void
+
+/** A message in the kernel's hands. For a call it is also the reply object. */
+export class Envelope implements Reply, Blocker, Obligation {
+  readonly _tag = "Reply"
+  state: State = State.Blocked
+  /** The blocked sender's or the waiting caller's continuation; cleared once used. */
+  resume: Resume<any> | undefined = undefined
+  /** For a call: the process that received it and alone may reply. */
+  holder: Pcb | undefined = undefined
+
+  constructor(
+    readonly port: Port,
+    readonly sender: Pcb,
+    readonly label: number,
+    readonly data: Uint8Array,
+    readonly badge: number,
+    /** Capabilities to transfer, looked up (and rights-checked) at the syscall. */
+    readonly caps: ReadonlyArray<Capability>,
+    readonly isCall: boolean,
+    /** Whether the reply may carry capabilities (the caller's capability had `grant`). */
+    readonly replyMayGrant: boolean
+  ) {}
+
+  /** The sender's fiber went away: withdraw the message (see `withdraw`). */
+  cancel(): void {
+    withdraw(this)
+  }
+
+  /** The holder died without answering: the caller gets `PeerDied`. */
+  fail(): void {
+    failCaller(this, this.port.died("call"))
+  }
+}
+
+/**
+ * A receiver waiting on an empty port. The sender that finds it accepts the message on its behalf
+ * and resumes it with `take`; if the receiver's fiber dies before `take` runs, `cancel` undoes the
+ * acceptance and hands the message back to the port, first in line. No message is lost to a race
+ * between delivery and interruption.
+ */
+export class Waiter implements Blocker {
+  resume: Resume<Received> | undefined = undefined
+  delivered: Envelope | undefined = undefined
+  received: Received | undefined = undefined
+  private seen = false
+  /** Resumes the receiver: marks the message as taken by user code, and returns it. */
+  readonly take: Effect.Effect<Received> = Effect.sync(() => {
+    this.seen = true
+    return this.received!
+  })
+  /** Suspends the receiving fiber in the port's queue of receivers. Built once, reused. */
+  readonly wait: Effect.Effect<Received, IpcError> = Effect.async<Received, IpcError>((resume) => {
+    this.resume = resume
+    this.port.receivers.push(this)
+  })
+
+  constructor(
+    public port: Port,
+    public receiver: Pcb
+  ) {}
+
+  /** Readies the waiter (one per fiber, reused) for a wait on `port` by `receiver`. */
+  arm(port: Port, receiver: Pcb): this {
+    this.port = port
+    this.receiver = receiver
+    this.delivered = undefined
+    this.received = undefined
+    this.seen = false
+    return this
+  }
+
+  /** The receiver's fiber went away: leave the queue, or hand back a message it never saw. */
+  cancel(): void {
+    if (this.resume !== undefined) {
+      this.port.receivers.remove(this)
+      this.resume = undefined
+      return
+    }
+    const env = this.delivered
+    if (this.seen || env === undefined) return
+    this.delivered = undefined
+    unaccept(this.receiver, env, this.received!)
+    if (env.state === State.Cancelled) return
+    if (this.port.closed) {
+      if (env.isCall) failCaller(env, this.port.died("call"))
+      else this.port.kernel.counters.messagesDropped++
+      return
+    }
+    offer(this.port, env, true)
+  }
+}
+
+/** A port: a kernel object with a bounded queue of pending messages. */
+export class Port {
+  readonly kind = "port"
+  closed = false
+  /** Accepted messages (at most `capacity`). */
+  readonly queue = new Fifo<Envelope>()
+  /** Senders blocked because the queue is full (or, at capacity 0, until a receiver comes). */
+  readonly senders = new Fifo<Envelope>()
+  /** Receivers waiting for a message. */
+  readonly receivers = new Fifo<Waiter>()
+
+  constructor(
+    readonly kernel: KernelCore,
+    readonly id: number,
+    readonly owner: Pcb,
+    readonly capacity: number
+  ) {}
+
+  get ownerPid(): number {
+    return this.owner.pid
+  }
+
+  get ownerGeneration(): number {
+    return this.owner.generation
+  }
+
+  died(operation: string): PeerDied {
+    return new PeerDied({ operation, port: this.id, pid: this.owner.pid, generation: this.owner.generation })
+  }
+}
+
+
+/** Resumes a waiting caller (or blocked sender) with an error, once. */
+const failCaller = (env: Envelope, error: IpcError): void => {
+  const resume = env.resume
+  env.resume = undefined
+  env.state = State.Done
+  if (resume) {
+    env.port.kernel.counters.handoffs++
+    resume(Effect.fail(error))
+  }
+}
+
+/**
+ * Offers an envelope to the port: straight into a waiting receiver's hands, else into the queue
+ * if there is room, else into the blocked-senders list. `front` puts it first (a hand-back).
+ * Returns the state it ended in.
+ */
+export const offer = (port: Port, env: Envelope, front = false): State => {
+  const w = port.receivers.shift()
+  if (w !== undefined) {
+    w.delivered = env
+    w.received = accept(w.receiver, env)
+    const resume = w.resume!
+    w.resume = undefined
+    port.kernel.counters.handoffs++
+    resume(w.take)
+    return env.state
+  }
+  if (port.queue.length < port.capacity) {
+    env.state = State.Queued
+    if (front) port.queue.unshift(env)
+    else port.queue.push(env)
+    if (port.queue.length > port.kernel.counters.maxQueueDepth) port.kernel.counters.maxQueueDepth = port.queue.length
+    return State.Queued
+  }
+  env.state = State.Blocked
+  if (front) port.senders.unshift(env)
+  else port.senders.push(env)
+  return State.Blocked
+}
+
+/** Completes a blocked one-way send whose message the port has now taken. */
+const sendAccepted = (env: Envelope): void => {
+  const resume = env.resume
+  env.resume = undefined
+  if (resume) {
+    env.port.kernel.counters.handoffs++
+    resume(Effect.void)
+  }
+}
+
+/** Takes the next message, if any, refilling the queue from the blocked senders. */
+export const takeNext = (port: Port): Envelope | undefined => {
+  let env = port.queue.shift()
+  if (env !== undefined) {
+    const next = port.senders.shift()
+    if (next !== undefined) {
+      next.state = State.Queued
+      port.queue.push(next)
+      if (!next.isCall) sendAccepted(next)
+    }
+  } else {
+    env = port.senders.shift()
+    if (env !== undefined && !env.isCall) sendAccepted(env)
+  }
+  if (env !== undefined) env.state = State.InFlight
+  return env
+}
+
+/** Copies transferred capabilities into `into`; a capability deleted meanwhile, or one that no longer fits, is dropped. */
+export const transferCaps = (caps: ReadonlyArray<Capability>, into: Pcb): Array<number> => {
+  if (caps.length === 0) return NO_SLOTS
+  const slots: Array<number> = []
+  for (const src of caps) {
+    if (src.holder === undefined) continue
+    const child = new Capability(src.object, src.rights, src.badge)
+    const slot = into.cspace.insert(child, "transfer")
+    if (Either.isLeft(slot)) continue
+    attach(src, child)
+    slots.push(slot.right)
+  }
+  return slots
+}
+const NO_SLOTS: Array<number> = []
+
+/** The receiver takes delivery: the message becomes a `Received` in `p`'s terms. */
+export const accept = (p: Pcb, env: Envelope): Received => {
+  env.port.kernel.counters.messages++
+  if (env.isCall) {
+    env.state = State.Held
+    env.holder = p
+    p.obligations.add(env)
+  } else {
+    env.state = State.Done
+  }
+  return { label: env.label, data: env.data, badge: env.badge, caps: transferCaps(env.caps, p), reply: env.isCall ? env : undefined }
+}
+
+/** Reverses `accept` for a message its receiver never saw. */
+const unaccept = (p: Pcb, env: Envelope, received: Received): void => {
+  env.port.kernel.counters.messages--
+  for (const slot of received.caps) p.cspace.delete(slot)
+  if (env.isCall) {
+    p.obligations.delete(env)
+    env.holder = undefined
+  }
+  if (env.state !== State.Cancelled) env.state = State.InFlight
+}
+
+/** Withdraws an interrupted sender's or caller's message. A held call's reply will be dropped. */
+export const withdraw = (env: Envelope): void => {
+  const port = env.port
+  switch (env.state) {
+    case State.Blocked:
+      env.resume = undefined
+      port.senders.remove(env)
+      env.state = State.Cancelled
+      return
+    case State.Queued: {
+      if (!env.isCall) return
+      env.resume = undefined
+      port.queue.remove(env)
+      env.state = State.Cancelled
+      const next = port.senders.shift()
+      if (next !== undefined) {
+        next.state = State.Queued
+        port.queue.push(next)
+        if (!next.isCall) sendAccepted(next)
+      }
+      return
+    }
+    case State.InFlight:
+    case State.Held:
+      if (!env.isCall) return
+      env.resume = undefined
+      env.state = State.Cancelled
+      return
+    default:
+      return
+  }
+}
+
+/** Answers a held call. Returns false (and counts a dropped reply) when the caller has gone. */
+export const answer = (env: Envelope, reply: ReplyMessage): boolean => {
+  const counters = env.port.kernel.counters
+  if (env.holder) env.holder.obligations.delete(env)
+  const resume = env.resume
+  const live = env.state === State.Held && resume !== undefined
+  env.state = State.Done
+  env.resume = undefined
+  if (!live) {
+    counters.repliesDropped++
+    return false
+  }
+  counters.handoffs++
+  resume(Effect.succeed(reply))
+  return true
+}
+
+/** Closes a port: every blocked sender, queued caller and waiting receiver fails with `PeerDied`. */
+export const close = (port: Port): void => {
+  if (port.closed) return
+  port.closed = true
+  const counters = port.kernel.counters
+  for (const env of port.senders.drain()) failCaller(env, port.died(env.isCall ? "call" : "send"))
+  for (const env of port.queue.drain()) {
+    if (env.isCall) failCaller(env, port.died("call"))
+    else {
+      env.state = State.Done
+      counters.messagesDropped++
+    }
+  }
+  for (const w of port.receivers.drain()) {
+    const resume = w.resume
+    w.resume = undefined
+    if (resume) {
+      counters.handoffs++
+      resume(Effect.fail(port.died("receive")))
+    }
+  }
+}
+
+/** Creates a port owned by `owner` and closes it when `owner` dies. */
+export const makePort = (owner: Pcb, capacity: number): Port => {
+  const port = new Port(owner.kernel, owner.kernel.objectId(), owner, capacity)
+  owner.deathHooks.add(() => close(port))
+  return port
+}
+
+/** Whether `rights` allow sending with capability transfer. */
+export const grants = (cap: Capability): boolean => (cap.rights & Rights.grant) !== 0
