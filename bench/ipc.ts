@@ -4,7 +4,7 @@
  */
 import { Effect, Either } from "effect"
 import { Kernel, Port } from "../src/index.js"
-import { Rights } from "../src/kernel/Capability.js"
+import { type Capability, Rights } from "../src/kernel/Capability.js"
 import type { KernelCore } from "../src/kernel/Kernel.js"
 import { type Benchmark, microsPerOp } from "./harness.js"
 
@@ -27,32 +27,28 @@ export const echoServer = (k: KernelCore, capacity: number) =>
     return { server, port }
   })
 
-/** Microseconds per call of `msg` from one client to an echo server. */
-const callLatency = (data: Uint8Array | undefined) => () =>
-  withKernel((k) =>
-    Effect.gen(function* () {
-      const { port } = yield* echoServer(k, 0)
-      const msg = data === undefined ? { label: 1 } : { label: 1, data }
-      return yield* Effect.promise(() =>
-        microsPerOp(50_000, async (n) => {
-          const client = yield_(k, port.object === undefined ? undefined : port, n, msg)
-          await client
-        })
-      )
-    })
-  )
-
-const yield_ = (k: KernelCore, port: import("../src/kernel/Capability.js").Capability | undefined, n: number, msg: Port.Message) =>
+/** Runs `n` calls of `msg` from a fresh client process through `port`. */
+const callLoop = (k: KernelCore, port: Capability, n: number, msg: Port.Message) =>
   Effect.runPromise(
     Effect.gen(function* () {
       const client = yield* Kernel.spawn(
         Effect.gen(function* () {
           for (let i = 0; i < n; i++) yield* Port.call(0, msg)
         }),
-        { name: "client", caps: [{ cap: port!, rights: Rights.send }] }
+        { name: "client", caps: [{ cap: port, rights: Rights.send }] }
       )
       yield* client.await
     }).pipe(Effect.provideService(Kernel.Kernel, k))
+  )
+
+/** Microseconds per call of `msg` from one client to an echo server. */
+const callLatency = (data: Uint8Array | undefined) => () =>
+  withKernel((k) =>
+    Effect.gen(function* () {
+      const { port } = yield* echoServer(k, 0)
+      const msg = data === undefined ? { label: 1 } : { label: 1, data }
+      return yield* Effect.promise(() => microsPerOp(50_000, (n) => callLoop(k, port, n, msg)))
+    })
   )
 
 /** Messages per second, four senders and one receiver through a capacity-64 port. */
