@@ -51,3 +51,10 @@ export const defaultConfig: KernelConfig = {
   maxPortCapacity: 65_536,
   maxProcesses: 65_536
 }
+
+/**
+ * The transfer planner's thresholds. A buffer's aligned middle is granted or mapped only when it
+ * spans at least this many pages; below that one copy is cheaper than changing page tables
+ * (measured: see docs/bulk-data.md).
+ */
+export const PLAN_MIN_PAGES = 4

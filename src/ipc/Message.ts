@@ -16,13 +16,55 @@ export interface Message {
   readonly data?: Uint8Array
   /** Slots of capabilities to transfer (copied into the receiver's space). Needs `grant`. */
   readonly caps?: ReadonlyArray<number>
+  /** Bulk transfer items (at most `maxItems`); see `TransferItem`. */
+  readonly items?: ReadonlyArray<TransferItem>
+}
+
+/** Access a lease grants to the server. */
+export type LeaseAccess = "read" | "write" | "readWrite"
+
+/**
+ * A bulk transfer item. Addresses are in the sender's address space.
+ * - `copy`: at delivery the kernel copies the bytes into the receiver's next receive window (L4
+ *   string items). On a one-way `send` the kernel copies at the syscall instead, and all copy
+ *   items of one message together may hold at most `inlineMax` bytes.
+ * - `lease`: lends the bytes to the server for the duration of a `call` (Hubris leases); with
+ *   `from`, forwards a sub-range of a lease the sender holds, without touching the bytes.
+ * - `map`: page-aligned; the receiver gets the same frames with at most `rights`; the sender keeps
+ *   them and can revoke the mapping (`Transfer.revoke`). Needs `grant` on the port capability.
+ * - `grant`: page-aligned; the frames move to the receiver, zero copy. Needs `grant`.
+ */
+export type TransferItem =
+  | { readonly _tag: "copy"; readonly address: number; readonly length: number }
+  | { readonly _tag: "lease"; readonly address: number; readonly length: number; readonly access: LeaseAccess }
+  | { readonly _tag: "lease"; readonly from: Lease; readonly offset: number; readonly length: number; readonly access: LeaseAccess }
+  | { readonly _tag: "map"; readonly address: number; readonly pages: number; readonly rights: number }
+  | { readonly _tag: "grant"; readonly address: number; readonly pages: number }
+
+/** A transfer item as the receiver gets it. Addresses are in the receiver's address space. */
+export type DeliveredItem =
+  /** `length` bytes landed at `address` (a receive window); `trueLength` is what was sent. */
+  | { readonly _tag: "copy"; readonly address: number; readonly length: number; readonly trueLength: number }
+  | { readonly _tag: "lease"; readonly lease: Lease; readonly length: number; readonly access: LeaseAccess }
+  | { readonly _tag: "map"; readonly address: number; readonly pages: number; readonly rights: number }
+  | { readonly _tag: "grant"; readonly address: number; readonly pages: number }
+
+/** A buffer in the receiver's own address space that copy items may land in. */
+export interface Window {
+  readonly address: number
+  readonly length: number
+}
+
+/** An opaque lease handle; only the process that received it can use it, until it is revoked. */
+export interface Lease {
+  readonly _tag: "Lease"
 }
 
 /** The largest label. */
 export const LABEL_MAX = 0x7fffffff
 
 /** The message schema for a kernel configuration. */
-export const messageSchema = (config: Pick<KernelConfig, "inlineMax" | "maxCaps">) =>
+export const messageSchema = (config: Pick<KernelConfig, "inlineMax" | "maxCaps" | "maxItems">) =>
   Schema.Struct({
     label: Schema.Int.pipe(Schema.between(0, LABEL_MAX)),
     data: Schema.optional(
@@ -30,26 +72,65 @@ export const messageSchema = (config: Pick<KernelConfig, "inlineMax" | "maxCaps"
         Schema.filter((d) => d.length <= config.inlineMax || `inline data is ${d.length} bytes, more than inlineMax ${config.inlineMax}`)
       )
     ),
-    caps: Schema.optional(Schema.Array(Schema.Int.pipe(Schema.nonNegative())).pipe(Schema.maxItems(config.maxCaps)))
+    caps: Schema.optional(Schema.Array(Schema.Int.pipe(Schema.nonNegative())).pipe(Schema.maxItems(config.maxCaps))),
+    items: Schema.optional(Schema.Array(transferItemSchema).pipe(Schema.maxItems(config.maxItems)))
   })
 
+const Address = Schema.Int.pipe(Schema.nonNegative())
+const Access = Schema.Literal("read", "write", "readWrite")
+const leaseHandle = Schema.declare((u: unknown): u is Lease => typeof u === "object" && u !== null && (u as Lease)._tag === "Lease")
+
+/** The schema of one transfer item. */
+export const transferItemSchema = Schema.Union(
+  Schema.TaggedStruct("copy", { address: Address, length: Address }),
+  Schema.TaggedStruct("lease", { address: Address, length: Address, access: Access }),
+  Schema.TaggedStruct("lease", { from: leaseHandle, offset: Address, length: Address, access: Access }),
+  Schema.TaggedStruct("map", { address: Address, pages: Schema.Int.pipe(Schema.positive()), rights: Schema.Int.pipe(Schema.between(1, 3)) }),
+  Schema.TaggedStruct("grant", { address: Address, pages: Schema.Int.pipe(Schema.positive()) })
+)
+
 const isSlot = (n: unknown) => typeof n === "number" && Number.isInteger(n) && n >= 0
+const isAccess = (a: unknown) => a === "read" || a === "write" || a === "readWrite"
+
+const isItem = (i: unknown): boolean => {
+  if (typeof i !== "object" || i === null) return false
+  const it = i as Record<string, unknown>
+  switch (it["_tag"]) {
+    case "copy":
+      return isSlot(it["address"]) && isSlot(it["length"])
+    case "lease":
+      return isSlot(it["length"]) && isAccess(it["access"]) &&
+        (it["from"] === undefined
+          ? isSlot(it["address"])
+          : typeof it["from"] === "object" && it["from"] !== null && (it["from"] as Lease)._tag === "Lease" && isSlot(it["offset"]))
+    case "map":
+      return isSlot(it["address"]) && isSlot(it["pages"]) && (it["pages"] as number) > 0 && isSlot(it["rights"]) && (it["rights"] as number) >= 1 && (it["rights"] as number) <= 3
+    case "grant":
+      return isSlot(it["address"]) && isSlot(it["pages"]) && (it["pages"] as number) > 0
+    default:
+      return false
+  }
+}
 
 /** The fast check: true when `m` satisfies `messageSchema(config)`. */
-export const isValid = (m: unknown, config: Pick<KernelConfig, "inlineMax" | "maxCaps">): m is Message => {
+export const isValid = (m: unknown, config: Pick<KernelConfig, "inlineMax" | "maxCaps" | "maxItems">): m is Message => {
   if (typeof m !== "object" || m === null) return false
-  const { label, data, caps } = m as Record<string, unknown>
+  const { label, data, caps, items } = m as Record<string, unknown>
   if (typeof label !== "number" || !Number.isInteger(label) || label < 0 || label > LABEL_MAX) return false
   if (data !== undefined && !(data instanceof Uint8Array && data.length <= config.inlineMax)) return false
   if (caps !== undefined) {
     if (!Array.isArray(caps) || caps.length > config.maxCaps) return false
     for (const c of caps) if (!isSlot(c)) return false
   }
+  if (items !== undefined) {
+    if (!Array.isArray(items) || items.length > config.maxItems) return false
+    for (const i of items) if (!isItem(i)) return false
+  }
   return true
 }
 
 /** Why `m` is invalid, in the Schema's words (slow path; only called after `isValid` said no). */
-export const explain = (m: unknown, config: Pick<KernelConfig, "inlineMax" | "maxCaps">): string => {
+export const explain = (m: unknown, config: Pick<KernelConfig, "inlineMax" | "maxCaps" | "maxItems">): string => {
   const r = Schema.decodeUnknownEither(messageSchema(config))(m, { errors: "all" })
   return r._tag === "Left" ? ParseResult.TreeFormatter.formatErrorSync(r.left) : "rejected by the kernel's check"
 }
@@ -63,8 +144,10 @@ export interface Received {
   readonly badge: number
   /** Slots in the receiver's space where transferred capabilities landed. */
   readonly caps: ReadonlyArray<number>
-  /** For a call: the one-shot reply capability. Undefined for a one-way send. */
+  /** For a call: the one-shot reply capability. Undefined for a one-way send (or a call whose caller already failed). */
   readonly reply: Reply | undefined
+  /** The message's transfer items, in order, as delivered. */
+  readonly items: ReadonlyArray<DeliveredItem>
 }
 
 /** What the caller of `call` gets back. */
@@ -73,6 +156,8 @@ export interface ReplyMessage {
   readonly data: Uint8Array
   /** Slots in the caller's space where capabilities sent with the reply landed. */
   readonly caps: ReadonlyArray<number>
+  /** Copy (and map/grant) items of the reply, as delivered into the caller's windows. */
+  readonly items: ReadonlyArray<DeliveredItem>
 }
 
 /**

@@ -20,7 +20,8 @@ import { Capability, Rights } from "../kernel/Capability.js"
 import { InvalidArgument, InvalidCapability, RightsDenied } from "../kernel/errors.js"
 import type { KernelCore } from "../kernel/Kernel.js"
 import { type Pcb, Process } from "../kernel/Process.js"
-import { InvalidMessage, type IpcError, WouldBlock } from "./errors.js"
+import { InvalidMessage, type IpcError, MessageTooLarge, WouldBlock } from "./errors.js"
+import { deliver, prepare, type Prepared } from "./internal/items.js"
 import {
   accept,
   answer,
@@ -35,9 +36,31 @@ import {
 } from "./internal/port.js"
 import { processOf, slotOf } from "./internal/blocking.js"
 import { copyInline } from "./internal/inline.js"
-import { explain, isValid, type Message, type Received, type Reply, type ReplyMessage } from "./Message.js"
+import {
+  type DeliveredItem,
+  explain,
+  isValid,
+  type Message,
+  type Received,
+  type Reply,
+  type ReplyMessage,
+  type TransferItem,
+  type Window
+} from "./Message.js"
 
-export type { Message, Received, Reply, ReplyMessage } from "./Message.js"
+export type { DeliveredItem, Lease, Message, Received, Reply, ReplyMessage, TransferItem, Window } from "./Message.js"
+
+/** Options of `receive`, `tryReceive` and `replyReceive`. */
+export interface ReceiveOptions {
+  /** Buffers in the receiver's space where the message's copy items land, in order. */
+  readonly windows?: ReadonlyArray<Window>
+}
+
+/** Options of `call`. */
+export interface CallOptions {
+  /** Buffers in the caller's space where the reply's copy items land, in order. */
+  readonly windows?: ReadonlyArray<Window>
+}
 
 /** Options of `create`. */
 export interface PortOptions {
@@ -74,17 +97,57 @@ export const create = (options: PortOptions = {}): Effect.Effect<number, Invalid
 const lookupPort = (p: Pcb, slot: number, rights: number, operation: string): Capability | IpcError =>
   p.cspace.find(slot, rights, operation, "port")
 
-/** Checks a message and the capabilities it transfers; copies its data. The decode half of a send. */
-const decodeSend = (p: Pcb, slot: number, msg: Message, operation: string, isCall: boolean): Envelope | IpcError => {
+/**
+ * Checks a message, the capabilities and items it transfers, and (for a call) the caller's reply
+ * windows; then commits the send side: data copied, items prepared. The decode half of a send.
+ * With `nonBlocking`, a port that would block fails with `WouldBlock` before anything is committed.
+ */
+const decodeSend = (
+  p: Pcb,
+  slot: number,
+  msg: Message,
+  operation: string,
+  isCall: boolean,
+  options: CallOptions | undefined,
+  nonBlocking: boolean
+): Envelope | IpcError => {
   const k = p.kernel
   if (!isValid(msg, k.config)) return new InvalidMessage({ operation, reason: explain(msg, k.config) })
   const cap = lookupPort(p, slot, Rights.send, operation)
   if (!(cap instanceof Capability)) return cap
+  const port = cap.object as Port
+  if (nonBlocking && port.receivers.length === 0 && port.queue.length >= port.capacity) {
+    return new WouldBlock({ operation, port: port.id })
+  }
   const caps = lookupTransfers(p, cap, slot, msg.caps, operation)
   if (!Array.isArray(caps)) return caps as IpcError
-  const data = copyInline(msg.data)
+  const windows = options?.windows
+  if (windows !== undefined) {
+    const bad = checkWindows(p, windows, operation)
+    if (bad) return bad
+  }
+  const mayGrant = (cap.rights & Rights.grant) !== 0
+  const items =
+    msg.items === undefined || msg.items.length === 0
+      ? NO_ITEMS
+      : prepare(p, msg.items, { operation, isCall, isReply: false, mayGrant, slot })
+  if (!Array.isArray(items)) return items as IpcError
+  const data = copyInline(msg.data, port.owner)
   k.counters.inlineBytes += data.length
-  return new Envelope(cap.object as Port, p, msg.label, data, cap.badge, caps, isCall, (cap.rights & Rights.grant) !== 0)
+  return new Envelope(port, p, msg.label, data, cap.badge, caps, isCall, mayGrant, items, windows)
+}
+const NO_ITEMS: Array<Prepared> = []
+
+/** Receive windows must be writable buffers of the caller, at most `maxItems` of them. */
+const checkWindows = (p: Pcb, windows: ReadonlyArray<Window>, operation: string): IpcError | undefined => {
+  if (!Array.isArray(windows) || windows.length > p.kernel.config.maxItems) {
+    return new InvalidArgument({ operation, reason: `windows must be an array of at most ${p.kernel.config.maxItems} buffers` })
+  }
+  for (const w of windows) {
+    const checked = p.space.check(w?.address, w?.length, "write")
+    if (Either.isLeft(checked)) return checked.left
+  }
+  return undefined
 }
 
 /** Looks up the capabilities a message transfers; transferring any needs `grant` on `via`. */
@@ -116,11 +179,11 @@ const NO_CAPS: Array<Capability> = []
  * reply capability for the receiver. Interrupting the caller withdraws the message if no receiver
  * took it yet; otherwise the server's eventual reply is dropped and counted.
  */
-export const call = (slot: number, msg: Message): Effect.Effect<ReplyMessage, IpcError, Process> =>
+export const call = (slot: number, msg: Message, options?: CallOptions): Effect.Effect<ReplyMessage, IpcError, Process> =>
   Effect.withFiberRuntime((fiber) => {
     const p = processOf(fiber)
     p.kernel.counters.syscall("call")
-    const env = decodeSend(p, slot, msg, "call", true)
+    const env = decodeSend(p, slot, msg, "call", true, options, false)
     if (!(env instanceof Envelope)) return Effect.fail(env)
     slotOf(fiber).blocked = env
     return Effect.async<ReplyMessage, IpcError>((resume) => {
@@ -134,12 +197,15 @@ export const send = (slot: number, msg: Message): Effect.Effect<void, IpcError, 
   Effect.withFiberRuntime((fiber) => {
     const p = processOf(fiber)
     p.kernel.counters.syscall("send")
-    const env = decodeSend(p, slot, msg, "send", false)
+    const env = decodeSend(p, slot, msg, "send", false, undefined, false)
     if (!(env instanceof Envelope)) return Effect.fail(env)
     if (offer(env.port, env) !== State.Blocked) return Effect.void
     slotOf(fiber).blocked = env
+    // The runtime may run other fibers before this registers: a receiver may take the message,
+    // or the port may close, in between. Either left its outcome in `settled`.
     return Effect.async<void, IpcError>((resume) => {
-      env.resume = resume
+      if (env.settled !== undefined) resume(env.settled)
+      else env.resume = resume
     })
   })
 
@@ -147,32 +213,37 @@ export const send = (slot: number, msg: Message): Effect.Effect<void, IpcError, 
 export const trySend = (slot: number, msg: Message): Effect.Effect<void, IpcError, Process> =>
   Effect.flatMap(Process, (p) => {
     p.kernel.counters.syscall("trySend")
-    const env = decodeSend(p, slot, msg, "trySend", false)
+    const env = decodeSend(p, slot, msg, "trySend", false, undefined, true)
     if (!(env instanceof Envelope)) return Effect.fail(env)
-    const port = env.port
-    if (port.receivers.length === 0 && port.queue.length >= port.capacity) {
-      return Effect.fail(new WouldBlock({ operation: "trySend", port: port.id }))
-    }
-    offer(port, env)
+    offer(env.port, env)
     return Effect.void
   })
 
 // --- receive side -------------------------------------------------------------------------------
 
 /** Waits on `port` for a message (see `Waiter` for what happens if the fiber goes away). */
-const waitOn = (fiber: Fiber.RuntimeFiber<unknown, unknown>, p: Pcb, port: Port): Effect.Effect<Received, IpcError> => {
+const waitOn = (fiber: Fiber.RuntimeFiber<unknown, unknown>, p: Pcb, port: Port, windows: Windows): Effect.Effect<Received, IpcError> => {
   const slot = slotOf(fiber)
-  const w = slot.waiter instanceof Waiter ? slot.waiter.arm(port, p) : (slot.waiter = new Waiter(port, p))
+  const w = slot.waiter instanceof Waiter ? slot.waiter.arm(port, p, windows) : (slot.waiter = new Waiter(port, p, windows))
   slot.blocked = w
   return w.wait
 }
 
-const receiveOn = (fiber: Fiber.RuntimeFiber<unknown, unknown>, p: Pcb, port: Port): Effect.Effect<Received, IpcError> => {
+const receiveOn = (fiber: Fiber.RuntimeFiber<unknown, unknown>, p: Pcb, port: Port, windows: Windows): Effect.Effect<Received, IpcError> => {
   for (;;) {
     const env = takeNext(port)
-    if (env === undefined) return waitOn(fiber, p, port)
-    if (env.state !== State.Cancelled) return Effect.succeed(accept(p, env))
+    if (env === undefined) return waitOn(fiber, p, port, windows)
+    if (env.state !== State.Cancelled) return Effect.succeed(accept(p, env, windows))
   }
+}
+
+type Windows = ReadonlyArray<Window> | undefined
+
+/** The receive port and checked windows of a receive-side syscall. */
+const decodeReceive = (p: Pcb, slot: number, options: ReceiveOptions | undefined, operation: string): Port | IpcError => {
+  const port = receivePort(p, slot, operation)
+  if (!(port instanceof Port) || options?.windows === undefined) return port
+  return checkWindows(p, options.windows, operation) ?? port
 }
 
 const receivePort = (p: Pcb, slot: number, operation: string): Port | IpcError => {
@@ -181,30 +252,34 @@ const receivePort = (p: Pcb, slot: number, operation: string): Port | IpcError =
 }
 
 /** Waits for a message on the port in `slot`. */
-export const receive = (slot: number): Effect.Effect<Received, IpcError, Process> =>
+export const receive = (slot: number, options?: ReceiveOptions): Effect.Effect<Received, IpcError, Process> =>
   Effect.withFiberRuntime((fiber) => {
     const p = processOf(fiber)
     p.kernel.counters.syscall("receive")
-    const port = receivePort(p, slot, "receive")
-    return port instanceof Port ? receiveOn(fiber, p, port) : Effect.fail(port)
+    const port = decodeReceive(p, slot, options, "receive")
+    return port instanceof Port ? receiveOn(fiber, p, port, options?.windows) : Effect.fail(port)
   })
 
 /** Takes a message if one is pending; `WouldBlock` otherwise. */
-export const tryReceive = (slot: number): Effect.Effect<Received, IpcError, Process> =>
+export const tryReceive = (slot: number, options?: ReceiveOptions): Effect.Effect<Received, IpcError, Process> =>
   Effect.flatMap(Process, (p) => {
     p.kernel.counters.syscall("tryReceive")
-    const port = receivePort(p, slot, "tryReceive")
+    const port = decodeReceive(p, slot, options, "tryReceive")
     if (!(port instanceof Port)) return Effect.fail(port)
     for (;;) {
       const env = takeNext(port)
       if (env === undefined) return Effect.fail(new WouldBlock({ operation: "tryReceive", port: port.id }))
-      if (env.state !== State.Cancelled) return Effect.succeed(accept(p, env))
+      if (env.state !== State.Cancelled) return Effect.succeed(accept(p, env, options?.windows))
     }
   })
 
 // --- reply --------------------------------------------------------------------------------------
 
-/** The decode and invoke of a reply; returns whether the caller got it. */
+/**
+ * The decode and invoke of a reply; returns whether the caller got it. Everything is checked
+ * before anything moves: a copy too large for the caller's window is `MessageTooLarge` to the
+ * replier, and the reply capability stays usable.
+ */
 const replyNow = (p: Pcb, reply: Reply, msg: Message, operation: string): Either.Either<boolean, IpcError> => {
   const k = p.kernel
   if (!(reply instanceof Envelope) || reply.holder !== p || (reply.state !== State.Held && reply.state !== State.Cancelled)) {
@@ -213,15 +288,39 @@ const replyNow = (p: Pcb, reply: Reply, msg: Message, operation: string): Either
   if (!isValid(msg, k.config)) return Either.left(new InvalidMessage({ operation, reason: explain(msg, k.config) }))
   const caps = msg.caps === undefined || msg.caps.length === 0 ? NO_CAPS : lookupTransfers(p, undefined, -1, msg.caps, operation)
   if (!Array.isArray(caps)) return Either.left(caps as IpcError)
-  if (caps.length > 0 && !reply.replyMayGrant) {
+  const movesPages = msg.items?.some((i) => i._tag === "map" || i._tag === "grant") ?? false
+  if ((caps.length > 0 || movesPages) && !reply.replyMayGrant) {
     return Either.left(new RightsDenied({ slot: -1, operation, needed: ["grant"], held: [] }))
   }
-  const data = copyInline(msg.data)
-  k.counters.inlineBytes += data.length
   const live = reply.state === State.Held && reply.resume !== undefined
-  return Either.right(answer(reply, { label: msg.label, data, caps: live ? transferCaps(caps, reply.sender) : NO_SLOTS }))
+  if (!live) return Either.right(answer(reply, NO_REPLY))
+  let delivered: ReadonlyArray<DeliveredItem> = NO_DELIVERED
+  if (msg.items !== undefined && msg.items.length > 0) {
+    const tooLarge = copyOverflow(msg.items, reply.replyWindows, operation)
+    if (tooLarge) return Either.left(tooLarge)
+    const prepared = prepare(p, msg.items, { operation, isCall: false, isReply: true, mayGrant: reply.replyMayGrant, slot: -1 })
+    if (!Array.isArray(prepared)) return Either.left(prepared as IpcError)
+    const delivery = deliver(reply.sender, p.space, prepared, reply.replyWindows, operation)
+    if (delivery.error !== undefined) return Either.left(delivery.error)
+    delivered = delivery.items
+  }
+  const data = copyInline(msg.data, reply.sender)
+  k.counters.inlineBytes += data.length
+  return Either.right(answer(reply, { label: msg.label, data, caps: transferCaps(caps, reply.sender), items: delivered }))
 }
-const NO_SLOTS: ReadonlyArray<number> = []
+const NO_DELIVERED: ReadonlyArray<DeliveredItem> = []
+const NO_REPLY: ReplyMessage = { label: 0, data: new Uint8Array(0), caps: [], items: [] }
+
+/** The first copy item that would not fit its window, as `MessageTooLarge`. */
+const copyOverflow = (items: ReadonlyArray<TransferItem>, windows: Windows, operation: string): MessageTooLarge | undefined => {
+  let w = 0
+  for (const item of items) {
+    if (item._tag !== "copy") continue
+    const room = windows?.[w++]?.length ?? 0
+    if (item.length > room) return new MessageTooLarge({ operation, length: item.length, window: room })
+  }
+  return undefined
+}
 
 /**
  * Answers a call. Never blocks. A reply to a caller that has gone is dropped and counted
@@ -235,12 +334,12 @@ export const reply = (r: Reply, msg: Message): Effect.Effect<boolean, IpcError, 
   })
 
 /** Replies, then waits for the next message on `slot`, in one syscall (seL4 ReplyRecv). */
-export const replyReceive = (r: Reply, msg: Message, slot: number): Effect.Effect<Received, IpcError, Process> =>
+export const replyReceive = (r: Reply, msg: Message, slot: number, options?: ReceiveOptions): Effect.Effect<Received, IpcError, Process> =>
   Effect.withFiberRuntime((fiber) => {
     const p = processOf(fiber)
     p.kernel.counters.syscall("replyReceive")
-    const port = receivePort(p, slot, "replyReceive")
+    const port = decodeReceive(p, slot, options, "replyReceive")
     if (!(port instanceof Port)) return Effect.fail(port)
     const replied = replyNow(p, r, msg, "replyReceive")
-    return Either.isLeft(replied) ? Effect.fail(replied.left) : receiveOn(fiber, p, port)
+    return Either.isLeft(replied) ? Effect.fail(replied.left) : receiveOn(fiber, p, port, options?.windows)
   })

@@ -4,6 +4,8 @@
  */
 import { Data } from "effect"
 import type { InvalidArgument, InvalidCapability, RightsDenied, StaleCapability } from "../kernel/errors.js"
+import type { InvalidAddress, PageFault } from "../memory/AddressSpace.js"
+import type { OutOfMemory } from "../memory/PhysicalMemory.js"
 
 /** The peer process (the port's server, or the caller) died before the operation completed. */
 export class PeerDied extends Data.TaggedError("PeerDied")<{
@@ -37,5 +39,53 @@ export class InvalidMessage extends Data.TaggedError("InvalidMessage")<{
   }
 }
 
+/**
+ * A copy item held more bytes than the receive window it landed in. Nothing was truncated: the
+ * sender gets this error and the receiver is told the true length.
+ */
+export class MessageTooLarge extends Data.TaggedError("MessageTooLarge")<{
+  readonly operation: string
+  readonly length: number
+  readonly window: number
+}> {
+  override get message() {
+    return `${this.operation}: ${this.length} bytes do not fit the receiver's ${this.window}-byte window`
+  }
+}
+
+/** The lease was revoked (the call was answered, or the caller went away). */
+export class LeaseRevoked extends Data.TaggedError("LeaseRevoked")<{
+  readonly operation: string
+}> {
+  override get message() {
+    return `${this.operation}: the lease has been revoked`
+  }
+}
+
+/** An access outside the lease's bytes. Nothing was copied. */
+export class LeaseOutOfBounds extends Data.TaggedError("LeaseOutOfBounds")<{
+  readonly operation: string
+  readonly offset: number
+  readonly length: number
+  readonly leaseLength: number
+}> {
+  override get message() {
+    return `${this.operation}: [${this.offset}, ${this.offset + this.length}) is outside the ${this.leaseLength}-byte lease`
+  }
+}
+
 /** Every error an IPC syscall can fail with. */
-export type IpcError = PeerDied | WouldBlock | InvalidMessage | InvalidCapability | StaleCapability | RightsDenied | InvalidArgument
+export type IpcError =
+  | PeerDied
+  | WouldBlock
+  | InvalidMessage
+  | MessageTooLarge
+  | LeaseRevoked
+  | LeaseOutOfBounds
+  | InvalidCapability
+  | StaleCapability
+  | RightsDenied
+  | InvalidArgument
+  | PageFault
+  | InvalidAddress
+  | OutOfMemory

@@ -4,7 +4,7 @@
  * | syscall | result | errors |
  * |---|---|---|
  * | `allocate(pages, rights?)` | address of a fresh zeroed region | `OutOfMemory` (quota, frames, virtual), `InvalidAddress` (bad count) |
- * | `free(address)` | pages unmapped | `InvalidAddress` (not a region start) |
+ * | `free(address)` | the page count of the region containing `address`, now unmapped | `InvalidAddress` (not a page-aligned address in a region) |
  * | `read(address, length)` | a copy of the bytes | `PageFault`, `InvalidAddress` |
  * | `write(address, bytes)` | — | `PageFault` (nothing written), `InvalidAddress` |
  * | `protect(address, pages, rights)` | — | `InvalidAddress` (misaligned) |
@@ -20,7 +20,7 @@ import { syscall } from "./Syscall.js"
 export const allocate = (pages: number, rights: PageRights = PageRights.readWrite): Effect.Effect<number, OutOfMemory | InvalidAddress, Process> =>
   syscall("memory.allocate", (p) => p.space.allocate(pages, rights))
 
-/** Unmaps and frees the region that starts at `address`; returns its page count. */
+/** Unmaps and frees the region containing the page-aligned `address`; returns its page count. */
 export const free = (address: number): Effect.Effect<number, InvalidAddress, Process> =>
   syscall("memory.free", (p) => p.space.free(address))
 

@@ -155,16 +155,19 @@ export class AddressSpace {
     })
   }
 
-  /** Unmaps every page of the region starting at `address` and returns its range. */
+  /**
+   * Unmaps every page of the region that contains the page-aligned `address` (a region made by
+   * `allocate` or `reserve`, or one a map or grant item landed in) and frees its range. Returns its
+   * page count.
+   */
   free(address: number): Either.Either<number, InvalidAddress> {
-    const first = address >>> PAGE_SHIFT
-    const pages = isPageAligned(address) ? this.regions.get(first) : undefined
-    if (pages === undefined) {
-      return Either.left(new InvalidAddress({ address, length: 0, operation: "free", reason: "not the start of a region" }))
+    const region = isPageAligned(address) ? this.regionOf(address) : undefined
+    if (region === undefined) {
+      return Either.left(new InvalidAddress({ address, length: 0, operation: "free", reason: "not a page-aligned address inside a region" }))
     }
-    for (let vpn = first; vpn < first + pages; vpn++) this.unmapPage(vpn)
-    this.unreserve(first)
-    return Either.right(pages)
+    for (let vpn = region.first; vpn < region.first + region.pages; vpn++) this.unmapPage(vpn)
+    this.unreserve(region.first)
+    return Either.right(region.pages)
   }
 
   /** The region containing `address`: its first page and page count, or undefined. */

@@ -3,8 +3,9 @@ import { Either, FastCheck as fc, Schema } from "effect"
 import { explain, isValid, messageSchema } from "../../src/ipc/Message.js"
 import { Fifo } from "../../src/ipc/internal/fifo.js"
 import { copyInline } from "../../src/ipc/internal/inline.js"
+import type { Pcb } from "../../src/kernel/Process.js"
 
-const config = { inlineMax: 16, maxCaps: 2 }
+const config = { inlineMax: 16, maxCaps: 2, maxItems: 3 }
 const decode = Schema.decodeUnknownEither(messageSchema(config))
 
 const candidate = fc.oneof(
@@ -30,12 +31,15 @@ describe("Message", () => {
     expect(explain({ label: -1 }, config)).toMatch(/label/)
   })
 
-  it("inline copies are private: later writes to the source change nothing", () => {
+  it("inline copies are private: later writes to the source change nothing, and each receiver has its own chunks", () => {
+    const a = {} as Pcb
+    const b = {} as Pcb
     const src = new Uint8Array([1, 2, 3])
-    const copy = copyInline(src)
+    const copy = copyInline(src, a)
+    expect(copyInline(src, b).buffer).not.toBe(copy.buffer)
     src.fill(0)
     expect([...copy]).toEqual([1, 2, 3])
-    const many = Array.from({ length: 1000 }, (_, i) => copyInline(new Uint8Array(200).fill(i & 255)))
+    const many = Array.from({ length: 1000 }, (_, i) => copyInline(new Uint8Array(200).fill(i & 255), a))
     expect(many.every((c, i) => c.length === 200 && c.every((b) => b === (i & 255)))).toBe(true)
   })
 })

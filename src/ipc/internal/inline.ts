@@ -1,28 +1,40 @@
 /**
- * The kernel's copies of inline message data.
+ * The kernel's copies of inline message data ("message registers").
  *
  * `Uint8Array.prototype.slice` of a few hundred bytes costs ~2 µs on V8 (each new backing store is
  * an external allocation) — as much as a whole call. The kernel instead copies into 64 KiB chunks,
  * bump-allocated and never reused: each copy is a view into the current chunk, and a chunk is
- * garbage once no message views it. A receiver's `data` is thus its own, immutable by the sender.
+ * garbage once no message views it.
+ *
+ * Isolation: a view exposes its whole chunk (`data.buffer`), so every process has chunks of its
+ * own, and only data addressed *to* that process is ever copied into them. A process can see
+ * nothing in its chunks but messages it received.
  */
-const CHUNK = 65536
-let chunk = new Uint8Array(CHUNK)
-let used = 0
+import type { Pcb } from "../../kernel/Process.js"
 
-/** An empty array shared by messages without inline data (never written: length 0). */
+const CHUNK = 65536
+
+interface Chunk {
+  bytes: Uint8Array
+  used: number
+}
+
+const chunks = new WeakMap<Pcb, Chunk>()
+
+/** An empty array shared by messages without inline data (length 0: nothing to see or write). */
 export const EMPTY = new Uint8Array(0)
 
-/** A private copy of `data` (at most `inlineMax` bytes, so always far below a chunk). */
-export const copyInline = (data: Uint8Array | undefined): Uint8Array => {
+/** A copy of `data` (at most `inlineMax` bytes) that only `receiver` can ever see. */
+export const copyInline = (data: Uint8Array | undefined, receiver: Pcb): Uint8Array => {
   const n = data === undefined ? 0 : data.length
   if (n === 0) return EMPTY
-  if (used + n > CHUNK) {
-    chunk = new Uint8Array(CHUNK)
-    used = 0
+  let c = chunks.get(receiver)
+  if (c === undefined || c.used + n > CHUNK) {
+    c = { bytes: new Uint8Array(CHUNK), used: 0 }
+    chunks.set(receiver, c)
   }
-  const copy = chunk.subarray(used, used + n)
+  const copy = c.bytes.subarray(c.used, c.used + n)
   copy.set(data!)
-  used += (n + 7) & ~7
+  c.used += (n + 7) & ~7
   return copy
 }

@@ -3,7 +3,8 @@
  * kernel's synchronous sections; fibers appear only as the `resume` callbacks of `Effect.async`.
  *
  * Invariants:
- * - `queue.length <= capacity` except for a message an interrupted receiver hands back.
+ * - `queue.length <= capacity`; a message an interrupted receiver hands back goes to the front of
+ *   the queue if there is room, else to the front of the blocked senders.
  * - An envelope is in at most one place: `senders` (Blocked), `queue` (Queued), a waiter's hands
  *   (InFlight), a holder's `held` set (Held); or nowhere (Done, Cancelled).
  * - Every resume callback is called at most once: whoever takes an envelope or waiter out of a
@@ -12,15 +13,17 @@
  *   reply, or with `PeerDied` when the port closes or the holder dies.
  */
 import { Effect, Either } from "effect"
-import { Capability, Rights } from "../../kernel/Capability.js"
+import { Capability } from "../../kernel/Capability.js"
 import { attach } from "../../kernel/internal/derivation.js"
 import type { KernelCore } from "../../kernel/Kernel.js"
 import type { Obligation, Pcb } from "../../kernel/Process.js"
 import { PeerDied } from "../errors.js"
 import type { IpcError } from "../errors.js"
-import type { Received, Reply, ReplyMessage } from "../Message.js"
+import type { Received, Reply, ReplyMessage, Window } from "../Message.js"
+import { deliver, discard, type Prepared, revokeLeases } from "./items.js"
 import type { Blocker } from "./blocking.js"
 import { Fifo } from "./fifo.js"
+import { copyInline } from "./inline.js"
 
 /** Where an envelope is. */
 export const enum State {
@@ -42,6 +45,8 @@ export class Envelope implements Reply, Blocker, Obligation {
   resume: Resume<any> | undefined = undefined
   /** For a call: the process that received it and alone may reply. */
   holder: Pcb | undefined = undefined
+  /** A blocked send's outcome, when it came before the sender registered its continuation. */
+  settled: Effect.Effect<void, IpcError> | undefined = undefined
 
   constructor(
     readonly port: Port,
@@ -52,8 +57,12 @@ export class Envelope implements Reply, Blocker, Obligation {
     /** Capabilities to transfer, looked up (and rights-checked) at the syscall. */
     readonly caps: ReadonlyArray<Capability>,
     readonly isCall: boolean,
-    /** Whether the reply may carry capabilities (the caller's capability had `grant`). */
-    readonly replyMayGrant: boolean
+    /** Whether the reply may carry capabilities or pages (the caller's capability had `grant`). */
+    readonly replyMayGrant: boolean,
+    /** Transfer items, decoded and committed on the sender's side. */
+    readonly items: ReadonlyArray<Prepared>,
+    /** For a call: where copy items of the reply may land in the caller's space. */
+    readonly replyWindows: ReadonlyArray<Window> | undefined
   ) {}
 
   /** The sender's fiber went away: withdraw the message (see `withdraw`). */
@@ -91,13 +100,15 @@ export class Waiter implements Blocker {
 
   constructor(
     public port: Port,
-    public receiver: Pcb
+    public receiver: Pcb,
+    public windows: ReadonlyArray<Window> | undefined
   ) {}
 
   /** Readies the waiter (one per fiber, reused) for a wait on `port` by `receiver`. */
-  arm(port: Port, receiver: Pcb): this {
+  arm(port: Port, receiver: Pcb, windows: ReadonlyArray<Window> | undefined): this {
     this.port = port
     this.receiver = receiver
+    this.windows = windows
     this.delivered = undefined
     this.received = undefined
     this.seen = false
@@ -114,6 +125,8 @@ export class Waiter implements Blocker {
     const env = this.delivered
     if (this.seen || env === undefined) return
     this.delivered = undefined
+    // Pages already moved into this process stay there: the message is the process's now.
+    if (env.items.some((i) => i.kind === "map" || i.kind === "grant")) return
     unaccept(this.receiver, env, this.received!)
     if (env.state === State.Cancelled) return
     if (this.port.closed) {
@@ -159,12 +172,20 @@ export class Port {
 
 /** Resumes a waiting caller (or blocked sender) with an error, once. */
 const failCaller = (env: Envelope, error: IpcError): void => {
+  revokeLeases(env.items)
+  env.state = State.Done
+  settle(env, Effect.fail(error))
+}
+
+/** Resumes the sender with `outcome`, or leaves it for a sender that has not registered yet. */
+const settle = (env: Envelope, outcome: Effect.Effect<void, IpcError>): void => {
   const resume = env.resume
   env.resume = undefined
-  env.state = State.Done
   if (resume) {
     env.port.kernel.counters.handoffs++
-    resume(Effect.fail(error))
+    resume(outcome)
+  } else if (!env.isCall) {
+    env.settled = outcome
   }
 }
 
@@ -177,7 +198,7 @@ export const offer = (port: Port, env: Envelope, front = false): State => {
   const w = port.receivers.shift()
   if (w !== undefined) {
     w.delivered = env
-    w.received = accept(w.receiver, env)
+    w.received = accept(w.receiver, env, w.windows)
     const resume = w.resume!
     w.resume = undefined
     port.kernel.counters.handoffs++
@@ -198,14 +219,7 @@ export const offer = (port: Port, env: Envelope, front = false): State => {
 }
 
 /** Completes a blocked one-way send whose message the port has now taken. */
-const sendAccepted = (env: Envelope): void => {
-  const resume = env.resume
-  env.resume = undefined
-  if (resume) {
-    env.port.kernel.counters.handoffs++
-    resume(Effect.void)
-  }
-}
+const sendAccepted = (env: Envelope): void => settle(env, Effect.void)
 
 /** Takes the next message, if any, refilling the queue from the blocked senders. */
 export const takeNext = (port: Port): Envelope | undefined => {
@@ -241,23 +255,45 @@ export const transferCaps = (caps: ReadonlyArray<Capability>, into: Pcb): Array<
 }
 const NO_SLOTS: Array<number> = []
 
-/** The receiver takes delivery: the message becomes a `Received` in `p`'s terms. */
-export const accept = (p: Pcb, env: Envelope): Received => {
+/**
+ * The receiver takes delivery: items land in its windows and space, and the message becomes a
+ * `Received` in `p`'s terms. If an item fails (a copy larger than its window), the caller fails
+ * with that error at once and the receiver gets the message without a reply capability.
+ */
+export const accept = (p: Pcb, env: Envelope, windows: ReadonlyArray<Window> | undefined): Received => {
   env.port.kernel.counters.messages++
-  if (env.isCall) {
+  const delivery = env.items.length === 0 ? NO_DELIVERY : deliver(p, env.sender.space, env.items, windows, env.isCall ? "call" : "send")
+  if (env.isCall && delivery.error === undefined) {
     env.state = State.Held
     env.holder = p
     p.obligations.add(env)
   } else {
+    if (env.isCall) {
+      revokeLeases(env.items)
+      failCaller(env, delivery.error!)
+    }
     env.state = State.Done
   }
-  return { label: env.label, data: env.data, badge: env.badge, caps: transferCaps(env.caps, p), reply: env.isCall ? env : undefined }
+  return {
+    label: env.label,
+    // Copied for the port's owner at send; another holder of the receive right gets its own copy.
+    data: p === env.port.owner ? env.data : copyInline(env.data, p),
+    badge: env.badge,
+    caps: transferCaps(env.caps, p),
+    reply: env.state === State.Held ? env : undefined,
+    items: delivery.items
+  }
 }
+const NO_DELIVERY = { items: [], error: undefined }
 
-/** Reverses `accept` for a message its receiver never saw. */
+/**
+ * Reverses `accept` for a message its receiver never saw: capabilities are taken back and leases
+ * lose their holder. (Copies are simply delivered again to the next receiver's windows.)
+ */
 const unaccept = (p: Pcb, env: Envelope, received: Received): void => {
   env.port.kernel.counters.messages--
   for (const slot of received.caps) p.cspace.delete(slot)
+  for (const item of env.items) if (item.kind === "lease") item.lease.holder = undefined
   if (env.isCall) {
     p.obligations.delete(env)
     env.holder = undefined
@@ -273,12 +309,14 @@ export const withdraw = (env: Envelope): void => {
       env.resume = undefined
       port.senders.remove(env)
       env.state = State.Cancelled
+      discard(port.kernel, env.items)
       return
     case State.Queued: {
       if (!env.isCall) return
       env.resume = undefined
       port.queue.remove(env)
       env.state = State.Cancelled
+      discard(port.kernel, env.items)
       const next = port.senders.shift()
       if (next !== undefined) {
         next.state = State.Queued
@@ -292,6 +330,7 @@ export const withdraw = (env: Envelope): void => {
       if (!env.isCall) return
       env.resume = undefined
       env.state = State.Cancelled
+      revokeLeases(env.items)
       return
     default:
       return
@@ -302,6 +341,7 @@ export const withdraw = (env: Envelope): void => {
 export const answer = (env: Envelope, reply: ReplyMessage): boolean => {
   const counters = env.port.kernel.counters
   if (env.holder) env.holder.obligations.delete(env)
+  revokeLeases(env.items)
   const resume = env.resume
   const live = env.state === State.Held && resume !== undefined
   env.state = State.Done
@@ -320,8 +360,12 @@ export const close = (port: Port): void => {
   if (port.closed) return
   port.closed = true
   const counters = port.kernel.counters
-  for (const env of port.senders.drain()) failCaller(env, port.died(env.isCall ? "call" : "send"))
+  for (const env of port.senders.drain()) {
+    discard(port.kernel, env.items)
+    failCaller(env, port.died(env.isCall ? "call" : "send"))
+  }
   for (const env of port.queue.drain()) {
+    discard(port.kernel, env.items)
     if (env.isCall) failCaller(env, port.died("call"))
     else {
       env.state = State.Done
@@ -345,5 +389,3 @@ export const makePort = (owner: Pcb, capacity: number): Port => {
   return port
 }
 
-/** Whether `rights` allow sending with capability transfer. */
-export const grants = (cap: Capability): boolean => (cap.rights & Rights.grant) !== 0

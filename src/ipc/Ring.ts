@@ -1,0 +1,213 @@
+/**
+ * Ring channels: a single-producer/single-consumer ring in pages mapped into both processes, with
+ * notifications as doorbells (Genode packet streams, io_uring). After setup no syscall moves data:
+ * the producer writes entries into shared memory and the consumer reads them in place; the kernel
+ * is entered only to wake a side that sleeps.
+ *
+ * Batched wake-ups: a consumer about to sleep raises a flag in the ring header, then looks at the
+ * ring once more (so no wake-up is lost); a producer rings the doorbell only when it sees the flag.
+ * A burst of N entries to a busy consumer costs no doorbell at all. Symmetrically, a full ring
+ * blocks the producer (or fails with `WouldBlock` in `tryPush`) until the consumer frees a slot.
+ *
+ * Layout: page 0 is the header (u32 words: head, tail, consumer sleeping, producer sleeping,
+ * entries, entry size); then `entries` slots of `4 + entrySize` bytes (a u32 length, then data).
+ * The pages are allocated in, and charged to, the process that creates the ring.
+ *
+ * | function | result | errors |
+ * |---|---|---|
+ * | `create({ entries, entrySize })` | the producer's end, and a `share` message for the consumer | `InvalidArgument`, `OutOfMemory` |
+ * | `open(received)` | the consumer's end, from a message made by `share` | `InvalidArgument` (not a ring message) |
+ * | `push(end, bytes)` / `tryPush` | — (blocks while full / `WouldBlock`) | `InvalidArgument` (too large, wrong end), `PeerDied` |
+ * | `pop(end)` / `tryPop` | the next entry (blocks while empty / `WouldBlock`) | `RingCorrupt`, `PeerDied` |
+ */
+import { Data, Effect, Either } from "effect"
+import { InvalidArgument } from "../kernel/errors.js"
+import * as Memory from "../kernel/Memory.js"
+import { Process } from "../kernel/Process.js"
+import type { Pcb } from "../kernel/Process.js"
+import { PageRights } from "../memory/AddressSpace.js"
+import { PAGE_SIZE } from "../params.js"
+import { type IpcError, WouldBlock } from "./errors.js"
+import type { Message, Received } from "./Message.js"
+import * as Notification from "./Notification.js"
+
+/** The shared header or an entry length is impossible: the peer wrote garbage into the ring. */
+export class RingCorrupt extends Data.TaggedError("RingCorrupt")<{ readonly reason: string }> {
+  override get message() {
+    return `ring corrupt: ${this.reason}`
+  }
+}
+
+const HEAD = 0
+const TAIL = 4
+const CONSUMER_SLEEPING = 8
+const PRODUCER_SLEEPING = 12
+const ENTRIES = 16
+const ENTRY_SIZE = 20
+/** The label of the message `share` builds. */
+export const RING_LABEL = 0x52494e47
+
+/** One end of a ring, usable only by the process that made or opened it. */
+export interface RingEnd {
+  readonly role: "producer" | "consumer"
+  /** Where the ring's pages are in this process. */
+  readonly address: number
+  readonly pages: number
+  readonly entries: number
+  readonly entrySize: number
+  /** Notification the consumer sleeps on ("data ready"). */
+  readonly dataBell: number
+  /** Notification the producer sleeps on ("space free"). */
+  readonly spaceBell: number
+  /** @internal */
+  readonly owner: Pcb
+}
+
+/** Options of `create`. */
+export interface RingOptions {
+  /** Slots in the ring. */
+  readonly entries: number
+  /** Largest entry in bytes. */
+  readonly entrySize: number
+}
+
+const u32 = (p: Pcb, address: number): number => {
+  const bytes = Either.getOrThrow(p.space.read(address, 4))
+  return (bytes[0]! | (bytes[1]! << 8) | (bytes[2]! << 16) | (bytes[3]! << 24)) >>> 0
+}
+const setU32 = (p: Pcb, address: number, value: number): void => {
+  Either.getOrThrow(p.space.write(address, new Uint8Array([value & 255, (value >>> 8) & 255, (value >>> 16) & 255, (value >>> 24) & 255])))
+}
+
+/**
+ * Creates a ring in the caller's memory (charged to it) with two doorbell notifications; returns
+ * the producer's end and the message that hands the consumer its end (send it with `call` or
+ * `send` through a port capability that has `grant`).
+ */
+export const create = (options: RingOptions): Effect.Effect<{ readonly end: RingEnd; readonly share: Message }, IpcError, Process> =>
+  Effect.gen(function* () {
+    const { entries, entrySize } = options
+    if (!Number.isInteger(entries) || entries < 1 || !Number.isInteger(entrySize) || entrySize < 1 || entries * (entrySize + 4) > 256 * 1024 * 1024) {
+      return yield* new InvalidArgument({ operation: "ring.create", reason: "entries and entrySize must be positive integers (at most 256 MiB in all)" })
+    }
+    const pages = 1 + Math.ceil((entries * (entrySize + 4)) / PAGE_SIZE)
+    const address = yield* Memory.allocate(pages, PageRights.readWrite)
+    const p = yield* Process
+    setU32(p, address + ENTRIES, entries)
+    setU32(p, address + ENTRY_SIZE, entrySize)
+    const dataBell = yield* Notification.create
+    const spaceBell = yield* Notification.create
+    const end: RingEnd = { role: "producer", address, pages, entries, entrySize, dataBell, spaceBell, owner: p }
+    const share: Message = { label: RING_LABEL, caps: [dataBell, spaceBell], items: [{ _tag: "map", address, pages, rights: PageRights.readWrite }] }
+    return { end, share }
+  })
+
+/** The consumer's end, from a received `share` message. */
+export const open = (received: Received): Effect.Effect<RingEnd, InvalidArgument, Process> =>
+  Effect.flatMap(Process, (p) => {
+    const mapped = received.items[0]
+    if (received.label !== RING_LABEL || mapped?._tag !== "map" || received.caps.length !== 2) {
+      return Effect.fail(new InvalidArgument({ operation: "ring.open", reason: "not a ring message made by Ring.create" }))
+    }
+    const entries = u32(p, mapped.address + ENTRIES)
+    const entrySize = u32(p, mapped.address + ENTRY_SIZE)
+    if (entries < 1 || 1 + Math.ceil((entries * (entrySize + 4)) / PAGE_SIZE) > mapped.pages) {
+      return Effect.fail(new InvalidArgument({ operation: "ring.open", reason: "ring header does not match its pages" }))
+    }
+    return Effect.succeed<RingEnd>({
+      role: "consumer",
+      address: mapped.address,
+      pages: mapped.pages,
+      entries,
+      entrySize,
+      dataBell: received.caps[0]!,
+      spaceBell: received.caps[1]!,
+      owner: p
+    })
+  })
+
+const slotAddress = (end: RingEnd, index: number) => end.address + PAGE_SIZE + (index % end.entries) * (end.entrySize + 4)
+
+const checkEnd = (p: Pcb, end: RingEnd, role: RingEnd["role"], operation: string): InvalidArgument | undefined =>
+  end.owner !== p || end.role !== role ? new InvalidArgument({ operation, reason: `not this process's ${role} end` }) : undefined
+
+/** Writes one entry if there is room; returns false when the ring is full. Rings the doorbell only for a sleeping consumer. */
+const pushNow = (p: Pcb, end: RingEnd, bytes: Uint8Array): Effect.Effect<boolean, IpcError, Process> => {
+  const head = u32(p, end.address + HEAD)
+  const tail = u32(p, end.address + TAIL)
+  if (((tail - head) >>> 0) >= end.entries) return Effect.succeed(false)
+  const at = slotAddress(end, tail)
+  setU32(p, at, bytes.length)
+  Either.getOrThrow(p.space.write(at + 4, bytes))
+  setU32(p, end.address + TAIL, (tail + 1) >>> 0)
+  p.kernel.counters.ringEntries++
+  if (u32(p, end.address + CONSUMER_SLEEPING) === 0) return Effect.succeed(true)
+  setU32(p, end.address + CONSUMER_SLEEPING, 0)
+  return Effect.as(Notification.signal(end.dataBell), true)
+}
+
+/** Appends `bytes` as one entry; waits while the ring is full. */
+export const push = (end: RingEnd, bytes: Uint8Array): Effect.Effect<void, IpcError, Process> =>
+  Effect.flatMap(Process, (p) => {
+    const bad = checkEnd(p, end, "producer", "ring.push") ?? tooLarge(end, bytes)
+    if (bad) return Effect.fail(bad)
+    const attempt: Effect.Effect<void, IpcError, Process> = Effect.flatMap(Effect.suspend(() => pushNow(p, end, bytes)), (ok) => {
+      if (ok) return Effect.void
+      setU32(p, end.address + PRODUCER_SLEEPING, 1)
+      const head = u32(p, end.address + HEAD)
+      const tail = u32(p, end.address + TAIL)
+      if (((tail - head) >>> 0) < end.entries) return attempt
+      return Effect.zipRight(Notification.wait(end.spaceBell), attempt)
+    })
+    return attempt
+  })
+
+/** Appends `bytes` as one entry, or fails with `WouldBlock` when the ring is full. */
+export const tryPush = (end: RingEnd, bytes: Uint8Array): Effect.Effect<void, IpcError, Process> =>
+  Effect.flatMap(Process, (p) => {
+    const bad = checkEnd(p, end, "producer", "ring.tryPush") ?? tooLarge(end, bytes)
+    if (bad) return Effect.fail(bad)
+    return Effect.flatMap(pushNow(p, end, bytes), (ok) => (ok ? Effect.void : Effect.fail(new WouldBlock({ operation: "ring.tryPush", port: -1 }))))
+  })
+
+const tooLarge = (end: RingEnd, bytes: Uint8Array): InvalidArgument | undefined =>
+  bytes.length > end.entrySize ? new InvalidArgument({ operation: "ring.push", reason: `entry of ${bytes.length} bytes exceeds entrySize ${end.entrySize}` }) : undefined
+
+/** Takes one entry if there is one (undefined when empty). Wakes a sleeping producer. */
+const popNow = (p: Pcb, end: RingEnd): Effect.Effect<Uint8Array | undefined, IpcError | RingCorrupt, Process> => {
+  const head = u32(p, end.address + HEAD)
+  const tail = u32(p, end.address + TAIL)
+  const used = (tail - head) >>> 0
+  if (used === 0) return Effect.succeed(undefined)
+  if (used > end.entries) return Effect.fail(new RingCorrupt({ reason: `tail ${tail} is ${used} entries past head ${head}` }))
+  const at = slotAddress(end, head)
+  const length = u32(p, at)
+  if (length > end.entrySize) return Effect.fail(new RingCorrupt({ reason: `entry length ${length} exceeds entrySize ${end.entrySize}` }))
+  const bytes = Either.getOrThrow(p.space.read(at + 4, length))
+  setU32(p, end.address + HEAD, (head + 1) >>> 0)
+  if (u32(p, end.address + PRODUCER_SLEEPING) === 0) return Effect.succeed(bytes)
+  setU32(p, end.address + PRODUCER_SLEEPING, 0)
+  return Effect.as(Notification.signal(end.spaceBell), bytes)
+}
+
+/** Takes the next entry; waits (one doorbell) while the ring is empty. */
+export const pop = (end: RingEnd): Effect.Effect<Uint8Array, IpcError | RingCorrupt, Process> =>
+  Effect.flatMap(Process, (p) => {
+    const bad = checkEnd(p, end, "consumer", "ring.pop")
+    if (bad) return Effect.fail(bad)
+    const attempt: Effect.Effect<Uint8Array, IpcError | RingCorrupt, Process> = Effect.flatMap(Effect.suspend(() => popNow(p, end)), (bytes) => {
+      if (bytes !== undefined) return Effect.succeed(bytes)
+      setU32(p, end.address + CONSUMER_SLEEPING, 1)
+      if (u32(p, end.address + TAIL) !== u32(p, end.address + HEAD)) return attempt
+      return Effect.zipRight(Notification.wait(end.dataBell), attempt)
+    })
+    return attempt
+  })
+
+/** Takes the next entry, or fails with `WouldBlock` when the ring is empty. */
+export const tryPop = (end: RingEnd): Effect.Effect<Uint8Array, IpcError | RingCorrupt, Process> =>
+  Effect.flatMap(Process, (p) => {
+    const bad = checkEnd(p, end, "consumer", "ring.tryPop")
+    if (bad) return Effect.fail(bad)
+    return Effect.flatMap(popNow(p, end), (bytes) => (bytes !== undefined ? Effect.succeed(bytes) : Effect.fail(new WouldBlock({ operation: "ring.tryPop", port: -1 }))))
+  })

@@ -1,0 +1,339 @@
+/**
+ * Transfer items in the kernel's hands: decoded at the send syscall, delivered at accept, and
+ * disposed of when their message dies undelivered.
+ *
+ * Invariants:
+ * - Decode, then invoke: `prepare` checks every item before it changes anything (a grant unmaps
+ *   its pages only once the whole message is known to be valid).
+ * - A map or grant item in transit holds one reference on each frame, so its pages cannot vanish
+ *   between send and delivery; delivery or `discard` drops those references.
+ * - A lease never reaches a byte outside its range, and dies (with its sub-leases) when revoked.
+ * - The receiver of an unaligned buffer's pages never exists: only page-aligned ranges are mapped
+ *   or granted; partial pages travel by copy or lease (see `Transfer.plan`).
+ */
+import { Either } from "effect"
+import { InvalidArgument, RightsDenied } from "../../kernel/errors.js"
+import type { KernelCore } from "../../kernel/Kernel.js"
+import type { Pcb } from "../../kernel/Process.js"
+import { type AddressSpace, copyBetween, InvalidAddress, isPageAligned } from "../../memory/AddressSpace.js"
+import { PAGE_SHIFT } from "../../params.js"
+import { InvalidMessage, type IpcError, LeaseOutOfBounds, LeaseRevoked, MessageTooLarge } from "../errors.js"
+import type { DeliveredItem, Lease, LeaseAccess, TransferItem, Window } from "../Message.js"
+
+/** A lease: a byte range of the lender's memory, usable by its holder until revoked. */
+export class LeaseObject implements Lease {
+  readonly _tag = "Lease"
+  revoked = false
+  /** The process that may use it (set at delivery). */
+  holder: Pcb | undefined = undefined
+  readonly children: Array<LeaseObject> = []
+
+  constructor(
+    readonly space: AddressSpace,
+    readonly address: number,
+    readonly length: number,
+    readonly access: LeaseAccess
+  ) {}
+
+  /** Revokes this lease and every lease forwarded from it. */
+  revoke(): void {
+    if (this.revoked) return
+    this.revoked = true
+    this.holder = undefined
+    for (const c of this.children) c.revoke()
+  }
+
+  /** Whether `access` is within this lease's access. */
+  allows(access: "read" | "write"): boolean {
+    return this.access === "readWrite" || this.access === access
+  }
+}
+
+/** An item decoded at the send syscall. */
+export type Prepared =
+  | { readonly kind: "copy"; readonly address: number; readonly length: number; readonly bytes: Uint8Array | undefined }
+  | { readonly kind: "lease"; readonly lease: LeaseObject }
+  | { readonly kind: "map"; readonly frames: ReadonlyArray<number>; readonly rights: number; readonly from: AddressSpace; readonly first: number }
+  | { readonly kind: "grant"; readonly frames: ReadonlyArray<number>; readonly from: AddressSpace; readonly first: number }
+
+/** How `prepare` is asked to decode. */
+export interface PrepareContext {
+  readonly operation: string
+  /** Leases and delivery-time copies need a waiting caller. */
+  readonly isCall: boolean
+  /** Leases make no sense in a reply. */
+  readonly isReply: boolean
+  /** Whether the capability used carries `grant` (needed for map and grant items). */
+  readonly mayGrant: boolean
+  readonly slot: number
+}
+
+const aligned = (address: number, pages: number, operation: string): InvalidAddress | undefined =>
+  isPageAligned(address) ? undefined : new InvalidAddress({ address, length: pages << PAGE_SHIFT, operation, reason: "map and grant items must be page-aligned" })
+
+/** Checks every page of `[first, first + pages)` is present with `rights`. */
+const pagesPresent = (space: AddressSpace, address: number, pages: number, rights: number): IpcError | undefined =>
+  space.faultAt(address, pages << PAGE_SHIFT, (rights & 2) !== 0 ? "write" : "read") ??
+  ((rights & 1) !== 0 ? space.faultAt(address, pages << PAGE_SHIFT, "read") : undefined)
+
+/**
+ * Decodes a message's items for `p`, then (only if all are valid) commits their send-side
+ * effects: async copies are taken, leases made, map frames pinned, grant pages unmapped.
+ */
+export const prepare = (p: Pcb, items: ReadonlyArray<TransferItem>, ctx: PrepareContext): Array<Prepared> | IpcError => {
+  const k = p.kernel
+  const space = p.space
+  const op = ctx.operation
+  let asyncCopyBytes = 0
+  const granted = new Set<number>()
+  // --- decode ---
+  for (const item of items) {
+    switch (item._tag) {
+      case "copy": {
+        const fault = space.faultAt(item.address, item.length, "read")
+        if (fault) return fault
+        if (!ctx.isCall && !ctx.isReply) asyncCopyBytes += item.length
+        break
+      }
+      case "lease": {
+        if (!ctx.isCall) return new InvalidMessage({ operation: op, reason: "leases need a waiting caller: send them with call, not send or reply" })
+        if ("from" in item) {
+          const from = item.from
+          if (!(from instanceof LeaseObject) || from.holder !== p) {
+            return new InvalidArgument({ operation: op, reason: "forwarded lease is not one this process holds" })
+          }
+          if (from.revoked) return new LeaseRevoked({ operation: op })
+          if (item.offset + item.length > from.length) {
+            return new LeaseOutOfBounds({ operation: op, offset: item.offset, length: item.length, leaseLength: from.length })
+          }
+          if (item.access !== from.access && from.access !== "readWrite") {
+            return new RightsDenied({ slot: ctx.slot, operation: op, needed: [item.access], held: [from.access] })
+          }
+        } else {
+          const fault =
+            (item.access !== "write" ? space.faultAt(item.address, item.length, "read") : undefined) ??
+            (item.access !== "read" ? space.faultAt(item.address, item.length, "write") : undefined)
+          if (fault) return fault
+        }
+        break
+      }
+      case "map":
+      case "grant": {
+        if (!ctx.mayGrant) return new RightsDenied({ slot: ctx.slot, operation: op, needed: ["grant"], held: [] })
+        const bad = aligned(item.address, item.pages, op)
+        if (bad) return bad
+        const rights = item._tag === "map" ? item.rights : 1
+        const fault = pagesPresent(space, item.address, item.pages, rights)
+        if (fault) return fault
+        if (item._tag === "grant") {
+          const first = item.address >>> PAGE_SHIFT
+          for (let v = first; v < first + item.pages; v++) {
+            if (granted.has(v)) return new InvalidMessage({ operation: op, reason: `page 0x${(v << PAGE_SHIFT).toString(16)} granted twice` })
+            granted.add(v)
+          }
+        }
+        break
+      }
+    }
+  }
+  if (asyncCopyBytes > k.config.inlineMax) {
+    return new InvalidMessage({
+      operation: op,
+      reason: `copy items on a one-way send are copied into the kernel and may hold at most inlineMax (${k.config.inlineMax}) bytes in all, got ${asyncCopyBytes}; send bulk data by grant, or use call`
+    })
+  }
+  // --- invoke ---
+  const out: Array<Prepared> = []
+  for (const item of items) {
+    switch (item._tag) {
+      case "copy": {
+        let bytes: Uint8Array | undefined = undefined
+        if (!ctx.isCall && !ctx.isReply) {
+          bytes = new Uint8Array(item.length)
+          space.readInto(Either.getOrThrow(space.check(item.address, item.length, "read")), bytes)
+          k.counters.bytesCopied += item.length
+        }
+        out.push({ kind: "copy", address: item.address, length: item.length, bytes })
+        break
+      }
+      case "lease": {
+        let lease: LeaseObject
+        if ("from" in item) {
+          const from = item.from as LeaseObject
+          lease = new LeaseObject(from.space, from.address + item.offset, item.length, item.access)
+          from.children.push(lease)
+        } else {
+          lease = new LeaseObject(space, item.address, item.length, item.access)
+        }
+        k.counters.leases++
+        out.push({ kind: "lease", lease })
+        break
+      }
+      case "map":
+      case "grant": {
+        const first = item.address >>> PAGE_SHIFT
+        const frames: Array<number> = []
+        for (let v = first; v < first + item.pages; v++) {
+          const f = space.frameAt(v)
+          k.memory.retain(f)
+          frames.push(f)
+          if (item._tag === "grant") space.unmapPage(v)
+        }
+        out.push(item._tag === "map" ? { kind: "map", frames, rights: item.rights, from: space, first } : { kind: "grant", frames, from: space, first })
+        break
+      }
+    }
+  }
+  return out
+}
+
+/** Mappings made by map items, per source page, so the source can revoke them (L4 unmap). */
+const derived = new WeakMap<AddressSpace, Map<number, Array<{ readonly space: AddressSpace; readonly vpn: number; readonly frame: number }>>>()
+
+/**
+ * Maps `frames` into a fresh region of `to`, between two unmapped guard pages so that an overrun
+ * faults instead of running into the receiver's other memory; returns the address of the first
+ * frame, or an error. Drops the transit references.
+ */
+const install = (k: KernelCore, to: AddressSpace, frames: ReadonlyArray<number>, rights: number): number | IpcError => {
+  const region = to.reserve(frames.length + 2)
+  if (Either.isLeft(region)) return region.left
+  const first = (region.right >>> PAGE_SHIFT) + 1
+  frames.forEach((f, i) => {
+    Either.getOrThrow(to.mapPage(first + i, f, rights))
+    k.memory.release(f)
+  })
+  return first << PAGE_SHIFT
+}
+
+/** What delivery produced: the receiver's items, and an error for the sender if any item failed. */
+export interface Delivery {
+  readonly items: ReadonlyArray<DeliveredItem>
+  readonly error: IpcError | undefined
+}
+
+/**
+ * Delivers prepared items into `receiver`: copies land in `windows` in order, leases get their
+ * holder, maps and grants get fresh regions. A copy that does not fit its window is not copied;
+ * the receiver sees its true length and the sender gets `MessageTooLarge`.
+ */
+export const deliver = (
+  receiver: Pcb,
+  sender: AddressSpace,
+  prepared: ReadonlyArray<Prepared>,
+  windows: ReadonlyArray<Window> | undefined,
+  operation: string
+): Delivery => {
+  const k = receiver.kernel
+  const items: Array<DeliveredItem> = []
+  let error: IpcError | undefined = undefined
+  let w = 0
+  for (const item of prepared) {
+    switch (item.kind) {
+      case "copy": {
+        const window = windows?.[w++]
+        const room = window?.length ?? 0
+        const target = window === undefined ? undefined : receiver.space.check(window.address, Math.min(item.length, room), "write")
+        const source = item.bytes === undefined ? sender.check(item.address, item.length, "read") : undefined
+        if (item.length > room || target === undefined || Either.isLeft(target)) {
+          error ??= new MessageTooLarge({ operation, length: item.length, window: target !== undefined && Either.isRight(target) ? room : 0 })
+          items.push({ _tag: "copy", address: window?.address ?? 0, length: 0, trueLength: item.length })
+        } else if (source !== undefined && Either.isLeft(source)) {
+          error ??= source.left
+          items.push({ _tag: "copy", address: window!.address, length: 0, trueLength: item.length })
+        } else {
+          if (item.bytes !== undefined) receiver.space.writeFrom(target.right, item.bytes)
+          else copyBetween((source as Either.Right<never, import("../../memory/AddressSpace.js").UserBuffer>).right, target.right)
+          k.counters.bytesCopied += item.length
+          items.push({ _tag: "copy", address: window!.address, length: item.length, trueLength: item.length })
+        }
+        break
+      }
+      case "lease":
+        item.lease.holder = receiver
+        items.push({ _tag: "lease", lease: item.lease, length: item.lease.length, access: item.lease.access })
+        break
+      case "map": {
+        const at = install(k, receiver.space, item.frames, item.rights)
+        if (typeof at !== "number") {
+          for (const f of item.frames) k.memory.release(f)
+          error ??= at
+          break
+        }
+        let bySource = derived.get(item.from)
+        if (bySource === undefined) derived.set(item.from, (bySource = new Map()))
+        item.frames.forEach((frame, i) => {
+          const list = bySource!.get(item.first + i) ?? []
+          list.push({ space: receiver.space, vpn: (at >>> PAGE_SHIFT) + i, frame })
+          bySource!.set(item.first + i, list)
+        })
+        k.counters.pagesMapped += item.frames.length
+        items.push({ _tag: "map", address: at, pages: item.frames.length, rights: item.rights })
+        break
+      }
+      case "grant": {
+        const at = install(k, receiver.space, item.frames, 3)
+        if (typeof at !== "number") {
+          restore(k, item.from, item.first, item.frames)
+          error ??= at
+          break
+        }
+        k.memory.recharge(item.frames, receiver.account)
+        k.counters.pagesGranted += item.frames.length
+        items.push({ _tag: "grant", address: at, pages: item.frames.length })
+        break
+      }
+    }
+  }
+  return { items, error }
+}
+
+/** Puts granted frames back where they came from if that space still has room, else frees them. */
+const restore = (k: KernelCore, space: AddressSpace, first: number, frames: ReadonlyArray<number>): void => {
+  frames.forEach((f, i) => {
+    space.mapPage(first + i, f, 3) // fails if the origin was freed or reused; then the release frees the frame
+    k.memory.release(f)
+  })
+}
+
+/** Disposes of the items of a message that will never be delivered. */
+export const discard = (k: KernelCore, prepared: ReadonlyArray<Prepared>): void => {
+  for (const item of prepared) {
+    if (item.kind === "lease") item.lease.revoke()
+    else if (item.kind === "map") for (const f of item.frames) k.memory.release(f)
+    else if (item.kind === "grant") restore(k, item.from, item.first, item.frames)
+  }
+}
+
+/** Revokes the leases among `prepared` (at reply, or when the caller goes away). */
+export const revokeLeases = (prepared: ReadonlyArray<Prepared>): void => {
+  for (const item of prepared) if (item.kind === "lease") item.lease.revoke()
+}
+
+/**
+ * Removes every mapping that map items made from `[address, address + pages pages)` of `space`,
+ * and, recursively, mappings made from those. Returns the number of pages unmapped.
+ */
+export const revokeMappings = (k: KernelCore, space: AddressSpace, address: number, pages: number): number => {
+  const n = unmapDerived(space, address >>> PAGE_SHIFT, pages)
+  k.counters.pagesUnmapped += n
+  return n
+}
+
+const unmapDerived = (space: AddressSpace, first: number, pages: number): number => {
+  const bySource = derived.get(space)
+  if (bySource === undefined) return 0
+  let n = 0
+  for (let v = first; v < first + pages; v++) {
+    const list = bySource.get(v)
+    if (list === undefined) continue
+    bySource.delete(v)
+    for (const m of list) {
+      if (m.space.frameAt(m.vpn) !== m.frame) continue
+      n += unmapDerived(m.space, m.vpn, 1)
+      m.space.unmapPage(m.vpn)
+      n++
+    }
+  }
+  return n
+}
