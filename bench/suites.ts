@@ -1,6 +1,7 @@
 /** Every benchmark, in the order they run. */
+import { bulkBenchmarks } from "./bulk.js"
 import { floorBenchmarks } from "./floor.js"
 import type { Benchmark } from "./harness.js"
 import { ipcBenchmarks } from "./ipc.js"
 
-export const benchmarks: ReadonlyArray<Benchmark> = [...floorBenchmarks, ...ipcBenchmarks]
+export const benchmarks: ReadonlyArray<Benchmark> = [...floorBenchmarks, ...ipcBenchmarks, ...bulkBenchmarks]

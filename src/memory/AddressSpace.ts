@@ -204,6 +204,33 @@ export class AddressSpace {
     return Either.right(undefined)
   }
 
+  /**
+   * Maps `frames` at consecutive pages from `first`, all inside one reserved region with nothing
+   * mapped yet (kernel use: delivery of map and grant items). Takes a reference on each frame
+   * unless `adopt`, when the caller's references pass to the page table.
+   */
+  mapFresh(first: number, frames: ReadonlyArray<number>, rights: PageRights, adopt: boolean): void {
+    const region = this.regionOf(first << PAGE_SHIFT)
+    if (region === undefined || first + frames.length > region.first + region.pages || (rights & ~RIGHTS_MASK) !== 0) {
+      throw new Error("invariant violated: mapFresh needs pages inside a reserved region and valid rights")
+    }
+    for (let i = 0; i < frames.length; i++) {
+      const frame = frames[i]!
+      if (!adopt) this.memory.retain(frame)
+      this.install(first + i, frame, rights)
+    }
+  }
+
+  /** Removes the entry for `vpn` and hands its frame reference to the caller (page grant). Returns the frame, or -1. */
+  takePage(vpn: number): number {
+    const table = this.directory[vpn >>> 10]
+    const e = table === undefined ? 0 : table[vpn & 1023]!
+    if (e === 0) return -1
+    table![vpn & 1023] = 0
+    this.mapped--
+    return pteFrame(e)
+  }
+
   /** Removes the entry for `vpn` and drops its frame reference. Returns the frame, or -1 if absent. */
   unmapPage(vpn: number): number {
     const table = this.directory[vpn >>> 10]
@@ -343,6 +370,10 @@ export const copyBetween = (src: UserBuffer, dst: UserBuffer): number => {
   }
   const bytes = src.space.memory.bytes
   const length = Math.min(src.length, dst.length)
+  // Walk both page tables a page at a time, but copy physically contiguous runs in one go.
+  let runS = 0
+  let runD = 0
+  let runN = 0
   let done = 0
   while (done < length) {
     const s = src.address + done
@@ -350,8 +381,16 @@ export const copyBetween = (src: UserBuffer, dst: UserBuffer): number => {
     const n = Math.min(PAGE_SIZE - (s & (PAGE_SIZE - 1)), PAGE_SIZE - (d & (PAGE_SIZE - 1)), length - done)
     const sp = src.space.frameAt(s >>> PAGE_SHIFT) * PAGE_SIZE + (s & (PAGE_SIZE - 1))
     const dp = dst.space.frameAt(d >>> PAGE_SHIFT) * PAGE_SIZE + (d & (PAGE_SIZE - 1))
-    bytes.copyWithin(dp, sp, sp + n)
+    if (runN > 0 && sp === runS + runN && dp === runD + runN) {
+      runN += n
+    } else {
+      if (runN > 0) bytes.copyWithin(runD, runS, runS + runN)
+      runS = sp
+      runD = dp
+      runN = n
+    }
     done += n
   }
+  if (runN > 0) bytes.copyWithin(runD, runS, runS + runN)
   return length
 }

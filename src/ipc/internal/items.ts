@@ -174,10 +174,13 @@ export const prepare = (p: Pcb, items: ReadonlyArray<TransferItem>, ctx: Prepare
         const first = item.address >>> PAGE_SHIFT
         const frames: Array<number> = []
         for (let v = first; v < first + item.pages; v++) {
-          const f = space.frameAt(v)
-          k.memory.retain(f)
-          frames.push(f)
-          if (item._tag === "grant") space.unmapPage(v)
+          if (item._tag === "grant") {
+            frames.push(space.takePage(v))
+          } else {
+            const f = space.frameAt(v)
+            k.memory.retain(f)
+            frames.push(f)
+          }
         }
         out.push(item._tag === "map" ? { kind: "map", frames, rights: item.rights, from: space, first } : { kind: "grant", frames, from: space, first })
         break
@@ -195,14 +198,12 @@ const derived = new WeakMap<AddressSpace, Map<number, Array<{ readonly space: Ad
  * faults instead of running into the receiver's other memory; returns the address of the first
  * frame, or an error. Drops the transit references.
  */
-const install = (k: KernelCore, to: AddressSpace, frames: ReadonlyArray<number>, rights: number): number | IpcError => {
+const install = (to: AddressSpace, frames: ReadonlyArray<number>, rights: number): number | IpcError => {
   const region = to.reserve(frames.length + 2)
   if (Either.isLeft(region)) return region.left
+  // The region's first and last pages stay unmapped; the frames' transit references pass to the table.
   const first = (region.right >>> PAGE_SHIFT) + 1
-  frames.forEach((f, i) => {
-    Either.getOrThrow(to.mapPage(first + i, f, rights))
-    k.memory.release(f)
-  })
+  to.mapFresh(first, frames, rights, true)
   return first << PAGE_SHIFT
 }
 
@@ -254,7 +255,7 @@ export const deliver = (
         items.push({ _tag: "lease", lease: item.lease, length: item.lease.length, access: item.lease.access })
         break
       case "map": {
-        const at = install(k, receiver.space, item.frames, item.rights)
+        const at = install(receiver.space, item.frames, item.rights)
         if (typeof at !== "number") {
           for (const f of item.frames) k.memory.release(f)
           error ??= at
@@ -272,7 +273,7 @@ export const deliver = (
         break
       }
       case "grant": {
-        const at = install(k, receiver.space, item.frames, 3)
+        const at = install(receiver.space, item.frames, 3)
         if (typeof at !== "number") {
           restore(k, item.from, item.first, item.frames)
           error ??= at
