@@ -137,15 +137,18 @@ const viaRing = (size: number): Benchmark => ({
                     const m = yield* Port.receive(p.slot)
                     const ring = yield* Ring.open(m)
                     yield* Port.reply(m.reply!, { label: 0 })
-                    for (let i = 0; i < n * perTransfer; i++) yield* Ring.pop(ring)
+                    const store = yield* Memory.allocate(1)
+                    for (let i = 0; i < n * perTransfer; i++) yield* Ring.popInto(ring, store)
                   })
                 )
                 const producer = yield* Kernel.spawn(
                   Effect.gen(function* () {
                     const { end, share } = yield* Ring.create({ entries: 64, entrySize })
                     yield* Port.call(0, share)
-                    const chunk = new Uint8Array(entrySize).fill(0x5a)
-                    for (let i = 0; i < n * perTransfer; i++) yield* Ring.push(end, chunk)
+                    const buf = yield* Memory.allocate(pagesOf(size))
+                    for (let i = 0; i < n; i++) {
+                      for (let off = 0; off < size; off += entrySize) yield* Ring.pushFrom(end, buf + off, Math.min(entrySize, size - off))
+                    }
                   }),
                   { caps: [{ cap: p, rights: Rights.send | Rights.grant }] }
                 )

@@ -18,14 +18,16 @@
  * | `create({ entries, entrySize })` | the producer's end, and a `share` message for the consumer | `InvalidArgument`, `OutOfMemory` |
  * | `open(received)` | the consumer's end, from a message made by `share` | `InvalidArgument` (not a ring message) |
  * | `push(end, bytes)` / `tryPush` | — (blocks while full / `WouldBlock`) | `InvalidArgument` (too large, wrong end), `PeerDied` |
+ * | `pushFrom(end, address, length)` | as `push`, from the caller's memory | + `PageFault` |
  * | `pop(end)` / `tryPop` | the next entry (blocks while empty / `WouldBlock`) | `RingCorrupt`, `PeerDied` |
+ * | `popInto(end, address)` | the entry's length, its bytes copied to `address` | + `PageFault` |
  */
 import { Data, Effect, Either } from "effect"
 import { InvalidArgument } from "../kernel/errors.js"
 import * as Memory from "../kernel/Memory.js"
 import { Process } from "../kernel/Process.js"
 import type { Pcb } from "../kernel/Process.js"
-import { PageRights } from "../memory/AddressSpace.js"
+import { copyBetween, PageRights } from "../memory/AddressSpace.js"
 import { PAGE_SIZE } from "../params.js"
 import { type IpcError, WouldBlock } from "./errors.js"
 import type { Message, Received } from "./Message.js"
@@ -71,13 +73,22 @@ export interface RingOptions {
   readonly entrySize: number
 }
 
-const u32 = (p: Pcb, address: number): number => {
-  const bytes = Either.getOrThrow(p.space.read(address, 4))
-  return (bytes[0]! | (bytes[1]! << 8) | (bytes[2]! << 16) | (bytes[3]! << 24)) >>> 0
+// Header words are read and written through the process's own page table, like any user-mode
+// access; touching a page that is gone (the ring was revoked) faults the process.
+const views = new WeakMap<Uint8Array, DataView>()
+const view = (p: Pcb): DataView => {
+  const bytes = p.kernel.memory.bytes
+  let v = views.get(bytes)
+  if (v === undefined) views.set(bytes, (v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)))
+  return v
 }
-const setU32 = (p: Pcb, address: number, value: number): void => {
-  Either.getOrThrow(p.space.write(address, new Uint8Array([value & 255, (value >>> 8) & 255, (value >>> 16) & 255, (value >>> 24) & 255])))
+const at = (p: Pcb, address: number, access: "read" | "write"): number => {
+  const physical = p.space.physical(address, access)
+  if (physical < 0) throw p.space.faultAt(address, 4, access)
+  return physical
 }
+const u32 = (p: Pcb, address: number): number => view(p).getUint32(at(p, address, "read"), true)
+const setU32 = (p: Pcb, address: number, value: number): void => view(p).setUint32(at(p, address, "write"), value, true)
 
 /**
  * Creates a ring in the caller's memory (charged to it) with two doorbell notifications; returns
@@ -131,14 +142,20 @@ const slotAddress = (end: RingEnd, index: number) => end.address + PAGE_SIZE + (
 const checkEnd = (p: Pcb, end: RingEnd, role: RingEnd["role"], operation: string): InvalidArgument | undefined =>
   end.owner !== p || end.role !== role ? new InvalidArgument({ operation, reason: `not this process's ${role} end` }) : undefined
 
+/** Entry contents: bytes in hand, or a range of the producer's own memory. */
+type Source = Uint8Array | { readonly address: number; readonly length: number }
+const sourceLength = (s: Source) => s.length
+
 /** Writes one entry if there is room; returns false when the ring is full. Rings the doorbell only for a sleeping consumer. */
-const pushNow = (p: Pcb, end: RingEnd, bytes: Uint8Array): Effect.Effect<boolean, IpcError, Process> => {
+const pushNow = (p: Pcb, end: RingEnd, source: Source): Effect.Effect<boolean, IpcError, Process> => {
   const head = u32(p, end.address + HEAD)
   const tail = u32(p, end.address + TAIL)
   if (((tail - head) >>> 0) >= end.entries) return Effect.succeed(false)
-  const at = slotAddress(end, tail)
-  setU32(p, at, bytes.length)
-  Either.getOrThrow(p.space.write(at + 4, bytes))
+  const slot = slotAddress(end, tail)
+  setU32(p, slot, source.length)
+  const dst = Either.getOrThrow(p.space.check(slot + 4, source.length, "write"))
+  if (source instanceof Uint8Array) p.space.writeFrom(dst, source)
+  else copyBetween(Either.getOrThrow(p.space.check(source.address, source.length, "read")), dst)
   setU32(p, end.address + TAIL, (tail + 1) >>> 0)
   p.kernel.counters.ringEntries++
   if (u32(p, end.address + CONSUMER_SLEEPING) === 0) return Effect.succeed(true)
@@ -147,7 +164,16 @@ const pushNow = (p: Pcb, end: RingEnd, bytes: Uint8Array): Effect.Effect<boolean
 }
 
 /** Appends `bytes` as one entry; waits while the ring is full. */
-export const push = (end: RingEnd, bytes: Uint8Array): Effect.Effect<void, IpcError, Process> =>
+export const push = (end: RingEnd, bytes: Uint8Array): Effect.Effect<void, IpcError, Process> => pushSource(end, bytes)
+
+/** Appends `length` bytes of the caller's memory at `address` as one entry (one copy, into the shared pages). */
+export const pushFrom = (end: RingEnd, address: number, length: number): Effect.Effect<void, IpcError, Process> =>
+  Effect.flatMap(Process, (p) => {
+    const fault = p.space.faultAt(address, length, "read")
+    return fault ? Effect.fail(fault) : pushSource(end, { address, length })
+  })
+
+const pushSource = (end: RingEnd, bytes: Source): Effect.Effect<void, IpcError, Process> =>
   Effect.flatMap(Process, (p) => {
     const bad = checkEnd(p, end, "producer", "ring.push") ?? tooLarge(end, bytes)
     if (bad) return Effect.fail(bad)
@@ -170,20 +196,29 @@ export const tryPush = (end: RingEnd, bytes: Uint8Array): Effect.Effect<void, Ip
     return Effect.flatMap(pushNow(p, end, bytes), (ok) => (ok ? Effect.void : Effect.fail(new WouldBlock({ operation: "ring.tryPush", port: -1 }))))
   })
 
-const tooLarge = (end: RingEnd, bytes: Uint8Array): InvalidArgument | undefined =>
-  bytes.length > end.entrySize ? new InvalidArgument({ operation: "ring.push", reason: `entry of ${bytes.length} bytes exceeds entrySize ${end.entrySize}` }) : undefined
+const tooLarge = (end: RingEnd, bytes: Source): InvalidArgument | undefined =>
+  sourceLength(bytes) > end.entrySize ? new InvalidArgument({ operation: "ring.push", reason: `entry of ${bytes.length} bytes exceeds entrySize ${end.entrySize}` }) : undefined
 
-/** Takes one entry if there is one (undefined when empty). Wakes a sleeping producer. */
-const popNow = (p: Pcb, end: RingEnd): Effect.Effect<Uint8Array | undefined, IpcError | RingCorrupt, Process> => {
+/** Takes one entry if there is one (undefined when empty), as bytes or into `into`. Wakes a sleeping producer. */
+const popNow = (p: Pcb, end: RingEnd, into?: number): Effect.Effect<Uint8Array | number | undefined, IpcError | RingCorrupt, Process> => {
   const head = u32(p, end.address + HEAD)
   const tail = u32(p, end.address + TAIL)
   const used = (tail - head) >>> 0
   if (used === 0) return Effect.succeed(undefined)
   if (used > end.entries) return Effect.fail(new RingCorrupt({ reason: `tail ${tail} is ${used} entries past head ${head}` }))
-  const at = slotAddress(end, head)
-  const length = u32(p, at)
+  const slot = slotAddress(end, head)
+  const length = u32(p, slot)
   if (length > end.entrySize) return Effect.fail(new RingCorrupt({ reason: `entry length ${length} exceeds entrySize ${end.entrySize}` }))
-  const bytes = Either.getOrThrow(p.space.read(at + 4, length))
+  const src = Either.getOrThrow(p.space.check(slot + 4, length, "read"))
+  let bytes: Uint8Array | number
+  if (into === undefined) {
+    bytes = new Uint8Array(length)
+    p.space.readInto(src, bytes)
+  } else {
+    const dst = p.space.check(into, length, "write")
+    if (Either.isLeft(dst)) return Effect.fail(dst.left)
+    bytes = copyBetween(src, dst.right)
+  }
   setU32(p, end.address + HEAD, (head + 1) >>> 0)
   if (u32(p, end.address + PRODUCER_SLEEPING) === 0) return Effect.succeed(bytes)
   setU32(p, end.address + PRODUCER_SLEEPING, 0)
@@ -192,10 +227,17 @@ const popNow = (p: Pcb, end: RingEnd): Effect.Effect<Uint8Array | undefined, Ipc
 
 /** Takes the next entry; waits (one doorbell) while the ring is empty. */
 export const pop = (end: RingEnd): Effect.Effect<Uint8Array, IpcError | RingCorrupt, Process> =>
+  popTo(end, undefined) as Effect.Effect<Uint8Array, IpcError | RingCorrupt, Process>
+
+/** Copies the next entry into the caller's memory at `into` (room for `entrySize` bytes); returns its length. Waits while empty. */
+export const popInto = (end: RingEnd, into: number): Effect.Effect<number, IpcError | RingCorrupt, Process> =>
+  popTo(end, into) as Effect.Effect<number, IpcError | RingCorrupt, Process>
+
+const popTo = (end: RingEnd, into: number | undefined): Effect.Effect<Uint8Array | number, IpcError | RingCorrupt, Process> =>
   Effect.flatMap(Process, (p) => {
     const bad = checkEnd(p, end, "consumer", "ring.pop")
     if (bad) return Effect.fail(bad)
-    const attempt: Effect.Effect<Uint8Array, IpcError | RingCorrupt, Process> = Effect.flatMap(Effect.suspend(() => popNow(p, end)), (bytes) => {
+    const attempt: Effect.Effect<Uint8Array | number, IpcError | RingCorrupt, Process> = Effect.flatMap(Effect.suspend(() => popNow(p, end, into)), (bytes) => {
       if (bytes !== undefined) return Effect.succeed(bytes)
       setU32(p, end.address + CONSUMER_SLEEPING, 1)
       if (u32(p, end.address + TAIL) !== u32(p, end.address + HEAD)) return attempt
@@ -209,5 +251,7 @@ export const tryPop = (end: RingEnd): Effect.Effect<Uint8Array, IpcError | RingC
   Effect.flatMap(Process, (p) => {
     const bad = checkEnd(p, end, "consumer", "ring.tryPop")
     if (bad) return Effect.fail(bad)
-    return Effect.flatMap(popNow(p, end), (bytes) => (bytes !== undefined ? Effect.succeed(bytes) : Effect.fail(new WouldBlock({ operation: "ring.tryPop", port: -1 }))))
+    return Effect.flatMap(popNow(p, end), (bytes) =>
+      bytes instanceof Uint8Array ? Effect.succeed(bytes) : Effect.fail(new WouldBlock({ operation: "ring.tryPop", port: -1 }))
+    )
   })

@@ -278,6 +278,13 @@ export class AddressSpace {
     return Either.right(pteFrame(this.entry(address >>> PAGE_SHIFT)) * PAGE_SIZE + (address & (PAGE_SIZE - 1)))
   }
 
+  /** Physical byte address of `address` for `access`, or -1 when that access would fault. No allocation. */
+  physical(address: number, access: Access): number {
+    const e = this.entry(address >>> PAGE_SHIFT)
+    if (e === 0 || (e & (access === "read" ? PageRights.read : PageRights.write)) === 0) return -1
+    return pteFrame(e) * PAGE_SIZE + (address & (PAGE_SIZE - 1))
+  }
+
   /** The first fault an access to `[address, address + length)` would take, or undefined. */
   faultAt(address: number, length: number, access: Access): PageFault | undefined {
     if (length === 0) return undefined
