@@ -101,7 +101,7 @@ const runClient = (k: KernelCore, port: Capability, strategy: Strategy, size: nu
     }).pipe(Effect.provideService(Kernel.Kernel, k))
   )
 
-const iterations = (size: number) => Math.max(16, Math.min(20_000, Math.floor((16 * MAX) / size)))
+const iterations = (size: number) => Math.max(64, Math.min(20_000, Math.floor((128 * MAX) / size)))
 
 const viaStrategy = (strategy: Strategy, size: number): Benchmark => ({
   name: `bulk.${strategy}.${size}.gbps`,
@@ -135,16 +135,16 @@ const viaRing = (size: number): Benchmark => ({
                   consumer,
                   Effect.gen(function* () {
                     const m = yield* Port.receive(p.slot)
-                    const ring = yield* Ring.open(m)
-                    yield* Port.reply(m.reply!, { label: 0 })
+                    const { end: ring, answer } = yield* Ring.open(m)
+                    yield* Port.reply(m.reply!, answer)
                     const store = yield* Memory.allocate(1)
                     for (let i = 0; i < n * perTransfer; i++) yield* Ring.popInto(ring, store)
                   })
                 )
                 const producer = yield* Kernel.spawn(
                   Effect.gen(function* () {
-                    const { end, share } = yield* Ring.create({ entries: 64, entrySize })
-                    yield* Port.call(0, share)
+                    const created = yield* Ring.create({ entries: 64, entrySize })
+                    const end = yield* Ring.connect(created.end, yield* Port.call(0, created.share))
                     const buf = yield* Memory.allocate(pagesOf(size))
                     for (let i = 0; i < n; i++) {
                       for (let off = 0; off < size; off += entrySize) yield* Ring.pushFrom(end, buf + off, Math.min(entrySize, size - off))

@@ -16,8 +16,9 @@
  * | function | result | errors |
  * |---|---|---|
  * | `create({ entries, entrySize })` | the producer's end, and a `share` message for the consumer | `InvalidArgument`, `OutOfMemory` |
- * | `open(received)` | the consumer's end, from a message made by `share` | `InvalidArgument` (not a ring message) |
- * | `push(end, bytes)` / `tryPush` | — (blocks while full / `WouldBlock`) | `InvalidArgument` (too large, wrong end), `PeerDied` |
+ * | `open(received)` | the consumer's end, and the `answer` to reply with | `InvalidArgument` (not a ring message) |
+ * | `connect(end, reply)` | the producer's end, ready | `InvalidArgument` (not the answer) |
+ * | `push(end, bytes)` / `tryPush` | — (blocks while full / `WouldBlock`) | `InvalidArgument` (too large, wrong end), `PeerDied`/`StaleCapability` (consumer gone), `PageFault` (pages revoked) |
  * | `pushFrom(end, address, length)` | as `push`, from the caller's memory | + `PageFault` |
  * | `pop(end)` / `tryPop` | the next entry (blocks while empty / `WouldBlock`) | `RingCorrupt`, `PeerDied` |
  * | `popInto(end, address)` | the entry's length, its bytes copied to `address` | + `PageFault` |
@@ -27,10 +28,10 @@ import { InvalidArgument } from "../kernel/errors.js"
 import * as Memory from "../kernel/Memory.js"
 import { Process } from "../kernel/Process.js"
 import type { Pcb } from "../kernel/Process.js"
-import { copyBetween, PageRights } from "../memory/AddressSpace.js"
+import { copyBetween, InvalidAddress, PageFault, PageRights } from "../memory/AddressSpace.js"
 import { PAGE_SIZE } from "../params.js"
 import { type IpcError, WouldBlock } from "./errors.js"
-import type { Message, Received } from "./Message.js"
+import type { Message, Received, ReplyMessage } from "./Message.js"
 import * as Notification from "./Notification.js"
 
 /** The shared header or an entry length is impossible: the peer wrote garbage into the ring. */
@@ -87,13 +88,32 @@ const at = (p: Pcb, address: number, access: "read" | "write"): number => {
   if (physical < 0) throw p.space.faultAt(address, 4, access)
   return physical
 }
+/** Throws the fault of a failed check; `guard` turns it back into a typed failure. */
+const checked = <A>(r: Either.Either<A, PageFault | InvalidAddress>): A => {
+  if (Either.isLeft(r)) throw r.left
+  return r.right
+}
+
+/**
+ * Runs a ring access; a page fault in the shared pages (the peer revoked or freed them) becomes a
+ * typed `PageFault` for this side, never a crash of the process.
+ */
+const guard = <A, E>(body: () => Effect.Effect<A, E, Process>): Effect.Effect<A, E | PageFault | InvalidAddress, Process> => {
+  try {
+    return body()
+  } catch (e) {
+    if (e instanceof PageFault || e instanceof InvalidAddress) return Effect.fail(e)
+    throw e
+  }
+}
+
 const u32 = (p: Pcb, address: number): number => view(p).getUint32(at(p, address, "read"), true)
 const setU32 = (p: Pcb, address: number, value: number): void => view(p).setUint32(at(p, address, "write"), value, true)
 
 /**
- * Creates a ring in the caller's memory (charged to it) with two doorbell notifications; returns
- * the producer's end and the message that hands the consumer its end (send it with `call` or
- * `send` through a port capability that has `grant`).
+ * Creates a ring in the caller's memory (charged to it) and the "data ready" doorbell; returns the
+ * producer's end and the message that offers the ring to a consumer. Send it with `call` through a
+ * port capability that has `grant`, then pass the reply to `connect`.
  */
 export const create = (options: RingOptions): Effect.Effect<{ readonly end: RingEnd; readonly share: Message }, IpcError, Process> =>
   Effect.gen(function* () {
@@ -106,36 +126,39 @@ export const create = (options: RingOptions): Effect.Effect<{ readonly end: Ring
     const p = yield* Process
     setU32(p, address + ENTRIES, entries)
     setU32(p, address + ENTRY_SIZE, entrySize)
-    const dataBell = yield* Notification.create
-    const spaceBell = yield* Notification.create
-    const end: RingEnd = { role: "producer", address, pages, entries, entrySize, dataBell, spaceBell, owner: p }
-    const share: Message = { label: RING_LABEL, caps: [dataBell, spaceBell], items: [{ _tag: "map", address, pages, rights: PageRights.readWrite }] }
+    const dataBell = yield* Notification.create.pipe(Effect.tapError(() => Memory.free(address)))
+    const end: RingEnd = { role: "producer", address, pages, entries, entrySize, dataBell, spaceBell: -1, owner: p }
+    const share: Message = { label: RING_LABEL, caps: [dataBell], items: [{ _tag: "map", address, pages, rights: PageRights.readWrite }] }
     return { end, share }
   })
 
-/** The consumer's end, from a received `share` message. */
-export const open = (received: Received): Effect.Effect<RingEnd, InvalidArgument, Process> =>
-  Effect.flatMap(Process, (p) => {
+/**
+ * The consumer's end, from a received `share` message, and the reply to send back: it carries the
+ * "space free" doorbell, which the consumer owns. Each side thus sleeps only on a notification its
+ * peer owns, so a peer's death wakes it with `PeerDied` instead of leaving it asleep forever.
+ */
+export const open = (received: Received): Effect.Effect<{ readonly end: RingEnd; readonly answer: Message }, InvalidArgument, Process> =>
+  Effect.gen(function* () {
+    const p = yield* Process
     const mapped = received.items[0]
-    if (received.label !== RING_LABEL || mapped?._tag !== "map" || received.caps.length !== 2) {
-      return Effect.fail(new InvalidArgument({ operation: "ring.open", reason: "not a ring message made by Ring.create" }))
+    if (received.label !== RING_LABEL || mapped?._tag !== "map" || received.caps.length !== 1) {
+      return yield* new InvalidArgument({ operation: "ring.open", reason: "not a ring message made by Ring.create" })
     }
     const entries = u32(p, mapped.address + ENTRIES)
     const entrySize = u32(p, mapped.address + ENTRY_SIZE)
     if (entries < 1 || 1 + Math.ceil((entries * (entrySize + 4)) / PAGE_SIZE) > mapped.pages) {
-      return Effect.fail(new InvalidArgument({ operation: "ring.open", reason: "ring header does not match its pages" }))
+      return yield* new InvalidArgument({ operation: "ring.open", reason: "ring header does not match its pages" })
     }
-    return Effect.succeed<RingEnd>({
-      role: "consumer",
-      address: mapped.address,
-      pages: mapped.pages,
-      entries,
-      entrySize,
-      dataBell: received.caps[0]!,
-      spaceBell: received.caps[1]!,
-      owner: p
-    })
+    const spaceBell = yield* Notification.create
+    const end: RingEnd = { role: "consumer", address: mapped.address, pages: mapped.pages, entries, entrySize, dataBell: received.caps[0]!, spaceBell, owner: p }
+    return { end, answer: { label: RING_LABEL, caps: [spaceBell] } }
   })
+
+/** The producer's end, completed with the consumer's doorbell from the reply to `share`. */
+export const connect = (end: RingEnd, reply: ReplyMessage): Effect.Effect<RingEnd, InvalidArgument> =>
+  end.role === "producer" && end.spaceBell === -1 && reply.label === RING_LABEL && reply.caps.length === 1
+    ? Effect.succeed({ ...end, spaceBell: reply.caps[0]! })
+    : Effect.fail(new InvalidArgument({ operation: "ring.connect", reason: "not the reply of Ring.open to this producer's share" }))
 
 const slotAddress = (end: RingEnd, index: number) => end.address + PAGE_SIZE + (index % end.entries) * (end.entrySize + 4)
 
@@ -153,9 +176,9 @@ const pushNow = (p: Pcb, end: RingEnd, source: Source): Effect.Effect<boolean, I
   if (((tail - head) >>> 0) >= end.entries) return Effect.succeed(false)
   const slot = slotAddress(end, tail)
   setU32(p, slot, source.length)
-  const dst = Either.getOrThrow(p.space.check(slot + 4, source.length, "write"))
+  const dst = checked(p.space.check(slot + 4, source.length, "write"))
   if (source instanceof Uint8Array) p.space.writeFrom(dst, source)
-  else copyBetween(Either.getOrThrow(p.space.check(source.address, source.length, "read")), dst)
+  else copyBetween(checked(p.space.check(source.address, source.length, "read")), dst)
   setU32(p, end.address + TAIL, (tail + 1) >>> 0)
   p.kernel.counters.ringEntries++
   if (u32(p, end.address + CONSUMER_SLEEPING) === 0) return Effect.succeed(true)
@@ -177,14 +200,14 @@ const pushSource = (end: RingEnd, bytes: Source): Effect.Effect<void, IpcError, 
   Effect.flatMap(Process, (p) => {
     const bad = checkEnd(p, end, "producer", "ring.push") ?? tooLarge(end, bytes)
     if (bad) return Effect.fail(bad)
-    const attempt: Effect.Effect<void, IpcError, Process> = Effect.flatMap(Effect.suspend(() => pushNow(p, end, bytes)), (ok) => {
+    const attempt: Effect.Effect<void, IpcError, Process> = Effect.flatMap(Effect.suspend(() => guard(() => pushNow(p, end, bytes))), (ok) => guard(() => {
       if (ok) return Effect.void
       setU32(p, end.address + PRODUCER_SLEEPING, 1)
       const head = u32(p, end.address + HEAD)
       const tail = u32(p, end.address + TAIL)
       if (((tail - head) >>> 0) < end.entries) return attempt
       return Effect.zipRight(Notification.wait(end.spaceBell), attempt)
-    })
+    }))
     return attempt
   })
 
@@ -193,7 +216,7 @@ export const tryPush = (end: RingEnd, bytes: Uint8Array): Effect.Effect<void, Ip
   Effect.flatMap(Process, (p) => {
     const bad = checkEnd(p, end, "producer", "ring.tryPush") ?? tooLarge(end, bytes)
     if (bad) return Effect.fail(bad)
-    return Effect.flatMap(pushNow(p, end, bytes), (ok) => (ok ? Effect.void : Effect.fail(new WouldBlock({ operation: "ring.tryPush", port: -1 }))))
+    return Effect.flatMap(guard(() => pushNow(p, end, bytes)), (ok) => (ok ? Effect.void : Effect.fail(new WouldBlock({ operation: "ring.tryPush", port: -1 }))))
   })
 
 const tooLarge = (end: RingEnd, bytes: Source): InvalidArgument | undefined =>
@@ -209,7 +232,7 @@ const popNow = (p: Pcb, end: RingEnd, into?: number): Effect.Effect<Uint8Array |
   const slot = slotAddress(end, head)
   const length = u32(p, slot)
   if (length > end.entrySize) return Effect.fail(new RingCorrupt({ reason: `entry length ${length} exceeds entrySize ${end.entrySize}` }))
-  const src = Either.getOrThrow(p.space.check(slot + 4, length, "read"))
+  const src = checked(p.space.check(slot + 4, length, "read"))
   let bytes: Uint8Array | number
   if (into === undefined) {
     bytes = new Uint8Array(length)
@@ -237,12 +260,12 @@ const popTo = (end: RingEnd, into: number | undefined): Effect.Effect<Uint8Array
   Effect.flatMap(Process, (p) => {
     const bad = checkEnd(p, end, "consumer", "ring.pop")
     if (bad) return Effect.fail(bad)
-    const attempt: Effect.Effect<Uint8Array | number, IpcError | RingCorrupt, Process> = Effect.flatMap(Effect.suspend(() => popNow(p, end, into)), (bytes) => {
+    const attempt: Effect.Effect<Uint8Array | number, IpcError | RingCorrupt, Process> = Effect.flatMap(Effect.suspend(() => guard(() => popNow(p, end, into))), (bytes) => guard(() => {
       if (bytes !== undefined) return Effect.succeed(bytes)
       setU32(p, end.address + CONSUMER_SLEEPING, 1)
       if (u32(p, end.address + TAIL) !== u32(p, end.address + HEAD)) return attempt
       return Effect.zipRight(Notification.wait(end.dataBell), attempt)
-    })
+    }))
     return attempt
   })
 
@@ -251,7 +274,7 @@ export const tryPop = (end: RingEnd): Effect.Effect<Uint8Array, IpcError | RingC
   Effect.flatMap(Process, (p) => {
     const bad = checkEnd(p, end, "consumer", "ring.tryPop")
     if (bad) return Effect.fail(bad)
-    return Effect.flatMap(popNow(p, end), (bytes) =>
+    return Effect.flatMap(guard(() => popNow(p, end)), (bytes) =>
       bytes instanceof Uint8Array ? Effect.succeed(bytes) : Effect.fail(new WouldBlock({ operation: "ring.tryPop", port: -1 }))
     )
   })

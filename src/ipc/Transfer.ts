@@ -43,7 +43,7 @@ export interface PlanHint {
   readonly move?: boolean
   /** The sender and receiver may share pages: whole pages may be mapped. Default false. */
   readonly share?: boolean
-  /** Bytes the receiver's first receive window holds (copies up to this size need no lease). Default 0. */
+  /** Bytes each of the receiver's receive windows holds (a whole-buffer copy lands in the first; a split's head and tail copies in the first two). Copies up to this size need no lease. Default 0. */
   readonly window?: number
   /** The kernel's inline limit (for one-way sends). Default `defaultConfig.inlineMax`. */
   readonly inlineMax?: number
@@ -97,13 +97,14 @@ export const plan = (buffer: Buffer, hint: PlanHint = {}): Either.Either<Plan, I
   if (length === 0) return Either.right({ strategy: "copy", items: [] })
   const edge = via === "send" || window >= PAGE_SIZE ? copy : lease
   const forced = hint.strategy
-  if (forced === "map" || forced === "grant") {
+  if (via === "call" && (forced === "map" || forced === "grant")) {
     return Either.right(split(buffer, forced, edge, 1) ?? { strategy: edge === copy ? "copy" : "lease", items: [edge(buffer)] })
   }
   if (via === "send") {
+    if (forced === "map") return Either.left(new InvalidArgument({ operation: "plan", reason: "a one-way send moves bulk data by grant only" }))
     if (forced === "lease") return Either.left(new InvalidArgument({ operation: "plan", reason: "leases need a call" }))
     if (length <= inlineMax) return Either.right({ strategy: "copy", items: [copy(buffer)] })
-    const granted = hint.move === true ? split(buffer, "grant", copy, 1) : undefined
+    const granted = hint.move === true || forced === "grant" ? split(buffer, "grant", copy, 1) : undefined
     const edges = granted?.items.filter((i) => i._tag === "copy").reduce((n, i) => n + (i as { length: number }).length, 0) ?? Infinity
     if (granted !== undefined && edges <= inlineMax) return Either.right(granted)
     return Either.left(

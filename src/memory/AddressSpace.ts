@@ -294,10 +294,12 @@ export class AddressSpace {
     }
     const last = (address + length - 1) >>> PAGE_SHIFT
     for (let vpn = address >>> PAGE_SHIFT; vpn <= last; vpn++) {
-      const e = this.entry(vpn)
-      const at = Math.max(address, vpn << PAGE_SHIFT)
-      if (e === 0) return new PageFault({ address: at, access, reason: "unmapped" })
-      if ((e & need) === 0) return new PageFault({ address: at, access, reason: "protection" })
+      const table = this.directory[vpn >>> 10]
+      const e = table === undefined ? 0 : table[vpn & 1023]!
+      if ((e & need) === 0) {
+        const at = Math.max(address, vpn << PAGE_SHIFT)
+        return new PageFault({ address: at, access, reason: e === 0 ? "unmapped" : "protection" })
+      }
     }
     return undefined
   }

@@ -147,20 +147,31 @@ export class PhysicalMemory {
    */
   recharge(frames: ReadonlyArray<number>, account: number): Either.Either<void, OutOfMemory> {
     const acct = this.accounts.get(account)
-    let incoming = 0
-    for (const f of frames) if (this.chargedTo[f] !== account) incoming++
     const room = acct ? acct.quota - acct.charged : 0
-    if (incoming > room) {
-      return Either.left(new OutOfMemory({ account, requested: incoming, available: Math.max(0, room), reason: "quota" }))
+    if (frames.length > room) {
+      // Only frames charged elsewhere count against the quota: count them before moving any.
+      let incoming = 0
+      for (const f of frames) if (this.chargedTo[f] !== account) incoming++
+      if (incoming > room) {
+        return Either.left(new OutOfMemory({ account, requested: incoming, available: Math.max(0, room), reason: "quota" }))
+      }
     }
-    for (const f of frames) {
+    let lastFrom = -1
+    let prev: Account | undefined = undefined
+    let moved = 0
+    for (let i = 0; i < frames.length; i++) {
+      const f = frames[i]!
       const from = this.chargedTo[f]!
       if (from === account) continue
-      const prev = this.accounts.get(from)
+      if (from !== lastFrom) {
+        lastFrom = from
+        prev = this.accounts.get(from)
+      }
       if (prev) prev.charged--
       this.chargedTo[f] = account
+      moved++
     }
-    if (incoming > 0) acct!.charged += incoming
+    if (moved > 0) acct!.charged += moved
     return Either.right(undefined)
   }
 

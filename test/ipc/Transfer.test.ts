@@ -369,8 +369,8 @@ describe("bulk transfer", () => {
         server,
         Effect.gen(function* () {
           const m = yield* Port.receive(port.slot)
-          const ring = yield* Ring.open(m)
-          yield* Port.reply(m.reply!, { label: 0 })
+          const { end: ring, answer } = yield* Ring.open(m)
+          yield* Port.reply(m.reply!, answer)
           let inOrder = true
           for (let i = 0; i < N; i++) {
             const e = yield* Ring.pop(ring)
@@ -381,8 +381,8 @@ describe("bulk transfer", () => {
       )
       const producer = yield* Kernel.spawn(
         Effect.gen(function* () {
-          const { end, share } = yield* Ring.create({ entries: 256, entrySize: 16 })
-          yield* Port.call(0, share)
+          const created = yield* Ring.create({ entries: 256, entrySize: 16 })
+          const end = yield* Ring.connect(created.end, yield* Port.call(0, created.share))
           const entry = new Uint8Array(3)
           for (let i = 0; i < N; i++) {
             entry[0] = i & 255
@@ -400,5 +400,50 @@ describe("bulk transfer", () => {
       expect(s.doorbells).toBeLessThan(N / 50)
     }).pipe(boot),
     120_000
+  )
+
+  it.effect("BULK-0011 a producer blocked on a full ring is woken with an error when the consumer dies", () =>
+    Effect.gen(function* () {
+      const k = yield* Kernel.Kernel
+      const { server, port } = yield* serverWithPort(0)
+      yield* k.start(
+        server,
+        Effect.gen(function* () {
+          const m = yield* Port.receive(port.slot)
+          const { answer } = yield* Ring.open(m)
+          yield* Port.reply(m.reply!, answer)
+          yield* Effect.never
+        })
+      )
+      const full = yield* Deferred.make<void>()
+      const producer = yield* Kernel.spawn(
+        Effect.gen(function* () {
+          const created = yield* Ring.create({ entries: 2, entrySize: 8 })
+          const end = yield* Ring.connect(created.end, yield* Port.call(0, created.share))
+          yield* Ring.push(end, new Uint8Array(1))
+          yield* Ring.push(end, new Uint8Array(1))
+          yield* Deferred.succeed(full, undefined)
+          return yield* Effect.flip(Ring.push(end, new Uint8Array(1)))
+        }),
+        { caps: [{ cap: port, rights: all }] }
+      )
+      yield* Deferred.await(full)
+      yield* Kernel.kill(server)
+      expect(valueOf<{ _tag: string }>(yield* producer.await)._tag).toBe("PeerDied")
+    }).pipe(boot)
+  )
+
+  it.effect("BULK-0012 a page shared read-only cannot be granted on (so never made writable)", () =>
+    Effect.gen(function* () {
+      const k = yield* Kernel.Kernel
+      const { port } = yield* serverWithPort(4)
+      const owner = yield* Kernel.spawn(Effect.zipRight(Memory.allocate(1), Effect.never))
+      yield* Effect.yieldNow()
+      const page = Either.getOrThrow(owner.space.allocate(1))
+      const client = Either.getOrThrow(k.create({ caps: [{ cap: port, rights: all }] }))
+      const shared = Either.getOrThrow(k.share(owner, page, 1, client, 1))
+      yield* k.start(client, Effect.flip(Port.send(0, { label: 1, items: [{ _tag: "grant", address: shared, pages: 1 }] })))
+      expect(valueOf<{ _tag: string; reason: string }>(yield* client.await)).toMatchObject({ _tag: "PageFault", reason: "protection" })
+    }).pipe(boot)
   )
 })

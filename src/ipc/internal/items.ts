@@ -16,6 +16,7 @@ import { InvalidArgument, RightsDenied } from "../../kernel/errors.js"
 import type { KernelCore } from "../../kernel/Kernel.js"
 import type { Pcb } from "../../kernel/Process.js"
 import { type AddressSpace, copyBetween, InvalidAddress, isPageAligned } from "../../memory/AddressSpace.js"
+import { OutOfMemory } from "../../memory/PhysicalMemory.js"
 import { PAGE_SHIFT } from "../../params.js"
 import { InvalidMessage, type IpcError, LeaseOutOfBounds, LeaseRevoked, MessageTooLarge } from "../errors.js"
 import type { DeliveredItem, Lease, LeaseAccess, TransferItem, Window } from "../Message.js"
@@ -85,7 +86,7 @@ export const prepare = (p: Pcb, items: ReadonlyArray<TransferItem>, ctx: Prepare
   const space = p.space
   const op = ctx.operation
   let asyncCopyBytes = 0
-  const granted = new Set<number>()
+  const granted: Array<{ readonly first: number; readonly pages: number }> = []
   // --- decode ---
   for (const item of items) {
     switch (item._tag) {
@@ -99,10 +100,10 @@ export const prepare = (p: Pcb, items: ReadonlyArray<TransferItem>, ctx: Prepare
         if (!ctx.isCall) return new InvalidMessage({ operation: op, reason: "leases need a waiting caller: send them with call, not send or reply" })
         if ("from" in item) {
           const from = item.from
+          if (from instanceof LeaseObject && from.revoked) return new LeaseRevoked({ operation: op })
           if (!(from instanceof LeaseObject) || from.holder !== p) {
             return new InvalidArgument({ operation: op, reason: "forwarded lease is not one this process holds" })
           }
-          if (from.revoked) return new LeaseRevoked({ operation: op })
           if (item.offset + item.length > from.length) {
             return new LeaseOutOfBounds({ operation: op, offset: item.offset, length: item.length, leaseLength: from.length })
           }
@@ -122,15 +123,19 @@ export const prepare = (p: Pcb, items: ReadonlyArray<TransferItem>, ctx: Prepare
         if (!ctx.mayGrant) return new RightsDenied({ slot: ctx.slot, operation: op, needed: ["grant"], held: [] })
         const bad = aligned(item.address, item.pages, op)
         if (bad) return bad
-        const rights = item._tag === "map" ? item.rights : 1
+        // A grant gives the pages away whole (read and write): only pages the sender may write qualify,
+        // so a page shared with it read-only can never be granted on and written.
+        const rights = item._tag === "map" ? item.rights : 3
         const fault = pagesPresent(space, item.address, item.pages, rights)
         if (fault) return fault
         if (item._tag === "grant") {
           const first = item.address >>> PAGE_SHIFT
-          for (let v = first; v < first + item.pages; v++) {
-            if (granted.has(v)) return new InvalidMessage({ operation: op, reason: `page 0x${(v << PAGE_SHIFT).toString(16)} granted twice` })
-            granted.add(v)
+          for (const g of granted) {
+            if (first < g.first + g.pages && g.first < first + item.pages) {
+              return new InvalidMessage({ operation: op, reason: `grant items overlap at page 0x${(Math.max(first, g.first) << PAGE_SHIFT).toString(16)}` })
+            }
           }
+          granted.push({ first, pages: item.pages })
         }
         break
       }
@@ -172,14 +177,14 @@ export const prepare = (p: Pcb, items: ReadonlyArray<TransferItem>, ctx: Prepare
       case "map":
       case "grant": {
         const first = item.address >>> PAGE_SHIFT
-        const frames: Array<number> = []
-        for (let v = first; v < first + item.pages; v++) {
+        const frames = new Array<number>(item.pages)
+        for (let i = 0; i < item.pages; i++) {
           if (item._tag === "grant") {
-            frames.push(space.takePage(v))
+            frames[i] = space.takePage(first + i)
           } else {
-            const f = space.frameAt(v)
+            const f = space.frameAt(first + i)
             k.memory.retain(f)
-            frames.push(f)
+            frames[i] = f
           }
         }
         out.push(item._tag === "map" ? { kind: "map", frames, rights: item.rights, from: space, first } : { kind: "grant", frames, from: space, first })
@@ -226,28 +231,37 @@ export const deliver = (
   operation: string
 ): Delivery => {
   const k = receiver.kernel
+  // All or nothing: if a copy does not fit its window, or the receiver cannot be charged for
+  // granted pages, nothing is delivered; the receiver is told the true lengths of the copies.
+  const refusal = refuse(receiver, prepared, windows, operation)
+  if (refusal !== undefined) {
+    discard(k, prepared)
+    const told = prepared.flatMap((item, i): Array<DeliveredItem> =>
+      item.kind === "copy" ? [{ _tag: "copy", address: windows?.[copyIndex(prepared, i)]?.address ?? 0, length: 0, trueLength: item.length }] : []
+    )
+    return { items: told, error: refusal }
+  }
   const items: Array<DeliveredItem> = []
   let error: IpcError | undefined = undefined
   let w = 0
   for (const item of prepared) {
     switch (item.kind) {
       case "copy": {
-        const window = windows?.[w++]
-        const room = window?.length ?? 0
-        const target = window === undefined ? undefined : receiver.space.check(window.address, Math.min(item.length, room), "write")
-        const source = item.bytes === undefined ? sender.check(item.address, item.length, "read") : undefined
-        if (item.length > room || target === undefined || Either.isLeft(target)) {
-          error ??= new MessageTooLarge({ operation, length: item.length, window: target !== undefined && Either.isRight(target) ? room : 0 })
-          items.push({ _tag: "copy", address: window?.address ?? 0, length: 0, trueLength: item.length })
-        } else if (source !== undefined && Either.isLeft(source)) {
-          error ??= source.left
-          items.push({ _tag: "copy", address: window!.address, length: 0, trueLength: item.length })
+        const window = windows![w++]!
+        const target = Either.getOrThrow(receiver.space.check(window.address, item.length, "write"))
+        if (item.bytes !== undefined) {
+          receiver.space.writeFrom(target, item.bytes)
         } else {
-          if (item.bytes !== undefined) receiver.space.writeFrom(target.right, item.bytes)
-          else copyBetween((source as Either.Right<never, import("../../memory/AddressSpace.js").UserBuffer>).right, target.right)
-          k.counters.bytesCopied += item.length
-          items.push({ _tag: "copy", address: window!.address, length: item.length, trueLength: item.length })
+          const source = sender.check(item.address, item.length, "read")
+          if (Either.isLeft(source)) {
+            error ??= source.left
+            items.push({ _tag: "copy", address: window.address, length: 0, trueLength: item.length })
+            break
+          }
+          copyBetween(source.right, target)
         }
+        k.counters.bytesCopied += item.length
+        items.push({ _tag: "copy", address: window.address, length: item.length, trueLength: item.length })
         break
       }
       case "lease":
@@ -279,7 +293,7 @@ export const deliver = (
           error ??= at
           break
         }
-        k.memory.recharge(item.frames, receiver.account)
+        Either.getOrThrow(k.memory.recharge(item.frames, receiver.account))
         k.counters.pagesGranted += item.frames.length
         items.push({ _tag: "grant", address: at, pages: item.frames.length })
         break
@@ -287,6 +301,34 @@ export const deliver = (
     }
   }
   return { items, error }
+}
+
+/** The index among copy items of item `i`. */
+const copyIndex = (prepared: ReadonlyArray<Prepared>, i: number): number => {
+  let n = 0
+  for (let j = 0; j < i; j++) if (prepared[j]!.kind === "copy") n++
+  return n
+}
+
+/** Why delivery must be refused as a whole, if it must: a copy too large for its window, or a grant over the receiver's quota. */
+const refuse = (receiver: Pcb, prepared: ReadonlyArray<Prepared>, windows: ReadonlyArray<Window> | undefined, operation: string): IpcError | undefined => {
+  let w = 0
+  let grantPages = 0
+  for (const item of prepared) {
+    if (item.kind === "copy") {
+      const window = windows?.[w++]
+      const fits = window !== undefined && item.length <= window.length && receiver.space.faultAt(window.address, item.length, "write") === undefined
+      if (!fits) return new MessageTooLarge({ operation, length: item.length, window: window?.length ?? 0 })
+    } else if (item.kind === "grant") {
+      grantPages += item.frames.length
+    }
+  }
+  if (grantPages > 0) {
+    const m = receiver.kernel.memory
+    const room = m.quota(receiver.account) - m.charged(receiver.account)
+    if (grantPages > room) return new OutOfMemory({ account: receiver.account, requested: grantPages, available: Math.max(0, room), reason: "quota" })
+  }
+  return undefined
 }
 
 /** Puts granted frames back where they came from if that space still has room, else frees them. */
