@@ -27,6 +27,12 @@ import type { Lease, LeaseAccess } from "./Message.js"
 
 export type { Lease, LeaseAccess } from "./Message.js"
 
+/** Counts `n` bytes copied at `p`'s request, kernel-wide and for `p`. */
+const copied = (p: Pcb, n: number): void => {
+  p.kernel.counters.bytesCopied += n
+  p.bytesCopied += n
+}
+
 /** Checks that `p` holds `lease` and that it is live. */
 const held = (p: Pcb, lease: Lease, operation: string): Either.Either<LeaseObject, IpcError> => {
   if (!(lease instanceof LeaseObject) || (lease.holder !== p && !lease.revoked)) {
@@ -59,7 +65,7 @@ export const read = (lease: Lease, offset: number, length: number, into: number)
   syscall("lease.read", (p) =>
     Either.flatMap(lent(p, lease, offset, length, "read", "lease.read"), (src) =>
       Either.map(p.space.check(into, length, "write"), (dst) => {
-        p.kernel.counters.bytesCopied += length
+        copied(p, length)
         return copyBetween(src, dst)
       })
     )
@@ -70,7 +76,7 @@ export const write = (lease: Lease, offset: number, from: number, length: number
   syscall("lease.write", (p) =>
     Either.flatMap(p.space.check(from, length, "read"), (src) =>
       Either.map(lent(p, lease, offset, length, "write", "lease.write"), (dst) => {
-        p.kernel.counters.bytesCopied += length
+        copied(p, length)
         return copyBetween(src, dst)
       })
     )
@@ -82,7 +88,7 @@ export const readBytes = (lease: Lease, offset: number, length: number): Effect.
     Either.map(lent(p, lease, offset, length, "read", "lease.readBytes"), (src) => {
       const out = new Uint8Array(length)
       src.space.readInto(src, out)
-      p.kernel.counters.bytesCopied += length
+      copied(p, length)
       return out
     })
   )
@@ -92,6 +98,6 @@ export const writeBytes = (lease: Lease, offset: number, bytes: Uint8Array): Eff
   syscall("lease.write", (p) =>
     Either.map(lent(p, lease, offset, bytes.length, "write", "lease.writeBytes"), (dst) => {
       dst.space.writeFrom(dst, bytes)
-      p.kernel.counters.bytesCopied += bytes.length
+      copied(p, bytes.length)
     })
   )

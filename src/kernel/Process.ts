@@ -43,6 +43,8 @@ export class Pcb {
   readonly deathHooks = new Set<() => void>()
   /** What others wait on this process for; failed at death, after the threads stop. */
   readonly obligations = new Set<Obligation>()
+  /** Bytes the kernel copied on this process's behalf (its lease operations, deliveries into it). */
+  bytesCopied = 0
   /** Set when a kill was asked for, so teardown reports `Killed`. */
   killed = false
   /** Completed with the process's exit once teardown is done. */

@@ -157,6 +157,7 @@ export const prepare = (p: Pcb, items: ReadonlyArray<TransferItem>, ctx: Prepare
           bytes = new Uint8Array(item.length)
           space.readInto(Either.getOrThrow(space.check(item.address, item.length, "read")), bytes)
           k.counters.bytesCopied += item.length
+          p.bytesCopied += item.length
         }
         out.push({ kind: "copy", address: item.address, length: item.length, bytes })
         break
@@ -261,6 +262,7 @@ export const deliver = (
           copyBetween(source.right, target)
         }
         k.counters.bytesCopied += item.length
+        receiver.bytesCopied += item.length
         items.push({ _tag: "copy", address: window.address, length: item.length, trueLength: item.length })
         break
       }

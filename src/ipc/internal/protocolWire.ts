@@ -1,0 +1,474 @@
+/**
+ * The typed-protocol byte encoding: a compact binary form compiled from a Schema's *encoded* side
+ * (like FIDL or Hubris idol messages, and unlike JSON: no field names, no number formatting).
+ *
+ * | encoded-side node | bytes |
+ * |---|---|
+ * | number | float64, little-endian |
+ * | string, template literal | varint byte length, UTF-8 |
+ * | boolean | one byte, 0 or 1 |
+ * | literal, undefined, void | nothing (the schema knows the value) |
+ * | enums | one byte: the member's index |
+ * | union | one byte: the member's index, then that member |
+ * | struct | each property in schema order; an optional one is preceded by a presence byte |
+ * | tuple / array | fixed elements (optional ones with a presence byte), then a varint count and the rest |
+ * | recursive (suspend) | as its definition |
+ * | anything else | JSON text, as a string |
+ *
+ * Invariants:
+ * - A reader never reads past its bytes and rejects trailing bytes, booleans other than 0/1 and
+ *   out-of-range indices: malformed bytes are a `WireError`, never a wrong value.
+ * - For a `trusted` schema (no refinement, transformation, declaration, recursion or JSON node),
+ *   what the reader returns is a value the Schema accepts, built with exactly the declared
+ *   properties: decoding it again with Schema would change nothing. Every other schema's values
+ *   go through Schema after reading. (A property test holds the two to agreement.)
+ */
+import { ParseResult, Schema, SchemaAST } from "effect"
+
+/** Bytes that are not a value of the schema, or a value that cannot be written. */
+export class WireError extends Error {}
+
+/** Float64 <-> bytes without a DataView per message (little-endian, as the wire). */
+const f64 = new Float64Array(1)
+const f64Bytes = new Uint8Array(f64.buffer)
+const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
+
+/**
+ * Writes one message at a time into `bytes` from `start` (the caller's buffer, e.g. a chunk of
+ * stable bytes); when that runs out it moves the message so far into a bigger buffer of its own.
+ */
+export class Writer {
+  bytes: Uint8Array = new Uint8Array(0)
+  start = 0
+  pos = 0
+
+  /** Starts a message at `start` of `bytes`. */
+  reset(bytes: Uint8Array, start: number): void {
+    this.bytes = bytes
+    this.start = start
+    this.pos = start
+  }
+
+  /** Bytes written since `reset`. */
+  get length(): number {
+    return this.pos - this.start
+  }
+
+  /** Whether the message still lives in the buffer given to `reset`. */
+  inPlace(bytes: Uint8Array): boolean {
+    return this.bytes === bytes
+  }
+
+  ensure(n: number): void {
+    if (this.pos + n <= this.bytes.length) return
+    const length = this.pos - this.start
+    const bigger = new Uint8Array(Math.max(1024, 2 * (length + n)))
+    bigger.set(this.bytes.subarray(this.start, this.pos))
+    this.bytes = bigger
+    this.start = 0
+    this.pos = length
+  }
+
+  byte(b: number): void {
+    this.ensure(1)
+    this.bytes[this.pos++] = b
+  }
+
+  varint(n: number): void {
+    this.ensure(5)
+    while (n >= 0x80) {
+      this.bytes[this.pos++] = (n & 0x7f) | 0x80
+      n >>>= 7
+    }
+    this.bytes[this.pos++] = n
+  }
+
+  float(x: number): void {
+    this.ensure(8)
+    f64[0] = x
+    const b = this.bytes
+    const p = this.pos
+    if (littleEndian) for (let i = 0; i < 8; i++) b[p + i] = f64Bytes[i]!
+    else for (let i = 0; i < 8; i++) b[p + i] = f64Bytes[7 - i]!
+    this.pos = p + 8
+  }
+
+  string(s: string): void {
+    const n = s.length
+    const start = this.pos
+    this.varint(n)
+    this.ensure(n)
+    const bytes = this.bytes
+    let p = this.pos
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i)
+      if (c >= 0x80) {
+        this.pos = start
+        return this.utf8(s)
+      }
+      bytes[p++] = c
+    }
+    this.pos = p
+  }
+
+  private utf8(s: string): void {
+    const encoded = encoder.encode(s)
+    this.varint(encoded.length)
+    this.ensure(encoded.length)
+    this.bytes.set(encoded, this.pos)
+    this.pos += encoded.length
+  }
+}
+
+/** Reads one message's bytes; one reader serves every decode (reading never yields). */
+export class Reader {
+  pos = 0
+  bytes: Uint8Array = new Uint8Array(0)
+
+  reset(bytes: Uint8Array): void {
+    this.bytes = bytes
+    this.pos = 0
+  }
+
+  need(n: number): void {
+    if (this.pos + n > this.bytes.length) throw new WireError(`truncated: need ${n} more bytes at offset ${this.pos}`)
+  }
+
+  byte(): number {
+    this.need(1)
+    return this.bytes[this.pos++]!
+  }
+
+  varint(): number {
+    let n = 0
+    for (let shift = 0; shift < 35; shift += 7) {
+      const b = this.byte()
+      n += (b & 0x7f) * 2 ** shift
+      if (b < 0x80) return n
+    }
+    throw new WireError(`varint too long at offset ${this.pos}`)
+  }
+
+  float(): number {
+    this.need(8)
+    const b = this.bytes
+    const p = this.pos
+    if (littleEndian) for (let i = 0; i < 8; i++) f64Bytes[i] = b[p + i]!
+    else for (let i = 0; i < 8; i++) f64Bytes[7 - i] = b[p + i]!
+    this.pos = p + 8
+    return f64[0]!
+  }
+
+  string(): string {
+    const n = this.varint()
+    this.need(n)
+    const start = this.pos
+    this.pos += n
+    if (n <= 32) {
+      let s = ""
+      for (let i = start; i < start + n; i++) {
+        const c = this.bytes[i]!
+        if (c >= 0x80) return decodeUtf8(this.bytes.subarray(start, start + n))
+        s += String.fromCharCode(c)
+      }
+      return s
+    }
+    return decodeUtf8(this.bytes.subarray(start, start + n))
+  }
+}
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder("utf-8", { fatal: true })
+const decodeUtf8 = (bytes: Uint8Array): string => {
+  try {
+    return decoder.decode(bytes)
+  } catch {
+    throw new WireError("malformed UTF-8")
+  }
+}
+
+/** A compiled encoder/decoder of one schema node. */
+interface Node {
+  readonly write: (w: Writer, v: unknown) => void
+  readonly read: (r: Reader) => unknown
+}
+
+const expected = (what: string, v: unknown): WireError =>
+  new WireError(`expected ${what}, got ${v === null ? "null" : Array.isArray(v) ? "an array" : typeof v}`)
+
+const numberNode: Node = {
+  write: (w, v) => {
+    if (typeof v !== "number") throw expected("a number", v)
+    w.float(v)
+  },
+  read: (r) => r.float()
+}
+
+const stringNode: Node = {
+  write: (w, v) => {
+    if (typeof v !== "string") throw expected("a string", v)
+    w.string(v)
+  },
+  read: (r) => r.string()
+}
+
+const booleanNode: Node = {
+  write: (w, v) => {
+    if (typeof v !== "boolean") throw expected("a boolean", v)
+    w.byte(v ? 1 : 0)
+  },
+  read: (r) => {
+    const b = r.byte()
+    if (b > 1) throw new WireError(`boolean byte ${b}`)
+    return b === 1
+  }
+}
+
+const constant = (value: unknown, what: string): Node => ({
+  write: (_, v) => {
+    if (v !== value) throw new WireError(`expected ${what}, got ${String(v)}`)
+  },
+  read: () => value
+})
+
+const neverNode: Node = {
+  write: () => {
+    throw new WireError("no value is allowed here")
+  },
+  read: () => {
+    throw new WireError("no value is allowed here")
+  }
+}
+
+const jsonNode: Node = {
+  write: (w, v) => {
+    let text: string | undefined
+    try {
+      text = JSON.stringify(v)
+    } catch (e) {
+      throw new WireError(`not representable as JSON: ${String(e)}`)
+    }
+    if (text === undefined) throw new WireError(`not representable as JSON: ${String(v)}`)
+    w.string(text)
+  },
+  read: (r) => {
+    try {
+      return JSON.parse(r.string())
+    } catch (e) {
+      if (e instanceof WireError) throw e
+      throw new WireError("malformed JSON")
+    }
+  }
+}
+
+/** One of a few values, by index. */
+const indexed = (values: ReadonlyArray<unknown>, what: string): Node => {
+  if (values.length > 256) return jsonNode
+  return {
+    write: (w, v) => {
+      const i = values.indexOf(v)
+      if (i < 0) throw new WireError(`expected ${what}, got ${String(v)}`)
+      w.byte(i)
+    },
+    read: (r) => {
+      const i = r.byte()
+      if (i >= values.length) throw new WireError(`${what}: index ${i} out of range`)
+      return values[i]
+    }
+  }
+}
+
+const union = (ast: SchemaAST.Union): Node => {
+  if (ast.types.length > 256) return jsonNode
+  if (ast.types.every(SchemaAST.isLiteral)) return indexed(ast.types.map((t) => (t as SchemaAST.Literal).literal), String(ast))
+  const members = ast.types.map(compile)
+  const guards = ast.types.map((t) => ParseResult.is(Schema.make(t)))
+  return {
+    write: (w, v) => {
+      for (let i = 0; i < guards.length; i++) {
+        if (guards[i]!(v)) {
+          w.byte(i)
+          return members[i]!.write(w, v)
+        }
+      }
+      throw new WireError(`no member of ${String(ast)} matches`)
+    },
+    read: (r) => {
+      const i = r.byte()
+      const m = members[i]
+      if (m === undefined) throw new WireError(`union member ${i} out of range`)
+      return m.read(r)
+    }
+  }
+}
+
+const struct = (ast: SchemaAST.TypeLiteral): Node => {
+  if (ast.indexSignatures.length > 0 || ast.propertySignatures.some((p) => typeof p.name !== "string")) return jsonNode
+  const props = ast.propertySignatures.map((p) => ({ name: p.name as string, optional: p.isOptional, node: compile(p.type) }))
+  return {
+    write: (w, v) => {
+      if (typeof v !== "object" || v === null || Array.isArray(v)) throw expected("an object", v)
+      const o = v as Record<string, unknown>
+      for (const p of props) {
+        if (p.optional) {
+          const present = Object.hasOwn(o, p.name)
+          w.byte(present ? 1 : 0)
+          if (!present) continue
+        }
+        p.node.write(w, o[p.name])
+      }
+    },
+    read: (r) => {
+      const o: Record<string, unknown> = {}
+      for (const p of props) {
+        if (p.optional) {
+          const present = r.byte()
+          if (present > 1) throw new WireError(`presence byte ${present}`)
+          if (present === 0) continue
+        }
+        o[p.name] = p.node.read(r)
+      }
+      return o
+    }
+  }
+}
+
+const tuple = (ast: SchemaAST.TupleType): Node => {
+  if (ast.rest.length > 1) return jsonNode
+  const elements = ast.elements.map((e) => ({ optional: e.isOptional, node: compile(e.type) }))
+  const rest = ast.rest.length === 1 ? compile(ast.rest[0]!.type) : undefined
+  return {
+    write: (w, v) => {
+      if (!Array.isArray(v)) throw expected("an array", v)
+      elements.forEach((e, i) => {
+        if (e.optional) {
+          w.byte(i < v.length ? 1 : 0)
+          if (i >= v.length) return
+        } else if (i >= v.length) {
+          throw new WireError(`missing element ${i}`)
+        }
+        e.node.write(w, v[i])
+      })
+      const more = v.length - elements.length
+      if (rest === undefined) {
+        if (more > 0) throw new WireError(`${more} elements too many`)
+        return
+      }
+      w.varint(Math.max(0, more))
+      for (let i = elements.length; i < v.length; i++) rest.write(w, v[i])
+    },
+    read: (r) => {
+      const out: Array<unknown> = []
+      for (const e of elements) {
+        if (e.optional) {
+          const present = r.byte()
+          if (present > 1) throw new WireError(`presence byte ${present}`)
+          if (present === 0) break
+        }
+        out.push(e.node.read(r))
+      }
+      if (rest === undefined) return out
+      if (out.length < elements.length) {
+        if (r.varint() !== 0) throw new WireError("rest elements after a missing optional element")
+        return out
+      }
+      const n = r.varint()
+      if (n > r.bytes.length - r.pos) throw new WireError(`array of ${n} elements in ${r.bytes.length - r.pos} bytes`)
+      for (let i = 0; i < n; i++) out.push(rest.read(r))
+      return out
+    }
+  }
+}
+
+/** Compiles an encoded-side AST node. */
+const compile = (ast: SchemaAST.AST): Node => {
+  switch (ast._tag) {
+    case "NumberKeyword":
+      return numberNode
+    case "StringKeyword":
+    case "TemplateLiteral":
+      return stringNode
+    case "BooleanKeyword":
+      return booleanNode
+    case "Literal":
+      return constant(ast.literal, JSON.stringify(ast.literal) ?? String(ast.literal))
+    case "UndefinedKeyword":
+    case "VoidKeyword":
+      return constant(undefined, "undefined")
+    case "NeverKeyword":
+      return neverNode
+    case "Enums":
+      return indexed(ast.enums.map(([, v]) => v), String(ast))
+    case "Union":
+      return union(ast)
+    case "TypeLiteral":
+      return struct(ast)
+    case "TupleType":
+      return tuple(ast)
+    case "Refinement":
+      return compile(ast.from)
+    case "Transformation":
+      return compile(ast.from)
+    case "Suspend": {
+      let inner: Node | undefined = undefined
+      return {
+        write: (w, v) => (inner ??= compile(ast.f())).write(w, v),
+        read: (r) => (inner ??= compile(ast.f())).read(r)
+      }
+    }
+    default:
+      return jsonNode
+  }
+}
+
+/**
+ * Whether the reader's output needs no Schema pass: every node is one the reader builds exactly
+ * (see the module invariants).
+ */
+export const trusted = (ast: SchemaAST.AST): boolean => {
+  switch (ast._tag) {
+    case "NumberKeyword":
+    case "StringKeyword":
+    case "BooleanKeyword":
+    case "Literal":
+    case "UndefinedKeyword":
+    case "VoidKeyword":
+    case "NeverKeyword":
+    case "Enums":
+    case "UnknownKeyword":
+    case "AnyKeyword":
+      return true
+    case "Union":
+      return ast.types.length <= 256 && ast.types.every(trusted)
+    case "TypeLiteral":
+      return ast.indexSignatures.length === 0 && ast.propertySignatures.every((p) => typeof p.name === "string" && trusted(p.type))
+    case "TupleType":
+      return ast.rest.length <= 1 && ast.elements.every((e) => trusted(e.type)) && ast.rest.every((t) => trusted(t.type))
+    default:
+      return false
+  }
+}
+
+/** The wire form of a schema: writes its encoded values, reads them back. */
+export interface Wire {
+  /** Writes `encoded` (a value of the schema's encoded side) at `w.pos`. Throws `WireError`. */
+  readonly write: (w: Writer, encoded: unknown) => void
+  /** Reads one encoded value from all of `bytes`. Throws `WireError`. */
+  readonly read: (bytes: Uint8Array) => unknown
+}
+
+const reader = new Reader()
+
+/** Compiles the wire form of `schema`'s encoded side. */
+export const wire = (schema: Schema.Schema.All): Wire => {
+  const node = compile(SchemaAST.encodedAST(schema.ast))
+  return {
+    write: node.write,
+    read: (bytes) => {
+      reader.reset(bytes)
+      const v = node.read(reader)
+      if (reader.pos !== bytes.length) throw new WireError(`${bytes.length - reader.pos} trailing bytes`)
+      return v
+    }
+  }
+}

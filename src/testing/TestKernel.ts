@@ -1,0 +1,171 @@
+/**
+ * A test kit for plugin authors (`@effect/vitest`): boot a small kernel, spawn a server from a
+ * protocol and handlers, run client programs as real processes, and drive the `TestClock` while
+ * something waits on time (back-offs, deadlines).
+ *
+ * ```ts
+ * it.effect("Get after Put", () =>
+ *   Effect.gen(function* () {
+ *     const kv = yield* TestKernel.serve(KvProtocol, KvServer.handlers)
+ *     const got = yield* TestKernel.withClient(kv, (c) => Effect.zipRight(c.Put({ key: "a", value: "1" }), c.Get({ key: "a" })))
+ *     expect(got).toBe("1")
+ *   }).pipe(Effect.provide(TestKernel.layer())))
+ * ```
+ *
+ * Everything here is root-task code (it needs the `Kernel` service); the programs it runs see
+ * only their `Process`, exactly as in production.
+ */
+import { Cause, Data, Duration, Effect, Fiber, TestClock } from "effect"
+import { Capability, Kernel, type KernelError, type Params, Port, type Process } from "../index.js"
+import * as Protocol from "../ipc/Protocol.js"
+import * as NameService from "../servers/NameService.js"
+import * as Server from "../servers/Server.js"
+
+/** A kernel for tests: `Kernel.layer` with 1,024 frames (4 MiB) unless `config` says otherwise. */
+export const layer = (config: Partial<Params.KernelConfig> = {}) => Kernel.layer({ frames: 1024, ...config })
+
+/** What spawning a process can fail with. */
+export type SpawnError = KernelError.InvalidArgument | KernelError.InvalidCapability | KernelError.StaleCapability | KernelError.RightsDenied
+
+/** A client process was killed, or ended with a defect, instead of returning. */
+export class ProcessDied extends Data.TaggedError("ProcessDied")<{ readonly name: string; readonly exit: string }> {
+  override get message() {
+    return `process ${this.name} did not return: ${this.exit}`
+  }
+}
+
+/** A server spawned by `serve`. */
+export interface TestServer<Ops extends Protocol.Operations> {
+  readonly protocol: Protocol.Protocol<Ops>
+  readonly process: Process.Pcb
+  /** The original capability (every right) to the server's port, held by the server. */
+  readonly port: Capability.Capability
+  readonly counters: Server.Counters<Ops>
+}
+
+/** Options of `serve`. */
+export interface ServeOptions {
+  readonly name?: string
+  readonly workers?: number
+  /** Capacity of the server's port. Default 0 (rendezvous). */
+  readonly capacity?: number
+}
+
+/**
+ * Spawns a process serving `protocol` with `handlers` on a new port. Errors: the kernel's, when
+ * the process or port cannot be made (`InvalidArgument`).
+ */
+export const serve = <Ops extends Protocol.Operations, E = never>(
+  protocol: Protocol.Protocol<Ops>,
+  handlers: Server.Handlers<Ops> | Effect.Effect<Server.Handlers<Ops>, E, Process.Process>,
+  options: ServeOptions = {}
+): Effect.Effect<TestServer<Ops>, SpawnError, Kernel.Kernel> =>
+  Effect.gen(function* () {
+    const k = yield* Kernel.Kernel
+    const process = yield* k.create({ name: options.name ?? protocol.name })
+    const port = yield* Port.createFor(process, options.capacity === undefined ? {} : { capacity: options.capacity })
+    const counters = Server.counters(protocol)
+    const serverOptions = options.workers === undefined ? { counters } : { counters, workers: options.workers }
+    yield* k.start(process, Server.serve(protocol, handlers, port.slot, serverOptions))
+    return { protocol, process, port, counters }
+  })
+
+/**
+ * Runs `program` as a new process and returns what it returns; its typed failure is this
+ * effect's failure. Errors: `ProcessDied` when it was killed or died of a defect, and the
+ * kernel's spawn errors.
+ */
+export const run = <A, E>(
+  program: Effect.Effect<A, E, Process.Process>,
+  options: Kernel.SpawnOptions = {}
+): Effect.Effect<A, E | ProcessDied | SpawnError, Kernel.Kernel> =>
+  Effect.flatMap(Kernel.spawn(program, { name: "client", ...options }), (pcb) =>
+    Effect.flatMap(pcb.await, (exit): Effect.Effect<A, E | ProcessDied> => {
+      switch (exit._tag) {
+        case "Exited":
+          return Effect.succeed(exit.value as A)
+        case "Failed": {
+          const failure = Cause.failureOption(exit.cause as Cause.Cause<E>)
+          return failure._tag === "Some" ? Effect.fail(failure.value) : Effect.fail(new ProcessDied({ name: pcb.name, exit: Cause.pretty(exit.cause) }))
+        }
+        case "Killed":
+          return Effect.fail(new ProcessDied({ name: pcb.name, exit: "killed" }))
+      }
+    })
+  )
+
+/** Options of `withClient`. */
+export interface ClientOptions {
+  /** Badge of the client's capability. Default: none. */
+  readonly badge?: number
+  /** Rights of the client's capability. Default: send + grant. */
+  readonly rights?: number
+  /** More capabilities for the client, in slots 1, 2, … */
+  readonly caps?: ReadonlyArray<Kernel.InitialCapability>
+}
+
+/**
+ * Runs `f(client)` in a new client process whose slot 0 holds a capability to `server`'s port,
+ * and returns what it returns. Errors: as `run`.
+ */
+export const withClient = <Ops extends Protocol.Operations, A, E>(
+  server: TestServer<Ops>,
+  f: (client: Protocol.Client<Ops>) => Effect.Effect<A, E, Process.Process>,
+  options: ClientOptions = {}
+): Effect.Effect<A, E | ProcessDied | SpawnError, Kernel.Kernel> => {
+  const first: Kernel.InitialCapability = {
+    cap: server.port,
+    rights: options.rights ?? Capability.Rights.send | Capability.Rights.grant,
+    ...(options.badge === undefined ? {} : { badge: options.badge })
+  }
+  return run(f(Protocol.client(server.protocol, 0)), { caps: [first, ...(options.caps ?? [])] })
+}
+
+/** A running name service. */
+export interface TestNames {
+  readonly process: Process.Pcb
+  readonly port: Capability.Capability
+  /** An initial capability for a process that registers or looks up names (send + grant). */
+  readonly grant: (badge?: number) => Kernel.InitialCapability
+}
+
+/** Spawns a name service on a new port. Errors: the kernel's spawn errors. */
+export const names = (): Effect.Effect<TestNames, SpawnError, Kernel.Kernel> =>
+  Effect.gen(function* () {
+    const k = yield* Kernel.Kernel
+    const process = yield* k.create({ name: "names" })
+    const port = yield* Port.createFor(process)
+    yield* k.start(process, NameService.program({ port: port.slot }))
+    return {
+      process,
+      port,
+      grant: (badge) => ({ cap: port, rights: Capability.Rights.send | Capability.Rights.grant, ...(badge === undefined ? {} : { badge }) })
+    }
+  })
+
+/** The test clock gave up: `effect` was still waiting after `limit` of virtual time. */
+export class StillWaiting extends Data.TaggedError("StillWaiting")<{ readonly limit: string }> {}
+
+/**
+ * Runs `effect` while advancing the `TestClock` by `step` whenever everything is blocked, so
+ * code that sleeps (back-offs, retries, timeouts) proceeds without real waiting. Errors: those of
+ * `effect`, and `StillWaiting` after `limit` of virtual time (default 1 minute): nothing waits
+ * forever.
+ */
+export const withClock = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  step: Duration.DurationInput = "10 millis",
+  limit: Duration.DurationInput = "1 minute"
+): Effect.Effect<A, E | StillWaiting, R> =>
+  Effect.gen(function* () {
+    const fiber = yield* Effect.fork(effect)
+    const steps = Math.ceil(Duration.toMillis(limit) / Duration.toMillis(step))
+    for (let i = 0; i <= steps; i++) {
+      yield* Effect.repeatN(Effect.yieldNow(), 20)
+      const done = fiber.unsafePoll()
+      if (done !== null) return yield* done
+      yield* TestClock.adjust(step)
+    }
+    yield* Fiber.interrupt(fiber)
+    return yield* new StillWaiting({ limit: Duration.format(Duration.decode(limit)) })
+  })
