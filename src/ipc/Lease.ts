@@ -20,6 +20,7 @@ import type { Effect } from "effect"
 import { InvalidCapability, RightsDenied } from "../kernel/errors.js"
 import type { Pcb, Process } from "../kernel/Process.js"
 import { syscall } from "../kernel/Syscall.js"
+import { participant } from "../kernel/Trace.js"
 import { copyBetween, type UserBuffer } from "../memory/AddressSpace.js"
 import { type IpcError, LeaseOutOfBounds, LeaseRevoked } from "./errors.js"
 import { LeaseObject } from "./internal/items.js"
@@ -28,9 +29,10 @@ import type { Lease, LeaseAccess } from "./Message.js"
 export type { Lease, LeaseAccess } from "./Message.js"
 
 /** Counts `n` bytes copied at `p`'s request, kernel-wide and for `p`. */
-const copied = (p: Pcb, n: number): void => {
+const copied = (p: Pcb, n: number, what: string): void => {
   p.kernel.counters.bytesCopied += n
   p.bytesCopied += n
+  if (p.kernel.tracer !== undefined) p.kernel.tracer.record({ from: participant(p), to: participant(p), kind: "kernel", text: `${what}: copies ${n} B between the lender's memory and this process's` })
 }
 
 /** Checks that `p` holds `lease` and that it is live. */
@@ -65,7 +67,7 @@ export const read = (lease: Lease, offset: number, length: number, into: number)
   syscall("lease.read", (p) =>
     Either.flatMap(lent(p, lease, offset, length, "read", "lease.read"), (src) =>
       Either.map(p.space.check(into, length, "write"), (dst) => {
-        copied(p, length)
+        copied(p, length, "lease.read")
         return copyBetween(src, dst)
       })
     )
@@ -76,7 +78,7 @@ export const write = (lease: Lease, offset: number, from: number, length: number
   syscall("lease.write", (p) =>
     Either.flatMap(p.space.check(from, length, "read"), (src) =>
       Either.map(lent(p, lease, offset, length, "write", "lease.write"), (dst) => {
-        copied(p, length)
+        copied(p, length, "lease.write")
         return copyBetween(src, dst)
       })
     )
@@ -88,7 +90,7 @@ export const readBytes = (lease: Lease, offset: number, length: number): Effect.
     Either.map(lent(p, lease, offset, length, "read", "lease.readBytes"), (src) => {
       const out = new Uint8Array(length)
       src.space.readInto(src, out)
-      copied(p, length)
+      copied(p, length, "lease.read")
       return out
     })
   )
@@ -98,6 +100,6 @@ export const writeBytes = (lease: Lease, offset: number, bytes: Uint8Array): Eff
   syscall("lease.write", (p) =>
     Either.map(lent(p, lease, offset, bytes.length, "write", "lease.writeBytes"), (dst) => {
       dst.space.writeFrom(dst, bytes)
-      copied(p, bytes.length)
+      copied(p, bytes.length, "lease.write")
     })
   )

@@ -19,6 +19,7 @@ import { Capability, CSpace, type KernelObject, type Rights } from "./Capability
 import { InvalidArgument, type InvalidCapability, type RightsDenied, type StaleCapability } from "./errors.js"
 import { Pcb, Process, type ProcessExit } from "./Process.js"
 import { KernelCounters, type KernelStats, snapshot } from "./Stats.js"
+import type { Tracer } from "./Trace.js"
 
 /** A capability to install into a new process: a minted child of `cap`. */
 export interface InitialCapability {
@@ -43,6 +44,8 @@ export interface SpawnOptions {
 export class KernelCore {
   readonly memory: PhysicalMemory
   readonly counters = new KernelCounters()
+  /** The message-sequence tracer, when tracing is on (see `Trace`). */
+  tracer: Tracer | undefined = undefined
   private readonly table = new Map<number, Pcb>()
   private readonly generations = new Map<number, number>()
   private nextPid = 1

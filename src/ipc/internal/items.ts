@@ -15,6 +15,7 @@ import { Either } from "effect"
 import { InvalidArgument, RightsDenied } from "../../kernel/errors.js"
 import type { KernelCore } from "../../kernel/Kernel.js"
 import type { Pcb } from "../../kernel/Process.js"
+import { participant } from "../../kernel/Trace.js"
 import { type AddressSpace, copyBetween, InvalidAddress, isPageAligned } from "../../memory/AddressSpace.js"
 import { OutOfMemory } from "../../memory/PhysicalMemory.js"
 import { PAGE_SHIFT } from "../../params.js"
@@ -263,6 +264,7 @@ export const deliver = (
         }
         k.counters.bytesCopied += item.length
         receiver.bytesCopied += item.length
+        if (k.tracer !== undefined) k.tracer.record({ from: participant(receiver), to: participant(receiver), kind: "kernel", text: `copies ${item.length} B into the receive window` })
         items.push({ _tag: "copy", address: window.address, length: item.length, trueLength: item.length })
         break
       }
@@ -285,6 +287,7 @@ export const deliver = (
           bySource!.set(item.first + i, list)
         })
         k.counters.pagesMapped += item.frames.length
+        if (k.tracer !== undefined) k.tracer.record({ from: participant(receiver), to: participant(receiver), kind: "kernel", text: `maps ${item.frames.length} shared pages` })
         items.push({ _tag: "map", address: at, pages: item.frames.length, rights: item.rights })
         break
       }
@@ -297,6 +300,7 @@ export const deliver = (
         }
         Either.getOrThrow(k.memory.recharge(item.frames, receiver.account))
         k.counters.pagesGranted += item.frames.length
+        if (k.tracer !== undefined) k.tracer.record({ from: participant(receiver), to: participant(receiver), kind: "kernel", text: `moves ${item.frames.length} granted pages, 0 B copied` })
         items.push({ _tag: "grant", address: at, pages: item.frames.length })
         break
       }

@@ -21,6 +21,7 @@ import { PeerDied } from "../errors.js"
 import type { IpcError } from "../errors.js"
 import type { Received, Reply, ReplyMessage, Window } from "../Message.js"
 import { deliver, discard, type Prepared, revokeLeases } from "./items.js"
+import { participant } from "../../kernel/Trace.js"
 import type { Blocker } from "./blocking.js"
 import { Fifo } from "./fifo.js"
 import { copyInline } from "./inline.js"
@@ -261,7 +262,11 @@ const NO_SLOTS: Array<number> = []
  * with that error at once and the receiver gets the message without a reply capability.
  */
 export const accept = (p: Pcb, env: Envelope, windows: ReadonlyArray<Window> | undefined): Received => {
-  env.port.kernel.counters.messages++
+  const k = env.port.kernel
+  k.counters.messages++
+  if (k.tracer !== undefined) {
+    k.tracer.record({ from: participant(env.sender), to: participant(p), kind: "message", text: describe(env.isCall ? "call" : "send", env.label, env.data.length, env.items.map(itemText)) })
+  }
   const delivery = env.items.length === 0 ? NO_DELIVERY : deliver(p, env.sender.space, env.items, windows, env.isCall ? "call" : "send")
   if (env.isCall && delivery.error === undefined) {
     env.state = State.Held
@@ -351,9 +356,19 @@ export const answer = (env: Envelope, reply: ReplyMessage): boolean => {
     return false
   }
   counters.handoffs++
+  if (env.port.kernel.tracer !== undefined && env.holder !== undefined) {
+    env.port.kernel.tracer.record({ from: participant(env.holder), to: participant(env.sender), kind: "reply", text: describe("reply", reply.label, reply.data.length, reply.items.map((i) => i._tag)) })
+  }
   resume(Effect.succeed(reply))
   return true
 }
+
+/** A one-line description of a message for the trace. */
+const describe = (what: string, label: number, bytes: number, items: ReadonlyArray<string>): string =>
+  `${what} label ${label}${bytes > 0 ? `, ${bytes} B inline` : ""}${items.length > 0 ? `, ${items.join(", ")}` : ""}`
+
+const itemText = (i: Prepared): string =>
+  i.kind === "copy" ? `copy ${i.length} B` : i.kind === "lease" ? `lease ${i.lease.length} B ${i.lease.access}` : `${i.kind} ${i.frames.length} pages`
 
 /** Closes a port: every blocked sender, queued caller and waiting receiver fails with `PeerDied`. */
 export const close = (port: Port): void => {
