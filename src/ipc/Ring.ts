@@ -10,7 +10,7 @@
  * blocks the producer (or fails with `WouldBlock` in `tryPush`) until the consumer frees a slot.
  *
  * Layout: page 0 is the header (u32 words: head, tail, consumer sleeping, producer sleeping,
- * entries, entry size); then `entries` slots of `4 + entrySize` bytes (a u32 length, then data).
+ * entries, entry size, creator's role); then `entries` slots of `4 + entrySize` bytes (a u32 length, then data).
  * The pages are allocated in, and charged to, the process that creates the ring.
  *
  * | function | result | errors |
@@ -72,7 +72,11 @@ export interface RingOptions {
   readonly entries: number
   /** Largest entry in bytes. */
   readonly entrySize: number
+  /** Which end the creator takes. Default `"producer"`. */
+  readonly role?: "producer" | "consumer"
 }
+
+const ROLE = 24
 
 // Header words are read and written through the process's own page table, like any user-mode
 // access; touching a page that is gone (the ring was revoked) faults the process.
@@ -111,8 +115,9 @@ const u32 = (p: Pcb, address: number): number => view(p).getUint32(at(p, address
 const setU32 = (p: Pcb, address: number, value: number): void => view(p).setUint32(at(p, address, "write"), value, true)
 
 /**
- * Creates a ring in the caller's memory (charged to it) and the "data ready" doorbell; returns the
- * producer's end and the message that offers the ring to a consumer. Send it with `call` through a
+ * Creates a ring in the caller's memory (charged to it) and the doorbell the peer will sleep on;
+ * returns the creator's end (producer unless `role: "consumer"`) and the message that offers the
+ * ring to the peer. Send it with `call` through a
  * port capability that has `grant`, then pass the reply to `connect`.
  */
 export const create = (options: RingOptions): Effect.Effect<{ readonly end: RingEnd; readonly share: Message }, IpcError, Process> =>
@@ -124,17 +129,23 @@ export const create = (options: RingOptions): Effect.Effect<{ readonly end: Ring
     const pages = 1 + Math.ceil((entries * (entrySize + 4)) / PAGE_SIZE)
     const address = yield* Memory.allocate(pages, PageRights.readWrite)
     const p = yield* Process
+    const role = options.role ?? "producer"
     setU32(p, address + ENTRIES, entries)
     setU32(p, address + ENTRY_SIZE, entrySize)
-    const dataBell = yield* Notification.create.pipe(Effect.tapError(() => Memory.free(address)))
-    const end: RingEnd = { role: "producer", address, pages, entries, entrySize, dataBell, spaceBell: -1, owner: p }
-    const share: Message = { label: RING_LABEL, caps: [dataBell], items: [{ _tag: "map", address, pages, rights: PageRights.readWrite }] }
+    setU32(p, address + ROLE, role === "producer" ? 0 : 1)
+    // The creator owns the doorbell its peer sleeps on: "data ready" for a producer, "space free" for a consumer.
+    const bell = yield* Notification.create.pipe(Effect.tapError(() => Memory.free(address)))
+    const end: RingEnd =
+      role === "producer"
+        ? { role, address, pages, entries, entrySize, dataBell: bell, spaceBell: -1, owner: p }
+        : { role, address, pages, entries, entrySize, dataBell: -1, spaceBell: bell, owner: p }
+    const share: Message = { label: RING_LABEL, caps: [bell], items: [{ _tag: "map", address, pages, rights: PageRights.readWrite }] }
     return { end, share }
   })
 
 /**
- * The consumer's end, from a received `share` message, and the reply to send back: it carries the
- * "space free" doorbell, which the consumer owns. Each side thus sleeps only on a notification its
+ * The other end (consumer for a producer's ring, producer for a consumer's), from a received
+ * `share` message, and the reply to send back: it carries the doorbell this side owns. Each side thus sleeps only on a notification its
  * peer owns, so a peer's death wakes it with `PeerDied` instead of leaving it asleep forever.
  */
 export const open = (received: Received): Effect.Effect<{ readonly end: RingEnd; readonly answer: Message }, InvalidArgument, Process> =>
@@ -149,16 +160,21 @@ export const open = (received: Received): Effect.Effect<{ readonly end: RingEnd;
     if (entries < 1 || 1 + Math.ceil((entries * (entrySize + 4)) / PAGE_SIZE) > mapped.pages) {
       return yield* new InvalidArgument({ operation: "ring.open", reason: "ring header does not match its pages" })
     }
-    const spaceBell = yield* Notification.create
-    const end: RingEnd = { role: "consumer", address: mapped.address, pages: mapped.pages, entries, entrySize, dataBell: received.caps[0]!, spaceBell, owner: p }
-    return { end, answer: { label: RING_LABEL, caps: [spaceBell] } }
+    const own = yield* Notification.create
+    const peerBell = received.caps[0]!
+    const base = { address: mapped.address, pages: mapped.pages, entries, entrySize, owner: p }
+    const end: RingEnd =
+      u32(p, mapped.address + ROLE) === 0
+        ? { ...base, role: "consumer", dataBell: peerBell, spaceBell: own }
+        : { ...base, role: "producer", dataBell: own, spaceBell: peerBell }
+    return { end, answer: { label: RING_LABEL, caps: [own] } }
   })
 
-/** The producer's end, completed with the consumer's doorbell from the reply to `share`. */
+/** The creator's end, completed with the peer's doorbell from the reply to `share`. */
 export const connect = (end: RingEnd, reply: ReplyMessage): Effect.Effect<RingEnd, InvalidArgument> =>
-  end.role === "producer" && end.spaceBell === -1 && reply.label === RING_LABEL && reply.caps.length === 1
-    ? Effect.succeed({ ...end, spaceBell: reply.caps[0]! })
-    : Effect.fail(new InvalidArgument({ operation: "ring.connect", reason: "not the reply of Ring.open to this producer's share" }))
+  (end.dataBell === -1 || end.spaceBell === -1) && reply.label === RING_LABEL && reply.caps.length === 1
+    ? Effect.succeed(end.role === "producer" ? { ...end, spaceBell: reply.caps[0]! } : { ...end, dataBell: reply.caps[0]! })
+    : Effect.fail(new InvalidArgument({ operation: "ring.connect", reason: "not the reply of Ring.open to this ring's share" }))
 
 const slotAddress = (end: RingEnd, index: number) => end.address + PAGE_SIZE + (index % end.entries) * (end.entrySize + 4)
 
