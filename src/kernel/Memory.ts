@@ -8,10 +8,11 @@
  * | `read(address, length)` | a copy of the bytes | `PageFault`, `InvalidAddress` |
  * | `write(address, bytes)` | — | `PageFault` (nothing written), `InvalidAddress` |
  * | `protect(address, pages, rights)` | — | `InvalidAddress` (misaligned) |
+ * | `copy(from, to, length)` | — (memmove within the caller's memory) | `PageFault`, `InvalidAddress` |
  */
 import type { Effect } from "effect"
 import { Either } from "effect"
-import { type InvalidAddress, type PageFault, PageRights } from "../memory/AddressSpace.js"
+import { copyBetween, type InvalidAddress, type PageFault, PageRights } from "../memory/AddressSpace.js"
 import type { OutOfMemory } from "../memory/PhysicalMemory.js"
 import type { Process } from "./Process.js"
 import { syscall } from "./Syscall.js"
@@ -40,4 +41,24 @@ export const protect = (address: number, pages: number, rights: PageRights): Eff
 export const usage: Effect.Effect<{ readonly mappedPages: number; readonly framesCharged: number; readonly quota: number }, never, Process> =
   syscall("memory.usage", (p) =>
     Either.right({ mappedPages: p.space.mappedPages, framesCharged: p.kernel.memory.charged(p.account), quota: p.kernel.memory.quota(p.account) })
+  )
+
+/**
+ * Copies `length` bytes from `from` to `to` within the caller's own memory (a user-mode memmove:
+ * the process's own work, not counted as kernel copies). A fault copies nothing.
+ */
+export const copy = (from: number, to: number, length: number): Effect.Effect<void, PageFault | InvalidAddress, Process> =>
+  syscall("memory.copy", (p) =>
+    Either.flatMap(p.space.check(from, length, "read"), (src) =>
+      Either.map(p.space.check(to, length, "write"), (dst) => {
+        if (to > from && to < from + length) {
+          // Overlapping forward copy: go through a temporary so no source byte is overwritten first.
+          const tmp = new Uint8Array(length)
+          p.space.readInto(src, tmp)
+          p.space.writeFrom(dst, tmp)
+        } else {
+          copyBetween(src, dst)
+        }
+      })
+    )
   )
