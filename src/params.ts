@@ -53,8 +53,8 @@ export const defaultConfig: KernelConfig = {
 }
 
 /**
- * The transfer planner's thresholds. A buffer's aligned middle is granted or mapped only when it
- * spans at least this many pages; below that one copy is cheaper than changing page tables
- * (measured: see docs/bulk-data.md).
+ * The transfer planner's threshold: a buffer's aligned middle is granted or mapped only when it
+ * spans at least this many pages (256 KiB). Below that one copy beats editing two page tables on
+ * this runtime: at 64 KiB copy wins, at 1 MiB grant does (`npm run bench -- --filter bulk`).
  */
-export const PLAN_MIN_PAGES = 4
+export const PLAN_MIN_PAGES = 64

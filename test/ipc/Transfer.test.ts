@@ -78,7 +78,7 @@ describe("bulk transfer", () => {
           const region = yield* Memory.allocate(8)
           yield* Memory.write(region, secret)
           yield* Memory.write(region + start, pattern(length))
-          const plan = Either.getOrThrow(Transfer.plan({ address: region + start, length }, { share: true, window: PAGE_SIZE }))
+          const plan = Either.getOrThrow(Transfer.plan({ address: region + start, length }, { strategy: "map", window: PAGE_SIZE }))
           yield* Port.call(0, { label: 1, items: plan.items })
         }),
         { caps: [{ cap: port, rights: all }] }
