@@ -233,13 +233,8 @@ export class AddressSpace {
 
   /** Removes the entry for `vpn` and drops its frame reference. Returns the frame, or -1 if absent. */
   unmapPage(vpn: number): number {
-    const table = this.directory[vpn >>> 10]
-    const e = table === undefined ? 0 : table[vpn & 1023]!
-    if (e === 0) return -1
-    table![vpn & 1023] = 0
-    this.mapped--
-    const frame = pteFrame(e)
-    this.memory.release(frame)
+    const frame = this.takePage(vpn)
+    if (frame >= 0) this.memory.release(frame)
     return frame
   }
 
