@@ -1,8 +1,9 @@
 /**
  * Typed protocols over kernel ports: a protocol is a named group of operations, each with a Schema
  * payload, success and failure, the capabilities and transfer items it carries, and whether it is
- * idempotent. `client(protocol, target)` gives typed methods; servers decode requests with
- * `decodeRequest` and answer with `encodeAnswer` (`Server.make` does both for you).
+ * idempotent. `client(protocol, target)` gives typed methods; servers check requests with
+ * `requestEntry`, decode them with `decodePayload` and answer with `encodeAnswer` (`Server.make`
+ * does all of it for you). The wire format is in docs/protocols.md.
  *
  * Why not `@effect/rpc`: its server forks a fiber per request, so senders never block, and its
  * payloads are opaque to the kernel, which then cannot mediate capabilities or bulk items (DESIGN
@@ -117,7 +118,8 @@ export interface OperationSpec<P, S, F, RC extends boolean> {
 }
 
 /**
- * Defines an operation. Schemas must need no context and encode to JSON values. Throws (a defect
+ * Defines an operation. Schemas must need no context; their encoded values travel in the binary
+ * form of docs/protocols.md (records and other open shapes as JSON text). Throws (a defect
  * at definition time) when `caps` is not a non-negative integer.
  */
 export const operation = <
@@ -160,6 +162,8 @@ export interface Entry {
   readonly payload: Codec
   readonly success: Codec
   readonly failure: Codec
+  /** The most bytes an answer (success or failure) can take; `Infinity` when unbounded. */
+  readonly answerMax: number
   /** Turns a reply to this operation into the call's result (built once, not per call). */
   readonly onReply: (r: ReplyMessage) => Effect.Effect<unknown, unknown, Process>
 }
@@ -175,6 +179,8 @@ export interface Protocol<Ops extends Operations = Operations> {
   readonly maxMessage: number
   /** Wire entries by ordinal. */
   readonly entries: ReadonlyArray<Entry>
+  /** The most bytes any request payload can take; `Infinity` when unbounded. */
+  readonly requestMax: number
 }
 
 /** Options of `make`. */
@@ -198,18 +204,22 @@ export const make = <Ops extends Operations>(name: string, operations: Ops, opti
   if (!Number.isInteger(maxMessage) || maxMessage <= 0) throw new Error(`protocol ${name}: maxMessage must be a positive integer, got ${maxMessage}`)
   const entries = names.map((n, ordinal): Entry => {
     const op = operations[n]!
+    const success = codec(op.success)
+    const failure = codec(op.failure)
     const entry: Entry = {
       name: n,
       ordinal,
       operation: op,
       payload: codec(op.payload),
-      success: codec(op.success),
-      failure: codec(op.failure),
+      success,
+      failure,
+      answerMax: Math.max(success.maxBytes, failure.maxBytes),
       onReply: (r) => decodeReply(name, entry, r)
     }
     return entry
   })
-  return { [TypeId]: TypeId, name, operations, maxMessage, entries }
+  const requestMax = Math.max(...entries.map((e) => e.payload.maxBytes))
+  return { [TypeId]: TypeId, name, operations, maxMessage, entries, requestMax }
 }
 
 /** Whether `u` is a protocol. */
@@ -261,46 +271,77 @@ const invalid = (protocol: Protocol, entry: Entry, reason: string) =>
   new InvalidRequest({ protocol: protocol.name, operation: entry.name, reason })
 
 /** Checks the caps and items of a request against the declaration; the reason if they do not match. */
-const checkExtras = (op: Operation, caps: number, items: ReadonlyArray<{ readonly _tag: string }>): string | undefined => {
+const checkExtras = (
+  op: Operation,
+  caps: number,
+  items: ReadonlyArray<{ readonly _tag: string; readonly access?: string }>
+): string | undefined => {
   if (caps !== op.caps) return `expects ${op.caps} capabilities, got ${caps}`
   if (items.length !== op.items.length) return `expects ${op.items.length} transfer items, got ${items.length}`
   for (let i = 0; i < items.length; i++) {
-    if (items[i]!._tag !== op.items[i]!._tag) return `transfer item ${i} must be a ${op.items[i]!._tag}, got a ${items[i]!._tag}`
+    const want = op.items[i]!
+    const got = items[i]!
+    if (got._tag !== want._tag) return `transfer item ${i} must be a ${want._tag}, got a ${got._tag}`
+    if (want._tag === "lease" && got.access !== want.access) return `lease ${i} must lend ${want.access} access, got ${got.access}`
   }
   return undefined
 }
 
 const NONE: ReadonlyArray<never> = []
+const EMPTY = new Uint8Array(0)
 
-/** The caller side of one call, after the thread buffer is known. */
+/**
+ * A message built with `new` rather than as an object literal, for the syscalls the protocol layer
+ * makes. A message stays reachable from its sender's continuation for the whole call, so a
+ * literal's allocation site sees its objects survive scavenges and V8 pretenures it: every
+ * message then lands in old space. That cost about 1 µs per typed call (and made the benchmark
+ * bimodal) before this class.
+ */
+export class WireMessage implements Message {
+  constructor(
+    readonly label: number,
+    readonly data: Uint8Array,
+    readonly caps: ReadonlyArray<number> = NONE,
+    readonly items: ReadonlyArray<TransferItem> = NONE
+  ) {}
+}
+
+/**
+ * The caller side of one call. `buffer` is this thread's buffer when the answer may spill (its
+ * window must be offered); otherwise undefined, and it is fetched only if the request spills.
+ */
 const callWith = (
   protocol: Protocol,
   entry: Entry,
   slot: number,
   payload: unknown,
   extras: Extras | undefined,
-  p: { readonly kernel: { readonly config: { readonly inlineMax: number } } },
-  buffer: ThreadBuffer
+  inlineMax: number,
+  buffer: ThreadBuffer | undefined
 ): Effect.Effect<unknown, unknown, Process> => {
-  const inlineMax = p.kernel.config.inlineMax
   const bytes = entry.payload.encode(payload, inlineMax)
   if (typeof bytes === "string") return Effect.fail(invalid(protocol, entry, bytes))
   const caps = extras?.caps ?? NONE
   const items = extras?.items ?? NONE
-  if (caps.length !== entry.operation.caps || items.length !== entry.operation.items.length) {
-    return Effect.fail(invalid(protocol, entry, checkExtras(entry.operation, caps.length, items)!))
+  if (caps.length !== entry.operation.caps || items.length > 0 || entry.operation.items.length > 0) {
+    const wrong = checkExtras(entry.operation, caps.length, items)
+    if (wrong !== undefined) return Effect.fail(invalid(protocol, entry, wrong))
   }
   if (bytes.length <= inlineMax) {
-    const msg: Message = items.length === 0 ? { label: entry.ordinal, data: bytes, caps } : { label: entry.ordinal, data: bytes, caps, items }
-    return Effect.flatMap(call(slot, msg, buffer.options), entry.onReply)
+    const msg = new WireMessage(entry.ordinal, bytes, caps, items)
+    return Effect.flatMap(buffer === undefined ? call(slot, msg) : call(slot, msg, buffer.options), entry.onReply)
   }
   if (bytes.length > protocol.maxMessage) {
     return Effect.fail(invalid(protocol, entry, `payload is ${bytes.length} bytes, more than the protocol's maxMessage ${protocol.maxMessage}`))
   }
-  const spill: TransferItem = { _tag: "copy", address: buffer.address, length: bytes.length }
-  return Effect.zipRight(
-    writeMemory(buffer.address, bytes),
-    Effect.flatMap(call(slot, { label: entry.ordinal | SPILLED, caps, items: [...items, spill] }, buffer.options), entry.onReply)
+  return Effect.flatMap(buffer === undefined ? threadBuffer(protocol.maxMessage) : Effect.succeed(buffer), (b) =>
+    Effect.zipRight(
+      writeMemory(b.address, bytes),
+      Effect.flatMap(
+        call(slot, new WireMessage(entry.ordinal | SPILLED, EMPTY, caps, [...items, { _tag: "copy", address: b.address, length: bytes.length }]), b.options),
+        entry.onReply
+      )
+    )
   )
 }
 
@@ -369,14 +410,16 @@ const answerOf = (protocol: string, entry: Entry, r: ReplyMessage, bytes: Uint8A
 export const dropCaps = (slots: ReadonlyArray<number>): Effect.Effect<void, never, Process> =>
   Effect.forEach(slots, (s) => Effect.ignore(removeCap(s)), { discard: true })
 
-/** One call on `slot`: take (or make) this thread's buffer, then call. */
+/** One call on `slot`, with this thread's buffer when the answer may be too long to go inline. */
 const callOn = (protocol: Protocol, entry: Entry, slot: number, payload: unknown, extras: Extras | undefined): Effect.Effect<unknown, unknown, Process> =>
   Effect.withFiberRuntime((fiber) => {
     const f = fiber as Fiber.RuntimeFiber<unknown, unknown>
     const p = processOf(f)
+    const inlineMax = p.kernel.config.inlineMax
+    if (entry.answerMax <= inlineMax) return callWith(protocol, entry, slot, payload, extras, inlineMax, undefined)
     const buffer = heldBuffer(f, protocol.maxMessage)
-    if (buffer !== undefined) return callWith(protocol, entry, slot, payload, extras, p, buffer)
-    return Effect.flatMap(acquireBuffer(f, p, protocol.maxMessage), (b) => callWith(protocol, entry, slot, payload, extras, p, b))
+    if (buffer !== undefined) return callWith(protocol, entry, slot, payload, extras, inlineMax, buffer)
+    return Effect.flatMap(acquireBuffer(f, p, protocol.maxMessage), (b) => callWith(protocol, entry, slot, payload, extras, inlineMax, b))
   })
 
 const isDead = (e: unknown): e is { readonly _tag: "PeerDied" | "StaleCapability" } =>
@@ -457,12 +500,15 @@ export const requestEntry = (protocol: Protocol, m: Received): Entry | InvalidRe
   if (entry === undefined) {
     return new InvalidRequest({ protocol: protocol.name, operation: `#${ordinal}`, reason: `no operation with ordinal ${ordinal}` })
   }
-  const spilled = (m.label & SPILLED) !== 0
-  if (spilled) {
-    const where = payloadBytes(m.label, m.data, m.items)
-    if (typeof where === "string") return invalid(protocol, entry, where)
+  const op = entry.operation
+  if ((m.label & SPILLED) === 0) {
+    if (m.caps.length === op.caps && m.items.length === 0 && op.items.length === 0) return entry
+    const wrong = checkExtras(op, m.caps.length, m.items)
+    return wrong === undefined ? entry : invalid(protocol, entry, wrong)
   }
-  const wrong = checkExtras(entry.operation, m.caps.length, spilled ? m.items.slice(0, -1) : m.items)
+  const where = payloadBytes(m.label, m.data, m.items)
+  if (typeof where === "string") return invalid(protocol, entry, where)
+  const wrong = checkExtras(op, m.caps.length, m.items.slice(0, -1))
   return wrong === undefined ? entry : invalid(protocol, entry, wrong)
 }
 
@@ -501,8 +547,27 @@ export const encodeAnswer = (protocol: Protocol, entry: Entry, ok: boolean, valu
 /** The reply status of the protocol layer's own errors. */
 export const statusOf = (error: ProtocolError): number => (error._tag === "InvalidRequest" ? Status.invalidRequest : Status.invalidReply)
 
-/** Encodes the protocol layer's own errors as a reply's payload (with status `statusOf(error)`). */
+/**
+ * Encodes the protocol layer's own errors as a reply's payload (with status `statusOf(error)`).
+ * Always inline: the reason (then the names) are shortened until the bytes fit `inlineMax`, so an
+ * error answer never needs the caller's window.
+ */
 export const encodeError = (error: ProtocolError, inlineMax: number): Uint8Array => {
-  const bytes = errorCodec.encode({ protocol: error.protocol, operation: error.operation, reason: error.reason }, inlineMax)
-  return typeof bytes === "string" ? new Uint8Array(0) : bytes
+  let fields = { protocol: error.protocol, operation: error.operation, reason: error.reason }
+  for (;;) {
+    const bytes = errorCodec.encode(fields, inlineMax)
+    if (typeof bytes === "string") return new Uint8Array(0)
+    if (bytes.length <= inlineMax) return bytes
+    const excess = bytes.length - inlineMax
+    if (fields.reason.length > 0) fields = { ...fields, reason: shorten(fields.reason, excess) }
+    else if (fields.operation.length > 0) fields = { ...fields, operation: shorten(fields.operation, excess) }
+    else if (fields.protocol.length > 0) fields = { ...fields, protocol: shorten(fields.protocol, excess) }
+    else return new Uint8Array(0)
+  }
+}
+
+/** `text` at least `excess` bytes shorter (a UTF-8 character is at most 3 bytes per code unit), marked with "…". */
+const shorten = (text: string, excess: number): string => {
+  const keep = text.length - excess - 3
+  return keep <= 0 ? "" : `${text.slice(0, keep)}…`
 }

@@ -64,7 +64,10 @@ export type Handlers<Ops extends Protocol.Operations> = { readonly [K in keyof O
 
 // --- counters -----------------------------------------------------------------------------------
 
-/** One operation's counters. */
+/**
+ * One operation's counters. Latency (receipt to reply) is timed on one call in `LATENCY_SAMPLE`:
+ * timing every call would take two clock reads (~100 ns), as much as encoding a small payload.
+ */
 export interface OperationStats {
   /** Requests that decoded and reached the handler. */
   calls: number
@@ -74,11 +77,16 @@ export interface OperationStats {
   invalid: number
   /** Calls the handler kept to answer later. */
   deferred: number
-  /** Answers sent (immediately or later), and their latency from receipt to reply. */
+  /** Answers sent, immediately or later. */
   answered: number
+  /** Answers whose latency was timed, their total and their maximum, in microseconds. */
+  timed: number
   totalMicros: number
   maxMicros: number
 }
+
+/** One call in this many has its latency timed. */
+export const LATENCY_SAMPLE = 16
 
 /**
  * A server's counters, per operation. Written only by the server's threads (synchronously); pass
@@ -89,10 +97,12 @@ export class Counters<Ops extends Protocol.Operations = Protocol.Operations> {
   readonly operations: { readonly [K in keyof Ops]: OperationStats }
   /** Messages that named no operation, or came without a reply capability (one-way sends). */
   unroutable = 0
+  /** Messages received, for latency sampling. */
+  received = 0
 
   constructor(protocol: Protocol.Protocol<Ops>) {
     const ops: Record<string, OperationStats> = {}
-    for (const e of protocol.entries) ops[e.name] = { calls: 0, failures: 0, invalid: 0, deferred: 0, answered: 0, totalMicros: 0, maxMicros: 0 }
+    for (const e of protocol.entries) ops[e.name] = { calls: 0, failures: 0, invalid: 0, deferred: 0, answered: 0, timed: 0, totalMicros: 0, maxMicros: 0 }
     this.operations = ops as { [K in keyof Ops]: OperationStats }
   }
 
@@ -122,9 +132,12 @@ interface Shared {
   readonly inlineMax: number
 }
 
-/** One worker: the shared state plus its own buffer, which is also its receive window. */
+/**
+ * One worker: the shared state plus its receive options — its thread buffer as the window for
+ * spilled requests, or none when every request of the protocol fits inline.
+ */
 interface Worker extends Shared {
-  readonly buffer: Protocol.ThreadBuffer
+  readonly receive: Port.ReceiveOptions | undefined
 }
 
 class ServerCall implements Call<Protocol.Operation> {
@@ -132,15 +145,24 @@ class ServerCall implements Call<Protocol.Operation> {
   constructor(
     readonly shared: Shared,
     readonly entry: Protocol.Entry,
-    readonly reply: Port.Reply,
-    readonly badge: number,
-    readonly caps: ReadonlyArray<number>,
-    readonly items: ReadonlyArray<Port.DeliveredItem>,
-    /** `performance.now()` at receipt, for the latency counters. */
+    readonly received: Port.Received,
+    /** `performance.now()` at receipt if this call's latency is timed, else -1. */
     readonly started: number
   ) {}
   get operation(): string {
     return this.entry.name
+  }
+  get badge(): number {
+    return this.received.badge
+  }
+  get caps(): ReadonlyArray<number> {
+    return this.received.caps
+  }
+  get items(): ReadonlyArray<Port.DeliveredItem> {
+    return Protocol.requestItems(this.received)
+  }
+  get reply(): Port.Reply {
+    return this.received.reply!
   }
   defer(): ResponderImpl {
     return (this.responder ??= new ResponderImpl(this))
@@ -157,16 +179,17 @@ class ResponderImpl implements Responder<Protocol.Operation> {
     return this.answer(false, failure)
   }
   private answer(ok: boolean, value: unknown): Effect.Effect<boolean, IpcError.IpcError, Process.Process> {
-    const c = this.call
-    return Effect.flatMap(Protocol.threadBuffer(c.shared.protocol.maxMessage), (buffer) => send(c.shared, buffer, c, ok, value, undefined))
+    return send(this.call.shared, this.call, ok, value, undefined)
   }
 }
 
 /** Counts an answer and its latency. */
 const answered = (s: OperationStats, ok: boolean, started: number): void => {
-  const us = (performance.now() - started) * 1000
   if (!ok) s.failures++
   s.answered++
+  if (started < 0) return
+  const us = (performance.now() - started) * 1000
+  s.timed++
   s.totalMicros += us
   if (us > s.maxMicros) s.maxMicros = us
 }
@@ -179,7 +202,6 @@ const answered = (s: OperationStats, ok: boolean, started: number): void => {
  */
 const send = (
   shared: Shared,
-  buffer: Protocol.ThreadBuffer,
   call: ServerCall,
   ok: boolean,
   value: unknown,
@@ -191,11 +213,11 @@ const send = (
   const bytes = encoded ?? Protocol.encodeAnswer(shared.protocol, entry, ok, withCaps ? (value as Protocol.WithCaps<unknown>).value : value, shared.inlineMax)
   answered(shared.stats[entry.ordinal]!, ok, call.started)
   const refused = (error: Protocol.InvalidReply) =>
-    replyWith(call.reply, Protocol.statusOf(error), Protocol.encodeError(error, shared.inlineMax), NONE, buffer, shared.inlineMax)
+    replyWith(shared, call.reply, Protocol.statusOf(error), Protocol.encodeError(error, shared.inlineMax), NONE)
   const sent =
     bytes instanceof Protocol.InvalidReply
       ? refused(bytes)
-      : Effect.catchAll(replyWith(call.reply, ok ? Protocol.Status.ok : Protocol.Status.failure, bytes, caps, buffer, shared.inlineMax), (e) =>
+      : Effect.catchAll(replyWith(shared, call.reply, ok ? Protocol.Status.ok : Protocol.Status.failure, bytes, caps), (e) =>
           e._tag === "RightsDenied" || e._tag === "MessageTooLarge"
             ? refused(new Protocol.InvalidReply({ protocol: shared.protocol.name, operation: entry.name, reason: e.message }))
             : Effect.fail(e)
@@ -204,32 +226,33 @@ const send = (
 }
 const NONE: ReadonlyArray<number> = []
 
-/** Replies with a payload, spilling it through `buffer` when it exceeds `inlineMax`. */
+/** Replies with a payload, spilling it through this thread's buffer when it exceeds `inlineMax`. */
 const replyWith = (
+  shared: Shared,
   reply: Port.Reply,
   status: number,
   bytes: Uint8Array,
-  caps: ReadonlyArray<number>,
-  buffer: Protocol.ThreadBuffer,
-  inlineMax: number
+  caps: ReadonlyArray<number>
 ): Effect.Effect<boolean, IpcError.IpcError, Process.Process> => {
-  if (bytes.length <= inlineMax) return Port.reply(reply, { label: status, data: bytes, caps })
-  return Effect.zipRight(
-    Memory.write(buffer.address, bytes),
-    Port.reply(reply, { label: status | Protocol.SPILLED, caps, items: [{ _tag: "copy", address: buffer.address, length: bytes.length }] })
+  if (bytes.length <= shared.inlineMax) return Port.reply(reply, new Protocol.WireMessage(status, bytes, caps))
+  return Effect.flatMap(Protocol.threadBuffer(shared.protocol.maxMessage), (buffer) =>
+    Effect.zipRight(
+      Memory.write(buffer.address, bytes),
+      Port.reply(reply, new Protocol.WireMessage(status | Protocol.SPILLED, new Uint8Array(0), caps, [{ _tag: "copy", address: buffer.address, length: bytes.length }]))
+    )
   )
 }
 
 /** Answers and waits for the next message: one `replyReceive` when the answer is plain and inline. */
 const answerAndReceive = (w: Worker, call: ServerCall, ok: boolean, value: unknown): Effect.Effect<Port.Received, IpcError.IpcError, Process.Process> => {
   const entry = call.entry
-  if (ok && entry.operation.replyCaps) return Effect.zipRight(send(w, w.buffer, call, ok, value, undefined), Port.receive(w.port, w.buffer.options))
+  if (ok && entry.operation.replyCaps) return Effect.zipRight(send(w, call, ok, value, undefined), Port.receive(w.port, w.receive))
   const bytes = Protocol.encodeAnswer(w.protocol, entry, ok, value, w.inlineMax)
   if (bytes instanceof Protocol.InvalidReply || bytes.length > w.inlineMax) {
-    return Effect.zipRight(send(w, w.buffer, call, ok, value, bytes), Port.receive(w.port, w.buffer.options))
+    return Effect.zipRight(send(w, call, ok, value, bytes), Port.receive(w.port, w.receive))
   }
   answered(w.stats[entry.ordinal]!, ok, call.started)
-  return Port.replyReceive(call.reply, { label: ok ? Protocol.Status.ok : Protocol.Status.failure, data: bytes }, w.port, w.buffer.options)
+  return Port.replyReceive(call.reply, new Protocol.WireMessage(ok ? Protocol.Status.ok : Protocol.Status.failure, bytes), w.port, w.receive)
 }
 
 /** Answers a request that did not decode, deletes its capabilities, and waits for the next. */
@@ -237,15 +260,15 @@ const refuse = (w: Worker, m: Port.Received, error: Protocol.InvalidRequest): Ef
   const entry = w.protocol.entries[m.label & Protocol.LABEL_BITS]
   if (entry !== undefined) w.stats[entry.ordinal]!.invalid++
   else w.counters.unroutable++
-  const answer = replyWith(m.reply!, Protocol.statusOf(error), Protocol.encodeError(error, w.inlineMax), NONE, w.buffer, w.inlineMax)
-  return Effect.zipRight(Protocol.dropCaps(m.caps), Effect.zipRight(answer, Port.receive(w.port, w.buffer.options)))
+  const answer = replyWith(w, m.reply!, Protocol.statusOf(error), Protocol.encodeError(error, w.inlineMax), NONE)
+  return Effect.zipRight(Protocol.dropCaps(m.caps), Effect.zipRight(answer, Port.receive(w.port, w.receive)))
 }
 
 /** Answers with the handler's outcome, or only counts a kept call; then waits for the next message. */
 const settle = (w: Worker, call: ServerCall, ok: boolean, value: unknown): Effect.Effect<Port.Received, IpcError.IpcError, Process.Process> => {
   if (ok && value instanceof ResponderImpl && value.call === call) {
     w.stats[call.entry.ordinal]!.deferred++
-    return Port.receive(w.port, w.buffer.options)
+    return Port.receive(w.port, w.receive)
   }
   return answerAndReceive(w, call, ok, value)
 }
@@ -260,7 +283,7 @@ const dispatch = (
 ): Effect.Effect<Port.Received, IpcError.IpcError, Process.Process> => {
   if (payload instanceof Protocol.InvalidRequest) return refuse(w, m, payload)
   w.stats[entry.ordinal]!.calls++
-  const call = new ServerCall(w, entry, m.reply!, m.badge, m.caps, Protocol.requestItems(m), started)
+  const call = new ServerCall(w, entry, m, started)
   const handled = w.handlers[entry.ordinal]!(payload, call)
   // A handler that answered at once (`Effect.succeed`/`Effect.fail` are `Exit`s) needs no trip
   // through the runtime: the hot path of small servers.
@@ -274,10 +297,10 @@ const dispatch = (
 
 /** Serves one received message; yields the next one. */
 const serveOne = (w: Worker, m: Port.Received): Effect.Effect<Port.Received, IpcError.IpcError, Process.Process> => {
-  const started = performance.now()
+  const started = w.counters.received++ % LATENCY_SAMPLE === 0 ? performance.now() : -1
   if (m.reply === undefined) {
     w.counters.unroutable++
-    return Effect.zipRight(Protocol.dropCaps(m.caps), Port.receive(w.port, w.buffer.options))
+    return Effect.zipRight(Protocol.dropCaps(m.caps), Port.receive(w.port, w.receive))
   }
   const entry = Protocol.requestEntry(w.protocol, m)
   if (entry instanceof Protocol.InvalidRequest) return refuse(w, m, entry)
@@ -288,13 +311,16 @@ const serveOne = (w: Worker, m: Port.Received): Effect.Effect<Port.Received, Ipc
   )
 }
 
-/** A worker thread: its buffer, then receive → serve → replyReceive, forever. */
+/** A worker thread: its window if requests may spill, then receive → serve → replyReceive, forever. */
 const work = (shared: Shared): Effect.Effect<never, IpcError.IpcError, Process.Process> =>
-  Effect.flatMap(Protocol.threadBuffer(shared.protocol.maxMessage), (buffer) => {
-    const w: Worker = { ...shared, buffer }
-    const loop = (m: Port.Received): Effect.Effect<never, IpcError.IpcError, Process.Process> => Effect.flatMap(serveOne(w, m), loop)
-    return Effect.flatMap(Port.receive(w.port, buffer.options), loop)
-  })
+  Effect.flatMap(
+    shared.protocol.requestMax <= shared.inlineMax ? Effect.succeed(undefined) : Effect.map(Protocol.threadBuffer(shared.protocol.maxMessage), (b) => b.options),
+    (receive) => {
+      const w: Worker = { ...shared, receive }
+      const loop = (m: Port.Received): Effect.Effect<never, IpcError.IpcError, Process.Process> => Effect.flatMap(serveOne(w, m), loop)
+      return Effect.flatMap(Port.receive(w.port, receive), loop)
+    }
+  )
 
 // --- programs -----------------------------------------------------------------------------------
 

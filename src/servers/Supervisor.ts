@@ -50,7 +50,7 @@ export interface Supervised {
   readonly current: Process.Pcb
   /** Restarts so far. */
   readonly restarts: number
-  /** Waits for supervision to end: the last incarnation's exit (not a failure), or the error. */
+  /** Waits for supervision to end: the last incarnation's exit (not a failure), or the error; interrupted after `stop`. */
   readonly await: Effect.Effect<Process.ProcessExit, SupervisorError>
   /** Stops supervising (the current incarnation keeps running). */
   readonly stop: Effect.Effect<void>

@@ -10,9 +10,9 @@
  * - A payload is its Schema *encoded* value in the binary form of `protocolWire.ts`.
  *
  * Invariants:
- * - Inline bytes handed to the kernel are never written again (bump-allocated, as the kernel's own
- *   copies are), so a fiber switch between encoding and the syscall cannot corrupt a message.
- * - Encoding writes into one scratch buffer and copies out before returning (it never yields).
+ * - Bytes handed to the kernel are never written again, so a fiber switch between encoding and
+ *   the syscall cannot corrupt a message. Encoding writes into one scratch buffer and copies the
+ *   message out before returning (it never yields).
  * - A thread buffer is used by one fiber at a time: the fiber that holds it is blocked in its call
  *   while the kernel copies into or out of it, and it returns to its process's pool only when
  *   that fiber has ended.
@@ -50,30 +50,29 @@ const CHUNK = 65536
 let chunk = new Uint8Array(CHUNK)
 let used = 0
 const EMPTY = new Uint8Array(0)
-/** The one writer: encoding is synchronous, and each message is taken out before the next. */
+/** Arrays up to this many bytes live on V8's heap: allocating one is a bump, with no backing store. */
+const ON_HEAP = 64
+/** The one writer and its scratch: encoding is synchronous, and each message is taken out before the next. */
 const writer = new Writer()
-
-/** Points the writer at the free part of the current chunk (a fresh chunk when little is left). */
-const begin = (inlineMax: number): void => {
-  if (used + inlineMax > CHUNK) {
-    chunk = new Uint8Array(CHUNK)
-    used = 0
-  }
-  writer.reset(chunk, used)
-}
+const scratch = new Uint8Array(1024)
 
 /**
- * The message just written. Up to `inlineMax` bytes it stays where it was written, in a chunk
- * that is never reused (cheap and stable); a longer one gets an array of its own.
+ * The message just written, as bytes of its own that are never written again: a small array of
+ * its own (on V8's heap), a view into a chunk that is never reused (up to `inlineMax`, so no
+ * external allocation per message), or, for a message that will spill, a copy.
  */
 const finish = (inlineMax: number): Uint8Array => {
   const n = writer.length
   if (n === 0) return EMPTY
-  if (writer.inPlace(chunk) && n <= inlineMax) {
-    used = writer.pos + ((8 - (writer.pos & 7)) & 7)
-    return chunk.subarray(writer.start, writer.pos)
+  if (n <= ON_HEAP || n > inlineMax) return writer.bytes.slice(writer.start, writer.pos)
+  if (used + n > CHUNK) {
+    chunk = new Uint8Array(CHUNK)
+    used = 0
   }
-  return writer.bytes.slice(writer.start, writer.pos)
+  const out = chunk.subarray(used, used + n)
+  out.set(writer.bytes.subarray(writer.start, writer.pos))
+  used += (n + 7) & ~7
+  return out
 }
 
 /** Why bytes are not a value of a schema (a class, so no decoded value can be mistaken for it). */
@@ -87,6 +86,8 @@ export interface Codec {
   readonly encode: (value: unknown, inlineMax: number) => Uint8Array | string
   /** The value the wire `bytes` stand for, or an `Undecodable` saying why they are not one. */
   readonly decode: (bytes: Uint8Array) => unknown
+  /** The most bytes an encoded value can take (`Infinity`: unbounded). */
+  readonly maxBytes: number
 }
 
 /**
@@ -125,9 +126,8 @@ export const codec = (schema: Schema.Schema<any, any, never>): Codec => {
   const form = wire(schema)
   const encodeEither = Schema.encodeEither(schema)
   const decodeEither = Schema.decodeUnknownEither(schema)
-  const FIX = new Uint8Array(16)
-  if (process.env.STUB) return { encode: () => FIX, decode: () => ({ a: 1, b: 2, sum: 3 }) }
   return {
+    maxBytes: form.maxBytes,
     encode: (value, inlineMax) => {
       let encoded = value
       if (!plain) {
@@ -135,7 +135,7 @@ export const codec = (schema: Schema.Schema<any, any, never>): Codec => {
         if (Either.isLeft(r)) return describe(r.left)
         encoded = r.right
       }
-      begin(inlineMax)
+      writer.reset(scratch, 0)
       try {
         form.write(writer, encoded)
       } catch (e) {

@@ -5,9 +5,10 @@
  * | encoded-side node | bytes |
  * |---|---|
  * | number | float64, little-endian |
- * | string, template literal | varint byte length, UTF-8 |
+ * | string, template literal | varint byte length, UTF-8 (well-formed strings only: no lone surrogates) |
  * | boolean | one byte, 0 or 1 |
- * | literal, undefined, void | nothing (the schema knows the value) |
+ * | literal, undefined | nothing (the schema knows the value) |
+ * | void | nothing (any value is accepted and none is carried; `undefined` arrives) |
  * | enums | one byte: the member's index |
  * | union | one byte: the member's index, then that member |
  * | struct | each property in schema order; an optional one is preceded by a presence byte |
@@ -34,8 +35,8 @@ const f64Bytes = new Uint8Array(f64.buffer)
 const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
 
 /**
- * Writes one message at a time into `bytes` from `start` (the caller's buffer, e.g. a chunk of
- * stable bytes); when that runs out it moves the message so far into a bigger buffer of its own.
+ * Writes one message at a time into `bytes` from `start` (a scratch buffer the caller lends);
+ * when that runs out it moves the message so far into a bigger buffer of its own.
  */
 export class Writer {
   bytes: Uint8Array = new Uint8Array(0)
@@ -52,11 +53,6 @@ export class Writer {
   /** Bytes written since `reset`. */
   get length(): number {
     return this.pos - this.start
-  }
-
-  /** Whether the message still lives in the buffer given to `reset`. */
-  inPlace(bytes: Uint8Array): boolean {
-    return this.bytes === bytes
   }
 
   ensure(n: number): void {
@@ -112,6 +108,7 @@ export class Writer {
   }
 
   private utf8(s: string): void {
+    if (!wellFormed(s)) throw new WireError("string is not well-formed Unicode (a lone surrogate would not survive UTF-8)")
     const encoded = encoder.encode(s)
     this.varint(encoded.length)
     this.ensure(encoded.length)
@@ -178,6 +175,19 @@ export class Reader {
 }
 
 const encoder = new TextEncoder()
+
+/** Whether every surrogate in `s` is half of a pair (`String.prototype.isWellFormed`, ES2024). */
+const wellFormed = (s: string): boolean => {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0xd800 || c > 0xdfff) continue
+    if (c > 0xdbff) return false
+    const next = s.charCodeAt(i + 1)
+    if (!(next >= 0xdc00 && next <= 0xdfff)) return false
+    i++
+  }
+  return true
+}
 const decoder = new TextDecoder("utf-8", { fatal: true })
 const decodeUtf8 = (bytes: Uint8Array): string => {
   try {
@@ -230,6 +240,12 @@ const constant = (value: unknown, what: string): Node => ({
   },
   read: () => value
 })
+
+/** `void` accepts any value and carries none: nothing is written, `undefined` is read. */
+const voidNode: Node = {
+  write: () => undefined,
+  read: () => undefined
+}
 
 const neverNode: Node = {
   write: () => {
@@ -393,8 +409,9 @@ const compile = (ast: SchemaAST.AST): Node => {
     case "Literal":
       return constant(ast.literal, JSON.stringify(ast.literal) ?? String(ast.literal))
     case "UndefinedKeyword":
-    case "VoidKeyword":
       return constant(undefined, "undefined")
+    case "VoidKeyword":
+      return voidNode
     case "NeverKeyword":
       return neverNode
     case "Enums":
@@ -449,12 +466,67 @@ export const trusted = (ast: SchemaAST.AST): boolean => {
   }
 }
 
+const limits = (ast: SchemaAST.AST): { readonly maxLength?: number; readonly maxItems?: number } => {
+  const a = SchemaAST.getJSONSchemaAnnotation(ast)
+  return a._tag === "Some" ? (a.value as { maxLength?: number; maxItems?: number }) : {}
+}
+
+/**
+ * The most bytes the wire form of a value of `ast` (an encoded-bound AST: encoded side, with its
+ * refinements) can take; `Infinity` when unbounded (a string without `maxLength`, an array
+ * without `maxItems`, JSON). Lets senders and receivers skip receive windows for operations whose
+ * messages always fit inline.
+ */
+export const maxBytes = (ast: SchemaAST.AST): number => {
+  switch (ast._tag) {
+    case "NumberKeyword":
+      return 8
+    case "BooleanKeyword":
+      return 1
+    case "Enums":
+      return ast.enums.length > 256 ? Infinity : 1
+    case "Literal":
+    case "UndefinedKeyword":
+    case "VoidKeyword":
+    case "NeverKeyword":
+      return 0
+    case "Union":
+      if (ast.types.length > 256) return Infinity
+      return ast.types.every(SchemaAST.isLiteral) ? 1 : 1 + Math.max(...ast.types.map(maxBytes))
+    case "TypeLiteral":
+      if (ast.indexSignatures.length > 0 || ast.propertySignatures.some((p) => typeof p.name !== "string")) return Infinity
+      return ast.propertySignatures.reduce((n, p) => n + (p.isOptional ? 1 : 0) + maxBytes(p.type), 0)
+    case "TupleType": {
+      if (ast.rest.length > 0) return Infinity
+      return ast.elements.reduce((n, e) => n + (e.isOptional ? 1 : 0) + maxBytes(e.type), 0)
+    }
+    case "Refinement": {
+      const { maxLength, maxItems } = limits(ast)
+      const from = ast.from
+      if (maxLength !== undefined && (from._tag === "StringKeyword" || from._tag === "TemplateLiteral" || from._tag === "Refinement")) {
+        return Math.min(maxBytes(from), 5 + 3 * maxLength)
+      }
+      if (maxItems !== undefined && from._tag === "TupleType" && from.rest.length === 1) {
+        const fixed = from.elements.reduce((n, e) => n + (e.isOptional ? 1 : 0) + maxBytes(e.type), 0)
+        return Math.min(maxBytes(from), fixed + 5 + maxItems * maxBytes(from.rest[0]!.type))
+      }
+      return maxBytes(from)
+    }
+    case "Transformation":
+      return maxBytes(ast.from)
+    default:
+      return Infinity
+  }
+}
+
 /** The wire form of a schema: writes its encoded values, reads them back. */
 export interface Wire {
   /** Writes `encoded` (a value of the schema's encoded side) at `w.pos`. Throws `WireError`. */
   readonly write: (w: Writer, encoded: unknown) => void
   /** Reads one encoded value from all of `bytes`. Throws `WireError`. */
   readonly read: (bytes: Uint8Array) => unknown
+  /** The most bytes a value can take (`Infinity`: unbounded). */
+  readonly maxBytes: number
 }
 
 const reader = new Reader()
@@ -463,6 +535,7 @@ const reader = new Reader()
 export const wire = (schema: Schema.Schema.All): Wire => {
   const node = compile(SchemaAST.encodedAST(schema.ast))
   return {
+    maxBytes: maxBytes(SchemaAST.encodedBoundAST(schema.ast)),
     write: node.write,
     read: (bytes) => {
       reader.reset(bytes)

@@ -1,0 +1,72 @@
+import { isDeepStrictEqual } from "node:util"
+import { describe, expect, it } from "@effect/vitest"
+import { FastCheck, Schema } from "effect"
+import { codec, Undecodable } from "../../src/ipc/internal/protocol.js"
+
+class Missing extends Schema.TaggedError<Missing>()("Missing", { key: Schema.String }) {}
+class Full extends Schema.TaggedError<Full>()("Full", { used: Schema.Int, limit: Schema.Int }) {}
+
+interface Tree {
+  readonly value: number
+  readonly children: ReadonlyArray<Tree>
+}
+const Tree: Schema.Schema<Tree> = Schema.Struct({ value: Schema.Number, children: Schema.Array(Schema.suspend(() => Tree)) })
+
+/** Schemas covering every node the wire compiles, with and without Schema's own pass. */
+const schemas = {
+  struct: Schema.Struct({ n: Schema.Number, s: Schema.String, b: Schema.Boolean, o: Schema.optional(Schema.String), lit: Schema.Literal("x") }),
+  literals: Schema.Literal("read", "write", 3, true, null),
+  tuple: Schema.Tuple([Schema.String, Schema.optionalElement(Schema.Number)], Schema.Boolean),
+  union: Schema.Union(Schema.Struct({ kind: Schema.Literal("a"), a: Schema.Number }), Schema.Struct({ kind: Schema.Literal("b"), b: Schema.Array(Schema.String) })),
+  refined: Schema.Struct({ port: Schema.Int.pipe(Schema.between(1, 65535)), name: Schema.String.pipe(Schema.maxLength(8)) }),
+  transformed: Schema.Struct({ n: Schema.NumberFromString, when: Schema.DateFromNumber.pipe(Schema.validDate()) }),
+  failures: Schema.Union(Missing, Full),
+  // Keys as plain words: Schema's own record decode drops a "__proto__" key, with or without a wire.
+  record: Schema.Record({ key: Schema.String.pipe(Schema.pattern(/^[a-z]{1,8}$/)), value: Schema.Number.pipe(Schema.finite()) }),
+  recursive: Tree,
+  nothing: Schema.Void
+} as const
+
+describe("Protocol wire", () => {
+  for (const [name, schema] of Object.entries(schemas)) {
+    it.prop(`WIRE-0001 ${name}: every value survives encode then decode (as Schema's own equivalence sees it)`, [schema as Schema.Schema<unknown>], ([value]) => {
+      const c = codec(schema as Schema.Schema<unknown>)
+      const bytes = c.encode(value, 256)
+      expect(typeof bytes).not.toBe("string")
+      const decoded = c.decode(bytes as Uint8Array)
+      expect(decoded).not.toBeInstanceOf(Undecodable)
+      if (name === "nothing") expect(decoded).toBeUndefined()
+      // Schema's equivalence forgives -0 vs 0 (NumberFromString writes "0"); deep equality, NaN = NaN.
+      else expect(Schema.equivalence(schema as Schema.Schema<unknown>)(decoded, value) || isDeepStrictEqual(decoded, value)).toBe(true)
+    })
+
+    it.prop(`WIRE-0002 ${name}: arbitrary bytes decode to Undecodable or to a value the Schema accepts`, [FastCheck.uint8Array({ maxLength: 40 })], ([bytes]) => {
+      const decoded = codec(schema as Schema.Schema<unknown>).decode(bytes)
+      if (!(decoded instanceof Undecodable)) expect(Schema.is(schema as Schema.Schema<unknown>)(decoded)).toBe(true)
+    })
+  }
+
+  it.prop("WIRE-0003 a bounded schema's messages never exceed its maxBytes", [schemas.refined, schemas.literals], ([refined, literal]) => {
+    for (const [schema, value] of [[schemas.refined, refined], [schemas.literals, literal]] as const) {
+      const c = codec(schema as Schema.Schema<unknown>)
+      expect(Number.isFinite(c.maxBytes)).toBe(true)
+      expect((c.encode(value, 256) as Uint8Array).length).toBeLessThanOrEqual(c.maxBytes)
+    }
+  })
+
+  it.prop("WIRE-0004 any well-formed Unicode string survives; non-ASCII takes the UTF-8 path", [FastCheck.fullUnicodeString()], ([text]) => {
+    const c = codec(Schema.String)
+    expect(c.decode(c.encode(text, 256) as Uint8Array)).toBe(text)
+  })
+
+  it("WIRE-0005 values the schema cannot carry are refused with a reason, never mangled", () => {
+    const c = codec(schemas.struct)
+    expect(c.encode({ n: "1", s: "", b: true, lit: "x" }, 256)).toMatch(/expected a number/)
+    expect(c.encode({ n: 1, s: "\ud800", b: true, lit: "x" }, 256)).toMatch(/lone surrogate/)
+    expect(codec(schemas.refined).encode({ port: 1, name: 5 }, 256)).toMatch(/expected a string/)
+    expect(c.maxBytes).toBe(Infinity)
+    const decoded = c.decode(new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 0, 7]))
+    expect(decoded).toBeInstanceOf(Undecodable)
+    expect((decoded as Undecodable).reason).toMatch(/boolean byte 7/)
+  })
+})
