@@ -1,0 +1,127 @@
+/**
+ * The VFS from inside a client process: the typed protocol client plus the buffer handling that
+ * turns bytes into leases. Every function is IPC from the calling process; the only bytes it
+ * moves itself are between its own memory and the caller's `Uint8Array`.
+ *
+ * Errors: `FsError` (POSIX code, syscall, path) for everything the VFS answers; transport and
+ * memory failures (the VFS gone, out of memory) are mapped to `FsError` `EIO`/`ENOMEM`.
+ */
+import { Effect } from "effect"
+import * as Memory from "../kernel/Memory.js"
+import type { Process } from "../kernel/Process.js"
+import * as Protocol from "../ipc/Protocol.js"
+import { PAGE_SIZE } from "../params.js"
+import { FsError, type DirEntry } from "../servers/vfs/FsProtocol.js"
+import { type Stat, VfsProtocol } from "../servers/vfs/VfsProtocol.js"
+
+/** A typed VFS client on a capability slot. */
+export type Vfs = Protocol.Client<VfsProtocol["operations"]>
+
+/** The VFS client on `slot` (a send capability to the VFS port). */
+export const client = (slot: number): Vfs => Protocol.client(VfsProtocol, slot)
+
+/** Any failure of a call as `FsError` (`EIO` for transport failures, `ENOMEM` for memory). */
+export const fsError = (e: unknown, syscall: string, path?: string): FsError =>
+  e instanceof FsError
+    ? e
+    : new FsError(path === undefined
+      ? { code: (e as { _tag?: string })._tag === "OutOfMemory" ? "ENOMEM" : "EIO", syscall }
+      : { code: (e as { _tag?: string })._tag === "OutOfMemory" ? "ENOMEM" : "EIO", syscall, path })
+
+/** Runs `f` with a fresh buffer of `length` bytes in the caller's memory, freed afterwards. */
+export const withBuffer = <A, E>(length: number, f: (address: number) => Effect.Effect<A, E, Process>): Effect.Effect<A, E | FsError, Process> =>
+  Effect.acquireUseRelease(
+    Effect.mapError(Memory.allocate(Math.max(1, Math.ceil(length / PAGE_SIZE))), (e) => fsError(e, "alloc")),
+    f,
+    (address) => Effect.ignore(Memory.free(address))
+  )
+
+/** Writes `length` bytes at `address` of the caller's memory to `fd` (lease); the count written. */
+export const writeFrom = (vfs: Vfs, fd: number, address: number, length: number, position = -1): Effect.Effect<number, FsError, Process> =>
+  Effect.mapError(vfs.write({ fd, length, position }, { items: [{ _tag: "lease", address, length, access: "read" }] }), (e) => fsError(e, "write"))
+
+/** Reads up to `length` bytes of `fd` into the caller's memory at `address` (lease); the count read. */
+export const readInto = (vfs: Vfs, fd: number, address: number, length: number, position = -1): Effect.Effect<number, FsError, Process> =>
+  Effect.mapError(vfs.read({ fd, length, position }, { items: [{ _tag: "lease", address, length, access: "write" }] }), (e) => fsError(e, "read"))
+
+/** Writes the page-aligned `pages` at `address` to `fd` by grant (they leave the caller); the count written. */
+export const writeGranted = (vfs: Vfs, fd: number, address: number, length: number, position = -1): Effect.Effect<number, FsError, Process> =>
+  Effect.mapError(
+    vfs.writeGrant({ fd, length, position }, { items: [{ _tag: "grant", address, pages: Math.ceil(length / PAGE_SIZE) }] }),
+    (e) => fsError(e, "write")
+  )
+
+/** Writes all of `bytes` to `fd` (at `position`, or the current position with -1). */
+export const writeBytes = (vfs: Vfs, fd: number, bytes: Uint8Array, position = -1): Effect.Effect<number, FsError, Process> =>
+  bytes.length === 0
+    ? Effect.succeed(0)
+    : withBuffer(bytes.length, (address) =>
+        Effect.zipRight(Effect.mapError(Memory.write(address, bytes), (e) => fsError(e, "write")), writeFrom(vfs, fd, address, bytes.length, position))
+      )
+
+/** Reads up to `length` bytes of `fd`; fewer at the end of the file. */
+export const readBytes = (vfs: Vfs, fd: number, length: number, position = -1): Effect.Effect<Uint8Array, FsError, Process> =>
+  length === 0
+    ? Effect.succeed(new Uint8Array(0))
+    : withBuffer(length, (address) =>
+        Effect.flatMap(readInto(vfs, fd, address, length, position), (n) =>
+          n === 0 ? Effect.succeed(new Uint8Array(0)) : Effect.mapError(Memory.read(address, n), (e) => fsError(e, "read"))
+        )
+      )
+
+/** Reads `fd` from its current position to the end of the file. */
+export const readToEnd = (vfs: Vfs, fd: number, sizeHint: number): Effect.Effect<Uint8Array, FsError, Process> =>
+  withBuffer(Math.max(sizeHint, PAGE_SIZE), (address) =>
+    Effect.gen(function* () {
+      const chunk = Math.max(sizeHint, PAGE_SIZE)
+      const parts: Array<Uint8Array> = []
+      let total = 0
+      for (;;) {
+        const n = yield* readInto(vfs, fd, address, chunk)
+        if (n === 0) break
+        parts.push(yield* Effect.mapError(Memory.read(address, n), (e) => fsError(e, "read")))
+        total += n
+      }
+      if (parts.length === 1) return parts[0]!
+      const out = new Uint8Array(total)
+      let at = 0
+      for (const p of parts) {
+        out.set(p, at)
+        at += p.length
+      }
+      return out
+    })
+  )
+
+/** Every entry of the directory at `path` (all pages). */
+export const readdirAll = (vfs: Vfs, path: string): Effect.Effect<Array<DirEntry>, FsError, Process> =>
+  Effect.gen(function* () {
+    const out: Array<DirEntry> = []
+    let cookie = 0
+    while (cookie >= 0) {
+      const page = yield* Effect.mapError(vfs.readdir({ path, cookie }), (e) => fsError(e, "scandir", path))
+      out.push(...page.entries)
+      cookie = page.next
+    }
+    return out
+  })
+
+/** Opens, reads to the end, closes. */
+export const readFile = (vfs: Vfs, path: string, flag: string | number = "r"): Effect.Effect<Uint8Array, FsError, Process> =>
+  Effect.acquireUseRelease(
+    Effect.mapError(vfs.open({ path, flags: flag, mode: 0o666 }), (e) => fsError(e, "open", path)),
+    ({ fd, stat }) => (stat.type === "dir" ? Effect.fail(new FsError({ code: "EISDIR", syscall: "read" })) : readToEnd(vfs, fd, stat.size)),
+    ({ fd }) => Effect.ignore(vfs.close({ fd }))
+  )
+
+/** Opens (default `w`), writes every byte, closes. */
+export const writeFile = (vfs: Vfs, path: string, bytes: Uint8Array, flag: string | number = "w", mode = 0o666): Effect.Effect<void, FsError, Process> =>
+  Effect.acquireUseRelease(
+    Effect.mapError(vfs.open({ path, flags: flag, mode }), (e) => fsError(e, "open", path)),
+    ({ fd }) => Effect.asVoid(writeBytes(vfs, fd, bytes)),
+    ({ fd }) => Effect.ignore(vfs.close({ fd }))
+  )
+
+/** `stat` (following links) or `lstat`. */
+export const stat = (vfs: Vfs, path: string, follow = true): Effect.Effect<Stat, FsError, Process> =>
+  Effect.mapError(vfs.stat({ path, follow }), (e) => fsError(e, follow ? "stat" : "lstat", path))

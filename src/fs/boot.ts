@@ -1,0 +1,84 @@
+/**
+ * The embedded default in one call: `bootFileSystem()` boots a fresh kernel, a RAM file system at
+ * `/`, the VFS, and one client process whose Node-compatible `fs` it returns.
+ *
+ * How JS calls become IPC: the client process's main fiber takes jobs (Effects) from a queue and
+ * runs each on a thread of its own, so concurrent JS calls are concurrent client threads. Every
+ * `fs` call is therefore a real `call` from the client process to the VFS. A job's promise
+ * settles when its thread ends, or with `EIO` if the client process is gone.
+ */
+import { Deferred, Effect, Exit, Cause, ManagedRuntime, Queue } from "effect"
+import * as Kernel from "../kernel/Kernel.js"
+import * as Process from "../kernel/Process.js"
+import { FsError } from "../servers/vfs/FsProtocol.js"
+import { makeFs, type NodeFs, NodeFsError } from "./NodeFs.js"
+import * as System from "./System.js"
+import * as Vfs from "./VfsClient.js"
+
+/** Options of `bootFileSystem`. */
+export interface BootOptions {
+  /** Physical frames of the kernel (4 KiB each). Default 16,384 (64 MiB). */
+  readonly frames?: number
+}
+
+/** A booted file system: the `fs` object, the kernel (root task's view) and `close`. */
+export interface BootedFileSystem {
+  readonly fs: NodeFs
+  readonly kernel: Kernel.KernelCore
+  readonly system: System.System
+  /** The client process whose threads serve `fs` calls. */
+  readonly client: Process.Pcb
+  /** Shuts the kernel down (every process). Later `fs` calls reject with `EIO`. */
+  readonly close: () => Promise<void>
+}
+
+type Job = Effect.Effect<void, never, Process.Process>
+
+/**
+ * Boots the stack. Rejects with the kernel's spawn error if the processes cannot be made (for
+ * example, too few frames).
+ */
+export const bootFileSystem = async (options: BootOptions = {}): Promise<BootedFileSystem> => {
+  const runtime = ManagedRuntime.make(Kernel.layer(options.frames === undefined ? {} : { frames: options.frames }))
+  const jobs = Effect.runSync(Queue.unbounded<Job>())
+  const serveJobs: Effect.Effect<never, never, Process.Process> = Effect.forever(Effect.flatMap(Queue.take(jobs), (job) => Process.fork(job)))
+  const { kernel, system, client } = await runtime.runPromise(
+    Effect.gen(function* () {
+      const kernel = yield* Kernel.Kernel
+      const system = yield* System.start()
+      const client = yield* System.spawnClient(system, serveJobs, "fs-client")
+      return { kernel, system, client }
+    })
+  )
+  const vfs = Vfs.client(0)
+  let closed = false
+  const gone = () => new NodeFsError("EIO", "fs")
+  const run = <A>(effect: Effect.Effect<A, unknown, Process.Process>): Promise<A> => {
+    if (closed || !client.alive) return Promise.reject(gone())
+    return runtime
+      .runPromiseExit(
+        Effect.gen(function* () {
+          const done = yield* Deferred.make<A, unknown>()
+          yield* Queue.offer(jobs, Effect.asVoid(Effect.intoDeferred(effect, done)))
+          return yield* Effect.raceFirst(Deferred.await(done), Effect.flatMap(client.await, () => Effect.fail(gone())))
+        })
+      )
+      .then((exit) => {
+        if (Exit.isSuccess(exit)) return exit.value
+        const failure = Cause.failureOption(exit.cause)
+        if (failure._tag === "Some") throw failure.value instanceof FsError ? new NodeFsError(failure.value.code, failure.value.syscall ?? "fs") : failure.value
+        throw Cause.squash(exit.cause)
+      })
+  }
+  return {
+    fs: makeFs(vfs, run),
+    kernel,
+    system,
+    client,
+    close: async () => {
+      if (closed) return
+      closed = true
+      await runtime.dispose()
+    }
+  }
+}

@@ -1,0 +1,495 @@
+/**
+ * The RAM file-system server: inodes, directories, hard and symbolic links, modes, owners and
+ * nanosecond timestamps, with file data in frames this process owns. It implements `FsProtocol`.
+ *
+ * Invariants:
+ * - One worker: every handler runs alone, so an exclusive create, a `mkdir` or an append decides
+ *   and commits without a peer in between (exactly one winner of a race; appends never interleave).
+ * - An inode number is never reused while the server lives; an inode lives while it has a link or
+ *   an open, and its pages are freed when both are gone.
+ * - A file page is either absent (a hole, read as zeros) or one page of a region this server
+ *   allocated or was granted; a region is freed when its last file page is dropped.
+ * - File bytes move only by `Lease.read`/`Lease.write` (one kernel copy) or by grant (none).
+ * - `mtime` strictly increases on every write, even within one clock tick.
+ */
+import { Effect } from "effect"
+import * as Lease from "../../ipc/Lease.js"
+import * as Memory from "../../kernel/Memory.js"
+import type { Process } from "../../kernel/Process.js"
+import { PAGE_SIZE } from "../../params.js"
+import * as Server from "../Server.js"
+import { type Attr, type DirEntry, FsError, FsProtocol, type FileType } from "../vfs/FsProtocol.js"
+
+/** Entries per `readdir` page (kept well under the protocol's message size). */
+const DIR_PAGE = 64
+/** Longest name in a directory, as on most POSIX file systems. */
+const NAME_MAX = 255
+
+interface Inode {
+  readonly ino: number
+  readonly type: FileType
+  mode: number
+  uid: number
+  gid: number
+  nlink: number
+  opens: number
+  size: number
+  atimeNs: bigint
+  mtimeNs: bigint
+  ctimeNs: bigint
+  readonly birthtimeNs: bigint
+  /** File pages: a page address in this server's space, or -1 for a hole. */
+  readonly pages: Array<number>
+  /** Directory entries (directories only), in creation order. */
+  readonly entries: Map<string, number>
+  /** Symbolic-link target (links only). */
+  readonly target: string
+}
+
+const epochOffset = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint()
+let lastNs = 0n
+/** Wall-clock nanoseconds, strictly increasing across calls. */
+const nowNs = (): bigint => {
+  const t = epochOffset + process.hrtime.bigint()
+  lastNs = t > lastNs ? t : lastNs + 1n
+  return lastNs
+}
+
+const fail = (code: string) => Effect.fail(new FsError({ code }))
+
+/** The store: every inode and every region of frames. Owned by the server's one worker. */
+class Store {
+  readonly inodes = new Map<number, Inode>()
+  /** Live file pages per region, by the region's first address. */
+  readonly regions = new Map<number, number>()
+  /** The region of each live file page. */
+  readonly regionOf = new Map<number, number>()
+  private nextIno = 2
+  readonly root: Inode
+
+  constructor() {
+    this.root = this.make("dir", 0o755, 0, 0, "", 1)
+  }
+
+  make(type: FileType, mode: number, uid: number, gid: number, target: string, ino = this.nextIno++): Inode {
+    const t = nowNs()
+    const inode: Inode = {
+      ino, type, mode: mode & 0o7777, uid, gid, nlink: type === "dir" ? 2 : 1, opens: 0,
+      size: type === "symlink" ? new TextEncoder().encode(target).length : 0,
+      atimeNs: t, mtimeNs: t, ctimeNs: t, birthtimeNs: t, pages: [], entries: new Map(), target
+    }
+    this.inodes.set(ino, inode)
+    return inode
+  }
+
+  attr(i: Inode): Attr {
+    const blocks = i.type === "file" ? i.pages.reduce((n, p) => (p >= 0 ? n + PAGE_SIZE / 512 : n), 0) : 0
+    const size = i.type === "dir" ? i.entries.size * 32 + 64 : i.size
+    return {
+      ino: i.ino, type: i.type, mode: i.mode, nlink: i.nlink, uid: i.uid, gid: i.gid, size, blocks,
+      atimeNs: i.atimeNs, mtimeNs: i.mtimeNs, ctimeNs: i.ctimeNs, birthtimeNs: i.birthtimeNs
+    }
+  }
+
+  get(ino: number): Inode | undefined {
+    return this.inodes.get(ino)
+  }
+
+  /** Records `pages` consecutive pages from `base` as one region of live file pages. */
+  adopt(base: number, pages: number): void {
+    this.regions.set(base, pages)
+    for (let i = 0; i < pages; i++) this.regionOf.set(base + i * PAGE_SIZE, base)
+  }
+
+  /** Drops one file page; returns the region to free when it was the region's last. */
+  drop(page: number): number | undefined {
+    const base = this.regionOf.get(page)
+    if (base === undefined) return undefined
+    this.regionOf.delete(page)
+    const left = this.regions.get(base)! - 1
+    if (left > 0) {
+      this.regions.set(base, left)
+      return undefined
+    }
+    this.regions.delete(base)
+    return base
+  }
+}
+
+/** Frees regions whose last page went. */
+const freeAll = (regions: ReadonlyArray<number>): Effect.Effect<void, never, Process> =>
+  Effect.forEach(regions, (r) => Effect.ignore(Memory.free(r)), { discard: true })
+
+/** Drops the pages of `inode` from page index `from` on; the regions to free. */
+const dropPages = (s: Store, inode: Inode, from: number): Array<number> => {
+  const freed: Array<number> = []
+  for (let i = from; i < inode.pages.length; i++) {
+    const p = inode.pages[i]!
+    if (p >= 0) {
+      const r = s.drop(p)
+      if (r !== undefined) freed.push(r)
+    }
+  }
+  inode.pages.length = Math.min(inode.pages.length, from)
+  return freed
+}
+
+/** Forgets an inode with no links and no opens, freeing its pages. */
+const reap = (s: Store, inode: Inode): Array<number> => {
+  if (inode.nlink > 0 || inode.opens > 0) return []
+  s.inodes.delete(inode.ino)
+  return dropPages(s, inode, 0)
+}
+
+/** Sets the size; a shrink zeroes the rest of the last page and drops the pages past it. */
+const resize = (s: Store, inode: Inode, size: number): Effect.Effect<void, never, Process> =>
+  Effect.suspend(() => {
+    const old = inode.size
+    inode.size = size
+    inode.mtimeNs = inode.ctimeNs = nowNs()
+    if (size >= old) return Effect.void
+    const keep = Math.ceil(size / PAGE_SIZE)
+    const freed = dropPages(s, inode, keep)
+    const tail = size % PAGE_SIZE
+    const last = keep > 0 ? inode.pages[keep - 1] : undefined
+    const zero = last !== undefined && last >= 0 && tail > 0 ? Effect.orDie(Memory.write(last + tail, new Uint8Array(PAGE_SIZE - tail))) : Effect.void
+    return Effect.zipRight(zero, freeAll(freed))
+  })
+
+const checkName = (name: string): FsError | undefined =>
+  name.length === 0 || name === "." || name === ".." || name.includes("/") || name.includes("\0")
+    ? new FsError({ code: "EINVAL" })
+    : name.length > NAME_MAX
+      ? new FsError({ code: "ENAMETOOLONG" })
+      : undefined
+
+/** The directory `ino`, or ENOENT / ENOTDIR. */
+const dirOf = (s: Store, ino: number): Inode | FsError => {
+  const d = s.get(ino)
+  if (d === undefined || (d.type === "dir" && d.nlink === 0)) return new FsError({ code: "ENOENT" })
+  return d.type === "dir" ? d : new FsError({ code: "ENOTDIR" })
+}
+
+const inodeOf = (s: Store, ino: number): Inode | FsError => s.get(ino) ?? new FsError({ code: "ENOENT" })
+
+/** Makes sure pages `[first, last]` exist, allocating each missing run as one region. */
+const ensurePages = (s: Store, inode: Inode, first: number, last: number): Effect.Effect<void, FsError, Process> =>
+  Effect.gen(function* () {
+    while (inode.pages.length <= last) inode.pages.push(-1)
+    let i = first
+    while (i <= last) {
+      if (inode.pages[i]! >= 0) {
+        i++
+        continue
+      }
+      let j = i
+      while (j + 1 <= last && inode.pages[j + 1]! < 0) j++
+      const count = j - i + 1
+      const base = yield* Effect.mapError(Memory.allocate(count), () => new FsError({ code: "ENOSPC" }))
+      s.adopt(base, count)
+      for (let k = 0; k < count; k++) inode.pages[i + k] = base + k * PAGE_SIZE
+      i = j + 1
+    }
+  })
+
+/**
+ * Runs over `[offset, offset + length)` of a file in runs of consecutive page addresses (a hole
+ * is its own run with address -1): `f(fileOffset, address, length)`.
+ */
+const runs = (inode: Inode, offset: number, length: number, f: (at: number, address: number, n: number) => Effect.Effect<unknown, unknown, Process>) =>
+  Effect.gen(function* () {
+    let at = offset
+    const end = offset + length
+    while (at < end) {
+      const index = Math.floor(at / PAGE_SIZE)
+      const page = inode.pages[index] ?? -1
+      const start = page < 0 ? -1 : page + (at % PAGE_SIZE)
+      let n = Math.min(end, (index + 1) * PAGE_SIZE) - at
+      // Extend while the next page continues this one in memory (or the hole goes on).
+      for (let k = index + 1; at + n < end; k++) {
+        const next = inode.pages[k] ?? -1
+        if (page < 0 ? next >= 0 : next !== page + (k - index) * PAGE_SIZE) break
+        n = Math.min(end, (k + 1) * PAGE_SIZE) - at
+      }
+      yield* f(at, start, n)
+      at += n
+    }
+  })
+
+const leaseError = (e: { readonly _tag: string }) => new FsError({ code: e._tag === "PageFault" || e._tag === "InvalidAddress" ? "EFAULT" : "EIO" })
+const ZEROS = new Uint8Array(PAGE_SIZE)
+
+/** The handlers of one RAM file system (fresh state per call: a restarted server starts empty). */
+export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, never, Process> = Effect.sync(() => {
+  const s = new Store()
+  const creating = (dir: number, name: string, make: () => Inode): Effect.Effect<Attr, FsError> => {
+    const d = dirOf(s, dir)
+    if (d instanceof FsError) return Effect.fail(d)
+    const bad = checkName(name)
+    if (bad) return Effect.fail(bad)
+    if (d.entries.has(name)) return fail("EEXIST")
+    const inode = make()
+    d.entries.set(name, inode.ino)
+    if (inode.type === "dir") d.nlink++
+    d.mtimeNs = d.ctimeNs = nowNs()
+    return Effect.succeed(s.attr(inode))
+  }
+  const removing = (dir: number, name: string, wantDir: boolean): Effect.Effect<void, FsError, Process> =>
+    Effect.suspend(() => {
+      const d = dirOf(s, dir)
+      if (d instanceof FsError) return Effect.fail(d)
+      if (name === "." || name === "..") return fail(wantDir ? "EINVAL" : "EISDIR")
+      const ino = d.entries.get(name)
+      const inode = ino === undefined ? undefined : s.get(ino)
+      if (inode === undefined) return fail("ENOENT")
+      if (wantDir && inode.type !== "dir") return fail("ENOTDIR")
+      if (!wantDir && inode.type === "dir") return fail("EISDIR")
+      if (wantDir && inode.entries.size > 0) return fail("ENOTEMPTY")
+      d.entries.delete(name)
+      d.mtimeNs = d.ctimeNs = nowNs()
+      if (inode.type === "dir") {
+        d.nlink--
+        inode.nlink = 0
+      } else inode.nlink--
+      inode.ctimeNs = nowNs()
+      return freeAll(reap(s, inode))
+    })
+  /** Whether `ancestor` is `ino` or contains it (a directory may not move into itself). */
+  const contains = (ancestor: Inode, ino: number): boolean => {
+    if (ancestor.ino === ino) return true
+    for (const child of ancestor.entries.values()) {
+      const c = s.get(child)
+      if (c !== undefined && c.type === "dir" && contains(c, ino)) return true
+    }
+    return false
+  }
+  return {
+    root: () => Effect.succeed(s.attr(s.root)),
+    lookup: ({ dir, name }) => {
+      const d = dirOf(s, dir)
+      if (d instanceof FsError) return Effect.fail(d)
+      const ino = d.entries.get(name)
+      const inode = ino === undefined ? undefined : s.get(ino)
+      return inode === undefined ? fail("ENOENT") : Effect.succeed(s.attr(inode))
+    },
+    getattr: ({ ino }) => {
+      const i = inodeOf(s, ino)
+      return i instanceof FsError ? Effect.fail(i) : Effect.succeed(s.attr(i))
+    },
+    create: ({ dir, name, mode, uid, gid, exclusive, truncate }) => {
+      const d = dirOf(s, dir)
+      if (d instanceof FsError) return Effect.fail(d)
+      const existing = d.entries.get(name)
+      if (existing === undefined) {
+        return Effect.map(creating(dir, name, () => s.make("file", mode, uid, gid, "")), (a) => {
+          s.get(a.ino)!.opens++
+          return a
+        })
+      }
+      if (exclusive) return fail("EEXIST")
+      const inode = s.get(existing)!
+      if (inode.type === "dir") return fail("EISDIR")
+      inode.opens++
+      return truncate && inode.size > 0 ? Effect.as(resize(s, inode, 0), s.attr(inode)) : Effect.succeed(s.attr(inode))
+    },
+    open: ({ ino, truncate }) => {
+      const i = inodeOf(s, ino)
+      if (i instanceof FsError) return Effect.fail(i)
+      if (truncate && i.type === "dir") return fail("EISDIR")
+      i.opens++
+      return truncate && i.size > 0 ? Effect.as(resize(s, i, 0), s.attr(i)) : Effect.succeed(s.attr(i))
+    },
+    release: ({ ino }) => {
+      const i = s.get(ino)
+      if (i === undefined || i.opens === 0) return fail("EBADF")
+      i.opens--
+      return freeAll(reap(s, i))
+    },
+    mkdir: ({ dir, name, mode, uid, gid }) => creating(dir, name, () => s.make("dir", mode, uid, gid, "")),
+    symlink: ({ dir, name, target, uid, gid }) =>
+      target.length === 0 ? fail("ENOENT") : creating(dir, name, () => s.make("symlink", 0o777, uid, gid, target)),
+    readlink: ({ ino }) => {
+      const i = inodeOf(s, ino)
+      if (i instanceof FsError) return Effect.fail(i)
+      return i.type === "symlink" ? Effect.succeed(i.target) : fail("EINVAL")
+    },
+    link: ({ dir, name, ino }) => {
+      const i = inodeOf(s, ino)
+      if (i instanceof FsError) return Effect.fail(i)
+      if (i.type === "dir") return fail("EPERM")
+      if (i.nlink === 0) return fail("ENOENT")
+      return creating(dir, name, () => {
+        i.nlink++
+        i.ctimeNs = nowNs()
+        return i
+      })
+    },
+    unlink: ({ dir, name }) => removing(dir, name, false),
+    rmdir: ({ dir, name }) => removing(dir, name, true),
+    rename: ({ fromDir, fromName, toDir, toName }) =>
+      Effect.suspend(() => {
+        const from = dirOf(s, fromDir)
+        if (from instanceof FsError) return Effect.fail(from)
+        const to = dirOf(s, toDir)
+        if (to instanceof FsError) return Effect.fail(to)
+        const bad = checkName(fromName) ?? checkName(toName)
+        if (bad) return Effect.fail(bad)
+        const ino = from.entries.get(fromName)
+        const moving = ino === undefined ? undefined : s.get(ino)
+        if (moving === undefined) return fail("ENOENT")
+        const targetIno = to.entries.get(toName)
+        const target = targetIno === undefined ? undefined : s.get(targetIno)
+        if (target !== undefined && target.ino === moving.ino) return Effect.void
+        if (moving.type === "dir" && contains(moving, to.ino)) return fail("EINVAL")
+        if (target !== undefined) {
+          if (moving.type === "dir" && target.type !== "dir") return fail("ENOTDIR")
+          if (moving.type !== "dir" && target.type === "dir") return fail("EISDIR")
+          if (target.type === "dir" && target.entries.size > 0) return fail("ENOTEMPTY")
+        }
+        const t = nowNs()
+        let freed: Array<number> = []
+        if (target !== undefined) {
+          to.entries.delete(toName)
+          if (target.type === "dir") {
+            to.nlink--
+            target.nlink = 0
+          } else target.nlink--
+          freed = reap(s, target)
+        }
+        from.entries.delete(fromName)
+        to.entries.set(toName, moving.ino)
+        if (moving.type === "dir" && from !== to) {
+          from.nlink--
+          to.nlink++
+        }
+        from.mtimeNs = from.ctimeNs = to.mtimeNs = to.ctimeNs = moving.ctimeNs = t
+        return freeAll(freed)
+      }),
+    readdir: ({ dir, cookie }) => {
+      const d = dirOf(s, dir)
+      if (d instanceof FsError) return Effect.fail(d)
+      if (!Number.isInteger(cookie) || cookie < 0) return fail("EINVAL")
+      const all = [...d.entries]
+      const entries: Array<DirEntry> = []
+      for (const [name, ino] of all.slice(cookie, cookie + DIR_PAGE)) {
+        const i = s.get(ino)
+        if (i !== undefined) entries.push({ name, ino, type: i.type })
+      }
+      d.atimeNs = nowNs()
+      return Effect.succeed({ entries, next: cookie + DIR_PAGE < all.length ? cookie + DIR_PAGE : -1 })
+    },
+    read: ({ ino, offset, length }, call) =>
+      Effect.gen(function* () {
+        const i = inodeOf(s, ino)
+        if (i instanceof FsError) return yield* Effect.fail(i)
+        if (i.type === "dir") return yield* fail("EISDIR")
+        if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) return yield* fail("EINVAL")
+        const item = call.items[0]
+        if (item === undefined || item._tag !== "lease") return yield* fail("EINVAL")
+        const n = Math.max(0, Math.min(length, item.length, i.size - offset))
+        yield* Effect.mapError(
+          runs(i, offset, n, (at, address, len) =>
+            address < 0 ? writeZeros(item.lease, at - offset, len) : Lease.write(item.lease, at - offset, address, len)
+          ),
+          (e) => leaseError(e as { _tag: string })
+        )
+        i.atimeNs = nowNs()
+        return n
+      }),
+    write: ({ ino, offset, length, append }, call) =>
+      Effect.gen(function* () {
+        const i = inodeOf(s, ino)
+        if (i instanceof FsError) return yield* Effect.fail(i)
+        if (i.type === "dir") return yield* fail("EISDIR")
+        if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) return yield* fail("EINVAL")
+        const item = call.items[0]
+        if (item === undefined || item._tag !== "lease" || length > item.length) return yield* fail("EINVAL")
+        const at = append ? i.size : offset
+        if (length > 0) {
+          yield* ensurePages(s, i, Math.floor(at / PAGE_SIZE), Math.floor((at + length - 1) / PAGE_SIZE))
+          yield* Effect.mapError(
+            runs(i, at, length, (fileAt, address, n) => Lease.read(item.lease, fileAt - at, n, address)),
+            (e) => leaseError(e as { _tag: string })
+          )
+          if (at + length > i.size) i.size = at + length
+        }
+        i.mtimeNs = i.ctimeNs = nowNs()
+        return { offset: at, written: length, size: i.size }
+      }),
+    writeGrant: ({ ino, offset, length }, call) =>
+      Effect.gen(function* () {
+        const item = call.items[0]
+        const granted = item !== undefined && item._tag === "grant" ? item : undefined
+        // The pages are ours now whatever happens: adopt them first so a failure frees them.
+        if (granted !== undefined) s.adopt(granted.address, granted.pages)
+        const release = (from: number) =>
+          granted === undefined ? Effect.void : freeAll(Array.from({ length: granted.pages - from }, (_, k) => s.drop(granted.address + (from + k) * PAGE_SIZE)).filter((r): r is number => r !== undefined))
+        const i = inodeOf(s, ino)
+        const bad =
+          i instanceof FsError ? i
+          : i.type === "dir" ? new FsError({ code: "EISDIR" })
+          : granted === undefined || offset % PAGE_SIZE !== 0 || offset < 0 || length <= 0 || length > granted.pages * PAGE_SIZE ||
+              length <= (granted.pages - 1) * PAGE_SIZE || (length % PAGE_SIZE !== 0 && offset + length < i.size)
+            ? new FsError({ code: "EINVAL" })
+            : undefined
+        if (bad !== undefined || i instanceof FsError || granted === undefined) {
+          yield* release(0)
+          return yield* Effect.fail(bad ?? new FsError({ code: "EINVAL" }))
+        }
+        const first = offset / PAGE_SIZE
+        const replaced: Array<number> = []
+        while (i.pages.length < first + granted.pages) i.pages.push(-1)
+        for (let k = 0; k < granted.pages; k++) {
+          const old = i.pages[first + k]!
+          if (old >= 0) {
+            const r = s.drop(old)
+            if (r !== undefined) replaced.push(r)
+          }
+          i.pages[first + k] = granted.address + k * PAGE_SIZE
+        }
+        // A partial last page ends the file (checked above): what lies past `length` is not file data.
+        const end = offset + length
+        const tail = end % PAGE_SIZE
+        if (tail > 0) {
+          yield* Effect.orDie(Memory.write(granted.address + (granted.pages - 1) * PAGE_SIZE + tail, new Uint8Array(PAGE_SIZE - tail)))
+        }
+        if (end > i.size) i.size = end
+        i.mtimeNs = i.ctimeNs = nowNs()
+        yield* freeAll(replaced)
+        return { offset, written: length, size: i.size }
+      }),
+    truncate: ({ ino, size }) => {
+      const i = inodeOf(s, ino)
+      if (i instanceof FsError) return Effect.fail(i)
+      if (i.type === "dir") return fail("EISDIR")
+      if (!Number.isSafeInteger(size) || size < 0) return fail("EINVAL")
+      return Effect.map(resize(s, i, size), () => s.attr(i))
+    },
+    setattr: ({ ino, mode, uid, gid, atimeNs, mtimeNs }) => {
+      const i = inodeOf(s, ino)
+      if (i instanceof FsError) return Effect.fail(i)
+      if (mode !== undefined) i.mode = mode & 0o7777
+      if (uid !== undefined && uid >= 0) i.uid = uid
+      if (gid !== undefined && gid >= 0) i.gid = gid
+      if (atimeNs !== undefined) i.atimeNs = atimeNs
+      if (mtimeNs !== undefined) i.mtimeNs = mtimeNs
+      i.ctimeNs = nowNs()
+      return Effect.succeed(s.attr(i))
+    }
+  }
+})
+
+/** Writes `length` zero bytes into a lease at `offset`. */
+const writeZeros = (lease: Lease.Lease, offset: number, length: number): Effect.Effect<void, unknown, Process> =>
+  Effect.gen(function* () {
+    for (let done = 0; done < length; done += PAGE_SIZE) {
+      yield* Lease.writeBytes(lease, offset + done, length - done >= PAGE_SIZE ? ZEROS : ZEROS.subarray(0, length - done))
+    }
+  })
+
+/**
+ * The RAM file-system server program: serves `FsProtocol` on the port in slot `port` (needs
+ * `receive`). Runs until its port fails (`IpcError`). One worker (see the module invariants).
+ */
+export const program = (port: number, counters?: Server.Counters<FsProtocol["operations"]>) =>
+  Server.serve(FsProtocol, handlers, port, counters === undefined ? { workers: 1 } : { workers: 1, counters })

@@ -1,0 +1,125 @@
+/**
+ * The file-system protocol: what every file-system server implements and what the VFS speaks to
+ * a mount. Inode-level and path-free: the VFS owns names above a single directory (mounts, `.`,
+ * `..`, symbolic links); a file-system server only looks a name up in one directory.
+ *
+ * Data never travels in a payload. `read` carries a lease the server writes into, `write` a lease
+ * it reads from (the VFS forwards the client's lease with `from:`, so the server copies straight
+ * between the client's memory and its own frames), and `writeGrant` carries pages that become the
+ * file's pages.
+ *
+ * Every failure is `FsError` with a POSIX code (`ENOENT`, `EEXIST`, `ENOTDIR`, `EISDIR`,
+ * `ENOTEMPTY`, `EINVAL`, `ENOSPC`, `EIO`…).
+ */
+import { Schema } from "effect"
+import * as Protocol from "../../ipc/Protocol.js"
+
+/**
+ * A POSIX error. `syscall`, `path` and `dest` are filled in by the VFS (a file-system server knows
+ * inodes, not paths).
+ */
+export class FsError extends Schema.TaggedError<FsError>()("FsError", {
+  code: Schema.String,
+  syscall: Schema.optional(Schema.String),
+  path: Schema.optional(Schema.String),
+  dest: Schema.optional(Schema.String)
+}) {
+  override get message() {
+    return `${this.code}: ${this.syscall ?? "fs"}${this.path === undefined ? "" : ` '${this.path}'`}${this.dest === undefined ? "" : ` -> '${this.dest}'`}`
+  }
+}
+
+/** Kinds of inode. */
+export const FileType = Schema.Literal("file", "dir", "symlink")
+export type FileType = typeof FileType.Type
+
+/** An inode's attributes. Times are nanoseconds since the epoch. */
+export const Attr = Schema.Struct({
+  ino: Schema.Int,
+  type: FileType,
+  /** Permission bits only (`0o7777`); the type is `type`. */
+  mode: Schema.Int,
+  nlink: Schema.Int,
+  uid: Schema.Int,
+  gid: Schema.Int,
+  size: Schema.Int,
+  blocks: Schema.Int,
+  atimeNs: Schema.BigInt,
+  mtimeNs: Schema.BigInt,
+  ctimeNs: Schema.BigInt,
+  birthtimeNs: Schema.BigInt
+})
+export type Attr = typeof Attr.Type
+
+/** One directory entry. */
+export const DirEntry = Schema.Struct({ name: Schema.String, ino: Schema.Int, type: FileType })
+export type DirEntry = typeof DirEntry.Type
+
+/** A page of directory entries; `next` is the cookie of the next page, -1 at the end. */
+export const DirPage = Schema.Struct({ entries: Schema.Array(DirEntry), next: Schema.Int })
+export type DirPage = typeof DirPage.Type
+
+const Ino = Schema.Int
+const Name = Schema.String
+const Owner = { uid: Schema.Int, gid: Schema.Int }
+
+/** The file-system protocol. Operation order is the wire order: append only. */
+export const FsProtocol = Protocol.make("fs", {
+  /** The root directory's attributes. */
+  root: Protocol.operation({ success: Attr, failure: FsError, idempotent: true }),
+  lookup: Protocol.operation({ payload: { dir: Ino, name: Name }, success: Attr, failure: FsError, idempotent: true }),
+  getattr: Protocol.operation({ payload: { ino: Ino }, success: Attr, failure: FsError, idempotent: true }),
+  /** Opens or creates `name` in `dir` as a regular file and counts an open (see `release`). */
+  create: Protocol.operation({
+    payload: { dir: Ino, name: Name, mode: Schema.Int, ...Owner, exclusive: Schema.Boolean, truncate: Schema.Boolean },
+    success: Attr,
+    failure: FsError
+  }),
+  /** Counts an open of an existing inode (an unlinked file lives while it is open); may truncate it. */
+  open: Protocol.operation({ payload: { ino: Ino, truncate: Schema.Boolean }, success: Attr, failure: FsError }),
+  release: Protocol.operation({ payload: { ino: Ino }, failure: FsError }),
+  mkdir: Protocol.operation({ payload: { dir: Ino, name: Name, mode: Schema.Int, ...Owner }, success: Attr, failure: FsError }),
+  symlink: Protocol.operation({ payload: { dir: Ino, name: Name, target: Schema.String, ...Owner }, success: Attr, failure: FsError }),
+  readlink: Protocol.operation({ payload: { ino: Ino }, success: Schema.String, failure: FsError, idempotent: true }),
+  link: Protocol.operation({ payload: { dir: Ino, name: Name, ino: Ino }, success: Attr, failure: FsError }),
+  unlink: Protocol.operation({ payload: { dir: Ino, name: Name }, failure: FsError }),
+  rmdir: Protocol.operation({ payload: { dir: Ino, name: Name }, failure: FsError }),
+  rename: Protocol.operation({ payload: { fromDir: Ino, fromName: Name, toDir: Ino, toName: Name }, failure: FsError }),
+  readdir: Protocol.operation({ payload: { dir: Ino, cookie: Schema.Int }, success: DirPage, failure: FsError, idempotent: true }),
+  /** Copies up to `length` bytes at `offset` into the lease; returns the count (0 at end of file). */
+  read: Protocol.operation({
+    payload: { ino: Ino, offset: Schema.Int, length: Schema.Int },
+    success: Schema.Int,
+    failure: FsError,
+    idempotent: true,
+    items: [{ _tag: "lease", access: "write" }]
+  }),
+  /** Copies `length` bytes of the lease to `offset` (the end of file, atomically, with `append`). */
+  write: Protocol.operation({
+    payload: { ino: Ino, offset: Schema.Int, length: Schema.Int, append: Schema.Boolean },
+    success: { offset: Schema.Int, written: Schema.Int, size: Schema.Int },
+    failure: FsError,
+    items: [{ _tag: "lease", access: "read" }]
+  }),
+  /** The granted pages become the file's pages at the page-aligned `offset`, no copy; `length` may end mid-page. */
+  writeGrant: Protocol.operation({
+    payload: { ino: Ino, offset: Schema.Int, length: Schema.Int },
+    success: { offset: Schema.Int, written: Schema.Int, size: Schema.Int },
+    failure: FsError,
+    items: [{ _tag: "grant" }]
+  }),
+  truncate: Protocol.operation({ payload: { ino: Ino, size: Schema.Int }, success: Attr, failure: FsError }),
+  setattr: Protocol.operation({
+    payload: {
+      ino: Ino,
+      mode: Schema.optional(Schema.Int),
+      uid: Schema.optional(Schema.Int),
+      gid: Schema.optional(Schema.Int),
+      atimeNs: Schema.optional(Schema.BigInt),
+      mtimeNs: Schema.optional(Schema.BigInt)
+    },
+    success: Attr,
+    failure: FsError
+  })
+})
+export type FsProtocol = typeof FsProtocol

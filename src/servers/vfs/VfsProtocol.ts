@@ -1,0 +1,80 @@
+/**
+ * The VFS protocol: what clients (the `fs` object, the FileSystem layer, any process holding a
+ * capability to the VFS port) call. Paths are absolute; the caller's badge names its descriptor
+ * table, so two clients' descriptors never mix and cannot be forged.
+ *
+ * `read` and `write` carry the caller's buffer as a lease; the VFS forwards it to the mount's
+ * file-system server and never touches the bytes. `writeGrant` carries whole pages that become
+ * file pages. Every failure is `FsError` with `code`, `syscall` and `path` set.
+ */
+import { Schema } from "effect"
+import * as Protocol from "../../ipc/Protocol.js"
+import { Attr, DirPage, FsError } from "./FsProtocol.js"
+
+/** What `stat` answers: the inode's attributes and the device (mount) it lives on. */
+export const Stat = Schema.Struct({ ...Attr.fields, dev: Schema.Int })
+export type Stat = typeof Stat.Type
+
+const Path = Schema.String
+const Fd = Schema.Int
+/** A file position; -1 = the descriptor's current position (which then advances). */
+const Position = Schema.Int
+
+/** The VFS protocol. Operation order is the wire order: append only. */
+export const VfsProtocol = Protocol.make("vfs", {
+  open: Protocol.operation({
+    payload: { path: Path, flags: Schema.Union(Schema.String, Schema.Int), mode: Schema.Int },
+    success: { fd: Fd, stat: Stat },
+    failure: FsError
+  }),
+  close: Protocol.operation({ payload: { fd: Fd }, failure: FsError }),
+  read: Protocol.operation({
+    payload: { fd: Fd, length: Schema.Int, position: Position },
+    success: Schema.Int,
+    failure: FsError,
+    items: [{ _tag: "lease", access: "write" }]
+  }),
+  write: Protocol.operation({
+    payload: { fd: Fd, length: Schema.Int, position: Position },
+    success: Schema.Int,
+    failure: FsError,
+    items: [{ _tag: "lease", access: "read" }]
+  }),
+  writeGrant: Protocol.operation({
+    payload: { fd: Fd, length: Schema.Int, position: Position },
+    success: Schema.Int,
+    failure: FsError,
+    items: [{ _tag: "grant" }]
+  }),
+  fstat: Protocol.operation({ payload: { fd: Fd }, success: Stat, failure: FsError, idempotent: true }),
+  ftruncate: Protocol.operation({ payload: { fd: Fd, size: Schema.Int }, failure: FsError }),
+  stat: Protocol.operation({ payload: { path: Path, follow: Schema.Boolean }, success: Stat, failure: FsError, idempotent: true }),
+  /** Creates a directory (and, with `recursive`, its missing parents); the first one created, if any. */
+  mkdir: Protocol.operation({
+    payload: { path: Path, mode: Schema.Int, recursive: Schema.Boolean },
+    success: Schema.NullOr(Schema.String),
+    failure: FsError
+  }),
+  readdir: Protocol.operation({ payload: { path: Path, cookie: Schema.Int }, success: DirPage, failure: FsError, idempotent: true }),
+  unlink: Protocol.operation({ payload: { path: Path }, failure: FsError }),
+  rmdir: Protocol.operation({ payload: { path: Path }, failure: FsError }),
+  rename: Protocol.operation({ payload: { from: Path, to: Path }, failure: FsError }),
+  symlink: Protocol.operation({ payload: { target: Schema.String, path: Path }, failure: FsError }),
+  readlink: Protocol.operation({ payload: { path: Path }, success: Schema.String, failure: FsError, idempotent: true }),
+  link: Protocol.operation({ payload: { existing: Path, path: Path }, failure: FsError }),
+  realpath: Protocol.operation({ payload: { path: Path }, success: Schema.String, failure: FsError, idempotent: true }),
+  truncate: Protocol.operation({ payload: { path: Path, size: Schema.Int }, failure: FsError }),
+  setattr: Protocol.operation({
+    payload: {
+      path: Path,
+      follow: Schema.Boolean,
+      mode: Schema.optional(Schema.Int),
+      uid: Schema.optional(Schema.Int),
+      gid: Schema.optional(Schema.Int),
+      atimeNs: Schema.optional(Schema.BigInt),
+      mtimeNs: Schema.optional(Schema.BigInt)
+    },
+    failure: FsError
+  })
+})
+export type VfsProtocol = typeof VfsProtocol

@@ -1,0 +1,130 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { bootFileSystem, type BootedFileSystem } from "../../src/fs/boot.js"
+
+let booted: BootedFileSystem
+beforeAll(async () => {
+  booted = await bootFileSystem({ frames: 8192 })
+})
+afterAll(async () => {
+  await booted.close()
+})
+
+describe("Node-compatible fs", () => {
+  it("FS-0001 writeFile/readFile/appendFile round trip, with encodings", async () => {
+    const fs = booted.fs.promises
+    await fs.writeFile("/a.txt", "hello")
+    await fs.appendFile("/a.txt", ", world")
+    expect(await fs.readFile("/a.txt", "utf8")).toBe("hello, world")
+    expect(Buffer.isBuffer(await fs.readFile("/a.txt"))).toBe(true)
+  })
+
+  it("FS-0002 errors are Node's: code, errno, syscall, path and message", async () => {
+    const fs = booted.fs.promises
+    const e = await fs.readFile("/x").catch((x) => x)
+    expect(e).toMatchObject({ code: "ENOENT", errno: -2, syscall: "open", path: "/x" })
+    expect(e.message).toBe("ENOENT: no such file or directory, open '/x'")
+    await fs.mkdir("/d")
+    await expect(fs.mkdir("/d")).rejects.toMatchObject({ code: "EEXIST", syscall: "mkdir", path: "/d" })
+    await fs.writeFile("/d/f", "1")
+    await expect(fs.rmdir("/d")).rejects.toMatchObject({ code: "ENOTEMPTY" })
+    await expect(fs.readFile("/d")).rejects.toMatchObject({ code: "EISDIR" })
+    await expect(fs.stat("/d/f/x")).rejects.toMatchObject({ code: "ENOTDIR" })
+    await expect(fs.readlink("/d/f")).rejects.toMatchObject({ code: "EINVAL" })
+    await fs.symlink("/l2", "/l1")
+    await fs.symlink("/l1", "/l2")
+    await expect(fs.stat("/l1")).rejects.toMatchObject({ code: "ELOOP" })
+  })
+
+  it("FS-0003 invalid arguments reject with ERR_INVALID_ARG_TYPE instead of throwing", async () => {
+    const p = booted.fs.promises.readFile(42 as unknown as string)
+    await expect(p).rejects.toMatchObject({ code: "ERR_INVALID_ARG_TYPE" })
+  })
+
+  it("FS-0004 Stats carry every Node field; mtime changes on every write; ino is stable", async () => {
+    const fs = booted.fs.promises
+    await fs.writeFile("/s", "abc")
+    const s1 = await fs.stat("/s")
+    await fs.appendFile("/s", "d")
+    const s2 = await fs.stat("/s")
+    for (const k of ["dev", "ino", "mode", "nlink", "uid", "gid", "rdev", "size", "blksize", "blocks", "atimeMs", "mtimeMs", "ctimeMs", "birthtimeMs"]) {
+      expect(typeof (s1 as unknown as Record<string, unknown>)[k]).toBe("number")
+    }
+    expect(s1.mtime).toBeInstanceOf(Date)
+    expect(s1.isFile() && !s1.isDirectory()).toBe(true)
+    expect(s2.size).toBe(4)
+    expect(s2.ino).toBe(s1.ino)
+    expect(s2.mtimeNs > s1.mtimeNs).toBe(true)
+  })
+
+  it("FS-0005 open → FileHandle: write, read at positions, truncate, stat, close; EBADF after close", async () => {
+    const fs = booted.fs.promises
+    const fh = await fs.open("/h", "w+")
+    await fh.write("0123456789")
+    const { bytesRead, buffer } = await fh.read(Buffer.alloc(4), 0, 4, 3)
+    expect(buffer.subarray(0, bytesRead).toString()).toBe("3456")
+    await fh.truncate(5)
+    expect((await fh.stat()).size).toBe(5)
+    await fh.close()
+    await expect(fh.stat()).rejects.toMatchObject({ code: "EBADF" })
+  })
+
+  it("FS-0006 readdir (withFileTypes), mkdir recursive, rename, link, realpath, rm recursive/force, copyFile, chmod, utimes, mkdtemp", async () => {
+    const fs = booted.fs.promises
+    expect(await fs.mkdir("/r/s/t", { recursive: true })).toBe("/r")
+    await fs.writeFile("/r/s/t/f", "x")
+    await fs.rename("/r/s/t/f", "/r/g")
+    await fs.link("/r/g", "/r/h")
+    expect((await fs.stat("/r/h")).nlink).toBe(2)
+    const ents = (await fs.readdir("/r", { withFileTypes: true })) as Array<{ name: string; isDirectory(): boolean }>
+    expect(ents.map((e) => `${e.name}:${e.isDirectory()}`).sort()).toEqual(["g:false", "h:false", "s:true"])
+    await fs.symlink("/r/s", "/rs")
+    expect(await fs.realpath("/rs/t/")).toBe("/r/s/t")
+    await fs.copyFile("/r/g", "/r/copy")
+    await expect(fs.copyFile("/r/g", "/r/copy", 1)).rejects.toMatchObject({ code: "EEXIST" })
+    await fs.chmod("/r/g", 0o600)
+    expect((await fs.stat("/r/g")).mode & 0o777).toBe(0o600)
+    await fs.utimes("/r/g", new Date(1000), new Date(2000))
+    expect((await fs.stat("/r/g")).mtimeMs).toBe(2000)
+    const tmp = await fs.mkdtemp("/tmp-")
+    expect(tmp.startsWith("/tmp-")).toBe(true)
+    await expect(fs.rm("/r")).rejects.toMatchObject({ code: "EISDIR" })
+    await fs.rm("/r", { recursive: true })
+    await fs.rm("/r", { force: true })
+    await expect(fs.access("/r")).rejects.toMatchObject({ code: "ENOENT", syscall: "access" })
+  })
+
+  it("FS-0007 callback API and streams", async () => {
+    const fs = booted.fs
+    await new Promise<void>((res, rej) => fs.writeFile("/cb", "callback", (e: unknown) => (e ? rej(e) : res())))
+    const text = await new Promise<string>((res, rej) => fs.readFile("/cb", "utf8", (e: unknown, v: string) => (e ? rej(e) : res(v))))
+    expect(text).toBe("callback")
+    const err = await new Promise<unknown>((res) => fs.stat("/missing", (e: unknown) => res(e)))
+    expect(err).toMatchObject({ code: "ENOENT" })
+    await new Promise<void>((res, rej) => {
+      const w = fs.createWriteStream("/stream")
+      w.on("error", rej).on("finish", () => res())
+      w.write("a".repeat(100000))
+      w.end("b")
+    })
+    let total = 0
+    for await (const chunk of fs.createReadStream("/stream", { highWaterMark: 16384 })) total += (chunk as Buffer).length
+    expect(total).toBe(100001)
+  })
+
+  it("FS-0008 64 client threads at once: one wx winner, one mkdir winner, appends whole, content intact", async () => {
+    const fs = booted.fs.promises
+    const n = 64
+    const wx = await Promise.allSettled(Array.from({ length: n }, (_, i) => fs.writeFile("/race", `w${i}`, { flag: "wx" })))
+    expect(wx.filter((r) => r.status === "fulfilled")).toHaveLength(1)
+    expect(wx.filter((r) => r.status === "rejected").every((r) => (r as PromiseRejectedResult).reason.code === "EEXIST")).toBe(true)
+    const md = await Promise.allSettled(Array.from({ length: n }, () => fs.mkdir("/racedir")))
+    expect(md.filter((r) => r.status === "fulfilled")).toHaveLength(1)
+    const line = (i: number) => `client ${i} `.padEnd(200, String.fromCharCode(97 + (i % 26))) + "\n"
+    await Promise.all(Array.from({ length: n }, (_, i) => fs.appendFile("/log", line(i))))
+    const lines = ((await fs.readFile("/log", "utf8")) as string).split("\n").filter((l: string) => l !== "")
+    expect(lines.sort()).toEqual(Array.from({ length: n }, (_, i) => line(i).slice(0, -1)).sort())
+    await Promise.all(Array.from({ length: n }, (_, i) => fs.writeFile(`/own${i}`, Buffer.alloc(5000 + i, i))))
+    const back = await Promise.all(Array.from({ length: n }, (_, i) => fs.readFile(`/own${i}`)))
+    expect(back.every((b, i) => (b as Buffer).length === 5000 + i && (b as Buffer).every((x) => x === i))).toBe(true)
+  })
+})
