@@ -3,5 +3,7 @@ import { bulkBenchmarks } from "./bulk.js"
 import { floorBenchmarks } from "./floor.js"
 import type { Benchmark } from "./harness.js"
 import { ipcBenchmarks } from "./ipc.js"
+import { protocolBenchmarks } from "./protocol.js"
+import { vfsBenchmarks } from "./vfs.js"
 
-export const benchmarks: ReadonlyArray<Benchmark> = [...floorBenchmarks, ...ipcBenchmarks, ...bulkBenchmarks]
+export const benchmarks: ReadonlyArray<Benchmark> = [...floorBenchmarks, ...ipcBenchmarks, ...protocolBenchmarks, ...bulkBenchmarks, ...vfsBenchmarks]

@@ -8,6 +8,12 @@
  * - `Process`: the calling process, `fork` for threads.
  * - `Memory`, `Caps`: syscalls on the caller's own memory and capability space.
  * - `Capability`: rights and capability spaces; `KernelError`: the kernel's typed errors.
+ * - `Port`, `Message`, `Notification`, `IpcError`: synchronous and asynchronous IPC.
+ * - `Lease`, `Transfer`, `Ring`: bulk data (leases, copy/map/grant items and the planner, rings).
+ * - `Trace`: the message-sequence trace and its Mermaid rendering.
+ * - `Protocol`, `Server`, `Supervisor`, `NameService`, `TestKernel`: typed protocols and plugin servers.
+ * - `VfsProtocol`, `FsProtocol`, `VfsServer`, `RamFs`, `VfsClient`, `FileSystemStack`, `NodeFs`,
+ *   `FileSystemLayer`, `bootFileSystem`: the VFS, the RAM file system and their clients.
  */
 export * as AddressSpace from "./memory/AddressSpace.js"
 export * as Capability from "./kernel/Capability.js"
@@ -27,3 +33,17 @@ export * as Lease from "./ipc/Lease.js"
 export * as Transfer from "./ipc/Transfer.js"
 export * as Ring from "./ipc/Ring.js"
 export * as Trace from "./kernel/Trace.js"
+export * as Protocol from "./ipc/Protocol.js"
+export * as Server from "./servers/Server.js"
+export * as Supervisor from "./servers/Supervisor.js"
+export * as NameService from "./servers/NameService.js"
+export * as TestKernel from "./testing/TestKernel.js"
+export * as FsProtocol from "./servers/vfs/FsProtocol.js"
+export * as VfsProtocol from "./servers/vfs/VfsProtocol.js"
+export * as VfsServer from "./servers/vfs/VfsServer.js"
+export * as RamFs from "./servers/ramfs/RamFs.js"
+export * as VfsClient from "./fs/VfsClient.js"
+export * as FileSystemStack from "./fs/System.js"
+export * as NodeFs from "./fs/NodeFs.js"
+export * as FileSystemLayer from "./fs/FileSystemLayer.js"
+export { bootFileSystem } from "./fs/boot.js"
