@@ -13,7 +13,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as Lab from "../lab/Lab.js"
 import { jsonLines, markdownTable, sizeLabel, textTable, throughputSvg, winners } from "../lab/Report.js"
-import { type CellSpec, type Measurement, STRATEGIES, type Strategy } from "../lab/Workload.js"
+import { STRATEGIES, type Strategy } from "../lab/Workload.js"
 
 const invalid = (message: string) => ValidationError.invalidValue(HelpDoc.p(message))
 
@@ -56,7 +56,7 @@ const machine = () => {
   return `${cpus.length} × ${cpus[0]?.model ?? "unknown CPU"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}`
 }
 
-const progressBar = (done: number, total: number, cell: CellSpec) =>
+const progressBar = (done: number, total: number, cell: { readonly strategy: string; readonly size: number; readonly clients: number }) =>
   Effect.sync(() => {
     const width = 30
     const filled = Math.round((done / total) * width)
@@ -64,8 +64,8 @@ const progressBar = (done: number, total: number, cell: CellSpec) =>
     process.stderr.write(`\r[${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total} ${what.padEnd(32)}${done === total ? "\n" : ""}`)
   })
 
-const report = (results: ReadonlyArray<Measurement>, matrix: Lab.LabMatrix, seconds: number, diagram: string) => {
-  const win = winners(results)
+const report = (results: Lab.LabResults, matrix: Lab.LabMatrix, seconds: number, diagram: string) => {
+  const win = winners(results.direct)
   return [
     "# effect-microkernel lab report",
     "",
@@ -73,17 +73,29 @@ const report = (results: ReadonlyArray<Measurement>, matrix: Lab.LabMatrix, seco
     `Settings: strategies ${matrix.strategies.join(", ")}; sizes ${matrix.sizes.map(sizeLabel).join(", ")}; clients ${matrix.clients.join(", ")}; ` +
       `about ${sizeLabel(matrix.budget)} per cell and direction (1 to 200 operations per client). Run took ${seconds.toFixed(1)} s.`,
     "",
-    "Each operation writes `size` bytes from a client to a storage server and reads them back, moving the",
-    "bytes by one strategy. MB/s counts both directions. \"copied/byte\" is the bytes the kernel copied per byte",
-    "moved; \"pages/op\" the pages mapped or granted; \"hand-offs/op\" the fiber wake-ups.",
+    "Each operation writes `size` bytes from a client to a server and reads them back, moving the bytes by",
+    "one strategy. MB/s counts both directions. \"copied/byte\" is the bytes the kernel copied per byte moved;",
+    "\"pages/op\" the pages mapped or granted; \"frames in use\" all memory in use when the timed operations",
+    "end; \"hand-offs/op\" the fiber wake-ups.",
     "",
     "## Fastest strategy at each size",
     "",
     ...[...win].map(([size, s]) => `- ${sizeLabel(size)}: **${s}**`),
     "",
-    "## Results",
+    "## Results: client ↔ storage server, by strategy",
     "",
-    markdownTable(results),
+    markdownTable(results.direct),
+    ...(results.vfs.length === 0
+      ? []
+      : [
+          "## Results: through the VFS to the RAM file system",
+          "",
+          "Writes by lease (the VFS forwards the client's lease; the file system copies once) or by grant (the",
+          "pages become file pages); reads by lease. The VFS process copied " +
+            `${results.vfs.reduce((n, r) => n + r.vfsBytesCopied, 0)} bytes in all.`,
+          "",
+          markdownTable(results.vfs)
+        ]),
     "## Throughput",
     "",
     "![throughput by strategy and size](throughput.svg)",
@@ -104,18 +116,24 @@ const lab = Command.make("lab", options, (o) =>
       ...base,
       sizes: Option.getOrElse(o.sizes, () => base.sizes),
       clients: Option.getOrElse(o.clients, () => base.clients),
-      strategies: Option.getOrElse(o.strategies, () => base.strategies)
+      strategies: Option.getOrElse(o.strategies, () => base.strategies),
+      vfs: Option.isSome(o.strategies) ? [] : base.vfs
     }
     const t0 = performance.now()
     const results = yield* Lab.run(matrix, progressBar)
     const seconds = (performance.now() - t0) / 1000
     const diagram = yield* Lab.trace("write")
-    yield* Console.log(o.json ? jsonLines(results).trimEnd() : textTable(results))
+    const all = [...results.direct, ...results.vfs]
+    yield* Console.log(
+      o.json
+        ? jsonLines(all).trimEnd()
+        : textTable(results.direct) + (results.vfs.length > 0 ? `\nthrough the VFS and the RAM file system:\n\n${textTable(results.vfs, false)}` : "")
+    )
     yield* Effect.try({
       try: () => {
         fs.mkdirSync(o.out, { recursive: true })
         fs.writeFileSync(path.join(o.out, "report.md"), report(results, matrix, seconds, diagram))
-        fs.writeFileSync(path.join(o.out, "throughput.svg"), throughputSvg(results, "Throughput by transfer strategy (write + read)"))
+        fs.writeFileSync(path.join(o.out, "throughput.svg"), throughputSvg(all, "Throughput by transfer strategy (write + read)"))
         fs.writeFileSync(path.join(o.out, "write-sequence.mmd"), diagram)
       },
       catch: (e) => new Error(`cannot write the report to ${o.out}: ${String(e)}`)

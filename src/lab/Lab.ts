@@ -7,6 +7,7 @@ import { Effect, Either } from "effect"
 import * as Kernel from "../kernel/Kernel.js"
 import { toMermaid, Tracer } from "../kernel/Trace.js"
 import * as Port from "../ipc/Port.js"
+import { runVfsCell, type VfsCellSpec, type VfsMeasurement, VFS_STRATEGIES, type VfsStrategy } from "./VfsWorkload.js"
 import { type CellSpec, type Measurement, runCell, STRATEGIES, type Strategy } from "./Workload.js"
 
 /** What to measure. */
@@ -14,6 +15,8 @@ export interface LabMatrix {
   readonly strategies: ReadonlyArray<Strategy>
   readonly sizes: ReadonlyArray<number>
   readonly clients: ReadonlyArray<number>
+  /** The paths through the VFS and the RAM file system to measure as well. */
+  readonly vfs: ReadonlyArray<VfsStrategy>
   /** Bytes each cell moves (per direction, all clients together), before the per-client limits. */
   readonly budget: number
 }
@@ -23,6 +26,7 @@ export const fullMatrix: LabMatrix = {
   strategies: STRATEGIES,
   sizes: [64, 4096, 65536, 1048576],
   clients: [1, 8, 64],
+  vfs: VFS_STRATEGIES,
   budget: 16 * 1048576
 }
 
@@ -31,6 +35,7 @@ export const quickMatrix: LabMatrix = {
   strategies: STRATEGIES,
   sizes: [64, 65536],
   clients: [1, 4],
+  vfs: VFS_STRATEGIES,
   budget: 1048576
 }
 
@@ -38,26 +43,39 @@ export const quickMatrix: LabMatrix = {
 export const opsFor = (matrix: LabMatrix, size: number, clients: number): number =>
   Math.max(1, Math.min(200, Math.floor(matrix.budget / (size * clients))))
 
-/** The cells of a matrix, sizes outermost. */
-export const cells = (matrix: LabMatrix): Array<CellSpec> =>
+/** The cells of a matrix, sizes outermost: the direct strategies, then the VFS paths. */
+export const cells = (matrix: LabMatrix): Array<CellSpec | VfsCellSpec> =>
   matrix.sizes.flatMap((size) =>
-    matrix.clients.flatMap((clients) => matrix.strategies.map((strategy) => ({ strategy, size, clients, ops: opsFor(matrix, size, clients) })))
+    matrix.clients.flatMap((clients): Array<CellSpec | VfsCellSpec> => [
+      ...matrix.strategies.map((strategy) => ({ strategy, size, clients, ops: opsFor(matrix, size, clients) })),
+      ...matrix.vfs.map((strategy) => ({ strategy, size, clients, ops: opsFor(matrix, size, clients) }))
+    ])
   )
+
+/** What a lab run measured. */
+export interface LabResults {
+  readonly direct: ReadonlyArray<Measurement>
+  readonly vfs: ReadonlyArray<VfsMeasurement>
+}
+
+const isVfs = (cell: CellSpec | VfsCellSpec): cell is VfsCellSpec => cell.strategy.startsWith("vfs.")
 
 /** Runs every cell in order, calling `progress(done, total, cell)` before each. */
 export const run = (
   matrix: LabMatrix,
-  progress: (done: number, total: number, cell: CellSpec) => Effect.Effect<void> = () => Effect.void
-): Effect.Effect<ReadonlyArray<Measurement>> =>
+  progress: (done: number, total: number, cell: CellSpec | VfsCellSpec) => Effect.Effect<void> = () => Effect.void
+): Effect.Effect<LabResults> =>
   Effect.gen(function* () {
     const all = cells(matrix)
-    const out: Array<Measurement> = []
+    const direct: Array<Measurement> = []
+    const vfs: Array<VfsMeasurement> = []
     for (const [i, cell] of all.entries()) {
       yield* progress(i, all.length, cell)
-      out.push(yield* runCell(cell))
+      if (isVfs(cell)) vfs.push(yield* runVfsCell(cell))
+      else direct.push(yield* runCell(cell))
     }
     yield* progress(all.length, all.length, all[all.length - 1]!)
-    return out
+    return { direct, vfs }
   })
 
 /** The scenarios `trace` can draw. */
@@ -65,26 +83,16 @@ export const SCENARIOS = ["write", "read", "open", "peer-death"] as const
 /** A traced scenario. */
 export type Scenario = (typeof SCENARIOS)[number]
 
-/** Runs `scenario` on a traced kernel and returns its Mermaid `sequenceDiagram`. */
+/**
+ * Runs `scenario` on a traced kernel and returns its Mermaid `sequenceDiagram`: `open`, `write`
+ * and `read` of an 8 KiB file through the VFS and the RAM file system (by lease), and `peer-death`.
+ */
 export const trace = (scenario: Scenario): Effect.Effect<string> => {
   const tracer = new Tracer()
-  switch (scenario) {
-    case "write":
-    case "read": {
-      // One client writes 8 KiB by lease and reads it back; keep the half the scenario names.
-      return Effect.map(runCell({ strategy: "lease", size: 8192, clients: 1, ops: 1 }, tracer), () => {
-        const half = Math.ceil(tracer.events.length / 2)
-        const events = scenario === "write" ? tracer.events.slice(0, half) : tracer.events.slice(half)
-        return toMermaid(events, `${scenario}: 8 KiB by lease, client → storage server`)
-      })
-    }
-    case "open":
-      return Effect.map(runCell({ strategy: "ring", size: 4096, clients: 1, ops: 1 }, tracer), () =>
-        toMermaid(tracer.events.slice(0, 4), "open: a session sets up its ring channels")
-      )
-    case "peer-death":
-      return peerDeath(tracer)
-  }
+  if (scenario === "peer-death") return peerDeath(tracer)
+  return Effect.map(runVfsCell({ strategy: "vfs.lease", size: 8192, clients: 1, ops: 1 }, { tracer, step: scenario }), () =>
+    toMermaid(tracer.events, `${scenario}: 8 KiB through the VFS to the RAM file system, by lease`)
+  )
 }
 
 /** A server dies while one client is being served and another waits: both get PeerDied. */

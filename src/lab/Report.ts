@@ -4,6 +4,9 @@
  */
 import { type Measurement, STRATEGIES, type Strategy } from "./Workload.js"
 
+/** A result row: a direct measurement or one through the VFS. */
+export type Row = Omit<Measurement, "strategy"> & { readonly strategy: string }
+
 /** A size in the units a reader expects: 64 B, 4 KiB, 64 KiB, 1 MiB. */
 export const sizeLabel = (n: number): string =>
   n >= 1048576 && n % 1048576 === 0 ? `${n / 1048576} MiB` : n >= 1024 && n % 1024 === 0 ? `${n / 1024} KiB` : `${n} B`
@@ -28,7 +31,7 @@ export const winners = (results: ReadonlyArray<Measurement>): ReadonlyMap<number
 }
 
 const HEADER = ["strategy", "size", "clients", "µs/op", "MB/s", "copied/byte", "pages/op", "frames in use", "hand-offs/op", "intact"]
-const row = (r: Measurement): Array<string> => [
+const row = (r: Row): Array<string> => [
   r.strategy,
   sizeLabel(r.size),
   String(r.clients),
@@ -42,23 +45,26 @@ const row = (r: Measurement): Array<string> => [
 ]
 
 /** The results as an aligned text table, then the winner at each size. */
-export const textTable = (results: ReadonlyArray<Measurement>): string => {
+export const textTable = (results: ReadonlyArray<Row>, withWinners = true): string => {
   const rows = [HEADER, ...results.map(row)]
   const widths = HEADER.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
   const lines = rows.map((r) => r.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  "))
   lines.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  "))
-  const win = [...winners(results)].map(([size, s]) => `${sizeLabel(size)}: ${s}`).join(", ")
+  if (!withWinners) return `${lines.join("\n")}\n`
+  const win = [...winners(results as ReadonlyArray<Measurement>)].map(([size, s]) => `${sizeLabel(size)}: ${s}`).join(", ")
   return `${lines.join("\n")}\n\nfastest at each size: ${win}\n`
 }
 
 /** The results as a Markdown table. */
-export const markdownTable = (results: ReadonlyArray<Measurement>): string =>
+export const markdownTable = (results: ReadonlyArray<Row>): string =>
   [`| ${HEADER.join(" | ")} |`, `|${HEADER.map((_, i) => (i < 2 ? "---" : "---:")).join("|")}|`, ...results.map((r) => `| ${row(r).join(" | ")} |`)].join("\n") + "\n"
 
 /** One JSON object per line. */
-export const jsonLines = (results: ReadonlyArray<Measurement>): string => results.map((r) => JSON.stringify(r)).join("\n") + "\n"
+export const jsonLines = (results: ReadonlyArray<Row>): string => results.map((r) => JSON.stringify(r)).join("\n") + "\n"
 
-const COLORS: Record<Strategy, string> = {
+const COLORS: Record<string, string> = {
+  "vfs.lease": "#2ca02c",
+  "vfs.grant": "#d62728",
   inline: "#7f7f7f",
   copy: "#1f77b4",
   lease: "#2ca02c",
@@ -68,13 +74,19 @@ const COLORS: Record<Strategy, string> = {
   plan: "#17becf"
 }
 
+/** Direct strategies first, in report order, then the VFS paths. */
+const order = (s: string) => {
+  const i = (STRATEGIES as ReadonlyArray<string>).indexOf(s)
+  return i >= 0 ? i : STRATEGIES.length + s.length
+}
+
 const xml = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;")
 
 /**
  * Throughput (MB/s, log scale) by transfer size, one line per strategy, each point the best over
  * the client counts measured. Plain SVG, one `<g class="series">` per strategy.
  */
-export const throughputSvg = (results: ReadonlyArray<Measurement>, title: string): string => {
+export const throughputSvg = (results: ReadonlyArray<Row>, title: string): string => {
   const W = 760
   const H = 440
   const left = 70
@@ -100,7 +112,7 @@ export const throughputSvg = (results: ReadonlyArray<Measurement>, title: string
   sizes.forEach((s, i) => parts.push(`<text x="${x(i)}" y="${H - bottom + 20}" text-anchor="middle">${xml(sizeLabel(s))}</text>`))
   parts.push(`<text x="${(left + W - right) / 2}" y="${H - 10}" text-anchor="middle">transfer size (write + read)</text>`)
   parts.push(`<text transform="translate(16 ${(top + H - bottom) / 2}) rotate(-90)" text-anchor="middle">MB/s (log scale)</text>`)
-  const present = STRATEGIES.filter((s) => results.some((r) => r.strategy === s))
+  const present = [...new Set(results.map((r) => r.strategy))].sort((a, b) => order(a) - order(b))
   present.forEach((s, k) => {
     const points = sizes
       .map((size, i) => {
@@ -109,12 +121,13 @@ export const throughputSvg = (results: ReadonlyArray<Measurement>, title: string
       })
       .filter((p): p is string => p !== undefined)
     parts.push(`<g class="series" data-strategy="${s}">`)
-    parts.push(`<polyline fill="none" stroke="${COLORS[s]}" stroke-width="2" points="${points.join(" ")}"/>`)
+    const dash = s.startsWith("vfs.") ? ` stroke-dasharray="6 4"` : ""
+    parts.push(`<polyline fill="none" stroke="${COLORS[s] ?? "#000"}" stroke-width="2"${dash} points="${points.join(" ")}"/>`)
     for (const p of points) {
       const [px, py] = p.split(",")
-      parts.push(`<circle cx="${px}" cy="${py}" r="3" fill="${COLORS[s]}"/>`)
+      parts.push(`<circle cx="${px}" cy="${py}" r="3" fill="${COLORS[s] ?? "#000"}"/>`)
     }
-    parts.push(`<line x1="${W - right + 15}" x2="${W - right + 35}" y1="${top + 10 + k * 20}" y2="${top + 10 + k * 20}" stroke="${COLORS[s]}" stroke-width="2"/>`)
+    parts.push(`<line x1="${W - right + 15}" x2="${W - right + 35}" y1="${top + 10 + k * 20}" y2="${top + 10 + k * 20}" stroke="${COLORS[s] ?? "#000"}" stroke-width="2"${dash}/>`)
     parts.push(`<text x="${W - right + 40}" y="${top + 14 + k * 20}">${xml(s)}</text>`)
     parts.push(`</g>`)
   })

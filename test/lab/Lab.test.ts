@@ -24,12 +24,12 @@ const wellFormed = (xml: string): boolean => {
   return stack.length === 0 && roots === 1 && !/&(?!amp;|lt;|gt;|quot;|#)/.test(xml)
 }
 
-const tiny: Lab.LabMatrix = { strategies: STRATEGIES, sizes: [64, 16384], clients: [1, 2], budget: 65536 }
+const tiny: Lab.LabMatrix = { strategies: STRATEGIES, sizes: [64, 16384], clients: [1, 2], vfs: [], budget: 65536 }
 
 describe("lab", () => {
   it.effect("every strategy moves the bytes intact, and the measurements agree with the kernel's counting", () =>
     Effect.gen(function* () {
-      const results = yield* Lab.run(tiny)
+      const { direct: results } = yield* Lab.run(tiny)
       expect(results.length).toBe(STRATEGIES.length * 4)
       expect(results.every((r) => r.intact)).toBe(true)
       const at = (s: string, size: number) => results.filter((r) => r.strategy === s && r.size === size)
@@ -45,10 +45,22 @@ describe("lab", () => {
 
   it.effect("the throughput chart is well-formed SVG with one series per strategy", () =>
     Effect.gen(function* () {
-      const results = yield* Lab.run({ ...tiny, sizes: [64], clients: [1] })
+      const { direct: results } = yield* Lab.run({ ...tiny, sizes: [64], clients: [1] })
       const svg = throughputSvg(results, "test <chart> & co")
       expect(wellFormed(svg)).toBe(true)
       expect([...svg.matchAll(/<g class="series" data-strategy="(\w+)">/g)].map((m) => m[1])).toEqual([...STRATEGIES])
+    })
+  )
+
+  it.effect("through the VFS, a lease write costs exactly one kernel copy per byte, a grant write none, and the VFS copies nothing", () =>
+    Effect.gen(function* () {
+      const { vfs } = yield* Lab.run({ ...tiny, strategies: [], sizes: [65536], clients: [2], vfs: ["vfs.lease", "vfs.grant"] })
+      const [lease, grant] = vfs
+      expect(lease).toMatchObject({ strategy: "vfs.lease", copiedPerByte: 1, vfsBytesCopied: 0, intact: true })
+      // grant writes copy nothing; the lease reads copy every byte: half the bytes moved
+      expect(grant).toMatchObject({ strategy: "vfs.grant", copiedPerByte: 0.5, vfsBytesCopied: 0, intact: true })
+      // the 16 pages move twice: client → VFS, then VFS → file system
+      expect(grant!.pagesPerOp).toBe(32)
     })
   )
 
@@ -59,6 +71,10 @@ describe("lab", () => {
         expect(text.startsWith("sequenceDiagram\n")).toBe(true)
         expect(text).toMatch(/->>/)
       }
+      const write = yield* Lab.trace("write")
+      expect(write).toMatch(/client0_\d+->>vfs_\d+: call/)
+      expect(write).toMatch(/vfs_\d+->>ramfs__\d+: call/)
+      expect(write).toMatch(/kernel: lease.read: copies 8192 B/)
       expect(yield* Lab.trace("peer-death")).toContain("call fails with PeerDied")
     })
   )
@@ -73,7 +89,7 @@ describe("lab", () => {
     expect(fs.readFileSync(path.join(out, "report.md"), "utf8")).toMatch(/Machine: /)
     expect(wellFormed(fs.readFileSync(path.join(out, "throughput.svg"), "utf8"))).toBe(true)
     const rows = stdout.trim().split("\n").map((l) => JSON.parse(l))
-    expect(rows.length).toBe(STRATEGIES.length * 2)
+    expect(rows.length).toBe((STRATEGIES.length + 2) * 2)
   }, 60_000)
 
   it("a bad option exits non-zero with a clear message", () => {

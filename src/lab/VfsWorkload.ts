@@ -1,0 +1,118 @@
+/**
+ * The lab's file workload through the real file-system stack: client processes write a file
+ * through the VFS to the RAM file system and read it back. Writes go by lease (the VFS forwards
+ * the client's buffer to the file system, which copies it once) or by grant (the pages become file
+ * pages); reads go by lease. The VFS itself never touches the data.
+ */
+import { Deferred, Effect } from "effect"
+import * as Kernel from "../kernel/Kernel.js"
+import * as Memory from "../kernel/Memory.js"
+import type { Tracer } from "../kernel/Trace.js"
+import * as System from "../fs/System.js"
+import * as Vfs from "../fs/VfsClient.js"
+import { PAGE_SIZE } from "../params.js"
+import type { Measurement } from "./Workload.js"
+
+/** How writes reach the file system. */
+export const VFS_STRATEGIES = ["vfs.lease", "vfs.grant"] as const
+/** A VFS write strategy. */
+export type VfsStrategy = (typeof VFS_STRATEGIES)[number]
+
+/** One VFS cell. */
+export interface VfsCellSpec {
+  readonly strategy: VfsStrategy
+  readonly size: number
+  readonly clients: number
+  readonly ops: number
+}
+
+/** A VFS measurement: the same columns as the direct ones, plus bytes the VFS process copied. */
+export interface VfsMeasurement extends Omit<Measurement, "strategy"> {
+  readonly strategy: VfsStrategy
+  /** Bytes the kernel copied on the VFS process's behalf (must be 0: the VFS forwards leases). */
+  readonly vfsBytesCopied: number
+}
+
+const pagesOf = (n: number) => Math.max(1, Math.ceil(n / PAGE_SIZE))
+
+/** A step of client 0's first measured operation to trace. */
+export interface TraceStep {
+  readonly tracer: Tracer
+  readonly step: "open" | "write" | "read"
+}
+
+/** Runs one VFS cell on a fresh kernel; with `traced`, the kernel traces one step of client 0. */
+export const runVfsCell = (spec: VfsCellSpec, traced?: TraceStep): Effect.Effect<VfsMeasurement> =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const k = yield* Kernel.Kernel
+      const sys = yield* System.start()
+      const go = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      const ready = yield* Effect.forEach(Array.from({ length: spec.clients }), () => Deferred.make<void>())
+      const done = yield* Effect.forEach(Array.from({ length: spec.clients }), () => Deferred.make<void>())
+      const clients = yield* Effect.forEach(Array.from({ length: spec.clients }, (_, i) => i), (i) =>
+        System.spawnClient(
+          sys,
+          Effect.gen(function* () {
+            const vfs = Vfs.client(0)
+            const content = Uint8Array.from({ length: spec.size }, (_, j) => (j * 13 + i) & 255)
+            const tracing = (step: TraceStep["step"], on: boolean) =>
+              Effect.sync(() => {
+                if (traced !== undefined && traced.step === step && i === 0) k.tracer = on ? traced.tracer : undefined
+              })
+            yield* tracing("open", true)
+            const { fd } = yield* vfs.open({ path: `/file${i}`, flags: "w+", mode: 0o644 })
+            yield* tracing("open", false)
+            const back = yield* Memory.allocate(pagesOf(spec.size))
+            let intact = true
+            for (let n = 0; n <= spec.ops; n++) {
+              if (n === 1) {
+                yield* Deferred.succeed(ready[i]!, undefined)
+                yield* Deferred.await(go)
+              }
+              const buf = yield* Memory.allocate(pagesOf(spec.size))
+              yield* Memory.write(buf, content)
+              yield* tracing("write", n === 1)
+              if (spec.strategy === "vfs.grant") yield* Vfs.writeGranted(vfs, fd, buf, spec.size, 0)
+              else yield* Vfs.writeFrom(vfs, fd, buf, spec.size, 0)
+              yield* tracing("write", false)
+              yield* Memory.free(buf).pipe(Effect.ignore)
+              yield* tracing("read", n === 1)
+              yield* Vfs.readInto(vfs, fd, back, spec.size, 0)
+              yield* tracing("read", false)
+              if (n === spec.ops) intact = (yield* Memory.read(back, spec.size)).every((b, j) => b === content[j])
+            }
+            yield* vfs.close({ fd })
+            yield* Deferred.succeed(done[i]!, undefined)
+            yield* Deferred.await(release)
+            return intact
+          }),
+          `client${i}`
+        )
+      )
+      yield* Effect.forEach(ready, Deferred.await)
+      const before = k.stats()
+      const vfsBefore = sys.vfs.bytesCopied
+      const t0 = performance.now()
+      yield* Deferred.succeed(go, undefined)
+      yield* Effect.forEach(done, Deferred.await)
+      const micros = (performance.now() - t0) * 1000
+      const after = k.stats()
+      yield* Deferred.succeed(release, undefined)
+      const exits = yield* Effect.forEach(clients, (c) => c.await)
+      const total = spec.ops * spec.clients
+      const moved = 2 * spec.size * total
+      return {
+        ...spec,
+        usPerOp: micros / total,
+        mbPerS: moved / micros,
+        copiedPerByte: (after.bytesCopied - before.bytesCopied) / moved,
+        pagesPerOp: (after.pagesMapped + after.pagesGranted - before.pagesMapped - before.pagesGranted) / total,
+        framesInUse: after.framesInUse,
+        handoffsPerOp: (after.handoffs - before.handoffs) / total,
+        intact: exits.every((e) => e._tag === "Exited" && e.value === true),
+        vfsBytesCopied: sys.vfs.bytesCopied - vfsBefore
+      }
+    }).pipe(Effect.orDie, Effect.provide(Kernel.layer({ frames: 4096 + spec.clients * 4 * pagesOf(spec.size) })))
+  )
