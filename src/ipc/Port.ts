@@ -24,6 +24,7 @@ import { InvalidMessage, type IpcError, MessageTooLarge, WouldBlock } from "./er
 import { deliver, prepare, type Prepared } from "./internal/items.js"
 import {
   accept,
+  Answer,
   answer,
   Envelope,
   makePort,
@@ -306,10 +307,10 @@ const replyNow = (p: Pcb, reply: Reply, msg: Message, operation: string): Either
   }
   const data = copyInline(msg.data, reply.sender)
   k.counters.inlineBytes += data.length
-  return Either.right(answer(reply, { label: msg.label, data, caps: transferCaps(caps, reply.sender), items: delivered }))
+  return Either.right(answer(reply, new Answer(msg.label, data, transferCaps(caps, reply.sender), delivered)))
 }
 const NO_DELIVERED: ReadonlyArray<DeliveredItem> = []
-const NO_REPLY: ReplyMessage = { label: 0, data: new Uint8Array(0), caps: [], items: [] }
+const NO_REPLY: ReplyMessage = new Answer(0, new Uint8Array(0), [], [])
 
 /** The first copy item that would not fit its window, as `MessageTooLarge`. */
 const copyOverflow = (items: ReadonlyArray<TransferItem>, windows: Windows, operation: string): MessageTooLarge | undefined => {

@@ -163,9 +163,10 @@ export class KernelCore {
     })
   }
 
-  /** Faults `pcb` from one of its own threads: the kill runs on another fiber. */
-  fault(pcb: Pcb): void {
+  /** Faults `pcb` from one of its own threads (the process ends `Failed` with `cause`): the kill runs on another fiber. */
+  fault(pcb: Pcb, cause: Cause.Cause<unknown>): void {
     if (!pcb.alive) return
+    pcb.fault ??= cause
     Effect.runFork(this.kill(pcb))
   }
 
@@ -188,7 +189,9 @@ export class KernelCore {
         this.memory.closeAccount(pcb.account)
         this.table.delete(pcb.pid)
         pcb.status = "dead"
-        const how: ProcessExit = pcb.killed
+        const how: ProcessExit = pcb.fault !== undefined
+          ? { _tag: "Failed", cause: pcb.fault }
+          : pcb.killed
           ? { _tag: "Killed" }
           : Exit.isSuccess(exit)
             ? { _tag: "Exited", value: exit.value }

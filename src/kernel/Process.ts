@@ -47,6 +47,8 @@ export class Pcb {
   bytesCopied = 0
   /** Set when a kill was asked for, so teardown reports `Killed`. */
   killed = false
+  /** The defect of a thread that faulted the process, reported as its exit. */
+  fault: Cause.Cause<unknown> | undefined = undefined
   /** Completed with the process's exit once teardown is done. */
   readonly exit: Deferred.Deferred<ProcessExit>
 
@@ -99,7 +101,7 @@ export const fork = <A, E>(effect: Effect.Effect<A, E, Process>): Effect.Effect<
               Effect.sync(() => {
                 p.threads.delete(fiber as Fiber.RuntimeFiber<unknown, unknown>)
                 if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause) && Cause.isDie(exit.cause)) {
-                  p.kernel.fault(p)
+                  p.kernel.fault(p, exit.cause)
                 }
               })
             )

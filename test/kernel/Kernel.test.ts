@@ -49,10 +49,12 @@ describe("Kernel", () => {
     }).pipe(boot)
   )
 
-  it.effect("a thread's defect faults the whole process", () =>
+  it.effect("a thread's defect faults the whole process, which ends Failed with that defect", () =>
     Effect.gen(function* () {
       const p = yield* Kernel.spawn(Effect.zipRight(Process.fork(Effect.die("thread fault")), Effect.never))
-      expect((yield* p.await)._tag).toBe("Killed")
+      const exit = yield* p.await
+      expect(exit._tag).toBe("Failed")
+      expect(exit._tag === "Failed" && String(exit.cause)).toMatch(/thread fault/)
     }).pipe(boot)
   )
 

@@ -19,7 +19,7 @@ import type { KernelCore } from "../../kernel/Kernel.js"
 import type { Obligation, Pcb } from "../../kernel/Process.js"
 import { PeerDied } from "../errors.js"
 import type { IpcError } from "../errors.js"
-import type { Received, Reply, ReplyMessage, Window } from "../Message.js"
+import type { DeliveredItem, Received, Reply, ReplyMessage, Window } from "../Message.js"
 import { deliver, discard, type Prepared, revokeLeases } from "./items.js"
 import { participant } from "../../kernel/Trace.js"
 import type { Blocker } from "./blocking.js"
@@ -279,15 +279,43 @@ export const accept = (p: Pcb, env: Envelope, windows: ReadonlyArray<Window> | u
     }
     env.state = State.Done
   }
-  return {
-    label: env.label,
+  return new ReceivedMessage(
+    env.label,
     // Copied for the port's owner at send; another holder of the receive right gets its own copy.
-    data: p === env.port.owner ? env.data : copyInline(env.data, p),
-    badge: env.badge,
-    caps: transferCaps(env.caps, p),
-    reply: env.state === State.Held ? env : undefined,
-    items: delivery.items
-  }
+    p === env.port.owner ? env.data : copyInline(env.data, p),
+    env.badge,
+    transferCaps(env.caps, p),
+    env.state === State.Held ? env : undefined,
+    delivery.items
+  )
+}
+
+/*
+ * Messages are class instances, not object literals: V8 pretenures the allocation site of a
+ * literal once many of them live long (a full queue), and every later message then pays for
+ * old-generation allocation. A constructor keeps them young.
+ */
+
+/** A received message (see `Received`). */
+export class ReceivedMessage implements Received {
+  constructor(
+    readonly label: number,
+    readonly data: Uint8Array,
+    readonly badge: number,
+    readonly caps: ReadonlyArray<number>,
+    readonly reply: Reply | undefined,
+    readonly items: ReadonlyArray<DeliveredItem>
+  ) {}
+}
+
+/** A reply as the caller gets it (see `ReplyMessage`). */
+export class Answer implements ReplyMessage {
+  constructor(
+    readonly label: number,
+    readonly data: Uint8Array,
+    readonly caps: ReadonlyArray<number>,
+    readonly items: ReadonlyArray<DeliveredItem>
+  ) {}
 }
 const NO_DELIVERY = { items: [], error: undefined }
 
