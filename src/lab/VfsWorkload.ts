@@ -11,7 +11,7 @@ import type { Tracer } from "../kernel/Trace.js"
 import * as System from "../fs/System.js"
 import * as Vfs from "../fs/VfsClient.js"
 import { PAGE_SIZE } from "../params.js"
-import type { Measurement } from "./Workload.js"
+import { type Measurement, same } from "./Workload.js"
 
 /** How writes reach the file system. */
 export const VFS_STRATEGIES = ["vfs.lease", "vfs.grant"] as const
@@ -35,6 +35,12 @@ export interface VfsMeasurement extends Omit<Measurement, "strategy"> {
 
 const pagesOf = (n: number) => Math.max(1, Math.ceil(n / PAGE_SIZE))
 
+/** Memory for a cell: files, buffers and slack; any one process may use all of it. */
+const framesFor = (spec: VfsCellSpec) => {
+  const frames = 4096 + spec.clients * 4 * pagesOf(spec.size)
+  return { frames, processQuota: frames }
+}
+
 /** A step of client 0's first measured operation to trace. */
 export interface TraceStep {
   readonly tracer: Tracer
@@ -56,7 +62,8 @@ export const runVfsCell = (spec: VfsCellSpec, traced?: TraceStep): Effect.Effect
           sys,
           Effect.gen(function* () {
             const vfs = Vfs.client(0)
-            const content = Uint8Array.from({ length: spec.size }, (_, j) => (j * 13 + i) & 255)
+            const content = new Uint8Array(spec.size)
+            for (let j = 0; j < spec.size; j++) content[j] = (j * 13 + i) & 255
             const tracing = (step: TraceStep["step"], on: boolean) =>
               Effect.sync(() => {
                 if (traced !== undefined && traced.step === step && i === 0) k.tracer = on ? traced.tracer : undefined
@@ -66,22 +73,24 @@ export const runVfsCell = (spec: VfsCellSpec, traced?: TraceStep): Effect.Effect
             yield* tracing("open", false)
             const back = yield* Memory.allocate(pagesOf(spec.size))
             let intact = true
-            for (let n = 0; n <= spec.ops; n++) {
-              if (n === 1) {
+            // As in the direct workload: one untimed warm-up operation when there are several.
+            const first = spec.ops > 1 ? 1 : 0
+            for (let n = 0; n < spec.ops + first; n++) {
+              if (n === first) {
                 yield* Deferred.succeed(ready[i]!, undefined)
                 yield* Deferred.await(go)
               }
               const buf = yield* Memory.allocate(pagesOf(spec.size))
               yield* Memory.write(buf, content)
-              yield* tracing("write", n === 1)
+              yield* tracing("write", n === first)
               if (spec.strategy === "vfs.grant") yield* Vfs.writeGranted(vfs, fd, buf, spec.size, 0)
               else yield* Vfs.writeFrom(vfs, fd, buf, spec.size, 0)
               yield* tracing("write", false)
               yield* Memory.free(buf).pipe(Effect.ignore)
-              yield* tracing("read", n === 1)
+              yield* tracing("read", n === first)
               yield* Vfs.readInto(vfs, fd, back, spec.size, 0)
               yield* tracing("read", false)
-              if (n === spec.ops) intact = (yield* Memory.read(back, spec.size)).every((b, j) => b === content[j])
+              if (n === spec.ops + first - 1) intact = same(yield* Memory.read(back, spec.size), content)
             }
             yield* vfs.close({ fd })
             yield* Deferred.succeed(done[i]!, undefined)
@@ -91,12 +100,20 @@ export const runVfsCell = (spec: VfsCellSpec, traced?: TraceStep): Effect.Effect
           `client${i}`
         )
       )
-      yield* Effect.forEach(ready, Deferred.await)
+      // A client that dies early must not leave the harness waiting for its checkpoint.
+      const checkpoint = (points: ReadonlyArray<Deferred.Deferred<void>>) =>
+        Effect.forEach(points, (point, i) =>
+          Effect.raceFirst(
+            Deferred.await(point),
+            Effect.flatMap(clients[i]!.await, (exit) => Effect.dieMessage(`lab client ${i} (${spec.strategy}, ${spec.size} B) ended ${exit._tag}: ${exit._tag === "Failed" ? String(exit.cause) : ""}`))
+          )
+        )
+      yield* checkpoint(ready)
       const before = k.stats()
       const vfsBefore = sys.vfs.bytesCopied
       const t0 = performance.now()
       yield* Deferred.succeed(go, undefined)
-      yield* Effect.forEach(done, Deferred.await)
+      yield* checkpoint(done)
       const micros = (performance.now() - t0) * 1000
       const after = k.stats()
       yield* Deferred.succeed(release, undefined)
@@ -114,5 +131,5 @@ export const runVfsCell = (spec: VfsCellSpec, traced?: TraceStep): Effect.Effect
         intact: exits.every((e) => e._tag === "Exited" && e.value === true),
         vfsBytesCopied: sys.vfs.bytesCopied - vfsBefore
       }
-    }).pipe(Effect.orDie, Effect.provide(Kernel.layer({ frames: 4096 + spec.clients * 4 * pagesOf(spec.size) })))
+    }).pipe(Effect.orDie, Effect.provide(Kernel.layer(framesFor(spec))))
   )

@@ -159,6 +159,13 @@ const session = (slot: number, strategy: Strategy, size: number) =>
   })
 
 /** One client: `ops` writes and reads of `size` bytes by `strategy`; true if every read matched. */
+/** Whether two byte arrays hold the same bytes. */
+export const same = (a: Uint8Array, b: Uint8Array): boolean => {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
 /** The measuring harness's checkpoints, passed to each client by the root task. */
 interface Checkpoints {
   /** Warm-up done; wait for the start. */
@@ -172,7 +179,8 @@ const client = (strategy: Strategy, size: number, ops: number, seed: number, at:
     const inlineMax = defaultConfig.inlineMax
     const pages = pagesOf(size)
     let buf = yield* Memory.allocate(pages)
-    const content = Uint8Array.from({ length: size }, (_, i) => (i * 31 + seed) & 255)
+    const content = new Uint8Array(size)
+    for (let j = 0; j < size; j++) content[j] = (j * 31 + seed) & 255
     let intact = true
     let toServer: Ring.RingEnd | undefined = undefined
     let fromServer: Ring.RingEnd | undefined = undefined
@@ -182,9 +190,11 @@ const client = (strategy: Strategy, size: number, ops: number, seed: number, at:
       const back = yield* Ring.create({ entries: RING_ENTRIES, entrySize: RING_ENTRY, role: "consumer" })
       fromServer = yield* Ring.connect(back.end, yield* Port.call(0, back.share))
     }
-    // Operation 0 warms up (untimed); the rest are measured between the checkpoints.
-    for (let i = 0; i <= ops; i++) {
-      if (i === 1) yield* at.ready
+    // With more than one operation, operation 0 warms up untimed; the rest are measured between
+    // the checkpoints. (A single large operation is its own warm-up.)
+    const first = ops > 1 ? 1 : 0
+    for (let i = 0; i < ops + first; i++) {
+      if (i === first) yield* at.ready
       yield* Memory.write(buf, content)
       let gaveBuffer = false
       // write
@@ -247,10 +257,7 @@ const client = (strategy: Strategy, size: number, ops: number, seed: number, at:
           for (let off = 0; off < size; off += RING_ENTRY) yield* Ring.popInto(fromServer!, buf + off)
           break
       }
-      if (i === ops) {
-        const back = yield* Memory.read(readAt, size)
-        intact = back.every((b, j) => b === content[j])
-      }
+      if (i === ops + first - 1) intact = same(yield* Memory.read(readAt, size), content)
       if (readAt !== buf) {
         if (strategy === "map") yield* Memory.free(readAt)
         else {
@@ -288,11 +295,19 @@ export const runCell = (spec: CellSpec, tracer?: Tracer): Effect.Effect<Measurem
           { name: `client${i}`, caps: [{ cap: port, rights: Rights.send | Rights.grant, badge: i + 1 }] }
         )
       )
-      yield* Effect.forEach(ready, Deferred.await)
+      // A client that dies early must not leave the harness waiting for its checkpoint.
+      const checkpoint = (points: ReadonlyArray<Deferred.Deferred<void>>) =>
+        Effect.forEach(points, (point, i) =>
+          Effect.raceFirst(
+            Deferred.await(point),
+            Effect.flatMap(clients[i]!.await, (exit) => Effect.dieMessage(`lab client ${i} (${spec.strategy}, ${spec.size} B) ended ${exit._tag}: ${exit._tag === "Failed" ? String(exit.cause) : ""}`))
+          )
+        )
+      yield* checkpoint(ready)
       const before = k.stats()
       const t0 = performance.now()
       yield* Deferred.succeed(go, undefined)
-      yield* Effect.forEach(done, Deferred.await)
+      yield* checkpoint(done)
       const micros = (performance.now() - t0) * 1000
       const after = k.stats()
       yield* Deferred.succeed(release, undefined)
@@ -311,5 +326,5 @@ export const runCell = (spec: CellSpec, tracer?: Tracer): Effect.Effect<Measurem
         handoffsPerOp: (after.handoffs - before.handoffs) / total,
         intact: exits.every((e) => e._tag === "Exited" && e.value === true)
       }
-    }).pipe(Effect.orDie, Effect.provide(Kernel.layer({ frames: framesFor(spec) })))
+    }).pipe(Effect.orDie, Effect.provide(Kernel.layer({ frames: framesFor(spec), processQuota: framesFor(spec) })))
   )
