@@ -40,7 +40,7 @@ export const toMermaid = (events: ReadonlyArray<TraceEvent>, title?: string): st
   for (const e of events) for (const n of [e.from, e.to]) if (!order.includes(n)) order.push(n)
   const lines = ["sequenceDiagram"]
   if (title !== undefined) lines.push(`    title ${escape(title)}`)
-  for (const n of order) lines.push(`    participant ${id(n)} as ${escape(n)}`)
+  for (const n of order) lines.push(`    participant ${id(n)} as ${escape(n.replace(/#(\d+)$/, " (pid $1)"))}`)
   for (const e of events) {
     if (e.kind === "kernel") {
       lines.push(`    Note over ${id(e.from)}${e.to === e.from ? "" : `,${id(e.to)}`}: kernel: ${escape(e.text)}`)

@@ -27,7 +27,7 @@ export const fullMatrix: LabMatrix = {
   sizes: [64, 4096, 65536, 1048576],
   clients: [1, 8, 64],
   vfs: VFS_STRATEGIES,
-  budget: 16 * 1048576
+  budget: 8 * 1048576
 }
 
 /** A reduced matrix that runs in a few seconds (tests, CI). */
