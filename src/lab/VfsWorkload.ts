@@ -4,13 +4,14 @@
  * the client's buffer to the file system, which copies it once) or by grant (the pages become file
  * pages); reads go by lease. The VFS itself never touches the data.
  */
-import { Deferred, Effect } from "effect"
+import { Effect } from "effect"
 import * as Kernel from "../kernel/Kernel.js"
 import * as Memory from "../kernel/Memory.js"
 import type { Tracer } from "../kernel/Trace.js"
 import * as System from "../fs/System.js"
 import * as Vfs from "../fs/VfsClient.js"
 import { PAGE_SIZE } from "../params.js"
+import { type Checkpoints, measure } from "./Harness.js"
 import { type Measurement, same } from "./Workload.js"
 
 /** How writes reach the file system. */
@@ -53,83 +54,54 @@ export const runVfsCell = (spec: VfsCellSpec, traced?: TraceStep): Effect.Effect
     Effect.gen(function* () {
       const k = yield* Kernel.Kernel
       const sys = yield* System.start()
-      const go = yield* Deferred.make<void>()
-      const release = yield* Deferred.make<void>()
-      const ready = yield* Effect.forEach(Array.from({ length: spec.clients }), () => Deferred.make<void>())
-      const done = yield* Effect.forEach(Array.from({ length: spec.clients }), () => Deferred.make<void>())
-      const clients = yield* Effect.forEach(Array.from({ length: spec.clients }, (_, i) => i), (i) =>
-        System.spawnClient(
-          sys,
-          Effect.gen(function* () {
-            const vfs = Vfs.client(0)
-            const content = new Uint8Array(spec.size)
-            for (let j = 0; j < spec.size; j++) content[j] = (j * 13 + i) & 255
-            const tracing = (step: TraceStep["step"], on: boolean) =>
-              Effect.sync(() => {
-                if (traced !== undefined && traced.step === step && i === 0) k.tracer = on ? traced.tracer : undefined
-              })
-            yield* tracing("open", true)
-            const { fd } = yield* vfs.open({ path: `/file${i}`, flags: "w+", mode: 0o644 })
-            yield* tracing("open", false)
-            const back = yield* Memory.allocate(pagesOf(spec.size))
-            let intact = true
-            // As in the direct workload: one untimed warm-up operation when there are several.
-            const first = spec.ops > 1 ? 1 : 0
-            for (let n = 0; n < spec.ops + first; n++) {
-              if (n === first) {
-                yield* Deferred.succeed(ready[i]!, undefined)
-                yield* Deferred.await(go)
-              }
-              const buf = yield* Memory.allocate(pagesOf(spec.size))
-              yield* Memory.write(buf, content)
-              yield* tracing("write", n === first)
-              if (spec.strategy === "vfs.grant") yield* Vfs.writeGranted(vfs, fd, buf, spec.size, 0)
-              else yield* Vfs.writeFrom(vfs, fd, buf, spec.size, 0)
-              yield* tracing("write", false)
-              yield* Memory.free(buf).pipe(Effect.ignore)
-              yield* tracing("read", n === first)
-              yield* Vfs.readInto(vfs, fd, back, spec.size, 0)
-              yield* tracing("read", false)
-              if (n === spec.ops + first - 1) intact = same(yield* Memory.read(back, spec.size), content)
-            }
-            yield* vfs.close({ fd })
-            yield* Deferred.succeed(done[i]!, undefined)
-            yield* Deferred.await(release)
-            return intact
-          }),
-          `client${i}`
-        )
+      let vfsBefore = 0
+      const timed = yield* measure(
+        k,
+        spec,
+        (i, at) => {
+          // Tracing is switched on and off around one step of client 0 by the root task's hook.
+          const trace = (step: TraceStep["step"], on: boolean) =>
+            Effect.sync(() => {
+              if (traced !== undefined && traced.step === step && i === 0) k.tracer = on ? traced.tracer : undefined
+            })
+          return System.spawnClient(sys, vfsClient(spec, i, at, trace), `client${i}`)
+        },
+        () => {
+          vfsBefore = sys.vfs.bytesCopied
+        }
       )
-      // A client that dies early must not leave the harness waiting for its checkpoint.
-      const checkpoint = (points: ReadonlyArray<Deferred.Deferred<void>>) =>
-        Effect.forEach(points, (point, i) =>
-          Effect.raceFirst(
-            Deferred.await(point),
-            Effect.flatMap(clients[i]!.await, (exit) => Effect.dieMessage(`lab client ${i} (${spec.strategy}, ${spec.size} B) ended ${exit._tag}: ${exit._tag === "Failed" ? String(exit.cause) : ""}`))
-          )
-        )
-      yield* checkpoint(ready)
-      const before = k.stats()
-      const vfsBefore = sys.vfs.bytesCopied
-      const t0 = performance.now()
-      yield* Deferred.succeed(go, undefined)
-      yield* checkpoint(done)
-      const micros = (performance.now() - t0) * 1000
-      const after = k.stats()
-      yield* Deferred.succeed(release, undefined)
-      const exits = yield* Effect.forEach(clients, (c) => c.await)
-      const total = spec.ops * spec.clients
-      const moved = 2 * spec.size * total
-      return {
-        ...spec,
-        usPerOp: micros / total,
-        mbPerS: moved / micros,
-        copiedPerByte: (after.bytesCopied - before.bytesCopied) / moved,
-        pagesPerOp: (after.pagesMapped + after.pagesGranted - before.pagesMapped - before.pagesGranted) / total,
-        framesInUse: after.framesInUse,
-        handoffsPerOp: (after.handoffs - before.handoffs) / total,
-        intact: exits.every((e) => e._tag === "Exited" && e.value === true),
-        vfsBytesCopied: sys.vfs.bytesCopied - vfsBefore
-      }
+      return { ...timed, vfsBytesCopied: sys.vfs.bytesCopied - vfsBefore }
     }).pipe(Effect.orDie, Effect.provide(Kernel.layer(framesFor(spec))))
   )
+
+/** One client: open its file, then write and read it `spec.ops` times; true if every read matched. */
+const vfsClient = (spec: VfsCellSpec, i: number, at: Checkpoints, trace: (step: TraceStep["step"], on: boolean) => Effect.Effect<void>) =>
+  Effect.gen(function* () {
+    const vfs = Vfs.client(0)
+    const content = new Uint8Array(spec.size)
+    for (let j = 0; j < spec.size; j++) content[j] = (j * 13 + i) & 255
+    yield* trace("open", true)
+    const { fd } = yield* vfs.open({ path: `/file${i}`, flags: "w+", mode: 0o644 })
+    yield* trace("open", false)
+    const back = yield* Memory.allocate(pagesOf(spec.size))
+    let intact = true
+    // As in the direct workload: one untimed warm-up operation when there are several.
+    const first = spec.ops > 1 ? 1 : 0
+    for (let n = 0; n < spec.ops + first; n++) {
+      if (n === first) yield* at.ready
+      const buf = yield* Memory.allocate(pagesOf(spec.size))
+      yield* Memory.write(buf, content)
+      yield* trace("write", n === first)
+      if (spec.strategy === "vfs.grant") yield* Vfs.writeGranted(vfs, fd, buf, spec.size, 0)
+      else yield* Vfs.writeFrom(vfs, fd, buf, spec.size, 0)
+      yield* trace("write", false)
+      yield* Memory.free(buf).pipe(Effect.ignore)
+      yield* trace("read", n === first)
+      yield* Vfs.readInto(vfs, fd, back, spec.size, 0)
+      yield* trace("read", false)
+      if (n === spec.ops + first - 1) intact = same(yield* Memory.read(back, spec.size), content)
+    }
+    yield* vfs.close({ fd })
+    yield* at.done
+    return intact
+  })

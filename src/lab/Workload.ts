@@ -16,18 +16,18 @@
  * | ring | entries through a client → server ring | entries through a server → client ring |
  * | plan | `Transfer.plan` with the sender's freedoms (`move`, the window size) | the server plans its reply the same way |
  */
-import { Deferred, Effect, Either, Fiber } from "effect"
+import { Effect, Either, Fiber } from "effect"
 import { Rights } from "../kernel/Capability.js"
 import * as Kernel from "../kernel/Kernel.js"
 import * as Memory from "../kernel/Memory.js"
 import * as Process from "../kernel/Process.js"
-import type { Pcb } from "../kernel/Process.js"
 import * as Lease from "../ipc/Lease.js"
 import * as Port from "../ipc/Port.js"
 import * as Ring from "../ipc/Ring.js"
 import * as Transfer from "../ipc/Transfer.js"
 import { defaultConfig, PAGE_SIZE } from "../params.js"
 import type { Tracer } from "../kernel/Trace.js"
+import { type Checkpoints, measure, type Timing } from "./Harness.js"
 
 /** Every strategy the lab measures, in report order. */
 export const STRATEGIES = ["inline", "copy", "lease", "map", "grant", "ring", "plan"] as const
@@ -44,22 +44,7 @@ export interface CellSpec {
 }
 
 /** What one cell measured. */
-export interface Measurement extends CellSpec {
-  /** Microseconds per operation (one write and one read of `size` bytes), all clients together. */
-  readonly usPerOp: number
-  /** Bytes moved (both directions) per second, in MB (10^6). */
-  readonly mbPerS: number
-  /** Bytes the kernel copied ÷ bytes moved. */
-  readonly copiedPerByte: number
-  /** Pages mapped or granted per operation. */
-  readonly pagesPerOp: number
-  /** Frames in use when the timed operations end, all processes together (files, buffers, rings). */
-  readonly framesInUse: number
-  /** Fiber hand-offs per operation. */
-  readonly handoffsPerOp: number
-  /** Whether every client read back exactly what it wrote. */
-  readonly intact: boolean
-}
+export interface Measurement extends CellSpec, Timing {}
 
 const WRITE = 1
 const READ = 2
@@ -164,14 +149,6 @@ export const same = (a: Uint8Array, b: Uint8Array): boolean => {
   if (a.length !== b.length) return false
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
   return true
-}
-
-/** The measuring harness's checkpoints, passed to each client by the root task. */
-interface Checkpoints {
-  /** Warm-up done; wait for the start. */
-  readonly ready: Effect.Effect<void>
-  /** Timed operations done; wait for the counters to be read. */
-  readonly done: Effect.Effect<void>
 }
 
 const client = (strategy: Strategy, size: number, ops: number, seed: number, at: Checkpoints) =>
@@ -282,49 +259,11 @@ export const runCell = (spec: CellSpec, tracer?: Tracer): Effect.Effect<Measurem
       const server = Either.getOrThrow(k.create({ name: "storage" }))
       const ports = Array.from({ length: spec.clients }, () => Either.getOrThrow(Port.createFor(server, { capacity: 0 })))
       yield* k.start(server, storageServer(ports.map((p) => p.slot), spec.strategy, spec.size))
-      const go = yield* Deferred.make<void>()
-      const release = yield* Deferred.make<void>()
-      const ready = yield* Effect.forEach(ports, () => Deferred.make<void>())
-      const done = yield* Effect.forEach(ports, () => Deferred.make<void>())
-      const clients = yield* Effect.forEach(ports, (port, i) =>
-        Kernel.spawn(
-          client(spec.strategy, spec.size, spec.ops, i, {
-            ready: Effect.zipRight(Deferred.succeed(ready[i]!, undefined), Deferred.await(go)),
-            done: Effect.zipRight(Deferred.succeed(done[i]!, undefined), Deferred.await(release))
-          }),
-          { name: `client${i}`, caps: [{ cap: port, rights: Rights.send | Rights.grant, badge: i + 1 }] }
-        )
+      return yield* measure(k, spec, (i, at) =>
+        Kernel.spawn(client(spec.strategy, spec.size, spec.ops, i, at), {
+          name: `client${i}`,
+          caps: [{ cap: ports[i]!, rights: Rights.send | Rights.grant, badge: i + 1 }]
+        })
       )
-      // A client that dies early must not leave the harness waiting for its checkpoint.
-      const checkpoint = (points: ReadonlyArray<Deferred.Deferred<void>>) =>
-        Effect.forEach(points, (point, i) =>
-          Effect.raceFirst(
-            Deferred.await(point),
-            Effect.flatMap(clients[i]!.await, (exit) => Effect.dieMessage(`lab client ${i} (${spec.strategy}, ${spec.size} B) ended ${exit._tag}: ${exit._tag === "Failed" ? String(exit.cause) : ""}`))
-          )
-        )
-      yield* checkpoint(ready)
-      const before = k.stats()
-      const t0 = performance.now()
-      yield* Deferred.succeed(go, undefined)
-      yield* checkpoint(done)
-      const micros = (performance.now() - t0) * 1000
-      const after = k.stats()
-      yield* Deferred.succeed(release, undefined)
-      const exits = yield* Effect.forEach(clients, (c: Pcb) => c.await)
-      const failed = exits.find((e) => e._tag !== "Exited")
-      if (failed !== undefined) return yield* Effect.die(new Error(`lab client ${spec.strategy}/${spec.size} ended ${failed._tag}: ${failed._tag === "Failed" ? String(failed.cause) : ""}`))
-      const total = spec.ops * spec.clients
-      const moved = 2 * spec.size * total
-      return {
-        ...spec,
-        usPerOp: micros / total,
-        mbPerS: moved / micros,
-        copiedPerByte: (after.bytesCopied - before.bytesCopied) / moved,
-        pagesPerOp: (after.pagesMapped + after.pagesGranted - before.pagesMapped - before.pagesGranted) / total,
-        framesInUse: after.framesInUse,
-        handoffsPerOp: (after.handoffs - before.handoffs) / total,
-        intact: exits.every((e) => e._tag === "Exited" && e.value === true)
-      }
     }).pipe(Effect.orDie, Effect.provide(Kernel.layer({ frames: framesFor(spec), processQuota: framesFor(spec) })))
   )
