@@ -23,15 +23,10 @@ export interface Benchmark {
   readonly run: (ctx: BenchContext) => Promise<number>
 }
 
-/** Median of a list of numbers. */
-export const median = (xs: ReadonlyArray<number>): number => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)]!
-}
-
 /**
  * Times `body(n)` (which performs `n` operations) over `rounds` rounds after one warm-up round;
- * returns the median microseconds per operation.
+ * returns the best round's microseconds per operation. The best round is the one least disturbed
+ * by garbage collection and the other core's work, which keeps ratios between benchmarks stable.
  */
 export const microsPerOp = async (n: number, body: (n: number) => Promise<void>, rounds = 5): Promise<number> => {
   await body(Math.max(1, Math.floor(n / 4)))
@@ -41,7 +36,7 @@ export const microsPerOp = async (n: number, body: (n: number) => Promise<void>,
     await body(n)
     samples.push(((performance.now() - t0) * 1000) / n)
   }
-  return median(samples)
+  return Math.min(...samples)
 }
 
 /** Runs an Effect-based operation loop as a promise. */
