@@ -45,7 +45,7 @@ export const start = (mountPaths: ReadonlyArray<string> = []) =>
       ports.push(port)
     }
     const vfs = yield* k.create({ name: "vfs", caps: ports.map((cap) => ({ cap, rights })) })
-    const vfsPort = yield* Port.createFor(vfs)
+    const vfsPort = yield* Port.createFor(vfs, { disconnects: true })
     const vfsCounters = Server.counters(VfsProtocol)
     yield* k.start(vfs, VfsServer.program({ port: vfsPort.slot, mounts: paths.map((path, slot) => ({ path, slot })), counters: vfsCounters }))
     return { vfsPort, vfs, servers, vfsCounters } satisfies System

@@ -26,6 +26,7 @@ import {
   accept,
   Answer,
   answer,
+  DISCONNECT as DISCONNECT_LABEL,
   Envelope,
   makePort,
   offer,
@@ -67,7 +68,15 @@ export interface CallOptions {
 export interface PortOptions {
   /** Pending messages the port holds before senders block. 0 (the default) = pure rendezvous. */
   readonly capacity?: number
+  /**
+   * Announce the death of a client that held a badged capability to the port: the owner receives
+   * a one-way message labelled `DISCONNECT` with that badge (so a server can drop its state).
+   */
+  readonly disconnects?: boolean
 }
+
+/** The label of the one-way message that announces a badged client's death (see `PortOptions.disconnects`). */
+export const DISCONNECT = DISCONNECT_LABEL
 
 const checkCapacity = (k: KernelCore, options: PortOptions, operation: string): Either.Either<number, InvalidArgument> => {
   const capacity = options.capacity ?? k.config.defaultPortCapacity
@@ -82,7 +91,7 @@ const checkCapacity = (k: KernelCore, options: PortOptions, operation: string): 
  */
 export const createFor = (owner: Pcb, options: PortOptions = {}): Either.Either<Capability, InvalidArgument> =>
   Either.flatMap(checkCapacity(owner.kernel, options, "port.create"), (capacity) =>
-    owner.kernel.insertObject(owner, makePort(owner, capacity), Rights.all)
+    owner.kernel.insertObject(owner, makePort(owner, capacity, options.disconnects === true), Rights.all)
   )
 
 /** Creates a port owned by the caller; returns the slot of a capability with every right. */

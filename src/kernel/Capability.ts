@@ -47,6 +47,8 @@ export interface KernelObject {
   readonly ownerGeneration: number
   /** True once the object is gone (its owner died or it was destroyed). */
   readonly closed: boolean
+  /** Told when a capability to it is deleted because the process holding it died. */
+  released?(cap: Capability): void
 }
 
 /** One capability. Owned by the kernel; user code only sees its slot number. */

@@ -184,7 +184,10 @@ export class KernelCore {
         pcb.deathHooks.clear()
         for (const o of pcb.obligations) o.fail()
         pcb.obligations.clear()
-        for (const cap of pcb.cspace.all()) pcb.cspace.remove(cap)
+        for (const cap of pcb.cspace.all()) {
+          pcb.cspace.remove(cap)
+          cap.object.released?.(cap)
+        }
         pcb.space.destroy()
         this.memory.closeAccount(pcb.account)
         this.table.delete(pcb.pid)

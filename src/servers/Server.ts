@@ -130,6 +130,7 @@ interface Shared {
   readonly counters: Counters
   readonly stats: ReadonlyArray<OperationStats>
   readonly inlineMax: number
+  readonly onDisconnect: ((badge: number) => Effect.Effect<void, never, Process.Process>) | undefined
 }
 
 /**
@@ -299,6 +300,7 @@ const dispatch = (
 const serveOne = (w: Worker, m: Port.Received): Effect.Effect<Port.Received, IpcError.IpcError, Process.Process> => {
   const started = w.counters.received++ % LATENCY_SAMPLE === 0 ? performance.now() : -1
   if (m.reply === undefined) {
+    if (m.label === Port.DISCONNECT && w.onDisconnect !== undefined) return Effect.zipRight(w.onDisconnect(m.badge), Port.receive(w.port, w.receive))
     w.counters.unroutable++
     return Effect.zipRight(Protocol.dropCaps(m.caps), Port.receive(w.port, w.receive))
   }
@@ -330,6 +332,11 @@ export interface ServeOptions<Ops extends Protocol.Operations> {
   readonly workers?: number
   /** Where to count; default fresh counters nobody else sees. */
   readonly counters?: Counters<Ops>
+  /**
+   * Called with a client's badge when that client dies, if the port was made with
+   * `disconnects: true` (drop the client's state: open files, sessions…).
+   */
+  readonly onDisconnect?: (badge: number) => Effect.Effect<void, never, Process.Process>
 }
 
 /**
@@ -357,7 +364,8 @@ export const serve = <Ops extends Protocol.Operations, E = never>(
       port,
       counters,
       stats: protocol.entries.map((e) => counters.operations[e.name]!),
-      inlineMax: yield* Protocol.inlineMax
+      inlineMax: yield* Protocol.inlineMax,
+      onDisconnect: options.onDisconnect
     }
     if (workers === 1) return yield* work(shared)
     yield* Effect.forEach(Array.from({ length: workers }), () => work(shared), { concurrency: "unbounded", discard: true })

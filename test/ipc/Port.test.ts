@@ -449,4 +449,38 @@ describe("Port", () => {
       expect(labels).toEqual([2])
     }).pipe(boot)
   )
+
+  it.effect("IPC-0022 a port made with disconnects announces a badged client's death with its badge", () =>
+    Effect.gen(function* () {
+      const k = yield* Kernel.Kernel
+      const server = Either.getOrThrow(k.create({ name: "server" }))
+      const port = Either.getOrThrow(Port.createFor(server, { capacity: 1, disconnects: true }))
+      const quiet = Either.getOrThrow(Port.createFor(server, { capacity: 1 }))
+      const client = yield* Kernel.spawn(Effect.never, { caps: [{ cap: port, badge: 5 }, { cap: quiet, badge: 6 }, { cap: port }] })
+      // Fill the port first: the announcement must not be lost to a full queue.
+      const filler = yield* Kernel.spawn(Port.send(0, { label: 1 }), { caps: [{ cap: port }] })
+      yield* filler.await
+      yield* Kernel.kill(client)
+      const got = yield* Deferred.make<ReadonlyArray<readonly [number, number, boolean]>>()
+      yield* k.start(
+        server,
+        Effect.gen(function* () {
+          const seen: Array<readonly [number, number, boolean]> = []
+          for (;;) {
+            const m = yield* Effect.either(Port.tryReceive(port.slot))
+            if (Either.isLeft(m)) break
+            seen.push([m.right.label, m.right.badge, m.right.reply === undefined])
+          }
+          const other = yield* Effect.either(Port.tryReceive(quiet.slot))
+          expect(Either.isLeft(other)).toBe(true)
+          yield* Deferred.succeed(got, seen)
+        })
+      )
+      expect(yield* Deferred.await(got)).toEqual([
+        [1, 0, true],
+        [Port.DISCONNECT, 5, true]
+      ])
+    }).pipe(boot)
+  )
 })
+

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Deferred, Effect } from "effect"
 import { Kernel, Memory, type Process } from "../../src/index.js"
 import * as System from "../../src/fs/System.js"
 import * as Vfs from "../../src/fs/VfsClient.js"
@@ -200,4 +200,33 @@ describe("vfs + ramfs", () => {
       expect(after._tag === "Right" ? after.right : after).toEqual({ dead: "EIO", alive: "on root" })
     }).pipe(boot)
   )
+
+  it.effect("VFS-0032 a client that dies with a file open: the VFS releases it, and an unlinked file's pages are freed", () =>
+    Effect.gen(function* () {
+      const k = yield* Kernel.Kernel
+      const sys = yield* System.start()
+      const baseline = k.stats().framesInUse
+      const holding = yield* Deferred.make<void>()
+      const client = yield* System.spawnClient(
+        sys,
+        Effect.gen(function* () {
+          const vfs = Vfs.client(0)
+          const { fd } = yield* vfs.open({ path: "/big", flags: "w+", mode: 0o644 })
+          yield* Vfs.writeBytes(vfs, fd, new Uint8Array(64 * 1024).fill(7), 0)
+          yield* vfs.unlink({ path: "/big" })
+          yield* Deferred.succeed(holding, undefined)
+          yield* Effect.never
+        })
+      )
+      yield* Deferred.await(holding)
+      const held = k.stats().framesInUse
+      expect(held).toBeGreaterThanOrEqual(baseline + 16)
+      yield* Kernel.kill(client)
+      // The disconnect reaches the VFS, which releases the descriptor; the file system then frees it.
+      const probe = yield* asClient(sys, (vfs) => vfs.stat({ path: "/", follow: true }))
+      expect(probe._tag).toBe("Right")
+      expect(k.stats().framesInUse).toBeLessThanOrEqual(held - 16)
+    }).pipe(boot)
+  )
 })
+

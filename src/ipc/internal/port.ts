@@ -24,7 +24,7 @@ import { deliver, discard, type Prepared, revokeLeases } from "./items.js"
 import { participant } from "../../kernel/Trace.js"
 import type { Blocker } from "./blocking.js"
 import { Fifo } from "./fifo.js"
-import { copyInline } from "./inline.js"
+import { copyInline, EMPTY } from "./inline.js"
 
 /** Where an envelope is. */
 export const enum State {
@@ -154,8 +154,25 @@ export class Port {
     readonly kernel: KernelCore,
     readonly id: number,
     readonly owner: Pcb,
-    readonly capacity: number
+    readonly capacity: number,
+    /** Whether the death of a badged client is announced (see `released`). */
+    readonly disconnects = false
   ) {}
+
+  /**
+   * A capability to this port died with its holder. With `disconnects`, and a badge to name the
+   * client, the owner gets a one-way message labelled `DISCONNECT` carrying that badge (QNX's
+   * disconnect pulse): it goes past the queue's capacity, so a full port never loses it.
+   */
+  released(cap: Capability): void {
+    if (!this.disconnects || this.closed || cap.badge === 0 || cap.holder !== undefined) return
+    const env = new Envelope(this, this.owner, DISCONNECT, EMPTY, cap.badge, [], false, false, [], undefined)
+    if (this.receivers.length > 0) offer(this, env)
+    else {
+      env.state = State.Queued
+      this.queue.push(env)
+    }
+  }
 
   get ownerPid(): number {
     return this.owner.pid
@@ -425,9 +442,12 @@ export const close = (port: Port): void => {
   }
 }
 
+/** The label of the message that announces a badged client's death (see `Port.released`). */
+export const DISCONNECT = 0x7ffffffe
+
 /** Creates a port owned by `owner` and closes it when `owner` dies. */
-export const makePort = (owner: Pcb, capacity: number): Port => {
-  const port = new Port(owner.kernel, owner.kernel.objectId(), owner, capacity)
+export const makePort = (owner: Pcb, capacity: number, disconnects = false): Port => {
+  const port = new Port(owner.kernel, owner.kernel.objectId(), owner, capacity, disconnects)
   owner.deathHooks.add(() => close(port))
   return port
 }

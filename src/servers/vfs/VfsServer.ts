@@ -404,5 +404,17 @@ export const program = (options: VfsOptions) =>
           )
         )
     }
-    return yield* Server.serve(VfsProtocol, handlers, options.port, options.counters === undefined ? { workers: 2 } : { workers: 2, counters: options.counters })
+    // A client died: release every file it still had open, so unlinked files it held are freed.
+    const onDisconnect = (badge: number) =>
+      Effect.suspend(() => {
+        const t = tables.get(badge)
+        tables.delete(badge)
+        if (t === undefined) return Effect.void
+        return Effect.forEach(t.values(), (f) => Effect.ignore(onFs(f.mount.fs.release({ ino: f.ino }))), { discard: true })
+      })
+    return yield* Server.serve(VfsProtocol, handlers, options.port, {
+      workers: 2,
+      onDisconnect,
+      ...(options.counters === undefined ? {} : { counters: options.counters })
+    })
   })
