@@ -134,11 +134,11 @@ const moreOfTheSurface = (root: string) =>
 // Harnesses: the VFS inside a client process, and Node's own file system in a temp directory.
 // ---------------------------------------------------------------------------------------------
 
-/** Runs `program("/work")` in a client process of a booted VFS + RAM FS, with the layer provided. */
+/** Runs `program("/data")` in a client process of a booted VFS + RAM FS, with the layer provided. */
 const onVfs = <A, E>(program: (root: string) => Effect.Effect<A, E, FileSystem.FileSystem>) =>
   Effect.gen(function* () {
     const sys = yield* System.start()
-    const pcb = yield* System.spawnClient(sys, Effect.either(Effect.provide(program("/work"), FileSystemLayer.layer(0))), "platform-fs-client")
+    const pcb = yield* System.spawnClient(sys, Effect.either(Effect.provide(program("/data"), FileSystemLayer.layer(0))), "platform-fs-client")
     const exit = yield* pcb.await
     if (exit._tag !== "Exited") return yield* Effect.dieMessage(`client did not exit: ${exit._tag}`)
     return exit.value as Either.Either<A, E>
@@ -224,7 +224,7 @@ describe("@effect/platform FileSystem layer over the VFS", () => {
       )
       expect(r.watched).toMatchObject({ _tag: "SystemError", module: "FileSystem", method: "watch" })
       expect(r.watched.message).toContain("not supported")
-      expect(r.missing).toMatchObject({ _tag: "SystemError", reason: "NotFound", module: "FileSystem", method: "open", pathOrDescriptor: "/work/none" })
+      expect(r.missing).toMatchObject({ _tag: "SystemError", reason: "NotFound", module: "FileSystem", method: "open", pathOrDescriptor: "/data/none" })
       expect(r.tmp).toMatch(/^\/tmp\/t-[A-Za-z0-9]{6}\/[A-Za-z0-9]{12}\.txt$/)
       expect({ uid: r.uid, gid: r.gid }).toEqual({ uid: Option.some(1000), gid: Option.some(1000) })
     })
