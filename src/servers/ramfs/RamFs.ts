@@ -14,6 +14,7 @@
  */
 import { Effect } from "effect"
 import * as Lease from "../../ipc/Lease.js"
+import type { DeliveredItem } from "../../ipc/Message.js"
 import * as Memory from "../../kernel/Memory.js"
 import type { Process } from "../../kernel/Process.js"
 import { PAGE_SIZE } from "../../params.js"
@@ -222,6 +223,15 @@ const ZEROS = new Uint8Array(PAGE_SIZE)
 /** The handlers of one RAM file system (fresh state per call: a restarted server starts empty). */
 export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, never, Process> = Effect.sync(() => {
   const s = new Store()
+  /** Checks a read or write: a regular file, a sane range, and a lease to move the bytes through. */
+  const leasedFile = (ino: number, offset: number, length: number, item: DeliveredItem | undefined) => {
+    const i = inodeOf(s, ino)
+    if (i instanceof FsError) return Effect.fail(i)
+    if (i.type === "dir") return fail("EISDIR")
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) return fail("EINVAL")
+    if (item === undefined || item._tag !== "lease") return fail("EINVAL")
+    return Effect.succeed({ i, item })
+  }
   const creating = (dir: number, name: string, make: () => Inode): Effect.Effect<Attr, FsError> => {
     const d = dirOf(s, dir)
     if (d instanceof FsError) return Effect.fail(d)
@@ -380,12 +390,7 @@ export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, 
     },
     read: ({ ino, offset, length }, call) =>
       Effect.gen(function* () {
-        const i = inodeOf(s, ino)
-        if (i instanceof FsError) return yield* Effect.fail(i)
-        if (i.type === "dir") return yield* fail("EISDIR")
-        if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) return yield* fail("EINVAL")
-        const item = call.items[0]
-        if (item === undefined || item._tag !== "lease") return yield* fail("EINVAL")
+        const { i, item } = yield* leasedFile(ino, offset, length, call.items[0])
         const n = Math.max(0, Math.min(length, item.length, i.size - offset))
         yield* Effect.mapError(
           runs(i, offset, n, (at, address, len) =>
@@ -398,12 +403,8 @@ export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, 
       }),
     write: ({ ino, offset, length, append }, call) =>
       Effect.gen(function* () {
-        const i = inodeOf(s, ino)
-        if (i instanceof FsError) return yield* Effect.fail(i)
-        if (i.type === "dir") return yield* fail("EISDIR")
-        if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) return yield* fail("EINVAL")
-        const item = call.items[0]
-        if (item === undefined || item._tag !== "lease" || length > item.length) return yield* fail("EINVAL")
+        const { i, item } = yield* leasedFile(ino, offset, length, call.items[0])
+        if (length > item.length) return yield* fail("EINVAL")
         const at = append ? i.size : offset
         if (length > 0) {
           yield* ensurePages(s, i, Math.floor(at / PAGE_SIZE), Math.floor((at + length - 1) / PAGE_SIZE))
