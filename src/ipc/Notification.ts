@@ -53,13 +53,19 @@ export class NotificationObject {
     return this.owner.generation
   }
 
+  /** Returns the word and clears it. */
+  take(): number {
+    const word = this.word
+    this.word = 0
+    return word
+  }
+
   /** ORs `bits` in; wakes the first waiter with the whole word. */
   signal(bits: number): void {
     this.word |= bits
     const w = this.waiters.shift()
     if (w === undefined) return
-    const word = this.word
-    this.word = 0
+    const word = this.take()
     const resume = w.resume!
     w.resume = undefined
     this.owner.kernel.counters.handoffs++
@@ -117,11 +123,7 @@ export const wait = (slot: number): Effect.Effect<number, IpcError, Process> =>
     const cap = find(p, slot, Rights.receive, "wait")
     if (!(cap instanceof Capability)) return Effect.fail(cap)
     const n = cap.object as NotificationObject
-    if (n.word !== 0) {
-      const word = n.word
-      n.word = 0
-      return Effect.succeed(word)
-    }
+    if (n.word !== 0) return Effect.succeed(n.take())
     const w = new BitWaiter(n)
     slotOf(fiber).blocked = w
     return Effect.async<number, IpcError>((resume) => {
@@ -137,8 +139,5 @@ export const poll = (slot: number): Effect.Effect<number, IpcError, Process> =>
     p.kernel.counters.syscall("poll")
     const cap = find(p, slot, Rights.receive, "poll")
     if (!(cap instanceof Capability)) return Effect.fail(cap)
-    const n = cap.object as NotificationObject
-    const word = n.word
-    n.word = 0
-    return Effect.succeed(word)
+    return Effect.succeed((cap.object as NotificationObject).take())
   })

@@ -37,7 +37,7 @@ import {
   Waiter
 } from "./internal/port.js"
 import { processOf, slotOf } from "./internal/blocking.js"
-import { copyInline } from "./internal/inline.js"
+import { copyInline, EMPTY } from "./internal/inline.js"
 import {
   type DeliveredItem,
   explain,
@@ -319,7 +319,7 @@ const replyNow = (p: Pcb, reply: Reply, msg: Message, operation: string): Either
   return Either.right(answer(reply, new Answer(msg.label, data, transferCaps(caps, reply.sender), delivered)))
 }
 const NO_DELIVERED: ReadonlyArray<DeliveredItem> = []
-const NO_REPLY: ReplyMessage = new Answer(0, new Uint8Array(0), [], [])
+const NO_REPLY: ReplyMessage = new Answer(0, EMPTY, [], [])
 
 /** The first copy item that would not fit its window, as `MessageTooLarge`. */
 const copyOverflow = (items: ReadonlyArray<TransferItem>, windows: Windows, operation: string): MessageTooLarge | undefined => {

@@ -5,8 +5,8 @@
  * Invariants:
  * - `queue.length <= capacity`; a message an interrupted receiver hands back goes to the front of
  *   the queue if there is room, else to the front of the blocked senders.
- * - An envelope is in at most one place: `senders` (Blocked), `queue` (Queued), a waiter's hands
- *   (InFlight), a holder's `held` set (Held); or nowhere (Done, Cancelled).
+ * - An envelope is in at most one place: `senders` (Blocked), `queue` (Queued), being accepted by
+ *   a receiver (InFlight), a holder's `obligations` (Held); or nowhere (Done, Cancelled).
  * - Every resume callback is called at most once: whoever takes an envelope or waiter out of a
  *   list owns its resumption.
  * - A caller whose call is Blocked, Queued, InFlight or Held is resumed exactly once: with the
