@@ -126,9 +126,9 @@ export class Stats {
   isSocket() { return false }
 }
 
-/** Node's `fs.Dirent`. */
-export class Dirent {
-  constructor(readonly name: string, private readonly type: FileType, readonly parentPath: string) {}
+/** Node's `fs.Dirent` (`name` is a `Buffer` when the listing asked for encoding `"buffer"`). */
+export class Dirent<Name extends string | Buffer = string> {
+  constructor(readonly name: Name, private readonly type: FileType, readonly parentPath: string) {}
   get path() { return this.parentPath }
   isFile() { return this.type === "file" }
   isDirectory() { return this.type === "dir" }
@@ -178,6 +178,15 @@ const decodeOut = (bytes: Uint8Array, encoding: BufferEncoding | null | undefine
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   return encoding === undefined || encoding === null || (encoding as string) === "buffer" ? b : b.toString(encoding)
 }
+
+/** The `encoding` option of a call that returns names or paths: a string, or `{ encoding }`. */
+type EncodingOption = { encoding?: BufferEncoding | "buffer" | null } | BufferEncoding | "buffer" | null | undefined
+/** What such a call returns for `O`: a `Buffer` with encoding `"buffer"`, a string otherwise. */
+type NameOf<O> = O extends "buffer" | { encoding: "buffer" } ? Buffer : string
+const encodingOf = (o: EncodingOption): BufferEncoding | "buffer" | null | undefined => (typeof o === "object" && o !== null ? o.encoding : o)
+/** A name or path as Node returns it: UTF-8 bytes re-encoded (`"buffer"` gives the bytes), UTF-8 by default. */
+const nameOut = (name: string, encoding: BufferEncoding | "buffer" | null | undefined): string | Buffer =>
+  encoding === "buffer" ? Buffer.from(name) : encoding === undefined || encoding === null || encoding === "utf8" || encoding === "utf-8" ? name : Buffer.from(name).toString(encoding)
 
 const modeNum = (m: unknown, dflt: number): number => (m === undefined ? dflt : typeof m === "string" ? parseInt(m, 8) : (m as number))
 const timeNs = (t: unknown): bigint => {
@@ -299,11 +308,14 @@ export const makePromises = (vfs: Vfs.Vfs, run: Runner) => {
     },
     stat: async (path: PathLike) => statOf(pathArg(path), true),
     lstat: async (path: PathLike) => statOf(pathArg(path), false),
-    async readdir(path: PathLike, options?: { withFileTypes?: boolean; encoding?: BufferEncoding } | BufferEncoding) {
+    /** Names, or `Dirent`s with `withFileTypes`; `encoding` as Node (`"buffer"` gives `Buffer` names). */
+    async readdir(path: PathLike, options?: { withFileTypes?: boolean; encoding?: BufferEncoding | "buffer" | null } | BufferEncoding | "buffer" | null): Promise<Array<Dirent> | Array<Dirent<Buffer>> | Array<string> | Array<Buffer>> {
       const p = pathArg(path)
       const entries: Array<DirEntry> = await call("scandir", p, Vfs.readdirAll(vfs, p))
-      const o = typeof options === "string" ? {} : (options ?? {})
-      return o.withFileTypes === true ? entries.map((e) => new Dirent(e.name, e.type, p)) : entries.map((e) => e.name)
+      const encoding = encodingOf(options)
+      const withTypes = typeof options === "object" && options !== null && options.withFileTypes === true
+      if (withTypes) return entries.map((e) => new Dirent(nameOut(e.name, encoding), e.type, p)) as Array<Dirent> | Array<Dirent<Buffer>>
+      return entries.map((e) => nameOut(e.name, encoding)) as Array<string> | Array<Buffer>
     },
     async mkdir(path: PathLike, options?: { recursive?: boolean; mode?: number | string } | number | string) {
       const p = pathArg(path)
@@ -345,18 +357,20 @@ export const makePromises = (vfs: Vfs.Vfs, run: Runner) => {
       const p = pathArg(path)
       await call("symlink", t, vfs.symlink({ target: t, path: p }))
     },
-    async readlink(path: PathLike) {
+    /** The link's target; `encoding` as Node (`"buffer"` gives a `Buffer`). */
+    async readlink<O extends EncodingOption = undefined>(path: PathLike, options?: O): Promise<NameOf<O>> {
       const p = pathArg(path)
-      return call("readlink", p, vfs.readlink({ path: p }))
+      return nameOut(await call("readlink", p, vfs.readlink({ path: p })), encodingOf(options)) as NameOf<O>
     },
     async link(existing: PathLike, path: PathLike) {
       const a = pathArg(existing, "existingPath")
       const b = pathArg(path, "newPath")
       await call("link", a, vfs.link({ existing: a, path: b }))
     },
-    async realpath(path: PathLike) {
+    /** The resolved path; `encoding` as Node (`"buffer"` gives a `Buffer`). */
+    async realpath<O extends EncodingOption = undefined>(path: PathLike, options?: O): Promise<NameOf<O>> {
       const p = pathArg(path)
-      return call("realpath", p, vfs.realpath({ path: p }))
+      return nameOut(await call("realpath", p, vfs.realpath({ path: p })), encodingOf(options)) as NameOf<O>
     },
     async access(path: PathLike, _mode?: number) {
       const p = pathArg(path)
@@ -381,14 +395,15 @@ export const makePromises = (vfs: Vfs.Vfs, run: Runner) => {
       const p = pathArg(path)
       await call("chown", p, vfs.setattr({ path: p, follow: true, uid, gid }))
     },
-    async mkdtemp(prefix: string) {
+    /** A new directory `prefix` + six random characters; `encoding` as Node (`"buffer"` gives a `Buffer`). */
+    async mkdtemp<O extends EncodingOption = undefined>(prefix: string, options?: O): Promise<NameOf<O>> {
       if (typeof prefix !== "string") throw new InvalidArgType("prefix", "of type string", prefix)
       const p = pathArg(prefix, "prefix")
       for (;;) {
         const candidate = p + Math.random().toString(36).slice(2, 8).padEnd(6, "0")
         try {
           await call("mkdtemp", candidate, vfs.mkdir({ path: candidate, mode: 0o700, recursive: false }))
-          return candidate
+          return nameOut(candidate, encodingOf(options)) as NameOf<O>
         } catch (e) {
           if ((e as NodeFsError).code !== "EEXIST") throw e
         }

@@ -21,40 +21,42 @@ export interface BootOptions {
   readonly frames?: number
 }
 
-/** A booted file system: the `fs` object, the kernel (root task's view) and `close`. */
-export interface BootedFileSystem {
+/** Another client process on a booted kernel, with its own `fs`. */
+export interface FsClient {
   readonly fs: NodeFs
+  /** The client process whose threads serve this `fs`'s calls. */
+  readonly client: Process.Pcb
+}
+
+/** A booted file system: the `fs` object, the kernel (root task's view) and `close`. */
+export interface BootedFileSystem extends FsClient {
   readonly kernel: Kernel.KernelCore
   readonly system: System.System
-  /** The client process whose threads serve `fs` calls. */
-  readonly client: Process.Pcb
+  /**
+   * Spawns another client process (its own badge, so its own descriptor table) and returns its
+   * `fs`: what a second program on the same machine sees. Rejects with the kernel's spawn error,
+   * or `EIO` after `close`.
+   */
+  readonly spawnFs: (name?: string) => Promise<FsClient>
   /** Shuts the kernel down (every process). Later `fs` calls reject with `EIO`. */
   readonly close: () => Promise<void>
 }
 
 type Job = Effect.Effect<void, never, Process.Process>
+type Runtime = ManagedRuntime.ManagedRuntime<Kernel.Kernel, never>
+
+const gone = () => new NodeFsError("EIO", "fs")
 
 /**
- * Boots the stack. Rejects with the kernel's spawn error if the processes cannot be made (for
- * example, too few frames).
+ * Spawns a client process whose main fiber runs each job on a thread of its own, and the `fs`
+ * whose calls are those jobs.
  */
-export const bootFileSystem = async (options: BootOptions = {}): Promise<BootedFileSystem> => {
-  const runtime = ManagedRuntime.make(Kernel.layer(options.frames === undefined ? {} : { frames: options.frames }))
+const attach = async (runtime: Runtime, system: System.System, name: string, closed: () => boolean): Promise<FsClient> => {
   const jobs = Effect.runSync(Queue.unbounded<Job>())
   const serveJobs: Effect.Effect<never, never, Process.Process> = Effect.forever(Effect.flatMap(Queue.take(jobs), (job) => Process.fork(job)))
-  const { kernel, system, client } = await runtime.runPromise(
-    Effect.gen(function* () {
-      const kernel = yield* Kernel.Kernel
-      const system = yield* System.start()
-      const client = yield* System.spawnClient(system, serveJobs, "fs-client")
-      return { kernel, system, client }
-    })
-  )
-  const vfs = Vfs.client(0)
-  let closed = false
-  const gone = () => new NodeFsError("EIO", "fs")
+  const client = await runtime.runPromise(System.spawnClient(system, serveJobs, name))
   const run = <A>(effect: Effect.Effect<A, unknown, Process.Process>): Promise<A> => {
-    if (closed || !client.alive) return Promise.reject(gone())
+    if (closed() || !client.alive) return Promise.reject(gone())
     return runtime
       .runPromiseExit(
         Effect.gen(function* () {
@@ -70,11 +72,30 @@ export const bootFileSystem = async (options: BootOptions = {}): Promise<BootedF
         throw Cause.squash(exit.cause)
       })
   }
+  return { fs: makeFs(Vfs.client(0), run), client }
+}
+
+/**
+ * Boots the stack. Rejects with the kernel's spawn error if the processes cannot be made (for
+ * example, too few frames).
+ */
+export const bootFileSystem = async (options: BootOptions = {}): Promise<BootedFileSystem> => {
+  const runtime: Runtime = ManagedRuntime.make(Kernel.layer(options.frames === undefined ? {} : { frames: options.frames }))
+  const { kernel, system } = await runtime.runPromise(
+    Effect.gen(function* () {
+      return { kernel: yield* Kernel.Kernel, system: yield* System.start() }
+    })
+  )
+  let closed = false
+  const isClosed = () => closed
+  const { fs, client } = await attach(runtime, system, "fs-client", isClosed)
+  let clients = 1
   return {
-    fs: makeFs(vfs, run),
+    fs,
+    client,
     kernel,
     system,
-    client,
+    spawnFs: (name) => (closed ? Promise.reject(gone()) : attach(runtime, system, name ?? `fs-client-${++clients}`, isClosed)),
     close: async () => {
       if (closed) return
       closed = true

@@ -127,4 +127,52 @@ describe("Node-compatible fs", () => {
     const back = await Promise.all(Array.from({ length: n }, (_, i) => fs.readFile(`/own${i}`)))
     expect(back.every((b, i) => (b as Buffer).length === 5000 + i && (b as Buffer).every((x) => x === i))).toBe(true)
   })
+
+  it("FS-0009 errors name the path the caller passed, as Node's do, even when a parent directory is what is missing", async () => {
+    const fs = booted.fs.promises
+    await expect(fs.writeFile("/nodir/x", "1")).rejects.toMatchObject({ code: "ENOENT", syscall: "open", path: "/nodir/x" })
+    const e = await fs.mkdir("/nodir/x").catch((x) => x)
+    expect(e).toMatchObject({ code: "ENOENT", syscall: "mkdir", path: "/nodir/x" })
+    expect(e.message).toBe("ENOENT: no such file or directory, mkdir '/nodir/x'")
+    await fs.writeFile("/plain", "1")
+    await expect(fs.mkdir("/plain/a/b", { recursive: true })).rejects.toMatchObject({ code: "ENOTDIR", syscall: "mkdir", path: "/plain/a/b" })
+    await expect(fs.unlink("/nodir/x")).rejects.toMatchObject({ code: "ENOENT", syscall: "unlink", path: "/nodir/x" })
+    await expect(fs.rmdir("/plain/x")).rejects.toMatchObject({ code: "ENOTDIR", syscall: "rmdir", path: "/plain/x" })
+    await expect(fs.symlink("t", "/nodir/x")).rejects.toMatchObject({ code: "ENOENT", syscall: "symlink", path: "t", dest: "/nodir/x" })
+  })
+
+  it("FS-0010 readlink, realpath, readdir and mkdtemp honour Node's encoding option (\"buffer\" gives Buffers)", async () => {
+    const fs = booted.fs.promises
+    await fs.mkdir("/enc")
+    await fs.writeFile("/enc/é", "1")
+    await fs.symlink("é", "/enc/link")
+    expect(await fs.readlink("/enc/link")).toBe("é")
+    const target = await fs.readlink("/enc/link", { encoding: "buffer" })
+    expect(Buffer.isBuffer(target) && target.equals(Buffer.from("é"))).toBe(true)
+    expect(await fs.readlink("/enc/link", "hex")).toBe(Buffer.from("é").toString("hex"))
+    expect(await new Promise((res) => booted.fs.readlink("/enc/link", "buffer", (_: unknown, v: Buffer) => res(Buffer.isBuffer(v))))).toBe(true)
+    expect((await fs.realpath("/enc/link", "buffer")).equals(Buffer.from("/enc/é"))).toBe(true)
+    const names = (await fs.readdir("/enc", "buffer")) as Array<Buffer>
+    expect(names.every((n) => Buffer.isBuffer(n)) && names.map((n) => n.toString()).sort()).toEqual(["link", "é"])
+    const dirents = (await fs.readdir("/enc", { withFileTypes: true, encoding: "buffer" })) as Array<{ name: Buffer }>
+    expect(dirents.every((d) => Buffer.isBuffer(d.name))).toBe(true)
+    expect(Buffer.isBuffer(await fs.mkdtemp("/enc/t-", { encoding: "buffer" }))).toBe(true)
+  })
+})
+
+describe("bootFileSystem", () => {
+  it("FS-0011 spawnFs gives another client process its own descriptor table on the same files; after close it rejects with EIO", async () => {
+    const own = await bootFileSystem({ frames: 2048 })
+    await own.fs.promises.writeFile("/shared.txt", "from the first client")
+    const other = await own.spawnFs("second")
+    expect(other.client.pid).not.toBe(own.client.pid)
+    expect(await other.fs.promises.readFile("/shared.txt", "utf8")).toBe("from the first client")
+    const fh = await own.fs.promises.open("/shared.txt", "r")
+    // A descriptor number means nothing in another process's table.
+    await expect(new Promise((resolve, reject) => other.fs.fstat(fh.fd, (e: unknown, s: unknown) => (e ? reject(e) : resolve(s))))).rejects.toMatchObject({ code: "EBADF" })
+    await fh.close()
+    await own.close()
+    await expect(own.spawnFs()).rejects.toMatchObject({ code: "EIO" })
+    await expect(other.fs.promises.readFile("/shared.txt")).rejects.toMatchObject({ code: "EIO" })
+  })
 })

@@ -143,14 +143,17 @@ export const program = (options: VfsOptions) =>
         return node
       })
 
-    /** The directory that would hold the last component of `path`, and that component. */
+    /**
+     * The directory that would hold the last component of `path`, and that component. A failure
+     * to resolve the directory names `path` itself (as POSIX reports it), not the directory.
+     */
     const parentOf = (path: string, syscall: string): Effect.Effect<{ readonly dir: Node; readonly name: string }, FsError, Process.Process> =>
       Effect.gen(function* () {
         if (path.length === 0 || path[0] !== "/") return yield* Effect.fail(err("ENOENT", syscall, path))
         const parts = path.split("/").filter((c) => c !== "")
         const name = parts.pop()
         if (name === undefined || name === "." || name === "..") return yield* Effect.fail(err(name === undefined ? "EBUSY" : "EINVAL", syscall, path))
-        const dir = yield* resolve("/" + parts.join("/"), true, syscall)
+        const dir = yield* Effect.mapError(resolve("/" + parts.join("/"), true, syscall), (e) => err(e.code, syscall, path))
         if (dir.attr.type !== "dir") return yield* Effect.fail(err("ENOTDIR", syscall, path))
         if (mounts.has(join(dir.path, name))) return yield* Effect.fail(err("EBUSY", syscall, path))
         return { dir, name }
@@ -211,6 +214,7 @@ export const program = (options: VfsOptions) =>
       return fd
     }
 
+    /** `mkdir -p`: creates every missing directory of `path`; the first one created, if any. Failures name `path`. */
     const mkdirRecursive = (path: string, mode: number): Effect.Effect<string | null, FsError, Process.Process> =>
       Effect.gen(function* () {
         const parts = split(normalize(path))
@@ -230,7 +234,7 @@ export const program = (options: VfsOptions) =>
           if (made._tag === "Right" && first === null) first = prefix
         }
         return first
-      })
+      }).pipe(Effect.mapError((e) => err(e.code, "mkdir", path)))
 
     const handlers: Server.Handlers<VfsProtocol["operations"]> = {
       open: ({ path, flags, mode }, call) => threaded(call, open(call.badge, path, flags, mode)),
