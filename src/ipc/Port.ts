@@ -190,17 +190,28 @@ const NO_CAPS: Array<Capability> = []
  * took it yet; otherwise the server's eventual reply is dropped and counted.
  */
 export const call = (slot: number, msg: Message, options?: CallOptions): Effect.Effect<ReplyMessage, IpcError, Process> =>
-  Effect.withFiberRuntime((fiber) => {
-    const p = processOf(fiber)
-    p.kernel.counters.syscall("call")
-    const env = decodeSend(p, slot, msg, "call", true, options, false)
-    if (!(env instanceof Envelope)) return Effect.fail(env)
-    slotOf(fiber).blocked = env
-    return Effect.async<ReplyMessage, IpcError>((resume) => {
-      env.resume = resume
-      offer(env.port, env)
-    })
+  Effect.withFiberRuntime((fiber) => callFrom(fiber, slot, msg, options))
+
+/**
+ * `call`, made by the fiber in hand: for layers over `call` that have already asked the runtime
+ * for the calling fiber (it saves them one runtime step per call). Errors: as `call`.
+ */
+export const callFrom = (
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  slot: number,
+  msg: Message,
+  options?: CallOptions
+): Effect.Effect<ReplyMessage, IpcError, Process> => {
+  const p = processOf(fiber)
+  p.kernel.counters.syscall("call")
+  const env = decodeSend(p, slot, msg, "call", true, options, false)
+  if (!(env instanceof Envelope)) return Effect.fail(env)
+  slotOf(fiber).blocked = env
+  return Effect.async<ReplyMessage, IpcError>((resume) => {
+    env.resume = resume
+    offer(env.port, env)
   })
+}
 
 /** Sends one-way: returns once the port has taken the message; blocks while the port is full. */
 export const send = (slot: number, msg: Message): Effect.Effect<void, IpcError, Process> =>

@@ -40,7 +40,7 @@ import {
 import { remove as removeCap } from "../kernel/Caps.js"
 import { read as readMemory, write as writeMemory } from "../kernel/Memory.js"
 import type { DeliveredItem, Message, Received, ReplyMessage, TransferItem } from "./Message.js"
-import { call } from "./Port.js"
+import { callFrom } from "./Port.js"
 
 export { LABEL_BITS, SPILLED, Status } from "./internal/protocol.js"
 
@@ -311,6 +311,7 @@ export class WireMessage implements Message {
  * window must be offered); otherwise undefined, and it is fetched only if the request spills.
  */
 const callWith = (
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
   protocol: Protocol,
   entry: Entry,
   slot: number,
@@ -329,7 +330,7 @@ const callWith = (
   }
   if (bytes.length <= inlineMax) {
     const msg = new WireMessage(entry.ordinal, bytes, caps, items)
-    return Effect.flatMap(buffer === undefined ? call(slot, msg) : call(slot, msg, buffer.options), entry.onReply)
+    return Effect.flatMap(buffer === undefined ? callFrom(fiber, slot, msg) : callFrom(fiber, slot, msg, buffer.options), entry.onReply)
   }
   if (bytes.length > protocol.maxMessage) {
     return Effect.fail(invalid(protocol, entry, `payload is ${bytes.length} bytes, more than the protocol's maxMessage ${protocol.maxMessage}`))
@@ -338,7 +339,7 @@ const callWith = (
     Effect.zipRight(
       writeMemory(b.address, bytes),
       Effect.flatMap(
-        call(slot, new WireMessage(entry.ordinal | SPILLED, EMPTY, caps, [...items, { _tag: "copy", address: b.address, length: bytes.length }]), b.options),
+        callFrom(fiber, slot, new WireMessage(entry.ordinal | SPILLED, EMPTY, caps, [...items, { _tag: "copy", address: b.address, length: bytes.length }]), b.options),
         entry.onReply
       )
     )
@@ -416,10 +417,10 @@ const callOn = (protocol: Protocol, entry: Entry, slot: number, payload: unknown
     const f = fiber as Fiber.RuntimeFiber<unknown, unknown>
     const p = processOf(f)
     const inlineMax = p.kernel.config.inlineMax
-    if (entry.answerMax <= inlineMax) return callWith(protocol, entry, slot, payload, extras, inlineMax, undefined)
+    if (entry.answerMax <= inlineMax) return callWith(f, protocol, entry, slot, payload, extras, inlineMax, undefined)
     const buffer = heldBuffer(f, protocol.maxMessage)
-    if (buffer !== undefined) return callWith(protocol, entry, slot, payload, extras, inlineMax, buffer)
-    return Effect.flatMap(acquireBuffer(f, p, protocol.maxMessage), (b) => callWith(protocol, entry, slot, payload, extras, inlineMax, b))
+    if (buffer !== undefined) return callWith(f, protocol, entry, slot, payload, extras, inlineMax, buffer)
+    return Effect.flatMap(acquireBuffer(f, p, protocol.maxMessage), (b) => callWith(f, protocol, entry, slot, payload, extras, inlineMax, b))
   })
 
 const isDead = (e: unknown): e is { readonly _tag: "PeerDied" | "StaleCapability" } =>

@@ -69,4 +69,17 @@ describe("Protocol wire", () => {
     expect(decoded).toBeInstanceOf(Undecodable)
     expect((decoded as Undecodable).reason).toMatch(/boolean byte 7/)
   })
+  it("WIRE-0006 a decoded struct has exactly its own properties, a \"__proto__\" key included, and a plain prototype", () => {
+    const S = Schema.Struct({ ["__proto__"]: Schema.Number, constructor: Schema.String, o: Schema.optional(Schema.Boolean) })
+    const c = codec(S)
+    const value = JSON.parse('{"__proto__": 5, "constructor": "x"}')
+    const decoded = c.decode(c.encode(value, 256) as Uint8Array) as Record<string, unknown>
+    expect(Object.getPrototypeOf(decoded)).toBe(Object.prototype)
+    expect(Object.keys(decoded).sort()).toEqual(["__proto__", "constructor"])
+    expect(Object.getOwnPropertyDescriptor(decoded, "__proto__")?.value).toBe(5)
+    const plain = codec(Schema.Struct({ a: Schema.Number, o: Schema.optional(Schema.String), "we ird\"key": Schema.Boolean }))
+    const back = plain.decode(plain.encode({ a: 1, "we ird\"key": true }, 256) as Uint8Array)
+    expect(back).toEqual({ a: 1, "we ird\"key": true })
+    expect(Object.hasOwn(back as object, "o")).toBe(false)
+  })
 })
