@@ -94,6 +94,8 @@ export class AddressSpace {
   private readonly ranges = new RangeAllocator(1, VIRTUAL_PAGES - 1)
   /** Reserved regions: first page → page count. */
   private readonly regions = new Map<number, number>()
+  /** The regions' first pages, ascending (for finding the region around a page by bisection). */
+  private readonly starts: Array<number> = []
   private mapped = 0
 
   constructor(
@@ -136,6 +138,7 @@ export class AddressSpace {
       return Either.left(new OutOfMemory({ account: this.account, requested: pages, available: 0, reason: "virtual" }))
     }
     this.regions.set(first, pages)
+    this.starts.splice(this.startIndex(first) + 1, 0, first)
     return Either.right(first << PAGE_SHIFT)
   }
 
@@ -149,8 +152,7 @@ export class AddressSpace {
         this.unreserve(address >>> PAGE_SHIFT)
         return Either.left(frames.left)
       }
-      const first = address >>> PAGE_SHIFT
-      frames.right.forEach((frame, i) => this.install(first + i, frame, rights))
+      this.installRun(address >>> PAGE_SHIFT, frames.right, rights)
       return Either.right(address)
     })
   }
@@ -165,7 +167,7 @@ export class AddressSpace {
     if (region === undefined) {
       return Either.left(new InvalidAddress({ address, length: 0, operation: "free", reason: "not a page-aligned address inside a region" }))
     }
-    for (let vpn = region.first; vpn < region.first + region.pages; vpn++) this.unmapPage(vpn)
+    this.unmapRun(region.first, region.pages)
     this.unreserve(region.first)
     return Either.right(region.pages)
   }
@@ -173,13 +175,29 @@ export class AddressSpace {
   /** The region containing `address`: its first page and page count, or undefined. */
   regionOf(address: number): { readonly first: number; readonly pages: number } | undefined {
     const vpn = address >>> PAGE_SHIFT
-    for (const [first, pages] of this.regions) if (vpn >= first && vpn < first + pages) return { first, pages }
-    return undefined
+    const i = this.startIndex(vpn)
+    if (i < 0) return undefined
+    const first = this.starts[i]!
+    const pages = this.regions.get(first)!
+    return vpn < first + pages ? { first, pages } : undefined
+  }
+
+  /** The index in `starts` of the last region starting at or below `vpn`, or -1. */
+  private startIndex(vpn: number): number {
+    let lo = 0
+    let hi = this.starts.length - 1
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1
+      if (this.starts[mid]! <= vpn) lo = mid + 1
+      else hi = mid - 1
+    }
+    return hi
   }
 
   private unreserve(first: number): void {
     const pages = this.regions.get(first)!
     this.regions.delete(first)
+    this.starts.splice(this.startIndex(first), 1)
     this.ranges.free(first, pages)
   }
 
@@ -205,20 +223,65 @@ export class AddressSpace {
   }
 
   /**
-   * Maps `frames` at consecutive pages from `first`, all inside one reserved region with nothing
-   * mapped yet (kernel use: delivery of map and grant items). Takes a reference on each frame
-   * unless `adopt`, when the caller's references pass to the page table.
+   * Reserves a region of `frames.length` pages between two unmapped guard pages (so an overrun
+   * faults instead of running into other memory) and maps `frames` there with `rights`; returns
+   * the address of the first frame. The caller's references on the frames pass to the page table
+   * (kernel use: delivery of map and grant items). Errors: `OutOfMemory` (no virtual room),
+   * leaving the references with the caller.
    */
-  mapFresh(first: number, frames: ReadonlyArray<number>, rights: PageRights, adopt: boolean): void {
-    const region = this.regionOf(first << PAGE_SHIFT)
-    if (region === undefined || first + frames.length > region.first + region.pages || (rights & ~RIGHTS_MASK) !== 0) {
-      throw new Error("invariant violated: mapFresh needs pages inside a reserved region and valid rights")
+  mapGuarded(frames: ArrayLike<number>, rights: PageRights): Either.Either<number, OutOfMemory | InvalidAddress> {
+    if ((rights & ~RIGHTS_MASK) !== 0) throw new Error("invariant violated: mapGuarded needs valid rights")
+    return Either.map(this.reserve(frames.length + 2), (address) => {
+      const first = (address >>> PAGE_SHIFT) + 1
+      this.installRun(first, frames, rights)
+      return first << PAGE_SHIFT
+    })
+  }
+
+  /**
+   * The first page of `[first, first + pages)` that is absent or lacks one of `rights`, or -1 when
+   * every page has them all. One pass over the table, no allocation.
+   */
+  lacking(first: number, pages: number, rights: PageRights): number {
+    let found = -1
+    this.eachTable(first, pages, (table, start, n, vpn) => {
+      if (table === undefined) return (found = vpn) < 0
+      for (let j = start; j < start + n; j++) {
+        const e = table[j]!
+        if (e === 0 || (e & rights) !== rights) return (found = vpn + j - start) < 0
+      }
+      return true
+    })
+    return found
+  }
+
+  /**
+   * Removes the entries of `[first, first + pages)`, every one present (the caller checked), and
+   * hands their frame references to the caller, in page order: the send half of a grant.
+   */
+  takeRun(first: number, pages: number): Array<number> {
+    // A plain array: a typed array this size would get a backing store outside V8's heap, which
+    // costs more to allocate than the whole page-table walk.
+    const frames = new Array<number>(pages)
+    this.eachTable(first, pages, (table, start, n, vpn) => {
+      const at = vpn - first - start
+      for (let j = start; j < start + n; j++) frames[at + j] = pteFrame(table![j]!)
+      table!.fill(0, start, start + n)
+      return true
+    })
+    this.mapped -= pages
+    return frames
+  }
+
+  /** The frames of `[first, first + pages)`, every one present (the caller checked), each with a new reference: the send half of a map. */
+  retainRun(first: number, pages: number): Array<number> {
+    const frames = new Array<number>(pages)
+    for (let i = 0; i < pages; i++) {
+      const frame = this.frameAt(first + i)
+      this.memory.retain(frame)
+      frames[i] = frame
     }
-    for (let i = 0; i < frames.length; i++) {
-      const frame = frames[i]!
-      if (!adopt) this.memory.retain(frame)
-      this.install(first + i, frame, rights)
-    }
+    return frames
   }
 
   /** Removes the entry for `vpn` and hands its frame reference to the caller (page grant). Returns the frame, or -1. */
@@ -262,6 +325,52 @@ export class AddressSpace {
     if (table === undefined) table = this.directory[vpn >>> 10] = new Int32Array(PAGE_TABLE_ENTRIES)
     table[vpn & 1023] = pte(frame, rights, rights)
     this.mapped++
+  }
+
+  /** Installs entries for `frames` (each already owning a reference) at pages from `first`, all absent. */
+  private installRun(first: number, frames: ArrayLike<number>, rights: PageRights): void {
+    this.eachTable(first, frames.length, (table, start, n, vpn) => {
+      if (table === undefined) table = this.directory[vpn >>> 10] = new Int32Array(PAGE_TABLE_ENTRIES)
+      const at = vpn - first - start
+      for (let j = start; j < start + n; j++) table[j] = pte(frames[at + j]!, rights, rights)
+      return true
+    })
+    this.mapped += frames.length
+  }
+
+  /** Removes every present entry of `[first, first + pages)` and drops its frame reference. */
+  private unmapRun(first: number, pages: number): void {
+    this.eachTable(first, pages, (table, start, n) => {
+      if (table === undefined) return true
+      for (let j = start; j < start + n; j++) {
+        const e = table[j]!
+        if (e === 0) continue
+        table[j] = 0
+        this.mapped--
+        this.memory.release(pteFrame(e))
+      }
+      return true
+    })
+  }
+
+  /**
+   * Visits the second-level tables that `[first, first + pages)` spans, in order: entries
+   * `[start, start + n)` of `table` (undefined when not yet allocated) are pages `vpn ..`. Stops
+   * when `visit` returns false. The walk that every run operation is built on.
+   */
+  private eachTable(
+    first: number,
+    pages: number,
+    visit: (table: Int32Array | undefined, start: number, n: number, vpn: number) => boolean
+  ): void {
+    let i = 0
+    while (i < pages) {
+      const vpn = first + i
+      const start = vpn & (PAGE_TABLE_ENTRIES - 1)
+      const n = Math.min(pages - i, PAGE_TABLE_ENTRIES - start)
+      if (!visit(this.directory[vpn >>> 10], start, n, vpn)) return
+      i += n
+    }
   }
 
   // --- access ---------------------------------------------------------------------------------
@@ -356,8 +465,7 @@ export class AddressSpace {
   /** Unmaps everything and frees every region (process teardown). */
   destroy(): void {
     for (const first of [...this.regions.keys()]) {
-      const pages = this.regions.get(first)!
-      for (let vpn = first; vpn < first + pages; vpn++) this.unmapPage(vpn)
+      this.unmapRun(first, this.regions.get(first)!)
       this.unreserve(first)
     }
   }

@@ -145,31 +145,31 @@ export class PhysicalMemory {
    * Moves the charge for `frames` to `account` (page grant: the receiver pays for what it now owns).
    * Fails with `OutOfMemory` (and changes nothing) when the receiver's quota cannot take them.
    */
-  recharge(frames: ReadonlyArray<number>, account: number): Either.Either<void, OutOfMemory> {
+  recharge(frames: ArrayLike<number>, account: number): Either.Either<void, OutOfMemory> {
     const acct = this.accounts.get(account)
     const room = acct ? acct.quota - acct.charged : 0
     if (frames.length > room) {
       // Only frames charged elsewhere count against the quota: count them before moving any.
       let incoming = 0
-      for (const f of frames) if (this.chargedTo[f] !== account) incoming++
+      for (let i = 0; i < frames.length; i++) if (this.chargedTo[frames[i]!] !== account) incoming++
       if (incoming > room) {
         return Either.left(new OutOfMemory({ account, requested: incoming, available: Math.max(0, room), reason: "quota" }))
       }
     }
-    let lastFrom = -1
-    let prev: Account | undefined = undefined
+    // Frames arrive in runs charged to one account (a granted region): one account update per run.
+    const chargedTo = this.chargedTo
     let moved = 0
-    for (let i = 0; i < frames.length; i++) {
-      const f = frames[i]!
-      const from = this.chargedTo[f]!
-      if (from === account) continue
-      if (from !== lastFrom) {
-        lastFrom = from
-        prev = this.accounts.get(from)
+    let i = 0
+    while (i < frames.length) {
+      const from = chargedTo[frames[i]!]!
+      let j = i
+      for (; j < frames.length && chargedTo[frames[j]!] === from; j++) chargedTo[frames[j]!] = account
+      if (from !== account) {
+        const prev = this.accounts.get(from)
+        if (prev) prev.charged -= j - i
+        moved += j - i
       }
-      if (prev) prev.charged--
-      this.chargedTo[f] = account
-      moved++
+      i = j
     }
     if (moved > 0) acct!.charged += moved
     return Either.right(undefined)

@@ -18,7 +18,7 @@ import type { Pcb } from "../../kernel/Process.js"
 import { participant } from "../../kernel/Trace.js"
 import { type AddressSpace, copyBetween, InvalidAddress, isPageAligned } from "../../memory/AddressSpace.js"
 import { OutOfMemory } from "../../memory/PhysicalMemory.js"
-import { PAGE_SHIFT } from "../../params.js"
+import { PAGE_SHIFT, PAGE_SIZE } from "../../params.js"
 import { InvalidMessage, type IpcError, LeaseOutOfBounds, LeaseRevoked, MessageTooLarge } from "../errors.js"
 import type { DeliveredItem, Lease, LeaseAccess, TransferItem, Window } from "../Message.js"
 
@@ -73,10 +73,13 @@ export interface PrepareContext {
 const aligned = (address: number, pages: number, operation: string): InvalidAddress | undefined =>
   isPageAligned(address) ? undefined : new InvalidAddress({ address, length: pages << PAGE_SHIFT, operation, reason: "map and grant items must be page-aligned" })
 
-/** Checks every page of `[first, first + pages)` is present with `rights`. */
-const pagesPresent = (space: AddressSpace, address: number, pages: number, rights: number): IpcError | undefined =>
-  space.faultAt(address, pages << PAGE_SHIFT, (rights & 2) !== 0 ? "write" : "read") ??
-  ((rights & 1) !== 0 ? space.faultAt(address, pages << PAGE_SHIFT, "read") : undefined)
+/** Checks every page of `[address, address + pages pages)` is present with `rights`: the fault it would take otherwise. */
+const pagesPresent = (space: AddressSpace, address: number, pages: number, rights: number): IpcError | undefined => {
+  const vpn = space.lacking(address >>> PAGE_SHIFT, pages, rights)
+  if (vpn < 0) return undefined
+  const at = vpn * PAGE_SIZE
+  return space.faultAt(at, PAGE_SIZE, (rights & 2) !== 0 ? "write" : "read") ?? space.faultAt(at, PAGE_SIZE, "read")
+}
 
 /**
  * Decodes a message's items for `p`, then (only if all are valid) commits their send-side
@@ -179,17 +182,11 @@ export const prepare = (p: Pcb, items: ReadonlyArray<TransferItem>, ctx: Prepare
       case "map":
       case "grant": {
         const first = item.address >>> PAGE_SHIFT
-        const frames = new Array<number>(item.pages)
-        for (let i = 0; i < item.pages; i++) {
-          if (item._tag === "grant") {
-            frames[i] = space.takePage(first + i)
-          } else {
-            const f = space.frameAt(first + i)
-            k.memory.retain(f)
-            frames[i] = f
-          }
-        }
-        out.push(item._tag === "map" ? { kind: "map", frames, rights: item.rights, from: space, first } : { kind: "grant", frames, from: space, first })
+        out.push(
+          item._tag === "map"
+            ? { kind: "map", frames: space.retainRun(first, item.pages), rights: item.rights, from: space, first }
+            : { kind: "grant", frames: space.takeRun(first, item.pages), from: space, first }
+        )
         break
       }
     }
@@ -203,15 +200,11 @@ const derived = new WeakMap<AddressSpace, Map<number, Array<{ readonly space: Ad
 /**
  * Maps `frames` into a fresh region of `to`, between two unmapped guard pages so that an overrun
  * faults instead of running into the receiver's other memory; returns the address of the first
- * frame, or an error. Drops the transit references.
+ * frame, or an error. The transit references pass to the page table.
  */
 const install = (to: AddressSpace, frames: ReadonlyArray<number>, rights: number): number | IpcError => {
-  const region = to.reserve(frames.length + 2)
-  if (Either.isLeft(region)) return region.left
-  // The region's first and last pages stay unmapped; the frames' transit references pass to the table.
-  const first = (region.right >>> PAGE_SHIFT) + 1
-  to.mapFresh(first, frames, rights, true)
-  return first << PAGE_SHIFT
+  const at = to.mapGuarded(frames, rights)
+  return Either.isLeft(at) ? at.left : at.right
 }
 
 /** What delivery produced: the receiver's items, and an error for the sender if any item failed. */
