@@ -24,7 +24,9 @@ const schemas = {
   // Keys as plain words: Schema's own record decode drops a "__proto__" key, with or without a wire.
   record: Schema.Record({ key: Schema.String.pipe(Schema.pattern(/^[a-z]{1,8}$/)), value: Schema.Number.pipe(Schema.finite()) }),
   recursive: Tree,
-  nothing: Schema.Void
+  nothing: Schema.Void,
+  // Read and written directly, no Schema pass: refinements checked by their filters, bigints as text.
+  attributes: Schema.Struct({ ino: Schema.NonNegativeInt, size: Schema.Int, kind: Schema.Literal("file", "dir"), mtimeNs: Schema.BigInt, big: Schema.BigIntFromSelf })
 } as const
 
 describe("Protocol wire", () => {
@@ -81,5 +83,18 @@ describe("Protocol wire", () => {
     const back = plain.decode(plain.encode({ a: 1, "we ird\"key": true }, 256) as Uint8Array)
     expect(back).toEqual({ a: 1, "we ird\"key": true })
     expect(Object.hasOwn(back as object, "o")).toBe(false)
+  })
+  it("WIRE-0007 a schema read directly (refinements, bigints) refuses what Schema refuses, in Schema's words with the path", () => {
+    const c = codec(schemas.attributes)
+    const good = { ino: 7, size: -1, kind: "dir", mtimeNs: 1_700_000_000_123_456_789n, big: -(2n ** 80n) }
+    expect(c.decode(c.encode(good, 256) as Uint8Array)).toEqual(good)
+    expect(c.encode({ ...good, ino: -1 }, 256)).toMatch(/\["ino"\][\s\S]*non-negative/)
+    expect(c.encode({ ...good, size: 1.5 }, 256)).toMatch(/\["size"\][\s\S]*integer/)
+    expect(c.encode({ ...good, mtimeNs: 5 }, 256)).toMatch(/\["mtimeNs"\]/)
+    // Bytes of a negative ino (written through the general path of a laxer schema) are refused on reading.
+    const lax = codec(Schema.Struct({ ino: Schema.Number, size: Schema.Int, kind: Schema.Literal("file", "dir"), mtimeNs: Schema.BigInt, big: Schema.BigIntFromSelf }))
+    const refused = c.decode(lax.encode({ ...good, ino: -1 }, 256) as Uint8Array)
+    expect(refused).toBeInstanceOf(Undecodable)
+    expect((refused as Undecodable).reason).toMatch(/\["ino"\][\s\S]*non-negative/)
   })
 })

@@ -21,7 +21,7 @@ import { Effect, Either, type Fiber, ParseResult, Schema, type SchemaAST } from 
 import { allocate } from "../../kernel/Memory.js"
 import type { Pcb, Process } from "../../kernel/Process.js"
 import { PAGE_SIZE } from "../../params.js"
-import { trusted, wire, WireError, Writer } from "./protocolWire.js"
+import { directWire, trusted, type Wire, wire, WireError, Writer } from "./protocolWire.js"
 import type { IpcError } from "../errors.js"
 import type { Window } from "../Message.js"
 
@@ -116,47 +116,69 @@ export const isPlain = (ast: SchemaAST.AST): boolean => {
 const describe = (e: ParseResult.ParseError): string => ParseResult.TreeFormatter.formatErrorSync(e)
 
 /**
- * The wire codec of `schema` (which must need no context). Encoding runs Schema's encode unless
- * it is the identity; decoding reads the binary form and then runs Schema's decode unless the
- * schema is `trusted` (the reader's output is then already exactly a valid value).
+ * The wire codec of `schema` (which must need no context). A schema with a `directWire` is written
+ * and read with no Schema pass, its checks made by the wire itself; when it refuses a value or
+ * bytes, the general path runs to say why, in Schema's words (with the path to the fault).
+ * Otherwise encoding runs Schema's encode unless it is the identity, and decoding reads the
+ * encoded side's bytes and then runs Schema's decode unless the schema is `trusted` (the
+ * reader's output is then already exactly a valid value).
  */
 export const codec = (schema: Schema.Schema<any, any, never>): Codec => {
   const plain = isPlain(schema.ast)
   const skipDecode = trusted(schema.ast)
   const form = wire(schema)
+  const fast = directWire(schema)
   const encodeEither = Schema.encodeEither(schema)
   const decodeEither = Schema.decodeUnknownEither(schema)
+  const encodeGeneral = (value: unknown, inlineMax: number): Uint8Array | string => {
+    let encoded = value
+    if (!plain) {
+      const r = encodeEither(value)
+      if (Either.isLeft(r)) return describe(r.left)
+      encoded = r.right
+    }
+    return writeWith(form, encoded, inlineMax)
+  }
+  const decodeGeneral = (bytes: Uint8Array): unknown => {
+    let value: unknown
+    try {
+      value = form.read(bytes)
+    } catch (e) {
+      if (e instanceof WireError) return new Undecodable(e.message)
+      throw e
+    }
+    if (skipDecode) return value
+    const r = decodeEither(value)
+    return Either.isLeft(r) ? new Undecodable(describe(r.left)) : r.right
+  }
+  if (fast === undefined) return { maxBytes: form.maxBytes, encode: encodeGeneral, decode: decodeGeneral }
   return {
     maxBytes: form.maxBytes,
     encode: (value, inlineMax) => {
-      let encoded = value
-      if (!plain) {
-        const r = encodeEither(value)
-        if (Either.isLeft(r)) return describe(r.left)
-        encoded = r.right
-      }
-      writer.reset(scratch, 0)
-      try {
-        form.write(writer, encoded)
-      } catch (e) {
-        if (e instanceof WireError) return e.message
-        throw e
-      }
-      return finish(inlineMax)
+      const bytes = writeWith(fast, value, inlineMax)
+      return typeof bytes === "string" ? encodeGeneral(value, inlineMax) : bytes
     },
     decode: (bytes) => {
-      let value: unknown
       try {
-        value = form.read(bytes)
+        return fast.read(bytes)
       } catch (e) {
-        if (e instanceof WireError) return new Undecodable(e.message)
+        if (e instanceof WireError) return decodeGeneral(bytes)
         throw e
       }
-      if (skipDecode) return value
-      const r = decodeEither(value)
-      return Either.isLeft(r) ? new Undecodable(describe(r.left)) : r.right
     }
   }
+}
+
+/** Writes one message with `form`: its bytes, or why it cannot be written. */
+const writeWith = (form: Wire, value: unknown, inlineMax: number): Uint8Array | string => {
+  writer.reset(scratch, 0)
+  try {
+    form.write(writer, value)
+  } catch (e) {
+    if (e instanceof WireError) return e.message
+    throw e
+  }
+  return finish(inlineMax)
 }
 
 // --- thread buffers -----------------------------------------------------------------------------

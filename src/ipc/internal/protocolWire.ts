@@ -7,6 +7,7 @@
  * | number | float64, little-endian |
  * | string, template literal | varint byte length, UTF-8 (well-formed strings only: no lone surrogates) |
  * | boolean | one byte, 0 or 1 |
+ * | bigint | its decimal text, as a string |
  * | literal, undefined | nothing (the schema knows the value) |
  * | void | nothing (any value is accepted and none is carried; `undefined` arrives) |
  * | enums | one byte: the member's index |
@@ -24,7 +25,7 @@
  *   properties: decoding it again with Schema would change nothing. Every other schema's values
  *   go through Schema after reading. (A property test holds the two to agreement.)
  */
-import { ParseResult, Schema, SchemaAST } from "effect"
+import { BigInt as BigInt_, Option, ParseResult, Schema, SchemaAST } from "effect"
 
 /** Bytes that are not a value of the schema, or a value that cannot be written. */
 export class WireError extends Error {}
@@ -297,10 +298,8 @@ const indexed = (values: ReadonlyArray<unknown>, what: string): Node => {
   }
 }
 
-const union = (ast: SchemaAST.Union): Node => {
-  if (ast.types.length > 256) return jsonNode
-  if (ast.types.every(SchemaAST.isLiteral)) return indexed(ast.types.map((t) => (t as SchemaAST.Literal).literal), String(ast))
-  const members = ast.types.map(compile)
+/** A union of `members` (compiled by the caller), told apart on writing by each member's guard. */
+const union = (ast: SchemaAST.Union, members: ReadonlyArray<Node>): Node => {
   const guards = ast.types.map((t) => ParseResult.is(Schema.make(t)))
   return {
     write: (w, v) => {
@@ -329,11 +328,8 @@ const union = (ast: SchemaAST.Union): Node => {
  * the properties (the typed-call hot path encodes and decodes two structs per call). The
  * generated text contains only property names quoted by `JSON.stringify` and indices.
  */
-const struct = (ast: SchemaAST.TypeLiteral): Node => {
-  // A "__proto__" key in an object literal would set the prototype, not a property: JSON keeps it.
-  if (ast.indexSignatures.length > 0 || ast.propertySignatures.some((p) => typeof p.name !== "string" || p.name === "__proto__")) return jsonNode
+const struct = (ast: SchemaAST.TypeLiteral, nodes: ReadonlyArray<Node>): Node => {
   const props = ast.propertySignatures.map((p) => ({ key: JSON.stringify(p.name as string), optional: p.isOptional }))
-  const nodes = ast.propertySignatures.map((p) => compile(p.type))
   const writes = props.map(({ key, optional }, i) =>
     optional
       ? `if (Object.hasOwn(v, ${key})) { w.byte(1); n${i}.write(w, v[${key}]) } else w.byte(0)`
@@ -372,10 +368,9 @@ const presence = (r: Reader): boolean => {
   return b === 1
 }
 
-const tuple = (ast: SchemaAST.TupleType): Node => {
-  if (ast.rest.length > 1) return jsonNode
-  const elements = ast.elements.map((e) => ({ optional: e.isOptional, node: compile(e.type) }))
-  const rest = ast.rest.length === 1 ? compile(ast.rest[0]!.type) : undefined
+/** A tuple of `fixed` elements (compiled by the caller) and at most one `rest` element. */
+const tuple = (ast: SchemaAST.TupleType, fixed: ReadonlyArray<Node>, rest: Node | undefined): Node => {
+  const elements = ast.elements.map((e, i) => ({ optional: e.isOptional, node: fixed[i]! }))
   return {
     write: (w, v) => {
       if (!Array.isArray(v)) throw expected("an array", v)
@@ -419,6 +414,16 @@ const tuple = (ast: SchemaAST.TupleType): Node => {
   }
 }
 
+/** A union of literals, as the index of its member. */
+const literals = (ast: SchemaAST.Union): Node => indexed(ast.types.map((t) => (t as SchemaAST.Literal).literal), String(ast))
+
+/**
+ * Whether a struct has a binary form: named properties only (no index signature), none called
+ * "__proto__" (in an object literal that key would set the prototype, not a property).
+ */
+const structCompiles = (ast: SchemaAST.TypeLiteral): boolean =>
+  ast.indexSignatures.length === 0 && ast.propertySignatures.every((p) => typeof p.name === "string" && p.name !== "__proto__")
+
 /** Compiles an encoded-side AST node. */
 const compile = (ast: SchemaAST.AST): Node => {
   switch (ast._tag) {
@@ -429,6 +434,8 @@ const compile = (ast: SchemaAST.AST): Node => {
       return stringNode
     case "BooleanKeyword":
       return booleanNode
+    case "BigIntKeyword":
+      return bigintNode
     case "Literal":
       return constant(ast.literal, JSON.stringify(ast.literal) ?? String(ast.literal))
     case "UndefinedKeyword":
@@ -440,11 +447,13 @@ const compile = (ast: SchemaAST.AST): Node => {
     case "Enums":
       return indexed(ast.enums.map(([, v]) => v), String(ast))
     case "Union":
-      return union(ast)
+      if (ast.types.length > 256) return jsonNode
+      if (ast.types.every(SchemaAST.isLiteral)) return literals(ast)
+      return union(ast, ast.types.map(compile))
     case "TypeLiteral":
-      return struct(ast)
+      return structCompiles(ast) ? struct(ast, ast.propertySignatures.map((p) => compile(p.type))) : jsonNode
     case "TupleType":
-      return tuple(ast)
+      return ast.rest.length > 1 ? jsonNode : tuple(ast, ast.elements.map((e) => compile(e.type)), ast.rest.length === 1 ? compile(ast.rest[0]!.type) : undefined)
     case "Refinement":
       return compile(ast.from)
     case "Transformation":
@@ -461,6 +470,92 @@ const compile = (ast: SchemaAST.AST): Node => {
   }
 }
 
+/** A refinement's own check, as the wire applies it: the `from` node, then the filter. */
+const refined = (ast: SchemaAST.Refinement, from: Node): Node => {
+  const check = (v: unknown): void => {
+    const issue = ast.filter(v, {}, ast)
+    if (Option.isSome(issue)) throw new WireError(ParseResult.TreeFormatter.formatIssueSync(issue.value))
+  }
+  return {
+    write: (w, v) => {
+      from.write(w, v)
+      check(v)
+    },
+    read: (r) => {
+      const v = from.read(r)
+      check(v)
+      return v
+    }
+  }
+}
+
+/** A `bigint` as its decimal text (the encoded side of `Schema.BigInt`), read back as `Schema.BigInt` decodes it. */
+const bigintNode: Node = {
+  write: (w, v) => {
+    if (typeof v !== "bigint") throw expected("a bigint", v)
+    w.string(v.toString())
+  },
+  read: (r) => {
+    const text = r.string()
+    const n = BigInt_.fromString(text)
+    if (Option.isNone(n)) throw new WireError(`not an integer: ${JSON.stringify(text)}`)
+    return n.value
+  }
+}
+
+/**
+ * The node that reads and writes a schema's *type-side* values directly, or undefined when some
+ * part needs Schema's own pass. Covers what the reader can check exactly: keywords, literals,
+ * enums, unions, structs and tuples of such, refinements (each checked with its own filter, as
+ * Schema does after decoding what it refines), and bigints (`Schema.BigIntFromSelf`, and
+ * `Schema.BigInt`, whose encoded side is the same decimal text). Any other transformation or declaration, recursion and JSON nodes go the
+ * general way: Schema encode, the encoded side's bytes, Schema decode. The bytes are the same
+ * either way: this only skips the passes.
+ */
+const direct = (ast: SchemaAST.AST): Node | undefined => {
+  switch (ast._tag) {
+    case "NumberKeyword":
+    case "StringKeyword":
+    case "BooleanKeyword":
+    case "Literal":
+    case "UndefinedKeyword":
+    case "VoidKeyword":
+    case "NeverKeyword":
+    case "Enums":
+    case "UnknownKeyword":
+    case "AnyKeyword":
+      return compile(ast)
+    case "Union": {
+      if (ast.types.length > 256) return undefined
+      if (ast.types.every(SchemaAST.isLiteral)) return literals(ast)
+      const members = ast.types.map(direct)
+      return members.every((m) => m !== undefined) ? union(ast, members as Array<Node>) : undefined
+    }
+    case "TypeLiteral": {
+      if (!structCompiles(ast)) return undefined
+      const nodes = ast.propertySignatures.map((p) => direct(p.type))
+      return nodes.every((n) => n !== undefined) ? struct(ast, nodes as Array<Node>) : undefined
+    }
+    case "TupleType": {
+      if (ast.rest.length > 1) return undefined
+      const fixed = ast.elements.map((e) => direct(e.type))
+      const rest = ast.rest.length === 1 ? direct(ast.rest[0]!.type) : undefined
+      if (!fixed.every((n) => n !== undefined) || (ast.rest.length === 1 && rest === undefined)) return undefined
+      return tuple(ast, fixed as Array<Node>, rest)
+    }
+    case "Refinement": {
+      const from = direct(ast.from)
+      return from === undefined ? undefined : refined(ast, from)
+    }
+    case "BigIntKeyword":
+      return bigintNode
+    case "Transformation":
+      return ast === Schema.BigInt.ast ? bigintNode : undefined
+    default:
+      return undefined
+  }
+}
+
 /**
  * Whether the reader's output needs no Schema pass: every node is one the reader builds exactly
  * (see the module invariants).
@@ -470,6 +565,7 @@ export const trusted = (ast: SchemaAST.AST): boolean => {
     case "NumberKeyword":
     case "StringKeyword":
     case "BooleanKeyword":
+    case "BigIntKeyword":
     case "Literal":
     case "UndefinedKeyword":
     case "VoidKeyword":
@@ -542,11 +638,11 @@ export const maxBytes = (ast: SchemaAST.AST): number => {
   }
 }
 
-/** The wire form of a schema: writes its encoded values, reads them back. */
+/** The wire form of a schema: writes its values, reads them back. */
 export interface Wire {
-  /** Writes `encoded` (a value of the schema's encoded side) at `w.pos`. Throws `WireError`. */
-  readonly write: (w: Writer, encoded: unknown) => void
-  /** Reads one encoded value from all of `bytes`. Throws `WireError`. */
+  /** Writes `value` at `w.pos`. Throws `WireError`. */
+  readonly write: (w: Writer, value: unknown) => void
+  /** Reads one value from all of `bytes`. Throws `WireError`. */
   readonly read: (bytes: Uint8Array) => unknown
   /** The most bytes a value can take (`Infinity`: unbounded). */
   readonly maxBytes: number
@@ -554,17 +650,25 @@ export interface Wire {
 
 const reader = new Reader()
 
-/** Compiles the wire form of `schema`'s encoded side. */
-export const wire = (schema: Schema.Schema.All): Wire => {
-  const node = compile(SchemaAST.encodedAST(schema.ast))
-  return {
-    maxBytes: maxBytes(SchemaAST.encodedBoundAST(schema.ast)),
-    write: node.write,
-    read: (bytes) => {
-      reader.reset(bytes)
-      const v = node.read(reader)
-      if (reader.pos !== bytes.length) throw new WireError(`${bytes.length - reader.pos} trailing bytes`)
-      return v
-    }
+const wireOf = (node: Node, schema: Schema.Schema.All): Wire => ({
+  maxBytes: maxBytes(SchemaAST.encodedBoundAST(schema.ast)),
+  write: node.write,
+  read: (bytes) => {
+    reader.reset(bytes)
+    const v = node.read(reader)
+    if (reader.pos !== bytes.length) throw new WireError(`${bytes.length - reader.pos} trailing bytes`)
+    return v
   }
+})
+
+/** Compiles the wire form of `schema`'s encoded side: its values go through Schema on either side. */
+export const wire = (schema: Schema.Schema.All): Wire => wireOf(compile(SchemaAST.encodedAST(schema.ast)), schema)
+
+/**
+ * The wire form of `schema`'s *type-side* values, checked exactly with no Schema pass (see
+ * `direct`), or undefined when the schema needs Schema's own pass. Same bytes as `wire`.
+ */
+export const directWire = (schema: Schema.Schema.All): Wire | undefined => {
+  const node = direct(schema.ast)
+  return node === undefined ? undefined : wireOf(node, schema)
 }
