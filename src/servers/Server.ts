@@ -18,7 +18,7 @@
  *   dropped), so serving never leaks slots.
  * - Per-operation counters are plain numbers written by the workers only.
  */
-import { Cause, Effect, Either, Exit } from "effect"
+import { Cause, Deferred, Effect, Either, Exit, Scope } from "effect"
 import { type IpcError, KernelError, Memory, Port, type Process } from "../index.js"
 import * as Protocol from "../ipc/Protocol.js"
 import { register } from "./names/client.js"
@@ -99,6 +99,9 @@ export class Counters<Ops extends Protocol.Operations = Protocol.Operations> {
   unroutable = 0
   /** Messages received, for latency sampling. */
   received = 0
+  /** Worker threads alive now, and the most there were at once. */
+  workers = 0
+  peakWorkers = 0
 
   constructor(protocol: Protocol.Protocol<Ops>) {
     const ops: Record<string, OperationStats> = {}
@@ -107,10 +110,21 @@ export class Counters<Ops extends Protocol.Operations = Protocol.Operations> {
   }
 
   /** A copy of every counter. */
-  snapshot(): { readonly operations: { readonly [K in keyof Ops]: Readonly<OperationStats> }; readonly unroutable: number } {
+  snapshot(): {
+    readonly operations: { readonly [K in keyof Ops]: Readonly<OperationStats> }
+    readonly unroutable: number
+    readonly workers: number
+    readonly peakWorkers: number
+  } {
     const ops: Record<string, OperationStats> = {}
     for (const [k, v] of Object.entries(this.operations)) ops[k] = { ...(v as OperationStats) }
-    return { operations: ops as { [K in keyof Ops]: OperationStats }, unroutable: this.unroutable }
+    return { operations: ops as { [K in keyof Ops]: OperationStats }, unroutable: this.unroutable, workers: this.workers, peakWorkers: this.peakWorkers }
+  }
+
+  /** Records how many workers are alive. */
+  setWorkers(n: number): void {
+    this.workers = n
+    if (n > this.peakWorkers) this.peakWorkers = n
   }
 }
 
@@ -131,6 +145,47 @@ interface Shared {
   readonly stats: ReadonlyArray<OperationStats>
   readonly inlineMax: number
   readonly onDisconnect: ((badge: number) => Effect.Effect<void, never, Process.Process>) | undefined
+  /** The growing pool the workers belong to, or undefined for a fixed number of workers. */
+  readonly pool: Pool | undefined
+}
+
+/**
+ * A pool of workers that grows under load and shrinks when idle (QNX thread pools: `lo_water`,
+ * `hi_water`, `maximum`). Counted synchronously by the workers themselves.
+ */
+interface Pool {
+  /** Workers waiting in `receive` (or about to). */
+  idle: number
+  /** Workers alive. */
+  total: number
+  /** Idle workers kept ready; one more may idle before any retires. */
+  readonly min: number
+  /** Workers at most. */
+  readonly max: number
+  /** Starts one more worker. */
+  readonly spawn: Effect.Effect<void, never, Process.Process>
+  readonly counters: Counters
+}
+
+/**
+ * A worker of a pool took a message: one fewer idle. If none is left idle and the pool may grow,
+ * the effect starting one more worker, else undefined.
+ */
+const busy = (pool: Pool): Effect.Effect<void, never, Process.Process> | undefined => {
+  pool.idle--
+  if (pool.idle > 0 || pool.total >= pool.max) return undefined
+  pool.idle++
+  pool.counters.setWorkers(++pool.total)
+  return pool.spawn
+}
+
+/** A worker of a pool is done with a message: whether it goes back to receive (else it retires). */
+const idleAgain = (pool: Pool): boolean => {
+  pool.idle++
+  if (pool.idle <= pool.min + 1) return true
+  pool.idle--
+  pool.counters.setWorkers(--pool.total)
+  return false
 }
 
 /**
@@ -228,6 +283,17 @@ const send = (
 const NONE: ReadonlyArray<number> = []
 
 /** Replies with a payload, spilling it through this thread's buffer when it exceeds `inlineMax`. */
+/** What a retired worker's loop gets instead of a message. */
+const RETIRED = null
+
+/** The next message for `w`, or `RETIRED` when its pool has idle workers enough. */
+const receiveNext = (w: Worker): Effect.Effect<Port.Received | typeof RETIRED, IpcError.IpcError, Process.Process> =>
+  w.pool !== undefined && !idleAgain(w.pool) ? Effect.succeed(RETIRED) : Port.receive(w.port, w.receive)
+
+/** Replies, then the next message for `w` (one `replyReceive`), or `RETIRED` after the reply alone. */
+const replyNext = (w: Worker, reply: Port.Reply, msg: Port.Message): Effect.Effect<Port.Received | typeof RETIRED, IpcError.IpcError, Process.Process> =>
+  w.pool !== undefined && !idleAgain(w.pool) ? Effect.as(Port.reply(reply, msg), RETIRED) : Port.replyReceive(reply, msg, w.port, w.receive)
+
 const replyWith = (
   shared: Shared,
   reply: Port.Reply,
@@ -245,31 +311,31 @@ const replyWith = (
 }
 
 /** Answers and waits for the next message: one `replyReceive` when the answer is plain and inline. */
-const answerAndReceive = (w: Worker, call: ServerCall, ok: boolean, value: unknown): Effect.Effect<Port.Received, IpcError.IpcError, Process.Process> => {
+const answerAndReceive = (w: Worker, call: ServerCall, ok: boolean, value: unknown): Effect.Effect<Port.Received | typeof RETIRED, IpcError.IpcError, Process.Process> => {
   const entry = call.entry
-  if (ok && entry.operation.replyCaps) return Effect.zipRight(send(w, call, ok, value, undefined), Port.receive(w.port, w.receive))
+  if (ok && entry.operation.replyCaps) return Effect.zipRight(send(w, call, ok, value, undefined), receiveNext(w))
   const bytes = Protocol.encodeAnswer(w.protocol, entry, ok, value, w.inlineMax)
   if (bytes instanceof Protocol.InvalidReply || bytes.length > w.inlineMax) {
-    return Effect.zipRight(send(w, call, ok, value, bytes), Port.receive(w.port, w.receive))
+    return Effect.zipRight(send(w, call, ok, value, bytes), receiveNext(w))
   }
   answered(w.stats[entry.ordinal]!, ok, call.started)
-  return Port.replyReceive(call.reply, new Protocol.WireMessage(ok ? Protocol.Status.ok : Protocol.Status.failure, bytes), w.port, w.receive)
+  return replyNext(w, call.reply, new Protocol.WireMessage(ok ? Protocol.Status.ok : Protocol.Status.failure, bytes))
 }
 
 /** Answers a request that did not decode, deletes its capabilities, and waits for the next. */
-const refuse = (w: Worker, m: Port.Received, error: Protocol.InvalidRequest): Effect.Effect<Port.Received, IpcError.IpcError, Process.Process> => {
+const refuse = (w: Worker, m: Port.Received, error: Protocol.InvalidRequest): Effect.Effect<Port.Received | typeof RETIRED, IpcError.IpcError, Process.Process> => {
   const entry = w.protocol.entries[m.label & Protocol.LABEL_BITS]
   if (entry !== undefined) w.stats[entry.ordinal]!.invalid++
   else w.counters.unroutable++
   const answer = replyWith(w, m.reply!, Protocol.statusOf(error), Protocol.encodeError(error, w.inlineMax), NONE)
-  return Effect.zipRight(Protocol.dropCaps(m.caps), Effect.zipRight(answer, Port.receive(w.port, w.receive)))
+  return Effect.zipRight(Protocol.dropCaps(m.caps), Effect.zipRight(answer, receiveNext(w)))
 }
 
 /** Answers with the handler's outcome, or only counts a kept call; then waits for the next message. */
-const settle = (w: Worker, call: ServerCall, ok: boolean, value: unknown): Effect.Effect<Port.Received, IpcError.IpcError, Process.Process> => {
+const settle = (w: Worker, call: ServerCall, ok: boolean, value: unknown): Effect.Effect<Port.Received | typeof RETIRED, IpcError.IpcError, Process.Process> => {
   if (ok && value instanceof ResponderImpl && value.call === call) {
     w.stats[call.entry.ordinal]!.deferred++
-    return Port.receive(w.port, w.receive)
+    return receiveNext(w)
   }
   return answerAndReceive(w, call, ok, value)
 }
@@ -281,7 +347,7 @@ const dispatch = (
   entry: Protocol.Entry,
   payload: unknown,
   started: number
-): Effect.Effect<Port.Received, IpcError.IpcError, Process.Process> => {
+): Effect.Effect<Port.Received | typeof RETIRED, IpcError.IpcError, Process.Process> => {
   if (payload instanceof Protocol.InvalidRequest) return refuse(w, m, payload)
   w.stats[entry.ordinal]!.calls++
   const call = new ServerCall(w, entry, m, started)
@@ -296,13 +362,13 @@ const dispatch = (
   return Effect.flatMap(Effect.either(handled), (r) => (Either.isRight(r) ? settle(w, call, true, r.right) : settle(w, call, false, r.left)))
 }
 
-/** Serves one received message; yields the next one. */
-const serveOne = (w: Worker, m: Port.Received): Effect.Effect<Port.Received, IpcError.IpcError, Process.Process> => {
+/** Serves one received message; yields the next one (or `RETIRED`). */
+const serveOne = (w: Worker, m: Port.Received): Effect.Effect<Port.Received | typeof RETIRED, IpcError.IpcError, Process.Process> => {
   const started = w.counters.received++ % LATENCY_SAMPLE === 0 ? performance.now() : -1
   if (m.reply === undefined) {
-    if (m.label === Port.DISCONNECT && w.onDisconnect !== undefined) return Effect.zipRight(w.onDisconnect(m.badge), Port.receive(w.port, w.receive))
+    if (m.label === Port.DISCONNECT && w.onDisconnect !== undefined) return Effect.zipRight(w.onDisconnect(m.badge), receiveNext(w))
     w.counters.unroutable++
-    return Effect.zipRight(Protocol.dropCaps(m.caps), Port.receive(w.port, w.receive))
+    return Effect.zipRight(Protocol.dropCaps(m.caps), receiveNext(w))
   }
   const entry = Protocol.requestEntry(w.protocol, m)
   if (entry instanceof Protocol.InvalidRequest) return refuse(w, m, entry)
@@ -313,13 +379,21 @@ const serveOne = (w: Worker, m: Port.Received): Effect.Effect<Port.Received, Ipc
   )
 }
 
-/** A worker thread: its window if requests may spill, then receive → serve → replyReceive, forever. */
-const work = (shared: Shared): Effect.Effect<never, IpcError.IpcError, Process.Process> =>
+/**
+ * A worker thread: its window if requests may spill, then receive → serve → replyReceive, until
+ * its pool retires it (a fixed set of workers serves forever).
+ */
+const work = (shared: Shared): Effect.Effect<void, IpcError.IpcError, Process.Process> =>
   Effect.flatMap(
     shared.protocol.requestMax <= shared.inlineMax ? Effect.succeed(undefined) : Effect.map(Protocol.threadBuffer(shared.protocol.maxMessage), (b) => b.options),
     (receive) => {
       const w: Worker = { ...shared, receive }
-      const loop = (m: Port.Received): Effect.Effect<never, IpcError.IpcError, Process.Process> => Effect.flatMap(serveOne(w, m), loop)
+      const pool = w.pool
+      const loop = (m: Port.Received | typeof RETIRED): Effect.Effect<void, IpcError.IpcError, Process.Process> => {
+        if (m === RETIRED) return Effect.void
+        const grow = pool === undefined ? undefined : busy(pool)
+        return grow === undefined ? Effect.flatMap(serveOne(w, m), loop) : Effect.zipRight(grow, Effect.flatMap(serveOne(w, m), loop))
+      }
       return Effect.flatMap(Port.receive(w.port, receive), loop)
     }
   )
@@ -328,8 +402,14 @@ const work = (shared: Shared): Effect.Effect<never, IpcError.IpcError, Process.P
 
 /** Options of `serve`. */
 export interface ServeOptions<Ops extends Protocol.Operations> {
-  /** Worker threads receiving on the port. Default 1. */
-  readonly workers?: number
+  /**
+   * Worker threads receiving on the port: a fixed number, or a pool `{ min, max }` that starts
+   * with `min` workers, starts one more whenever a request takes the last idle one (up to `max`
+   * in all), and retires workers when more than `min + 1` sit idle — so a handler that blocks
+   * (on a slow file system, say) never holds up the others, and a quiet server costs `min`
+   * threads. Default 1.
+   */
+  readonly workers?: number | { readonly min: number; readonly max: number }
   /** Where to count; default fresh counters nobody else sees. */
   readonly counters?: Counters<Ops>
   /**
@@ -353,8 +433,12 @@ export const serve = <Ops extends Protocol.Operations, E = never>(
 ): Effect.Effect<never, IpcError.IpcError | E, Process.Process> =>
   Effect.gen(function* () {
     const workers = options.workers ?? 1
-    if (!Number.isInteger(workers) || workers < 1) {
-      return yield* Effect.fail(new KernelError.InvalidArgument({ operation: "Server.serve", reason: `workers must be a positive integer, got ${workers}` }))
+    const sized = typeof workers === "number" ? { min: workers, max: workers } : workers
+    if (!Number.isInteger(sized.min) || sized.min < 1 || !Number.isInteger(sized.max) || sized.max < sized.min) {
+      const given = typeof workers === "number" ? `${workers}` : `{ min: ${workers.min}, max: ${workers.max} }`
+      return yield* Effect.fail(
+        new KernelError.InvalidArgument({ operation: "Server.serve", reason: `workers must be a positive integer or { min, max } with 1 ≤ min ≤ max, got ${given}` })
+      )
     }
     const table = Effect.isEffect(handlers) ? yield* handlers : handlers
     const counters = (options.counters ?? new Counters(protocol)) as Counters
@@ -365,11 +449,39 @@ export const serve = <Ops extends Protocol.Operations, E = never>(
       counters,
       stats: protocol.entries.map((e) => counters.operations[e.name]!),
       inlineMax: yield* Protocol.inlineMax,
-      onDisconnect: options.onDisconnect
+      onDisconnect: options.onDisconnect,
+      pool: undefined
     }
-    if (workers === 1) return yield* work(shared)
-    yield* Effect.forEach(Array.from({ length: workers }), () => work(shared), { concurrency: "unbounded", discard: true })
-    return yield* Effect.dieMessage("invariant violated: a server worker returned")
+    if (typeof workers === "number") {
+      counters.setWorkers(workers)
+      yield* Effect.forEach(Array.from({ length: workers }), () => work(shared), { concurrency: "unbounded", discard: true })
+      return yield* Effect.dieMessage("invariant violated: a server worker returned")
+    }
+    return yield* servePool(shared, sized.min, sized.max)
+  })
+
+/**
+ * Runs a growing pool: its workers live in a scope that ends with this effect, and the first
+ * worker to fail ends the pool with that failure.
+ */
+const servePool = (shared: Shared, min: number, max: number): Effect.Effect<never, IpcError.IpcError, Process.Process> =>
+  Effect.gen(function* () {
+    const scope = yield* Scope.make()
+    const failed = yield* Deferred.make<never, IpcError.IpcError>()
+    const pool: Pool = {
+      idle: min,
+      total: min,
+      min,
+      max,
+      counters: shared.counters,
+      spawn: Effect.suspend(() =>
+        Effect.asVoid(Effect.forkIn(Effect.catchAllCause(work(withPool), (cause) => Deferred.failCause(failed, cause)), scope))
+      )
+    }
+    const withPool: Shared = { ...shared, pool }
+    shared.counters.setWorkers(min)
+    for (let i = 0; i < min; i++) yield* pool.spawn
+    return yield* Effect.ensuring(Deferred.await(failed), Scope.close(scope, Exit.void))
   })
 
 /** Options of `make`. */

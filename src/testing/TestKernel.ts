@@ -46,7 +46,8 @@ export interface TestServer<Ops extends Protocol.Operations> {
 /** Options of `serve`. */
 export interface ServeOptions {
   readonly name?: string
-  readonly workers?: number
+  /** As `Server.ServeOptions.workers`: a fixed number, or a growing pool `{ min, max }`. */
+  readonly workers?: number | { readonly min: number; readonly max: number }
   /** Capacity of the server's port. Default 0 (rendezvous). */
   readonly capacity?: number
 }

@@ -159,4 +159,61 @@ describe("Server", () => {
       expect(String((failure as Option.Some<Error>).value.message)).toMatch(/workers must be a positive integer/)
     }).pipe(boot)
   )
+
+  it.effect("SRV-0007 a pool grows by one worker whenever a request takes the last idle one, up to max, and retires the spares afterwards", () =>
+    Effect.gen(function* () {
+      const seen = { inFlight: 0, max: 0 }
+      const server = yield* TestKernel.serve(Work, work(seen), { workers: { min: 1, max: 3 } })
+      yield* settle
+      expect(server.counters.workers).toBe(1)
+      const clients = yield* slowCallers(server, 5)
+      // Three workers at most: three slow calls at once, two callers wait their turn.
+      expect(server.counters.operations.Slow.calls).toBe(3)
+      expect(server.counters.workers).toBe(3)
+      yield* TestClock.adjust("1 second")
+      yield* settle
+      expect(server.counters.operations.Slow.calls).toBe(5)
+      yield* TestClock.adjust("1 second")
+      expect((yield* Effect.forEach(clients, Fiber.join)).sort()).toEqual([0, 1, 2, 3, 4])
+      expect(seen.max).toBe(3)
+      yield* settle
+      // Quiet again: no more than min + 1 idle workers stay.
+      expect(server.counters.workers).toBeLessThanOrEqual(2)
+      expect(server.counters.peakWorkers).toBe(3)
+    }).pipe(boot)
+  )
+
+  it.effect("SRV-0008 a pool serves a sequential caller without starting or retiring any worker", () =>
+    Effect.gen(function* () {
+      const server = yield* TestKernel.serve(Work, work({ inFlight: 0, max: 0 }), { workers: { min: 1, max: 8 } })
+      yield* TestKernel.withClient(server, (c) => Effect.forEach([2, 4, 6, 8, 10, 12], (n) => c.Half({ n })))
+      expect(server.counters.operations.Half.answered).toBe(6)
+      expect(server.counters.peakWorkers).toBeLessThanOrEqual(2)
+    }).pipe(boot)
+  )
+
+  it.effect("SRV-0009 a pool needs 1 ≤ min ≤ max: InvalidArgument, and nothing is served", () =>
+    Effect.gen(function* () {
+      const k = yield* Kernel.Kernel
+      const pcb = yield* k.create({ name: "bad-pool" })
+      const port = yield* Port.createFor(pcb)
+      yield* k.start(pcb, Server.serve(Work, work({ inFlight: 0, max: 0 }), port.slot, { workers: { min: 4, max: 2 } }))
+      const exit = yield* pcb.await
+      const failure = Cause.failureOption((exit as { readonly cause: Cause.Cause<unknown> }).cause)
+      expect(Option.getOrUndefined(failure)).toBeInstanceOf(KernelError.InvalidArgument)
+      expect(String((failure as Option.Some<Error>).value.message)).toMatch(/min: 4, max: 2/)
+    }).pipe(boot)
+  )
+
+  it.effect("SRV-0010 a pool worker's defect kills the server: its callers get PeerDied, nobody hangs", () =>
+    Effect.gen(function* () {
+      const server = yield* TestKernel.serve(Work, work({ inFlight: 0, max: 0 }), { workers: { min: 2, max: 4 } })
+      const waiting = yield* slowCallers(server, 1)
+      const crashed = yield* TestKernel.withClient(server, (c) => Effect.flip(c.Crash()))
+      expect(crashed._tag).toBe("PeerDied")
+      const exit = yield* Fiber.await(waiting[0]!)
+      expect(exit._tag).toBe("Failure")
+      expect((yield* server.process.await)._tag).not.toBe("Exited")
+    }).pipe(boot)
+  )
 })
