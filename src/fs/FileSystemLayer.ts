@@ -15,9 +15,9 @@
  * ENOSPC, ENOMEM, EIO — the VFS or the mount gone). The `FsError` is the `cause`.
  *
  * Not supported: `watch` (the VFS has no change notifications: the stream fails with a
- * `SystemError` `Unknown` saying so); `access` checks existence only (the VFS checks no
- * permissions, every client acts as root); `sync` only checks the descriptor (RAM has nothing to
- * flush). Relative paths resolve against `/`.
+ * `SystemError` `Unknown` saying so); `sync` only checks the descriptor (RAM has nothing to
+ * flush). Relative paths resolve against `/`. `access` checks `readable`/`writable` with the
+ * client's credentials, as every call is checked (`PermissionDenied`).
  */
 import * as PlatformError from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
@@ -249,7 +249,8 @@ export const fromVfs = (vfs: Vfs.Vfs, pcb: Pcb): FileSystem.FileSystem => {
     })
 
   return FileSystem.make({
-    access: (path) => io("access", path, Effect.asVoid(Vfs.stat(vfs, absolute(path)))),
+    access: (path, options) =>
+      io("access", path, vfs.access({ path: absolute(path), mode: (options?.readable === true ? 4 : 0) | (options?.writable === true ? 2 : 0) })),
     copy: (fromPath, toPath, options) => io("copy", fromPath, copyTree(absolute(fromPath), absolute(toPath), options)),
     copyFile: (fromPath, toPath) =>
       io(

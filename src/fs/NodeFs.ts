@@ -23,6 +23,7 @@ const descriptions: Record<string, readonly [number, string]> = {
   ENOENT: [-2, "no such file or directory"],
   EIO: [-5, "i/o error"],
   EBADF: [-9, "bad file descriptor"],
+  EAGAIN: [-11, "resource temporarily unavailable"],
   ENOMEM: [-12, "not enough memory"],
   EACCES: [-13, "permission denied"],
   EFAULT: [-14, "bad address in system call argument"],
@@ -372,9 +373,14 @@ export const makePromises = (vfs: Vfs.Vfs, run: Runner) => {
       const p = pathArg(path)
       return nameOut(await call("realpath", p, vfs.realpath({ path: p })), encodingOf(options)) as NameOf<O>
     },
-    async access(path: PathLike, _mode?: number) {
+    /**
+     * Checks `mode` (`F_OK` by default: existence; or any of `R_OK | W_OK | X_OK`) with this client's
+     * credentials. Errors: `ENOENT`, `EACCES` (a permission missing, on the file or on a directory
+     * on the way), `EINVAL` (other bits).
+     */
+    async access(path: PathLike, mode: number = constants.F_OK) {
       const p = pathArg(path)
-      await call("access", p, Effect.mapError(vfs.stat({ path: p, follow: true }), (e) => (e instanceof FsError ? new FsError({ code: e.code, syscall: "access", path: p }) : e)))
+      await call("access", p, vfs.access({ path: p, mode }))
     },
     async copyFile(src: PathLike, dest: PathLike, mode = 0) {
       const a = pathArg(src, "src")

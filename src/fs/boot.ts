@@ -19,6 +19,14 @@ import * as Vfs from "./VfsClient.js"
 export interface BootOptions {
   /** Physical frames of the kernel (4 KiB each). Default 16,384 (64 MiB). */
   readonly frames?: number
+  /** The first client's user id. Default 0 (root). */
+  readonly uid?: number
+  /** The first client's group id. Default 0. */
+  readonly gid?: number
+  /** The first client's supplementary groups. Default none. */
+  readonly groups?: ReadonlyArray<number>
+  /** The first client's file-mode creation mask. Default `0o022`. */
+  readonly umask?: number
 }
 
 /** Another client process on a booted kernel, with its own `fs`. */
@@ -33,11 +41,12 @@ export interface BootedFileSystem extends FsClient {
   readonly kernel: Kernel.KernelCore
   readonly system: System.System
   /**
-   * Spawns another client process (its own badge, so its own descriptor table) and returns its
-   * `fs`: what a second program on the same machine sees. Rejects with the kernel's spawn error,
-   * or `EIO` after `close`.
+   * Spawns another client process (its own badge, so its own descriptor table and credentials)
+   * and returns its `fs`: what a second program on the same machine sees, acting as
+   * `credentials` (default root, umask 0o022). Rejects with the kernel's spawn error, `EINVAL`
+   * for invalid credentials, or `EIO` after `close`.
    */
-  readonly spawnFs: (name?: string) => Promise<FsClient>
+  readonly spawnFs: (name?: string, credentials?: System.ClientCredentials) => Promise<FsClient>
   /** Shuts the kernel down (every process). Later `fs` calls reject with `EIO`. */
   readonly close: () => Promise<void>
 }
@@ -51,10 +60,21 @@ const gone = () => new NodeFsError("EIO", "fs")
  * Spawns a client process whose main fiber runs each job on a thread of its own, and the `fs`
  * whose calls are those jobs.
  */
-const attach = async (runtime: Runtime, system: System.System, name: string, closed: () => boolean): Promise<FsClient> => {
+const attach = async (
+  runtime: Runtime,
+  system: System.System,
+  name: string,
+  credentials: System.ClientCredentials | undefined,
+  closed: () => boolean
+): Promise<FsClient> => {
   const jobs = Effect.runSync(Queue.unbounded<Job>())
   const serveJobs: Effect.Effect<never, never, Process.Process> = Effect.forever(Effect.flatMap(Queue.take(jobs), (job) => Process.fork(job)))
-  const client = await runtime.runPromise(System.spawnClient(system, serveJobs, name))
+  const spawned = await runtime.runPromiseExit(System.spawnClient(system, serveJobs, name, credentials))
+  if (Exit.isFailure(spawned)) {
+    const failure = Cause.failureOption(spawned.cause)
+    throw failure._tag === "Some" && failure.value instanceof FsError ? new NodeFsError(failure.value.code, failure.value.syscall ?? "spawn") : Cause.squash(spawned.cause)
+  }
+  const client = spawned.value
   const run = <A>(effect: Effect.Effect<A, unknown, Process.Process>): Promise<A> => {
     if (closed() || !client.alive) return Promise.reject(gone())
     return runtime
@@ -76,8 +96,9 @@ const attach = async (runtime: Runtime, system: System.System, name: string, clo
 }
 
 /**
- * Boots the stack. Rejects with the kernel's spawn error if the processes cannot be made (for
- * example, too few frames).
+ * Boots the stack; the first client acts as `options.uid`/`gid`/`groups`/`umask` (default root,
+ * umask 0o022). Rejects with the kernel's spawn error if the processes cannot be made (for
+ * example, too few frames), or `EINVAL` for invalid credentials.
  */
 export const bootFileSystem = async (options: BootOptions = {}): Promise<BootedFileSystem> => {
   const runtime: Runtime = ManagedRuntime.make(Kernel.layer(options.frames === undefined ? {} : { frames: options.frames }))
@@ -88,14 +109,26 @@ export const bootFileSystem = async (options: BootOptions = {}): Promise<BootedF
   )
   let closed = false
   const isClosed = () => closed
-  const { fs, client } = await attach(runtime, system, "fs-client", isClosed)
+  const first =
+    options.uid === undefined && options.gid === undefined && options.groups === undefined && options.umask === undefined
+      ? undefined
+      : {
+          uid: options.uid ?? 0,
+          gid: options.gid ?? 0,
+          ...(options.groups === undefined ? {} : { groups: options.groups }),
+          ...(options.umask === undefined ? {} : { umask: options.umask })
+        }
+  const { fs, client } = await attach(runtime, system, "fs-client", first, isClosed).catch(async (e: unknown) => {
+    await runtime.dispose()
+    throw e
+  })
   let clients = 1
   return {
     fs,
     client,
     kernel,
     system,
-    spawnFs: (name) => (closed ? Promise.reject(gone()) : attach(runtime, system, name ?? `fs-client-${++clients}`, isClosed)),
+    spawnFs: (name, credentials) => (closed ? Promise.reject(gone()) : attach(runtime, system, name ?? `fs-client-${++clients}`, credentials, isClosed)),
     close: async () => {
       if (closed) return
       closed = true

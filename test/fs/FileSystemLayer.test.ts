@@ -229,4 +229,38 @@ describe("@effect/platform FileSystem layer over the VFS", () => {
       expect({ uid: r.uid, gid: r.gid }).toEqual({ uid: Option.some(1000), gid: Option.some(1000) })
     })
   )
+
+  it.effect("FSL-0005 access checks readable/writable with the client's credentials: PermissionDenied", () =>
+    Effect.gen(function* () {
+      const sys = yield* System.start()
+      const asRoot = yield* System.spawnClient(
+        sys,
+        Effect.provide(
+          Effect.gen(function* () {
+            const fs = yield* FileSystem.FileSystem
+            yield* fs.writeFileString("/readonly", "r")
+            yield* fs.chmod("/readonly", 0o444)
+          }),
+          FileSystemLayer.layer(0)
+        )
+      )
+      expect((yield* asRoot.await)._tag).toBe("Exited")
+      const pcb = yield* System.spawnClient(
+        sys,
+        Effect.provide(
+          Effect.gen(function* () {
+            const fs = yield* FileSystem.FileSystem
+            const readable = yield* Effect.either(fs.access("/readonly", { readable: true }))
+            const writable = yield* Effect.flip(fs.access("/readonly", { writable: true }))
+            return { readable: readable._tag, writable: { reason: writable._tag === "SystemError" ? writable.reason : "?", method: writable._tag === "SystemError" ? writable.method : "?" } }
+          }),
+          FileSystemLayer.layer(0)
+        ),
+        "platform-fs-user",
+        { uid: 1000, gid: 1000 }
+      )
+      const exit = yield* pcb.await
+      expect(exit._tag === "Exited" ? exit.value : exit).toEqual({ readable: "Right", writable: { reason: "PermissionDenied", method: "access" } })
+    }).pipe(Effect.provide(TestKernel.layer({ frames: 8192 })))
+  )
 })

@@ -1,3 +1,4 @@
+import * as NodeFs from "node:fs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { bootFileSystem, type BootedFileSystem } from "../../src/fs/boot.js"
 
@@ -157,6 +158,67 @@ describe("Node-compatible fs", () => {
     const dirents = (await fs.readdir("/enc", { withFileTypes: true, encoding: "buffer" })) as Array<{ name: Buffer }>
     expect(dirents.every((d) => Buffer.isBuffer(d.name))).toBe(true)
     expect(Buffer.isBuffer(await fs.mkdtemp("/enc/t-", { encoding: "buffer" }))).toBe(true)
+  })
+})
+
+describe("permissions through the Node-compatible fs", () => {
+  it("FS-0012 another user's client: EACCES and EPERM are Node's errors; access checks R_OK/W_OK; root is unaffected", async () => {
+    const root = booted.fs.promises
+    await root.mkdir("/perm")
+    await root.chmod("/perm", 0o1777)
+    await root.writeFile("/perm/secret", "root only", { mode: 0o600 })
+    await root.writeFile("/perm/readonly", "r")
+    await root.chmod("/perm/readonly", 0o444)
+    const alice = await booted.spawnFs("alice", { uid: 1000, gid: 1000 })
+    const fs = alice.fs.promises
+    const e = await fs.readFile("/perm/secret").catch((x) => x)
+    expect(e).toMatchObject({ code: "EACCES", errno: -13, syscall: "open", path: "/perm/secret" })
+    expect(e.message).toBe("EACCES: permission denied, open '/perm/secret'")
+    await expect(fs.access("/perm/readonly", NodeFs.constants.W_OK)).rejects.toMatchObject({ code: "EACCES", syscall: "access", path: "/perm/readonly" })
+    await fs.access("/perm/readonly", fs.constants.R_OK)
+    await fs.access("/perm/secret")
+    await expect(fs.access("/perm/secret", fs.constants.R_OK)).rejects.toMatchObject({ code: "EACCES" })
+    await expect(fs.chmod("/perm/readonly", 0o666)).rejects.toMatchObject({ code: "EPERM", errno: -1, syscall: "chmod", path: "/perm/readonly" })
+    await expect(fs.chown("/perm/readonly", 1000, 1000)).rejects.toMatchObject({ code: "EPERM", syscall: "chown" })
+    await expect(fs.unlink("/perm/readonly")).rejects.toMatchObject({ code: "EPERM", syscall: "unlink" })
+    await expect(fs.writeFile("/alice.txt", "no")).rejects.toMatchObject({ code: "EACCES", syscall: "open", path: "/alice.txt" })
+    await fs.writeFile("/perm/alice.txt", "mine")
+    const st = await fs.stat("/perm/alice.txt")
+    expect([st.uid, st.gid, st.mode & 0o7777]).toEqual([1000, 1000, 0o644])
+    expect(await root.readFile("/perm/secret", "utf8")).toBe("root only")
+    await root.access("/perm/readonly", NodeFs.constants.W_OK)
+  })
+
+  it("FS-0013 fs.constants O_NOFOLLOW and O_DIRECTORY have Node's values and work: ELOOP on a link, ENOTDIR on a file", async () => {
+    const fs = booted.fs.promises
+    expect(booted.fs.constants.O_NOFOLLOW).toBe(NodeFs.constants.O_NOFOLLOW)
+    expect(booted.fs.constants.O_DIRECTORY).toBe(NodeFs.constants.O_DIRECTORY)
+    const { O_RDONLY, O_NOFOLLOW, O_DIRECTORY } = booted.fs.constants
+    await fs.writeFile("/flags-file", "f")
+    await fs.symlink("/flags-file", "/flags-link")
+    await expect(fs.open("/flags-link", O_RDONLY | O_NOFOLLOW)).rejects.toMatchObject({ code: "ELOOP", errno: -40, syscall: "open", path: "/flags-link" })
+    await expect(fs.open("/flags-file", O_RDONLY | O_DIRECTORY)).rejects.toMatchObject({ code: "ENOTDIR", syscall: "open", path: "/flags-file" })
+    await (await fs.open("/flags-file", O_RDONLY | O_NOFOLLOW)).close()
+    await (await fs.open("/", O_RDONLY | O_DIRECTORY)).close()
+  })
+
+  it("FS-0014 bootFileSystem({ uid, gid, umask }): the first client is that user; what it creates gets mode & ~umask", async () => {
+    const own = await bootFileSystem({ frames: 2048, uid: 1000, gid: 100, umask: 0o077 })
+    try {
+      const fs = own.fs.promises
+      await expect(fs.mkdir("/home")).rejects.toMatchObject({ code: "EACCES", syscall: "mkdir", path: "/home" })
+      const root = await own.spawnFs("root")
+      await root.fs.promises.mkdir("/home")
+      await root.fs.promises.chown("/home", 1000, 100)
+      await fs.writeFile("/home/notes", "private")
+      await fs.mkdir("/home/dir")
+      const [f, d] = [await fs.stat("/home/notes"), await fs.stat("/home/dir")]
+      expect([f.mode & 0o7777, d.mode & 0o7777, f.uid, f.gid]).toEqual([0o600, 0o700, 1000, 100])
+      const other = await own.spawnFs("other", { uid: 1001, gid: 100 })
+      await expect(other.fs.promises.readFile("/home/notes")).rejects.toMatchObject({ code: "EACCES" })
+    } finally {
+      await own.close()
+    }
   })
 })
 

@@ -11,6 +11,9 @@
  *   allocated or was granted; a region is freed when its last file page is dropped.
  * - File bytes move only by `Lease.read`/`Lease.write` (one kernel copy) or by grant (none).
  * - `mtime` strictly increases on every write, even within one clock tick.
+ * - Policy-free: modes and owners are stored as the VFS gives them; permissions are the VFS's to
+ *   check. The guards of `unlink`, `rmdir` and `rename` (`ESTALE`) let the VFS act on exactly the
+ *   inode it checked.
  */
 import { Effect } from "effect"
 import * as Lease from "../../ipc/Lease.js"
@@ -244,7 +247,7 @@ export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, 
     d.mtimeNs = d.ctimeNs = nowNs()
     return Effect.succeed(s.attr(inode))
   }
-  const removing = (dir: number, name: string, wantDir: boolean): Effect.Effect<void, FsError, Process> =>
+  const removing = (dir: number, name: string, wantDir: boolean, guard: number | undefined): Effect.Effect<void, FsError, Process> =>
     Effect.suspend(() => {
       const d = dirOf(s, dir)
       if (d instanceof FsError) return Effect.fail(d)
@@ -252,6 +255,7 @@ export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, 
       const ino = d.entries.get(name)
       const inode = ino === undefined ? undefined : s.get(ino)
       if (inode === undefined) return fail("ENOENT")
+      if (guard !== undefined && guard !== inode.ino) return fail("ESTALE")
       if (wantDir && inode.type !== "dir") return fail("ENOTDIR")
       if (!wantDir && inode.type === "dir") return fail("EISDIR")
       if (wantDir && inode.entries.size > 0) return fail("ENOTEMPTY")
@@ -334,9 +338,9 @@ export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, 
         return i
       })
     },
-    unlink: ({ dir, name }) => removing(dir, name, false),
-    rmdir: ({ dir, name }) => removing(dir, name, true),
-    rename: ({ fromDir, fromName, toDir, toName }) =>
+    unlink: ({ dir, name, ino }) => removing(dir, name, false, ino),
+    rmdir: ({ dir, name, ino }) => removing(dir, name, true, ino),
+    rename: ({ fromDir, fromName, toDir, toName, fromIno, toIno }) =>
       Effect.suspend(() => {
         const from = dirOf(s, fromDir)
         if (from instanceof FsError) return Effect.fail(from)
@@ -349,6 +353,7 @@ export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, 
         if (moving === undefined) return fail("ENOENT")
         const targetIno = to.entries.get(toName)
         const target = targetIno === undefined ? undefined : s.get(targetIno)
+        if ((fromIno !== undefined && fromIno !== moving.ino) || (toIno !== undefined && toIno !== (target?.ino ?? 0))) return fail("ESTALE")
         if (target !== undefined && target.ino === moving.ino) return Effect.void
         if (moving.type === "dir" && contains(moving, to.ino)) return fail("EINVAL")
         if (target !== undefined) {
@@ -466,14 +471,17 @@ export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, 
       if (!Number.isSafeInteger(size) || size < 0) return fail("EINVAL")
       return Effect.map(resize(s, i, size), () => s.attr(i))
     },
-    setattr: ({ ino, mode, uid, gid, atimeNs, mtimeNs }) => {
+    setattr: ({ ino, now, mode, uid, gid, atimeNs, mtimeNs }) => {
       const i = inodeOf(s, ino)
       if (i instanceof FsError) return Effect.fail(i)
       if (mode !== undefined) i.mode = mode & 0o7777
       if (uid !== undefined && uid >= 0) i.uid = uid
       if (gid !== undefined && gid >= 0) i.gid = gid
-      if (atimeNs !== undefined) i.atimeNs = atimeNs
-      if (mtimeNs !== undefined) i.mtimeNs = mtimeNs
+      if (now === true) i.atimeNs = i.mtimeNs = nowNs()
+      else {
+        if (atimeNs !== undefined) i.atimeNs = atimeNs
+        if (mtimeNs !== undefined) i.mtimeNs = mtimeNs
+      }
       i.ctimeNs = nowNs()
       return Effect.succeed(s.attr(i))
     }

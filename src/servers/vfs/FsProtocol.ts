@@ -9,7 +9,10 @@
  * file's pages.
  *
  * Every failure is `FsError` with a POSIX code (`ENOENT`, `EEXIST`, `ENOTDIR`, `EISDIR`,
- * `ENOTEMPTY`, `EINVAL`, `ENOSPC`, `EIO`…).
+ * `ENOTEMPTY`, `EINVAL`, `ENOSPC`, `EIO`, `ESTALE` for a guard that no longer holds…).
+ *
+ * Policy-free: a file-system server stores modes and owners and checks no permissions; the VFS,
+ * which knows who calls, is the reference monitor.
  */
 import { Schema } from "effect"
 import * as Protocol from "../../ipc/Protocol.js"
@@ -82,9 +85,20 @@ export const FsProtocol = Protocol.make("fs", {
   symlink: Protocol.operation({ payload: { dir: Ino, name: Name, target: Schema.String, ...Owner }, success: Attr, failure: FsError }),
   readlink: Protocol.operation({ payload: { ino: Ino }, success: Schema.String, failure: FsError, idempotent: true }),
   link: Protocol.operation({ payload: { dir: Ino, name: Name, ino: Ino }, success: Attr, failure: FsError }),
-  unlink: Protocol.operation({ payload: { dir: Ino, name: Name }, failure: FsError }),
-  rmdir: Protocol.operation({ payload: { dir: Ino, name: Name }, failure: FsError }),
-  rename: Protocol.operation({ payload: { fromDir: Ino, fromName: Name, toDir: Ino, toName: Name }, failure: FsError }),
+  /** Removes `name` from `dir`; with `ino`, only while `name` still names inode `ino` (else `ESTALE`). */
+  unlink: Protocol.operation({ payload: { dir: Ino, name: Name, ino: Schema.optional(Ino) }, failure: FsError }),
+  /** Removes the empty directory `name` from `dir`; `ino` as `unlink`. */
+  rmdir: Protocol.operation({ payload: { dir: Ino, name: Name, ino: Schema.optional(Ino) }, failure: FsError }),
+  /**
+   * Moves `fromName` of `fromDir` to `toName` of `toDir`, replacing what was there. Guards, when
+   * given: `fromIno`, the inode `fromName` must still name; `toIno`, the inode `toName` must still
+   * name, 0 for "must not exist". A guard that no longer holds fails with `ESTALE` and changes
+   * nothing (the VFS checked permissions on what it looked up; see `VfsServer`).
+   */
+  rename: Protocol.operation({
+    payload: { fromDir: Ino, fromName: Name, toDir: Ino, toName: Name, fromIno: Schema.optional(Ino), toIno: Schema.optional(Ino) },
+    failure: FsError
+  }),
   readdir: Protocol.operation({ payload: { dir: Ino, cookie: Schema.Int }, success: DirPage, failure: FsError, idempotent: true }),
   /** Copies up to `length` bytes at `offset` into the lease; returns the count (0 at end of file). */
   read: Protocol.operation({
@@ -109,9 +123,11 @@ export const FsProtocol = Protocol.make("fs", {
     items: [{ _tag: "grant" }]
   }),
   truncate: Protocol.operation({ payload: { ino: Ino, size: Schema.Int }, success: Attr, failure: FsError }),
+  /** Changes what is given; with `now`, atime and mtime become the server's clock (`atimeNs`/`mtimeNs` ignored). */
   setattr: Protocol.operation({
     payload: {
       ino: Ino,
+      now: Schema.optional(Schema.Boolean),
       mode: Schema.optional(Schema.Int),
       uid: Schema.optional(Schema.Int),
       gid: Schema.optional(Schema.Int),

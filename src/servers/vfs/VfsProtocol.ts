@@ -6,6 +6,10 @@
  * `read` and `write` carry the caller's buffer as a lease; the VFS forwards it to the mount's
  * file-system server and never touches the bytes. `writeGrant` carries whole pages that become
  * file pages. Every failure is `FsError` with `code`, `syscall` and `path` set.
+ *
+ * The VFS checks POSIX permissions with the caller's credentials, which only the root task sets
+ * (`setCredentials`), per badge: `EACCES` for a missing read/write/search permission, `EPERM` for
+ * an operation reserved to an owner or root (see docs/vfs.md, "Permissions").
  */
 import { Schema } from "effect"
 import * as Protocol from "../../ipc/Protocol.js"
@@ -14,6 +18,13 @@ import { Attr, DirPage, FsError } from "./FsProtocol.js"
 /** What `stat` answers: the inode's attributes and the device (mount) it lives on. */
 export const Stat = Schema.Struct({ ...Attr.fields, dev: Schema.Int })
 export type Stat = typeof Stat.Type
+
+/**
+ * A client's credentials (`permissions.ts`): `uid`, `gid`, supplementary `groups`, and the
+ * `umask` applied to the mode of everything it creates.
+ */
+export const Credentials = Schema.Struct({ uid: Schema.Int, gid: Schema.Int, groups: Schema.Array(Schema.Int), umask: Schema.Int })
+export type Credentials = typeof Credentials.Type
 
 const Path = Schema.String
 const Fd = Schema.Int
@@ -64,10 +75,17 @@ export const VfsProtocol = Protocol.make("vfs", {
   link: Protocol.operation({ payload: { existing: Path, path: Path }, failure: FsError }),
   realpath: Protocol.operation({ payload: { path: Path }, success: Schema.String, failure: FsError, idempotent: true }),
   truncate: Protocol.operation({ payload: { path: Path, size: Schema.Int }, failure: FsError }),
+  /**
+   * `chmod` (`mode`: the owner or root, else `EPERM`), `chown` (`uid`/`gid`, -1 = unchanged: root;
+   * the owner may set the group to one of its own groups; else `EPERM`), `utimes` (explicit
+   * `atimeNs`/`mtimeNs`: the owner or root, else `EPERM`; `now`: both times to the file system's
+   * clock, also for anyone with write permission, else `EACCES`).
+   */
   setattr: Protocol.operation({
     payload: {
       path: Path,
       follow: Schema.Boolean,
+      now: Schema.optional(Schema.Boolean),
       mode: Schema.optional(Schema.Int),
       uid: Schema.optional(Schema.Int),
       gid: Schema.optional(Schema.Int),
@@ -75,6 +93,24 @@ export const VfsProtocol = Protocol.make("vfs", {
       mtimeNs: Schema.optional(Schema.BigInt)
     },
     failure: FsError
-  })
+  }),
+  /**
+   * `access(path, mode)` with the caller's credentials: `mode` 0 (`F_OK`) checks existence (and
+   * search permission on the way), else every bit of `R_OK | W_OK | X_OK` must be granted
+   * (`EACCES`); other bits are `EINVAL`.
+   */
+  access: Protocol.operation({ payload: { path: Path, mode: Schema.Int }, failure: FsError, idempotent: true }),
+  /**
+   * Sets the credentials of the client whose capability carries `badge` (the VFS keeps them until
+   * that client disconnects). Accepted only from the root task's own capability (the badge the VFS
+   * was given as `credentialsFrom`); from anyone else `EPERM`, and nothing changes. Invalid
+   * credentials or a badge below 1: `EINVAL`.
+   */
+  setCredentials: Protocol.operation({ payload: { badge: Schema.Int, credentials: Credentials }, failure: FsError, idempotent: true }),
+  /**
+   * The caller's file-mode creation mask, as `process.umask`: returns the mask in force and, when
+   * `mask` is given, replaces it (only the caller's own; `0..0o777`, else `EINVAL`).
+   */
+  umask: Protocol.operation({ payload: { mask: Schema.optional(Schema.Int) }, success: Schema.Int, failure: FsError })
 })
 export type VfsProtocol = typeof VfsProtocol

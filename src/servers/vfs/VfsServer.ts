@@ -9,14 +9,24 @@
  * process copies 0 bytes (its `bytesCopied` stays 0, and tests check it).
  *
  * Invariants:
- * - Every request that needs a file-system server runs on its own thread (the call is deferred
- *   and answered from there), so a slow or dead mount never holds up calls to other mounts.
+ * - Requests are served by a pool of worker threads that starts one more whenever a request takes
+ *   the last idle worker (up to `MAX_WORKERS`), so a slow mount holds up only the calls waiting
+ *   on it, never calls to other mounts — without the cost of a thread per request.
  * - A dead mount answers `EIO` at once (its server's death fails every call to it; later calls
  *   fail on the stale capability) and the rest of the namespace keeps working.
  * - A descriptor belongs to the badge that opened it: another client naming the same number gets
  *   `EBADF` (or its own file).
  * - Resolution follows at most `SYMLINK_MAX` symbolic links (`ELOOP`), and `..` at a mount's root
  *   climbs to the directory the mount covers.
+ * - The VFS is the reference monitor: every request is checked against the caller's credentials
+ *   (kept per badge, set only by the root task's capability, forgotten when the client
+ *   disconnects) on attributes resolution already fetched — search permission on every directory
+ *   walked, then the operation's own rule (`permissions.ts`). The one extra lookup is of the entry
+ *   a non-root caller removes or renames when the sticky bit (or a directory moving to another
+ *   parent) makes its owner matter; the file system then acts only if the name still names that
+ *   inode (`ESTALE` guard, retried).
+ * - A file is opened or created after its check, never by a non-exclusive create that could open
+ *   an unchecked file someone else created in between (such a race retries the open).
  */
 import { Effect } from "effect"
 import * as Memory from "../../kernel/Memory.js"
@@ -26,7 +36,24 @@ import * as Protocol from "../../ipc/Protocol.js"
 import * as Server from "../Server.js"
 import { type Attr, FsError, FsProtocol } from "./FsProtocol.js"
 import { mustBeDir, normalize, parseFlags, type OpenFlags, PATH_MAX, split, SYMLINK_MAX } from "./path.js"
+import {
+  chownError,
+  createMode,
+  type Credentials,
+  owns,
+  permits,
+  R_OK,
+  ROOT,
+  stickyRestricts,
+  utimesError,
+  valid,
+  W_OK,
+  X_OK
+} from "./permissions.js"
 import { type Stat, VfsProtocol } from "./VfsProtocol.js"
+
+/** Worker threads of the VFS at most: how many calls a slow mount may hold before others wait. */
+export const MAX_WORKERS = 1024
 
 /** A mount of the initial table: a path and the slot of a capability to a file-system server's port. */
 export interface MountSpec {
@@ -40,9 +67,18 @@ export interface VfsOptions {
   readonly port: number
   /** The mount table; one must be at `/`. */
   readonly mounts: ReadonlyArray<MountSpec>
-  /** Owner of files and directories the VFS creates. Default 0/0. */
-  readonly uid?: number
-  readonly gid?: number
+  /**
+   * The badge of the root task's own capability: the only caller whose `setCredentials` is
+   * accepted (it acts with `ROOT` credentials itself). Without it, every `setCredentials` is `EPERM`.
+   */
+  readonly credentialsFrom?: number
+  /**
+   * Credentials of a caller the VFS has none for: never set, or forgotten at a disconnect (a
+   * surviving copy of a dead client's capability). Default `ROOT`, umask 0o022 — every client is
+   * root unless the root task says otherwise; `System` passes `NOBODY`, so that a forgotten badge
+   * never falls back to root.
+   */
+  readonly defaultCredentials?: Credentials
   /** Descriptors per client. Default 1,024. */
   readonly maxFds?: number
   /** Counters of the VFS's own operations. */
@@ -85,6 +121,28 @@ const join = (dir: string, name: string) => (dir === "/" ? `/${name}` : `${dir}/
 
 const stat = (n: { readonly mount: Mount; readonly attr: Attr }): Stat => ({ ...n.attr, dev: n.mount.dev })
 
+/** Attempts of an operation whose check was overtaken (the file system answered `ESTALE`) before it fails with `EAGAIN`. */
+const ATTEMPTS = 8
+
+/**
+ * Runs `attempt` again while the entry it checked changed before it acted (`ESTALE`); after
+ * `ATTEMPTS`, `EAGAIN`. Other failures pass through.
+ */
+const retryStale = <A>(attempt: Effect.Effect<A, FsError, Process.Process>): Effect.Effect<A, FsError, Process.Process> =>
+  attempt.pipe(
+    Effect.retry({ times: ATTEMPTS - 1, while: (e) => e.code === "ESTALE" }),
+    Effect.mapError((e) =>
+      e.code !== "ESTALE"
+        ? e
+        : new FsError({
+            code: "EAGAIN",
+            ...(e.syscall === undefined ? {} : { syscall: e.syscall }),
+            ...(e.path === undefined ? {} : { path: e.path }),
+            ...(e.dest === undefined ? {} : { dest: e.dest })
+          })
+    )
+  )
+
 /** The VFS server program. Errors: its port's (`IpcError`), or `InvalidArgument`-like defects for a table without `/`. */
 export const program = (options: VfsOptions) =>
   Effect.gen(function* () {
@@ -94,18 +152,28 @@ export const program = (options: VfsOptions) =>
     })
     const rootMount = mounts.get("/")
     if (rootMount === undefined) return yield* Effect.dieMessage("invariant violated: the VFS needs a mount at /")
-    const owner = { uid: options.uid ?? 0, gid: options.gid ?? 0 }
     const maxFds = options.maxFds ?? 1024
     const tables = new Map<number, Map<number, OpenFile>>()
+    // Credentials per badge; a badge without an entry acts with `defaults`.
+    const defaults = options.defaultCredentials ?? ROOT
+    const credentials = new Map<number, Credentials>()
+    const credentialsFrom = options.credentialsFrom
+    if (credentialsFrom !== undefined) credentials.set(credentialsFrom, ROOT)
+    const credOf = (badge: number): Credentials => credentials.get(badge) ?? defaults
 
     const rootOf = (m: Mount) =>
       m.root !== undefined ? Effect.succeed(m.root) : Effect.tap(onFs(m.fs.root()), (a) => Effect.sync(() => (m.root = a)))
 
+    /** Fails with `code` unless `ok`. */
+    const check = (ok: boolean, code: string, syscall: string, path: string, dest?: string): Effect.Effect<void, FsError> =>
+      ok ? Effect.void : Effect.fail(err(code, syscall, path, dest))
+
     /**
-     * Resolves `path` to a node: every symbolic link followed, the last one too when `follow`.
-     * `syscall` names the failures.
+     * Resolves `path` to a node for a caller with credentials `c`: every symbolic link followed,
+     * the last one too when `follow`; search permission needed on every directory walked
+     * (`EACCES`). `syscall` names the failures.
      */
-    const resolve = (path: string, follow: boolean, syscall: string): Effect.Effect<Node, FsError, Process.Process> =>
+    const resolve = (c: Credentials, path: string, follow: boolean, syscall: string): Effect.Effect<Node, FsError, Process.Process> =>
       Effect.gen(function* () {
         if (path.length === 0 || path[0] !== "/") return yield* Effect.fail(err("ENOENT", syscall, path))
         if (path.length > PATH_MAX) return yield* Effect.fail(err("ENAMETOOLONG", syscall, path))
@@ -115,20 +183,22 @@ export const program = (options: VfsOptions) =>
         const pending = split(path)
         let links = 0
         while (pending.length > 0) {
-          const c = pending.shift()!
-          if (c === "..") {
+          const part = pending.shift()!
+          const cur = stack[stack.length - 1]!
+          if (part === "..") {
+            if (cur.attr.type === "dir" && !permits(c, cur.attr, X_OK)) return yield* Effect.fail(err("EACCES", syscall, path))
             if (stack.length > 1) stack.pop()
             continue
           }
-          const cur = stack[stack.length - 1]!
           if (cur.attr.type !== "dir") return yield* Effect.fail(err("ENOTDIR", syscall, path))
+          if (!permits(c, cur.attr, X_OK)) return yield* Effect.fail(err("EACCES", syscall, path))
           // A mount covers its path whether or not the parent file system has a directory there.
-          const mounted = mounts.get(join(cur.path, c))
+          const mounted = mounts.get(join(cur.path, part))
           if (mounted !== undefined) {
-            stack.push({ mount: mounted, attr: yield* rootOf(mounted), path: join(cur.path, c) })
+            stack.push({ mount: mounted, attr: yield* rootOf(mounted), path: join(cur.path, part) })
             continue
           }
-          const a = yield* Effect.mapError(onFs(cur.mount.fs.lookup({ dir: cur.attr.ino, name: c })), (e) => err(e.code, syscall, path))
+          const a = yield* Effect.mapError(onFs(cur.mount.fs.lookup({ dir: cur.attr.ino, name: part })), (e) => err(e.code, syscall, path))
           if (a.type === "symlink" && (pending.length > 0 || follow || dirOnly)) {
             if (++links > SYMLINK_MAX) return yield* Effect.fail(err("ELOOP", syscall, path))
             const target = yield* Effect.mapError(onFs(cur.mount.fs.readlink({ ino: a.ino })), (e) => err(e.code, syscall, path))
@@ -136,7 +206,7 @@ export const program = (options: VfsOptions) =>
             if (target.startsWith("/")) stack = [first]
             continue
           }
-          stack.push({ mount: cur.mount, attr: a, path: join(cur.path, c) })
+          stack.push({ mount: cur.mount, attr: a, path: join(cur.path, part) })
         }
         const node = stack[stack.length - 1]!
         if (dirOnly && node.attr.type !== "dir") return yield* Effect.fail(err("ENOTDIR", syscall, path))
@@ -145,17 +215,25 @@ export const program = (options: VfsOptions) =>
 
     /**
      * The directory that would hold the last component of `path`, and that component. A failure
-     * to resolve the directory names `path` itself (as POSIX reports it), not the directory.
+     * to resolve the directory names `path` itself (as POSIX reports it), not the directory. With
+     * `change`, the caller must also be able to write and search the directory (`EACCES`): what
+     * creating, removing or renaming an entry needs.
      */
-    const parentOf = (path: string, syscall: string): Effect.Effect<{ readonly dir: Node; readonly name: string }, FsError, Process.Process> =>
+    const parentOf = (
+      c: Credentials,
+      path: string,
+      syscall: string,
+      change: boolean
+    ): Effect.Effect<{ readonly dir: Node; readonly name: string }, FsError, Process.Process> =>
       Effect.gen(function* () {
         if (path.length === 0 || path[0] !== "/") return yield* Effect.fail(err("ENOENT", syscall, path))
         const parts = path.split("/").filter((c) => c !== "")
         const name = parts.pop()
         if (name === undefined || name === "." || name === "..") return yield* Effect.fail(err(name === undefined ? "EBUSY" : "EINVAL", syscall, path))
-        const dir = yield* Effect.mapError(resolve("/" + parts.join("/"), true, syscall), (e) => err(e.code, syscall, path))
+        const dir = yield* Effect.mapError(resolve(c, "/" + parts.join("/"), true, syscall), (e) => err(e.code, syscall, path))
         if (dir.attr.type !== "dir") return yield* Effect.fail(err("ENOTDIR", syscall, path))
         if (mounts.has(join(dir.path, name))) return yield* Effect.fail(err("EBUSY", syscall, path))
+        if (change && !permits(c, dir.attr, W_OK | X_OK)) return yield* Effect.fail(err("EACCES", syscall, path))
         return { dir, name }
       })
 
@@ -167,45 +245,65 @@ export const program = (options: VfsOptions) =>
     const fileOf = (badge: number, fd: number, syscall: string): OpenFile | FsError =>
       tables.get(badge)?.get(fd) ?? err("EBADF", syscall)
 
-    /** Runs `work` on a thread of its own and answers from there (see the module invariants). */
-    const threaded = <O extends Protocol.Operation>(call: Server.Call<O>, work: Effect.Effect<Protocol.AnswerOf<O>, Protocol.FailureOf<O>, Process.Process>) =>
-      Effect.gen(function* () {
-        const r = call.defer()
-        yield* Process.fork(Effect.ignore(Effect.matchEffect(work, { onFailure: (e) => r.fail(e), onSuccess: (a) => r.succeed(a) })))
-        return r
-      })
     const named = (syscall: string, path: string, dest?: string) => (e: FsError) =>
       e.syscall === undefined ? err(e.code, syscall, path, dest) : e
 
-    const open = (badge: number, path: string, flagsIn: string | number, mode: number) =>
-      Effect.gen(function* () {
-        const flags = parseFlags(flagsIn)
-        if (flags === undefined) return yield* Effect.fail(err("EINVAL", "open", path))
-        const t = table(badge)
-        if (t.size >= maxFds) return yield* Effect.fail(err("EMFILE", "open", path))
-        let node: Node
-        if (flags.create) {
-          const existing = yield* Effect.either(resolve(path, true, "open"))
-          if (existing._tag === "Right") {
-            if (flags.exclusive) return yield* Effect.fail(err("EEXIST", "open", path))
-            node = existing.right
-          } else if (existing.left.code !== "ENOENT") {
-            return yield* Effect.fail(existing.left)
-          } else {
-            if (mustBeDir(path)) return yield* Effect.fail(err("EISDIR", "open", path))
-            const { dir, name } = yield* parentOf(path, "open")
-            const a = yield* onFs(dir.mount.fs.create({ dir: dir.attr.ino, name, mode, ...owner, exclusive: flags.exclusive, truncate: flags.truncate }))
-            node = { mount: dir.mount, attr: a, path: join(dir.path, name) }
-            const fd = insert(t, { mount: dir.mount, ino: a.ino, flags, isDir: false, position: 0 })
-            return { fd, stat: stat(node) }
-          }
-        } else node = yield* resolve(path, true, "open")
-        const isDir = node.attr.type === "dir"
-        if (isDir && (flags.write || flags.truncate)) return yield* Effect.fail(err("EISDIR", "open", path))
-        const a = yield* onFs(node.mount.fs.open({ ino: node.attr.ino, truncate: flags.truncate }))
-        const fd = insert(t, { mount: node.mount, ino: a.ino, flags, isDir, position: 0 })
-        return { fd, stat: stat({ mount: node.mount, attr: a }) }
-      }).pipe(Effect.mapError(named("open", path)))
+    /**
+     * `open(path)` for `c`. Failures name `path`, as Node's do, even when they arose at the target
+     * of a dangling symbolic link that `O_CREAT` creates (as Linux does).
+     */
+    const open = (c: Credentials, badge: number, path: string, flagsIn: string | number, mode: number) => {
+      const attempt = (at: string, hops: number): Effect.Effect<{ fd: number; stat: Stat }, FsError, Process.Process> =>
+        Effect.gen(function* () {
+          const flags = parseFlags(flagsIn)
+          if (flags === undefined || (flags.create && flags.directory)) return yield* Effect.fail(err("EINVAL", "open", at))
+          const t = table(badge)
+          if (t.size >= maxFds) return yield* Effect.fail(err("EMFILE", "open", at))
+          let node: Node
+          if (flags.create) {
+            // O_EXCL never follows the last component: an existing symbolic link is EEXIST.
+            const existing = yield* Effect.either(resolve(c, at, !flags.nofollow && !flags.exclusive, "open"))
+            if (existing._tag === "Right") {
+              if (flags.exclusive) return yield* Effect.fail(err("EEXIST", "open", at))
+              node = existing.right
+            } else if (existing.left.code !== "ENOENT") {
+              return yield* Effect.fail(existing.left)
+            } else {
+              if (mustBeDir(at)) return yield* Effect.fail(err("EISDIR", "open", at))
+              const { dir, name } = yield* parentOf(c, at, "open", true)
+              // Exclusive at the file system whatever the flags, so that a file another client
+              // created since the lookup is never opened unchecked.
+              const created = yield* Effect.either(
+                onFs(dir.mount.fs.create({ dir: dir.attr.ino, name, mode: createMode(mode, c.umask, false), uid: c.uid, gid: c.gid, exclusive: true, truncate: false }))
+              )
+              if (created._tag === "Right") {
+                const fd = insert(t, { mount: dir.mount, ino: created.right.ino, flags, isDir: false, position: 0 })
+                return { fd, stat: stat({ mount: dir.mount, attr: created.right }) }
+              }
+              if (created.left.code !== "EEXIST" || flags.exclusive) return yield* Effect.fail(created.left)
+              // The name exists after all: a dangling symbolic link (create its target), or a file
+              // created since the lookup (the next attempt opens it, after its check).
+              const entry = yield* Effect.mapError(onFs(dir.mount.fs.lookup({ dir: dir.attr.ino, name })), (e) =>
+                e.code === "ENOENT" ? err("ESTALE", "open", at) : e
+              )
+              if (entry.type !== "symlink") return yield* Effect.fail(err("ESTALE", "open", at))
+              if (hops >= SYMLINK_MAX) return yield* Effect.fail(err("ELOOP", "open", at))
+              const target = yield* onFs(dir.mount.fs.readlink({ ino: entry.ino }))
+              return yield* attempt(target.startsWith("/") ? target : join(dir.path, target), hops + 1)
+            }
+          } else node = yield* resolve(c, at, !flags.nofollow, "open")
+          if (node.attr.type === "symlink") return yield* Effect.fail(err("ELOOP", "open", at))
+          const isDir = node.attr.type === "dir"
+          if (flags.directory && !isDir) return yield* Effect.fail(err("ENOTDIR", "open", at))
+          if (isDir && (flags.write || flags.truncate)) return yield* Effect.fail(err("EISDIR", "open", at))
+          const want = (flags.read ? R_OK : 0) | (flags.write || flags.truncate ? W_OK : 0)
+          yield* check(permits(c, node.attr, want), "EACCES", "open", at)
+          const a = yield* onFs(node.mount.fs.open({ ino: node.attr.ino, truncate: flags.truncate }))
+          const fd = insert(t, { mount: node.mount, ino: a.ino, flags, isDir, position: 0 })
+          return { fd, stat: stat({ mount: node.mount, attr: a }) }
+        })
+      return retryStale(attempt(path, 0)).pipe(Effect.mapError((e) => err(e.code, "open", path)))
+    }
 
     const insert = (t: Map<number, OpenFile>, f: OpenFile): number => {
       let fd = 3
@@ -214,35 +312,92 @@ export const program = (options: VfsOptions) =>
       return fd
     }
 
+    /** Creates the directory `name` in `dir` for `c`: its uid/gid, `mode & ~umask`. */
+    const makeDir = (c: Credentials, dir: Node, name: string, mode: number) =>
+      onFs(dir.mount.fs.mkdir({ dir: dir.attr.ino, name, mode: createMode(mode, c.umask, true), uid: c.uid, gid: c.gid }))
+
     /** `mkdir -p`: creates every missing directory of `path`; the first one created, if any. Failures name `path`. */
-    const mkdirRecursive = (path: string, mode: number): Effect.Effect<string | null, FsError, Process.Process> =>
+    const mkdirRecursive = (c: Credentials, path: string, mode: number): Effect.Effect<string | null, FsError, Process.Process> =>
       Effect.gen(function* () {
         const parts = split(normalize(path))
         let first: string | null = null
         for (let i = 1; i <= parts.length; i++) {
           const prefix = "/" + parts.slice(0, i).join("/")
-          const found = yield* Effect.either(resolve(prefix, true, "mkdir"))
+          const found = yield* Effect.either(resolve(c, prefix, true, "mkdir"))
           if (found._tag === "Right") {
             if (found.right.attr.type !== "dir") return yield* Effect.fail(err("ENOTDIR", "mkdir", path))
             continue
           }
           if (found.left.code !== "ENOENT") return yield* Effect.fail(found.left)
-          const made = yield* Effect.either(
-            Effect.flatMap(parentOf(prefix, "mkdir"), ({ dir, name }) => onFs(dir.mount.fs.mkdir({ dir: dir.attr.ino, name, mode, ...owner })))
-          )
+          const made = yield* Effect.either(Effect.flatMap(parentOf(c, prefix, "mkdir", true), ({ dir, name }) => makeDir(c, dir, name, mode)))
           if (made._tag === "Left" && made.left.code !== "EEXIST") return yield* Effect.fail(made.left)
           if (made._tag === "Right" && first === null) first = prefix
         }
         return first
       }).pipe(Effect.mapError((e) => err(e.code, "mkdir", path)))
 
+    /**
+     * `unlink` or `rmdir`: write and search permission on the directory; in a sticky directory a
+     * caller that is neither root nor the directory's owner must own the entry (`EPERM`), which
+     * costs one lookup, and the file system removes it only if the name still names that inode.
+     */
+    const remove = (c: Credentials, path: string, syscall: "unlink" | "rmdir") =>
+      retryStale(
+        Effect.gen(function* () {
+          const { dir, name } = yield* parentOf(c, path, syscall, true)
+          if (syscall === "unlink" && mustBeDir(path)) return yield* Effect.fail(err("ENOTDIR", syscall, path))
+          let guard: { ino?: number } = {}
+          if (stickyRestricts(c, dir.attr)) {
+            const victim = yield* onFs(dir.mount.fs.lookup({ dir: dir.attr.ino, name }))
+            yield* check(victim.uid === c.uid, "EPERM", syscall, path)
+            guard = { ino: victim.ino }
+          }
+          const args = { dir: dir.attr.ino, name, ...guard }
+          yield* onFs(syscall === "unlink" ? dir.mount.fs.unlink(args) : dir.mount.fs.rmdir(args))
+        })
+      ).pipe(Effect.mapError(named(syscall, path)))
+
+    /**
+     * `rename`: write and search permission on both directories; the sticky bit on either one
+     * (the moved entry, and the replaced one) as in `remove`; and a directory moving to another
+     * parent needs write permission on itself (its `..` changes), as in Linux. Root skips all of
+     * it; others pay a lookup only when the sticky bit or a move between directories needs the
+     * entry's attributes, and the file system renames only if the entries are still those checked.
+     */
+    const rename = (c: Credentials, from: string, to: string) =>
+      retryStale(
+        Effect.gen(function* () {
+          const a = yield* parentOf(c, from, "rename", true)
+          const b = yield* parentOf(c, to, "rename", true)
+          if (a.dir.mount !== b.dir.mount) return yield* Effect.fail(err("EXDEV", "rename", from, to))
+          const guards: { fromIno?: number; toIno?: number } = {}
+          const fs = a.dir.mount.fs
+          if (c.uid !== 0) {
+            const crossDir = a.dir.attr.ino !== b.dir.attr.ino
+            if (crossDir || stickyRestricts(c, a.dir.attr)) {
+              const moving = yield* onFs(fs.lookup({ dir: a.dir.attr.ino, name: a.name }))
+              yield* check(!stickyRestricts(c, a.dir.attr) || moving.uid === c.uid, "EPERM", "rename", from, to)
+              yield* check(!crossDir || moving.type !== "dir" || permits(c, moving, W_OK), "EACCES", "rename", from, to)
+              guards.fromIno = moving.ino
+            }
+            if (stickyRestricts(c, b.dir.attr)) {
+              const target = yield* Effect.either(onFs(fs.lookup({ dir: b.dir.attr.ino, name: b.name })))
+              if (target._tag === "Left" && target.left.code !== "ENOENT") return yield* Effect.fail(target.left)
+              if (target._tag === "Right") yield* check(target.right.uid === c.uid, "EPERM", "rename", from, to)
+              guards.toIno = target._tag === "Right" ? target.right.ino : 0
+            }
+          }
+          yield* onFs(fs.rename({ fromDir: a.dir.attr.ino, fromName: a.name, toDir: b.dir.attr.ino, toName: b.name, ...guards }))
+        })
+      ).pipe(Effect.mapError((e) => (e.dest === undefined ? err(e.code, "rename", from, to) : e)))
+
     const handlers: Server.Handlers<VfsProtocol["operations"]> = {
-      open: ({ path, flags, mode }, call) => threaded(call, open(call.badge, path, flags, mode)),
+      open: ({ path, flags, mode }, call) => open(credOf(call.badge), call.badge, path, flags, mode),
       close: ({ fd }, call) => {
         const f = fileOf(call.badge, fd, "close")
         if (f instanceof FsError) return Effect.fail(f)
         tables.get(call.badge)!.delete(fd)
-        return threaded(call, Effect.mapError(onFs(f.mount.fs.release({ ino: f.ino })), () => err("EIO", "close")))
+        return Effect.mapError(onFs(f.mount.fs.release({ ino: f.ino })), () => err("EIO", "close"))
       },
       read: ({ fd, length, position }, call) => {
         const f = fileOf(call.badge, fd, "read")
@@ -254,16 +409,13 @@ export const program = (options: VfsOptions) =>
           return Effect.fail(err("EINVAL", "read"))
         }
         const at = position >= 0 ? position : f.position
-        return threaded(
-          call,
-          Effect.map(
+        return Effect.map(
             onFs(f.mount.fs.read({ ino: f.ino, offset: at, length }, { items: [{ _tag: "lease", from: item.lease, offset: 0, length, access: "write" }] })),
             (n) => {
               if (position < 0) f.position = at + n
               return n
             }
           ).pipe(Effect.mapError((e) => err(e.code, "read")))
-        )
       },
       write: ({ fd, length, position }, call) => {
         const f = fileOf(call.badge, fd, "write")
@@ -274,9 +426,7 @@ export const program = (options: VfsOptions) =>
           return Effect.fail(err("EINVAL", "write"))
         }
         const at = position >= 0 ? position : f.position
-        return threaded(
-          call,
-          Effect.map(
+        return Effect.map(
             onFs(
               f.mount.fs.write(
                 { ino: f.ino, offset: at, length, append: f.flags.append },
@@ -288,7 +438,6 @@ export const program = (options: VfsOptions) =>
               return r.written
             }
           ).pipe(Effect.mapError((e) => err(e.code, "write")))
-        )
       },
       writeGrant: ({ fd, length, position }, call) => {
         const f = fileOf(call.badge, fd, "write")
@@ -299,9 +448,7 @@ export const program = (options: VfsOptions) =>
         if (f instanceof FsError) return Effect.zipRight(giveBack, Effect.fail(f))
         if (!f.flags.write) return Effect.zipRight(giveBack, Effect.fail(err("EBADF", "write")))
         const at = position >= 0 ? position : f.flags.append ? -1 : f.position
-        return threaded(
-          call,
-          Effect.gen(function* () {
+        return Effect.gen(function* () {
             const offset = at >= 0 ? at : (yield* onFs(f.mount.fs.getattr({ ino: f.ino }))).size
             const r = yield* onFs(
               f.mount.fs.writeGrant({ ino: f.ino, offset, length }, { items: [{ _tag: "grant", address: item.address, pages: item.pages }] })
@@ -309,115 +456,121 @@ export const program = (options: VfsOptions) =>
             if (position < 0) f.position = r.offset + r.written
             return r.written
           }).pipe(Effect.tapError(() => giveBack), Effect.mapError((e) => err(e.code, "write")))
-        )
       },
       fstat: ({ fd }, call) => {
         const f = fileOf(call.badge, fd, "fstat")
         if (f instanceof FsError) return Effect.fail(f)
-        return threaded(call, Effect.map(onFs(f.mount.fs.getattr({ ino: f.ino })), (a) => stat({ mount: f.mount, attr: a })).pipe(Effect.mapError((e) => err(e.code, "fstat"))))
+        return Effect.map(onFs(f.mount.fs.getattr({ ino: f.ino })), (a) => stat({ mount: f.mount, attr: a })).pipe(Effect.mapError((e) => err(e.code, "fstat")))
       },
       ftruncate: ({ fd, size }, call) => {
         const f = fileOf(call.badge, fd, "ftruncate")
         if (f instanceof FsError) return Effect.fail(f)
         if (!f.flags.write) return Effect.fail(err("EINVAL", "ftruncate"))
-        return threaded(call, Effect.asVoid(onFs(f.mount.fs.truncate({ ino: f.ino, size }))).pipe(Effect.mapError((e) => err(e.code, "ftruncate"))))
+        return Effect.asVoid(onFs(f.mount.fs.truncate({ ino: f.ino, size }))).pipe(Effect.mapError((e) => err(e.code, "ftruncate")))
       },
       stat: ({ path, follow }, call) =>
-        threaded(call, Effect.map(resolve(path, follow, follow ? "stat" : "lstat"), stat).pipe(Effect.mapError(named(follow ? "stat" : "lstat", path)))),
-      mkdir: ({ path, mode, recursive }, call) =>
-        threaded(
-          call,
-          (recursive ? mkdirRecursive(path, mode) : Effect.flatMap(parentOf(path, "mkdir"), ({ dir, name }) =>
-            Effect.as(onFs(dir.mount.fs.mkdir({ dir: dir.attr.ino, name, mode, ...owner })), null)
-          )).pipe(Effect.mapError(named("mkdir", path)))
-        ),
-      readdir: ({ path, cookie }, call) =>
-        threaded(
-          call,
-          Effect.flatMap(resolve(path, true, "scandir"), (n) =>
-            n.attr.type !== "dir" ? Effect.fail(err("ENOTDIR", "scandir", path)) : onFs(n.mount.fs.readdir({ dir: n.attr.ino, cookie }))
-          ).pipe(Effect.mapError(named("scandir", path)))
-        ),
-      unlink: ({ path }, call) =>
-        threaded(
-          call,
-          Effect.flatMap(parentOf(path, "unlink"), ({ dir, name }) =>
-            mustBeDir(path) ? Effect.fail(err("ENOTDIR", "unlink", path)) : onFs(dir.mount.fs.unlink({ dir: dir.attr.ino, name }))
-          ).pipe(Effect.mapError(named("unlink", path)))
-        ),
-      rmdir: ({ path }, call) =>
-        threaded(
-          call,
-          Effect.flatMap(parentOf(path, "rmdir"), ({ dir, name }) => onFs(dir.mount.fs.rmdir({ dir: dir.attr.ino, name }))).pipe(
-            Effect.mapError(named("rmdir", path))
-          )
-        ),
-      rename: ({ from, to }, call) =>
-        threaded(
-          call,
-          Effect.gen(function* () {
-            const a = yield* parentOf(from, "rename")
-            const b = yield* parentOf(to, "rename")
-            if (a.dir.mount !== b.dir.mount) return yield* Effect.fail(err("EXDEV", "rename", from, to))
-            yield* onFs(a.dir.mount.fs.rename({ fromDir: a.dir.attr.ino, fromName: a.name, toDir: b.dir.attr.ino, toName: b.name }))
-          }).pipe(Effect.mapError((e) => (e.dest === undefined ? err(e.code, "rename", from, to) : e)))
-        ),
-      symlink: ({ target, path }, call) =>
-        threaded(
-          call,
-          Effect.flatMap(parentOf(path, "symlink"), ({ dir, name }) => onFs(dir.mount.fs.symlink({ dir: dir.attr.ino, name, target, ...owner }))).pipe(
-            Effect.asVoid,
-            Effect.mapError((e) => err(e.code, "symlink", target, path))
-          )
-        ),
+        Effect.map(resolve(credOf(call.badge), path, follow, follow ? "stat" : "lstat"), stat).pipe(Effect.mapError(named(follow ? "stat" : "lstat", path))),
+      mkdir: ({ path, mode, recursive }, call) => {
+        const c = credOf(call.badge)
+        return (recursive
+            ? mkdirRecursive(c, path, mode)
+            : Effect.flatMap(parentOf(c, path, "mkdir", true), ({ dir, name }) => Effect.as(makeDir(c, dir, name, mode), null))
+          ).pipe(Effect.mapError(named("mkdir", path)))
+      },
+      readdir: ({ path, cookie }, call) => {
+        const c = credOf(call.badge)
+        return Effect.gen(function* () {
+            const n = yield* resolve(c, path, true, "scandir")
+            if (n.attr.type !== "dir") return yield* Effect.fail(err("ENOTDIR", "scandir", path))
+            yield* check(permits(c, n.attr, R_OK), "EACCES", "scandir", path)
+            return yield* onFs(n.mount.fs.readdir({ dir: n.attr.ino, cookie }))
+          }).pipe(Effect.mapError(named("scandir", path)))
+      },
+      unlink: ({ path }, call) => remove(credOf(call.badge), path, "unlink"),
+      rmdir: ({ path }, call) => remove(credOf(call.badge), path, "rmdir"),
+      rename: ({ from, to }, call) => rename(credOf(call.badge), from, to),
+      symlink: ({ target, path }, call) => {
+        const c = credOf(call.badge)
+        return Effect.flatMap(parentOf(c, path, "symlink", true), ({ dir, name }) =>
+            onFs(dir.mount.fs.symlink({ dir: dir.attr.ino, name, target, uid: c.uid, gid: c.gid }))
+          ).pipe(Effect.asVoid, Effect.mapError((e) => err(e.code, "symlink", target, path)))
+      },
       readlink: ({ path }, call) =>
-        threaded(
-          call,
-          Effect.flatMap(resolve(path, false, "readlink"), (n) =>
+        Effect.flatMap(resolve(credOf(call.badge), path, false, "readlink"), (n) =>
             n.attr.type !== "symlink" ? Effect.fail(err("EINVAL", "readlink", path)) : onFs(n.mount.fs.readlink({ ino: n.attr.ino }))
-          ).pipe(Effect.mapError(named("readlink", path)))
-        ),
-      link: ({ existing, path }, call) =>
-        threaded(
-          call,
-          Effect.gen(function* () {
-            const src = yield* resolve(existing, false, "link")
-            const { dir, name } = yield* parentOf(path, "link")
+          ).pipe(Effect.mapError(named("readlink", path))),
+      link: ({ existing, path }, call) => {
+        const c = credOf(call.badge)
+        return Effect.gen(function* () {
+            const src = yield* resolve(c, existing, false, "link")
+            const { dir, name } = yield* parentOf(c, path, "link", false)
             if (dir.mount !== src.mount) return yield* Effect.fail(err("EXDEV", "link", existing, path))
             if (src.attr.type === "dir") return yield* Effect.fail(err("EPERM", "link", existing, path))
+            yield* check(permits(c, dir.attr, W_OK | X_OK), "EACCES", "link", existing, path)
             yield* onFs(dir.mount.fs.link({ dir: dir.attr.ino, name, ino: src.attr.ino }))
           }).pipe(Effect.mapError((e) => (e.dest === undefined ? err(e.code, "link", existing, path) : e)))
-        ),
-      realpath: ({ path }, call) => threaded(call, Effect.map(resolve(path, true, "realpath"), (n) => n.path).pipe(Effect.mapError(named("realpath", path)))),
-      truncate: ({ path, size }, call) =>
-        threaded(
-          call,
-          Effect.gen(function* () {
+      },
+      realpath: ({ path }, call) =>
+        Effect.map(resolve(credOf(call.badge), path, true, "realpath"), (n) => n.path).pipe(Effect.mapError(named("realpath", path))),
+      truncate: ({ path, size }, call) => {
+        const c = credOf(call.badge)
+        return Effect.gen(function* () {
             if (!Number.isSafeInteger(size) || size < 0) return yield* Effect.fail(err("EINVAL", "open", path))
-            const n = yield* resolve(path, true, "open")
+            const n = yield* resolve(c, path, true, "open")
             if (n.attr.type === "dir") return yield* Effect.fail(err("EISDIR", "open", path))
+            yield* check(permits(c, n.attr, W_OK), "EACCES", "open", path)
             yield* onFs(n.mount.fs.truncate({ ino: n.attr.ino, size }))
           }).pipe(Effect.mapError(named("open", path)))
-        ),
-      setattr: ({ path, follow, ...changes }, call) =>
-        threaded(
-          call,
-          Effect.flatMap(resolve(path, follow, "utime"), (n) => onFs(n.mount.fs.setattr({ ino: n.attr.ino, ...changes }))).pipe(
-            Effect.asVoid,
-            Effect.mapError(named(changes.mode !== undefined ? "chmod" : changes.uid !== undefined ? "chown" : "utime", path))
+      },
+      setattr: ({ path, follow, now, ...changes }, call) => {
+        const c = credOf(call.badge)
+        const syscall = changes.mode !== undefined ? "chmod" : changes.uid !== undefined || changes.gid !== undefined ? "chown" : "utime"
+        const times = now === true || changes.atimeNs !== undefined || changes.mtimeNs !== undefined
+        return Effect.gen(function* () {
+            const n = yield* resolve(c, path, follow, syscall)
+            yield* check(changes.mode === undefined || owns(c, n.attr), "EPERM", syscall, path)
+            const chown = chownError(c, n.attr, changes.uid, changes.gid)
+            if (chown !== undefined) return yield* Effect.fail(err(chown, syscall, path))
+            const utimes = times ? utimesError(c, n.attr, now === true) : undefined
+            if (utimes !== undefined) return yield* Effect.fail(err(utimes, syscall, path))
+            const a = yield* onFs(n.mount.fs.setattr({ ino: n.attr.ino, ...changes, ...(now === true ? { now } : {}) }))
+            // A mount's root is cached: keep its mode and owner current for later checks.
+            if (n.mount.root?.ino === a.ino) n.mount.root = a
+          }).pipe(Effect.mapError(named(syscall, path)))
+      },
+      access: ({ path, mode }, call) => {
+        const c = credOf(call.badge)
+        if (!Number.isInteger(mode) || (mode & ~7) !== 0) return Effect.fail(err("EINVAL", "access", path))
+        return Effect.flatMap(resolve(c, path, true, "access"), (n) => check(permits(c, n.attr, mode), "EACCES", "access", path)).pipe(
+            Effect.mapError(named("access", path))
           )
-        )
+      },
+      setCredentials: ({ badge, credentials: given }, call) => {
+        if (credentialsFrom === undefined || call.badge !== credentialsFrom) return Effect.fail(err("EPERM", "setCredentials"))
+        if (!Number.isInteger(badge) || badge < 1 || !valid(given)) return Effect.fail(err("EINVAL", "setCredentials"))
+        credentials.set(badge, { uid: given.uid, gid: given.gid, groups: [...given.groups], umask: given.umask })
+        return Effect.void
+      },
+      umask: ({ mask }, call) => {
+        const c = credOf(call.badge)
+        if (mask === undefined) return Effect.succeed(c.umask)
+        if (!Number.isInteger(mask) || mask < 0 || mask > 0o777) return Effect.fail(err("EINVAL", "umask"))
+        credentials.set(call.badge, { ...c, umask: mask })
+        return Effect.succeed(c.umask)
+      }
     }
-    // A client died: release every file it still had open, so unlinked files it held are freed.
+    // A client died: forget its credentials, and release every file it still had open, so
+    // unlinked files it held are freed.
     const onDisconnect = (badge: number) =>
       Effect.suspend(() => {
+        credentials.delete(badge)
         const t = tables.get(badge)
         tables.delete(badge)
         if (t === undefined) return Effect.void
         return Effect.forEach(t.values(), (f) => Effect.ignore(onFs(f.mount.fs.release({ ino: f.ino }))), { discard: true })
       })
     return yield* Server.serve(VfsProtocol, handlers, options.port, {
-      workers: 2,
+      workers: { min: 2, max: MAX_WORKERS },
       onDisconnect,
       ...(options.counters === undefined ? {} : { counters: options.counters })
     })

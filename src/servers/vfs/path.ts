@@ -35,9 +35,13 @@ export interface OpenFlags {
   readonly create: boolean
   readonly exclusive: boolean
   readonly truncate: boolean
+  /** `O_NOFOLLOW`: the last component must not be a symbolic link (`ELOOP`). */
+  readonly nofollow: boolean
+  /** `O_DIRECTORY`: the file must be a directory (`ENOTDIR`); with `O_CREAT`, `EINVAL` (Linux 6.4+). */
+  readonly directory: boolean
 }
 
-/** Node's numeric open flags (Linux values). */
+/** Node's numeric open flags (Linux values; `fs.constants.O_*` are these). */
 export const O = {
   RDONLY: 0,
   WRONLY: 1,
@@ -94,6 +98,8 @@ export const parseFlags = (flags: string | number): OpenFlags | undefined => {
     append: (n & O.APPEND) !== 0,
     create: (n & O.CREAT) !== 0,
     exclusive: (n & O.EXCL) !== 0 && (n & O.CREAT) !== 0,
-    truncate: (n & O.TRUNC) !== 0 && access !== O.RDONLY
+    truncate: (n & O.TRUNC) !== 0 && access !== O.RDONLY,
+    nofollow: (n & O.NOFOLLOW) !== 0,
+    directory: (n & O.DIRECTORY) !== 0
   }
 }
