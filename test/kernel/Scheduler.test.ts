@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { Effect, FiberRef } from "effect"
+import { Effect, FiberRef, Scheduler } from "effect"
 import { Kernel } from "../../src/index.js"
 import { kernelScheduler } from "../../src/kernel/Scheduler.js"
 
@@ -11,8 +11,8 @@ describe("Kernel scheduler", () => {
       Effect.gen(function* () {
         const p = yield* Kernel.spawn(
           Effect.gen(function* () {
-            const main = yield* FiberRef.get(FiberRef.currentScheduler)
-            const thread = yield* Effect.flatMap(Effect.fork(FiberRef.get(FiberRef.currentScheduler)), (f) => f.await)
+            const main = yield* FiberRef.get(Scheduler.currentScheduler)
+            const thread = yield* Effect.flatMap(Effect.fork(FiberRef.get(Scheduler.currentScheduler)), (f) => f.await)
             return [main, thread._tag === "Success" ? thread.value : undefined]
           })
         )
