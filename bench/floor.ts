@@ -4,7 +4,6 @@
  */
 import { Deferred, Effect, Fiber, Queue } from "effect"
 import { type Benchmark, gbps, microsPerOp, runLoop } from "./harness.js"
-import { kernelScheduler } from "../src/kernel/Scheduler.js"
 
 /** A one-slot wake-up built directly on `Effect.async`: the cheapest way one fiber resumes another. */
 class Wakeup {
@@ -81,14 +80,8 @@ const memcpy = (size: number): Benchmark => ({
   }
 })
 
-/**
- * The floor and the peer design run on the scheduler the kernel's processes run on (see
- * `src/kernel/Scheduler.ts`), so ratios against them compare designs, not schedulers.
- */
-const onKernelScheduler = (loop: (n: number) => Effect.Effect<void>) => (n: number) => Effect.withScheduler(loop(n), kernelScheduler)
-
 export const floorBenchmarks: ReadonlyArray<Benchmark> = [
-  { name: "floor.async_handoff.us", unit: "µs", run: () => microsPerOp(50_000, runLoop(onKernelScheduler(asyncHandoff))) },
-  { name: "peer.queue_call.us", unit: "µs", run: () => microsPerOp(20_000, runLoop(onKernelScheduler(queueCall))) },
+  { name: "floor.async_handoff.us", unit: "µs", run: () => microsPerOp(50_000, runLoop(asyncHandoff)) },
+  { name: "peer.queue_call.us", unit: "µs", run: () => microsPerOp(20_000, runLoop(queueCall)) },
   ...SIZES.map(memcpy)
 ]

@@ -19,7 +19,6 @@ import { Capability, CSpace, type KernelObject, type Rights } from "./Capability
 import { InvalidArgument, type InvalidCapability, type RightsDenied, type StaleCapability } from "./errors.js"
 import { Pcb, Process, type ProcessExit } from "./Process.js"
 import { KernelCounters, type KernelStats, snapshot } from "./Stats.js"
-import { kernelScheduler } from "./Scheduler.js"
 import type { Tracer } from "./Trace.js"
 
 /** A capability to install into a new process: a minted child of `cap`. */
@@ -133,10 +132,7 @@ export class KernelCore {
     return Effect.suspend(() => {
       if (pcb.status !== "created") return Effect.void
       pcb.status = "running"
-      const run = Effect.withScheduler(
-        Effect.mapInputContext(program, (_: Context.Context<never>) => Context.make(Process, pcb)),
-        kernelScheduler
-      )
+      const run = Effect.mapInputContext(program, (_: Context.Context<never>) => Context.make(Process, pcb))
       return Effect.map(Effect.forkDaemon(run), (fiber) => {
         pcb.main = fiber as Fiber.RuntimeFiber<unknown, unknown>
         // An observer, not `onExit`: a fiber interrupted before its first step never runs its
