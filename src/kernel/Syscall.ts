@@ -3,12 +3,13 @@
  * counts the call, and runs `body` synchronously. Bodies decode (check everything) then invoke
  * (commit); a failing body has changed nothing.
  */
-import { Effect, type Either } from "effect"
+import { Context, Effect, type Either } from "effect"
 import { type Pcb, Process } from "./Process.js"
 
-/** Wraps a synchronous syscall body. */
+/** Wraps a synchronous syscall body. The process is read straight from the fiber's context. */
 export const syscall = <A, E>(kind: string, body: (p: Pcb) => Either.Either<A, E>): Effect.Effect<A, E, Process> =>
-  Effect.flatMap(Process, (p) => {
+  Effect.withFiberRuntime<A, E, Process>((fiber) => {
+    const p = Context.unsafeGet(fiber.currentContext as Context.Context<Process>, Process)
     p.kernel.counters.syscall(kind)
     return body(p)
   })

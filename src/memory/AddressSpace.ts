@@ -87,6 +87,10 @@ const pte = (frame: number, rights: number, max: number) => ((frame + 1) << 4) |
 const pteFrame = (entry: number) => (entry >>> 4) - 1
 const pteMax = (entry: number) => (entry >>> 2) & RIGHTS_MASK
 
+/** Frame numbers of a grant being moved, reused (moves are synchronous and never nest). */
+let scratch = new Int32Array(1024)
+const scratchFrames = (n: number): Int32Array => (scratch.length >= n ? scratch : (scratch = new Int32Array(Math.max(n, 2 * scratch.length))))
+
 /** One process's view of memory. */
 export class AddressSpace {
   /** Second-level tables, allocated on first use. Owned by the kernel's synchronous sections. */
@@ -235,6 +239,43 @@ export class AddressSpace {
       const first = (address >>> PAGE_SHIFT) + 1
       this.installRun(first, frames, rights)
       return first << PAGE_SHIFT
+    })
+  }
+
+  /**
+   * Moves the entries of `from`'s pages `[first, first + pages)` — every one present with read and
+   * write, as a grant needs (the caller checked) — into a fresh region of this space between two
+   * unmapped guard pages, with their frame references, and charges the frames to this space's
+   * account (the caller checked its quota): a grant delivered while its sender waits, table to
+   * table. Returns the address of the first moved page. Errors: `OutOfMemory` (no virtual room),
+   * changing nothing.
+   */
+  moveGuarded(from: AddressSpace, first: number, pages: number): Either.Either<number, OutOfMemory | InvalidAddress> {
+    return Either.map(this.reserve(pages + 2), (address) => {
+      const to = (address >>> PAGE_SHIFT) + 1
+      const frames = scratchFrames(pages)
+      let i = 0
+      while (i < pages) {
+        const s = first + i
+        const d = to + i
+        const ss = s & (PAGE_TABLE_ENTRIES - 1)
+        const ds = d & (PAGE_TABLE_ENTRIES - 1)
+        const n = Math.min(pages - i, PAGE_TABLE_ENTRIES - ss, PAGE_TABLE_ENTRIES - ds)
+        const src = from.directory[s >>> 10]!
+        let dst = this.directory[d >>> 10]
+        if (dst === undefined) dst = this.directory[d >>> 10] = new Int32Array(PAGE_TABLE_ENTRIES)
+        // The entry already says frame, read and write, mapped read and write: what a grant installs.
+        dst.set(src.subarray(ss, ss + n), ds)
+        for (let j = 0; j < n; j++) frames[i + j] = pteFrame(src[ss + j]!)
+        src.fill(0, ss, ss + n)
+        i += n
+      }
+      from.mapped -= pages
+      this.mapped += pages
+      if (Either.isLeft(this.memory.recharge(frames, this.account, pages))) {
+        throw new Error("invariant violated: moveGuarded charges a receiver whose quota was checked")
+      }
+      return to << PAGE_SHIFT
     })
   }
 

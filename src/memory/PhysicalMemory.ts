@@ -142,16 +142,17 @@ export class PhysicalMemory {
   }
 
   /**
-   * Moves the charge for `frames` to `account` (page grant: the receiver pays for what it now owns).
-   * Fails with `OutOfMemory` (and changes nothing) when the receiver's quota cannot take them.
+   * Moves the charge for the first `count` of `frames` (default all) to `account` (page grant: the
+   * receiver pays for what it now owns). Fails with `OutOfMemory` (and changes nothing) when the
+   * receiver's quota cannot take them.
    */
-  recharge(frames: ArrayLike<number>, account: number): Either.Either<void, OutOfMemory> {
+  recharge(frames: ArrayLike<number>, account: number, count = frames.length): Either.Either<void, OutOfMemory> {
     const acct = this.accounts.get(account)
     const room = acct ? acct.quota - acct.charged : 0
-    if (frames.length > room) {
+    if (count > room) {
       // Only frames charged elsewhere count against the quota: count them before moving any.
       let incoming = 0
-      for (let i = 0; i < frames.length; i++) if (this.chargedTo[frames[i]!] !== account) incoming++
+      for (let i = 0; i < count; i++) if (this.chargedTo[frames[i]!] !== account) incoming++
       if (incoming > room) {
         return Either.left(new OutOfMemory({ account, requested: incoming, available: Math.max(0, room), reason: "quota" }))
       }
@@ -160,10 +161,10 @@ export class PhysicalMemory {
     const chargedTo = this.chargedTo
     let moved = 0
     let i = 0
-    while (i < frames.length) {
+    while (i < count) {
       const from = chargedTo[frames[i]!]!
       let j = i
-      for (; j < frames.length && chargedTo[frames[j]!] === from; j++) chargedTo[frames[j]!] = account
+      for (; j < count && chargedTo[frames[j]!] === from; j++) chargedTo[frames[j]!] = account
       if (from !== account) {
         const prev = this.accounts.get(from)
         if (prev) prev.charged -= j - i

@@ -234,6 +234,53 @@ describe("bulk transfer", () => {
     }).pipe(boot)
   )
 
+  it.effect("BULK-0013 a grant to a waiting receiver moves the pages table to table: the sender faults, the receiver is charged, and a receiver without room leaves the sender's pages untouched", () =>
+    Effect.gen(function* () {
+      const k = yield* Kernel.Kernel
+      const baseline = k.stats().framesInUse
+      // A receiver whose quota has room for 4 pages, waiting in receive before anyone sends.
+      const server = yield* k.create({ name: "small-server", quota: 4 })
+      const port = yield* Port.createFor(server, { capacity: 0 })
+      const seen = yield* Deferred.make<{ readonly bytes: Uint8Array; readonly charged: number }>()
+      yield* k.start(
+        server,
+        Effect.gen(function* () {
+          const m = yield* Port.receive(port.slot)
+          const g = m.items[0]!
+          if (g._tag !== "grant") throw new Error("expected a grant")
+          const charged = (yield* Memory.usage).framesCharged
+          yield* Deferred.succeed(seen, { bytes: yield* Memory.read(g.address, g.pages * PAGE_SIZE), charged })
+          yield* Port.reply(m.reply!, { label: 0 })
+          // Too many pages for its quota: refused whole, while it waits.
+          const again = yield* Port.receive(port.slot)
+          if (again.reply !== undefined) yield* Port.reply(again.reply, { label: 1 })
+        })
+      )
+      const client = yield* Kernel.spawn(
+        Effect.gen(function* () {
+          const buf = yield* Memory.allocate(3)
+          yield* Memory.write(buf, pattern(3 * PAGE_SIZE))
+          yield* Port.call(0, { label: 1, items: [{ _tag: "grant", address: buf, pages: 3 }] })
+          const gone = Either.isLeft(yield* Effect.either(Memory.read(buf, 1)))
+          const big = yield* Memory.allocate(5)
+          const bigBytes = pattern(5 * PAGE_SIZE, 9)
+          yield* Memory.write(big, bigBytes)
+          const refused = yield* Effect.either(Port.call(0, { label: 2, items: [{ _tag: "grant", address: big, pages: 5 }] }))
+          const kept = yield* Memory.read(big, 5 * PAGE_SIZE)
+          return { gone, refused: Either.isLeft(refused) ? refused.left._tag : "delivered", intact: kept.every((b, i) => b === bigBytes[i]) }
+        }),
+        { caps: [{ cap: port, rights: all }] }
+      )
+      const result = valueOf<{ gone: boolean; refused: string; intact: boolean }>(yield* client.await)
+      expect(result).toEqual({ gone: true, refused: "OutOfMemory", intact: true })
+      const { bytes, charged } = yield* Deferred.await(seen)
+      expect(bytes).toEqual(pattern(3 * PAGE_SIZE))
+      expect(charged).toBe(3)
+      yield* server.await
+      expect(k.stats()).toMatchObject({ bytesCopied: 0, pagesGranted: 3, framesInUse: baseline })
+    }).pipe(boot)
+  )
+
   it.effect("BULK-0006 after a map both sides see each other's writes, and revoke removes the receiver's mapping", () =>
     Effect.gen(function* () {
       const k = yield* Kernel.Kernel

@@ -51,12 +51,92 @@ export class LeaseObject implements Lease {
   }
 }
 
+/*
+ * Items in transit and delivered items live as long as their message: across fiber switches, and
+ * often across a scavenge. V8 pretenures the allocation site of an object or array literal whose
+ * objects keep surviving scavenges, and from then on every message's items are allocated in old
+ * space: about twice the cost of a transfer, on and off from one run to the next. So these are
+ * built with `new` and their arrays by builtins (`map`, `filter`), which have no allocation site.
+ */
+
+/** A copy item in transit: read from the sender at delivery, or its bytes taken at a one-way send. */
+export class PreparedCopy {
+  readonly kind = "copy"
+  constructor(
+    readonly address: number,
+    readonly length: number,
+    readonly bytes: Uint8Array | undefined
+  ) {}
+}
+
+/** A lease in transit. */
+export class PreparedLease {
+  readonly kind = "lease"
+  constructor(readonly lease: LeaseObject) {}
+}
+
+/** A map item in transit: its frames, each with a transit reference. */
+export class PreparedMap {
+  readonly kind = "map"
+  constructor(
+    readonly frames: ReadonlyArray<number>,
+    readonly rights: number,
+    readonly from: AddressSpace,
+    readonly first: number
+  ) {}
+}
+
+/**
+ * A grant in transit. Its pages stay in the sender's table until the message is delivered or
+ * queued (`frames` undefined): delivered in the same synchronous section, they move table to
+ * table; a message that has to wait takes them out first (`takeGrants`), so the sender loses them
+ * at the send either way.
+ */
+export class Grant {
+  readonly kind = "grant"
+  frames: ReadonlyArray<number> | undefined = undefined
+  constructor(
+    readonly from: AddressSpace,
+    readonly first: number,
+    readonly pages: number
+  ) {}
+}
+
 /** An item decoded at the send syscall. */
-export type Prepared =
-  | { readonly kind: "copy"; readonly address: number; readonly length: number; readonly bytes: Uint8Array | undefined }
-  | { readonly kind: "lease"; readonly lease: LeaseObject }
-  | { readonly kind: "map"; readonly frames: ReadonlyArray<number>; readonly rights: number; readonly from: AddressSpace; readonly first: number }
-  | { readonly kind: "grant"; readonly frames: ReadonlyArray<number>; readonly from: AddressSpace; readonly first: number }
+export type Prepared = PreparedCopy | PreparedLease | PreparedMap | Grant
+
+/** Delivered items, as the receiver sees them (`DeliveredItem`). */
+class Copied {
+  readonly _tag = "copy"
+  constructor(
+    readonly address: number,
+    readonly length: number,
+    readonly trueLength: number
+  ) {}
+}
+class Lent {
+  readonly _tag = "lease"
+  constructor(
+    readonly lease: LeaseObject,
+    readonly length: number,
+    readonly access: LeaseAccess
+  ) {}
+}
+class Mapped {
+  readonly _tag = "map"
+  constructor(
+    readonly address: number,
+    readonly pages: number,
+    readonly rights: number
+  ) {}
+}
+class Granted {
+  readonly _tag = "grant"
+  constructor(
+    readonly address: number,
+    readonly pages: number
+  ) {}
+}
 
 /** How `prepare` is asked to decode. */
 export interface PrepareContext {
@@ -152,8 +232,7 @@ export const prepare = (p: Pcb, items: ReadonlyArray<TransferItem>, ctx: Prepare
     })
   }
   // --- invoke ---
-  const out: Array<Prepared> = []
-  for (const item of items) {
+  return items.map((item): Prepared => {
     switch (item._tag) {
       case "copy": {
         let bytes: Uint8Array | undefined = undefined
@@ -163,8 +242,7 @@ export const prepare = (p: Pcb, items: ReadonlyArray<TransferItem>, ctx: Prepare
           k.counters.bytesCopied += item.length
           p.bytesCopied += item.length
         }
-        out.push({ kind: "copy", address: item.address, length: item.length, bytes })
-        break
+        return new PreparedCopy(item.address, item.length, bytes)
       }
       case "lease": {
         let lease: LeaseObject
@@ -176,22 +254,14 @@ export const prepare = (p: Pcb, items: ReadonlyArray<TransferItem>, ctx: Prepare
           lease = new LeaseObject(space, item.address, item.length, item.access)
         }
         k.counters.leases++
-        out.push({ kind: "lease", lease })
-        break
+        return new PreparedLease(lease)
       }
       case "map":
-      case "grant": {
-        const first = item.address >>> PAGE_SHIFT
-        out.push(
-          item._tag === "map"
-            ? { kind: "map", frames: space.retainRun(first, item.pages), rights: item.rights, from: space, first }
-            : { kind: "grant", frames: space.takeRun(first, item.pages), from: space, first }
-        )
-        break
-      }
+        return new PreparedMap(space.retainRun(item.address >>> PAGE_SHIFT, item.pages), item.rights, space, item.address >>> PAGE_SHIFT)
+      case "grant":
+        return new Grant(space, item.address >>> PAGE_SHIFT, item.pages)
     }
-  }
-  return out
+  })
 }
 
 /** Mappings made by map items, per source page, so the source can revoke them (L4 unmap). */
@@ -208,9 +278,11 @@ const install = (to: AddressSpace, frames: ReadonlyArray<number>, rights: number
 }
 
 /** What delivery produced: the receiver's items, and an error for the sender if any item failed. */
-export interface Delivery {
-  readonly items: ReadonlyArray<DeliveredItem>
-  readonly error: IpcError | undefined
+export class Delivery {
+  constructor(
+    readonly items: ReadonlyArray<DeliveredItem>,
+    readonly error: IpcError | undefined
+  ) {}
 }
 
 /**
@@ -226,20 +298,22 @@ export const deliver = (
   operation: string
 ): Delivery => {
   const k = receiver.kernel
+  // Copies read the sender's memory now: granted pages must be gone from it first, as they would
+  // be had the message waited in a queue.
+  if (prepared.length > 1 && prepared.some((i) => i.kind === "grant") && prepared.some((i) => i.kind === "copy" && i.bytes === undefined)) takeGrants(prepared)
   // All or nothing: if a copy does not fit its window, or the receiver cannot be charged for
   // granted pages, nothing is delivered; the receiver is told the true lengths of the copies.
   const refusal = refuse(receiver, prepared, windows, operation)
   if (refusal !== undefined) {
     discard(k, prepared)
     const told = prepared.flatMap((item, i): Array<DeliveredItem> =>
-      item.kind === "copy" ? [{ _tag: "copy", address: windows?.[copyIndex(prepared, i)]?.address ?? 0, length: 0, trueLength: item.length }] : []
+      item.kind === "copy" ? [new Copied(windows?.[copyIndex(prepared, i)]?.address ?? 0, 0, item.length)] : []
     )
-    return { items: told, error: refusal }
+    return new Delivery(told, refusal)
   }
-  const items: Array<DeliveredItem> = []
   let error: IpcError | undefined = undefined
   let w = 0
-  for (const item of prepared) {
+  const items = prepared.map((item): DeliveredItem | undefined => {
     switch (item.kind) {
       case "copy": {
         const window = windows![w++]!
@@ -250,27 +324,24 @@ export const deliver = (
           const source = sender.check(item.address, item.length, "read")
           if (Either.isLeft(source)) {
             error ??= source.left
-            items.push({ _tag: "copy", address: window.address, length: 0, trueLength: item.length })
-            break
+            return new Copied(window.address, 0, item.length)
           }
           copyBetween(source.right, target)
         }
         k.counters.bytesCopied += item.length
         receiver.bytesCopied += item.length
         if (k.tracer !== undefined) k.tracer.record({ from: participant(receiver), to: participant(receiver), kind: "kernel", text: `copies ${item.length} B into the receive window` })
-        items.push({ _tag: "copy", address: window.address, length: item.length, trueLength: item.length })
-        break
+        return new Copied(window.address, item.length, item.length)
       }
       case "lease":
         item.lease.holder = receiver
-        items.push({ _tag: "lease", lease: item.lease, length: item.lease.length, access: item.lease.access })
-        break
+        return new Lent(item.lease, item.lease.length, item.lease.access)
       case "map": {
         const at = install(receiver.space, item.frames, item.rights)
         if (typeof at !== "number") {
           for (const f of item.frames) k.memory.release(f)
           error ??= at
-          break
+          return undefined
         }
         let bySource = derived.get(item.from)
         if (bySource === undefined) derived.set(item.from, (bySource = new Map()))
@@ -281,25 +352,24 @@ export const deliver = (
         })
         k.counters.pagesMapped += item.frames.length
         if (k.tracer !== undefined) k.tracer.record({ from: participant(receiver), to: participant(receiver), kind: "kernel", text: `maps ${item.frames.length} shared pages` })
-        items.push({ _tag: "map", address: at, pages: item.frames.length, rights: item.rights })
-        break
+        return new Mapped(at, item.frames.length, item.rights)
       }
       case "grant": {
-        const at = install(receiver.space, item.frames, 3)
-        if (typeof at !== "number") {
-          restore(k, item.from, item.first, item.frames)
-          error ??= at
-          break
+        const taken = item.frames
+        const moved = taken === undefined ? receiver.space.moveGuarded(item.from, item.first, item.pages) : receiver.space.mapGuarded(taken, 3)
+        if (Either.isLeft(moved)) {
+          if (taken !== undefined) restore(k, item.from, item.first, taken)
+          error ??= moved.left
+          return undefined
         }
-        Either.getOrThrow(k.memory.recharge(item.frames, receiver.account))
-        k.counters.pagesGranted += item.frames.length
-        if (k.tracer !== undefined) k.tracer.record({ from: participant(receiver), to: participant(receiver), kind: "kernel", text: `moves ${item.frames.length} granted pages, 0 B copied` })
-        items.push({ _tag: "grant", address: at, pages: item.frames.length })
-        break
+        if (taken !== undefined) Either.getOrThrow(k.memory.recharge(taken, receiver.account))
+        k.counters.pagesGranted += item.pages
+        if (k.tracer !== undefined) k.tracer.record({ from: participant(receiver), to: participant(receiver), kind: "kernel", text: `moves ${item.pages} granted pages, 0 B copied` })
+        return new Granted(moved.right, item.pages)
       }
     }
-  }
-  return { items, error }
+  })
+  return new Delivery(error === undefined ? (items as Array<DeliveredItem>) : items.filter((i) => i !== undefined), error)
 }
 
 /** The index among copy items of item `i`. */
@@ -319,7 +389,7 @@ const refuse = (receiver: Pcb, prepared: ReadonlyArray<Prepared>, windows: Reado
       const fits = window !== undefined && item.length <= window.length && receiver.space.faultAt(window.address, item.length, "write") === undefined
       if (!fits) return new MessageTooLarge({ operation, length: item.length, window: window?.length ?? 0 })
     } else if (item.kind === "grant") {
-      grantPages += item.frames.length
+      grantPages += item.pages
     }
   }
   if (grantPages > 0) {
@@ -343,8 +413,16 @@ export const discard = (k: KernelCore, prepared: ReadonlyArray<Prepared>): void 
   for (const item of prepared) {
     if (item.kind === "lease") item.lease.revoke()
     else if (item.kind === "map") for (const f of item.frames) k.memory.release(f)
-    else if (item.kind === "grant") restore(k, item.from, item.first, item.frames)
+    else if (item.kind === "grant" && item.frames !== undefined) restore(k, item.from, item.first, item.frames)
   }
+}
+
+/**
+ * Takes the pages of the grants among `prepared` out of their senders' tables, for a message that
+ * will wait in a queue: from here on the sender cannot touch them, and its death cannot free them.
+ */
+export const takeGrants = (prepared: ReadonlyArray<Prepared>): void => {
+  for (const item of prepared) if (item.kind === "grant" && item.frames === undefined) item.frames = item.from.takeRun(item.first, item.pages)
 }
 
 /** Revokes the leases among `prepared` (at reply, or when the caller goes away). */

@@ -20,7 +20,7 @@ import type { Obligation, Pcb } from "../../kernel/Process.js"
 import { PeerDied } from "../errors.js"
 import type { IpcError } from "../errors.js"
 import type { DeliveredItem, Received, Reply, ReplyMessage, Window } from "../Message.js"
-import { deliver, discard, type Prepared, revokeLeases } from "./items.js"
+import { deliver, discard, type Prepared, revokeLeases, takeGrants } from "./items.js"
 import { participant } from "../../kernel/Trace.js"
 import type { Blocker } from "./blocking.js"
 import { Fifo } from "./fifo.js"
@@ -223,6 +223,8 @@ export const offer = (port: Port, env: Envelope, front = false): State => {
     resume(w.take)
     return env.state
   }
+  // The message waits: grants leave the sender now (see `takeGrants`).
+  if (env.items.length > 0) takeGrants(env.items)
   if (port.queue.length < port.capacity) {
     env.state = State.Queued
     if (front) port.queue.unshift(env)
@@ -413,7 +415,7 @@ const describe = (what: string, label: number, bytes: number, items: ReadonlyArr
   `${what} label ${label}${bytes > 0 ? `, ${bytes} B inline` : ""}${items.length > 0 ? `, ${items.join(", ")}` : ""}`
 
 const itemText = (i: Prepared): string =>
-  i.kind === "copy" ? `copy ${i.length} B` : i.kind === "lease" ? `lease ${i.lease.length} B ${i.lease.access}` : `${i.kind} ${i.frames.length} pages`
+  i.kind === "copy" ? `copy ${i.length} B` : i.kind === "lease" ? `lease ${i.lease.length} B ${i.lease.access}` : i.kind === "map" ? `map ${i.frames.length} pages` : `grant ${i.pages} pages`
 
 /** Closes a port: every blocked sender, queued caller and waiting receiver fails with `PeerDied`. */
 export const close = (port: Port): void => {
