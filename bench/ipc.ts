@@ -8,9 +8,9 @@ import { type Capability, Rights } from "../src/kernel/Capability.js"
 import type { KernelCore } from "../src/kernel/Kernel.js"
 import { type Benchmark, microsPerOp } from "./harness.js"
 
-/** Boots a kernel, runs `body` with it, and shuts it down. */
-export const withKernel = <A>(body: (k: KernelCore) => Effect.Effect<A, unknown, Kernel.Kernel>): Promise<A> =>
-  Effect.runPromise(Effect.scoped(Effect.flatMap(Kernel.Kernel, body).pipe(Effect.provide(Kernel.layer({ frames: 4096 })))) as Effect.Effect<A>)
+/** Boots a kernel of `frames` frames, runs `body` with it, and shuts it down. */
+export const withKernel = <A>(body: (k: KernelCore) => Effect.Effect<A, unknown, Kernel.Kernel>, frames = 4096): Promise<A> =>
+  Effect.runPromise(Effect.scoped(Effect.flatMap(Kernel.Kernel, body).pipe(Effect.provide(Kernel.layer({ frames })))) as Effect.Effect<A>)
 
 /** An echo server on a fresh port: receive, then replyReceive forever, answering with `answer`. */
 export const echoServer = (k: KernelCore, capacity: number) =>

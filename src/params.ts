@@ -53,8 +53,12 @@ export const defaultConfig: KernelConfig = {
 }
 
 /**
- * The transfer planner's threshold: a buffer's aligned middle is granted or mapped only when it
- * spans at least this many pages (256 KiB). Below that one copy beats editing two page tables on
- * this runtime: at 64 KiB copy wins, at 1 MiB grant does (`npm run bench -- --filter bulk`).
+ * The transfer planner's thresholds: a buffer's aligned middle is granted only when it spans at
+ * least `PLAN_MIN_GRANT_PAGES` pages (64 KiB), and mapped only from `PLAN_MIN_MAP_PAGES` (256 KiB).
+ * Below them one copy beats editing two page tables on this runtime. Measured one-way, against
+ * copy in alternating rounds: a grant costs 0.6 of a copy's throughput at 8 KiB, 0.9 at 32 KiB,
+ * 1.1 at 64 KiB and 5–6 at 1 MiB; a map, which the receiver must also unmap and the kernel must
+ * remember for revocation, loses to copy at 64 KiB and wins at 1 MiB (`npm run bench -- --filter bulk`).
  */
-export const PLAN_MIN_PAGES = 64
+export const PLAN_MIN_GRANT_PAGES = 16
+export const PLAN_MIN_MAP_PAGES = 64

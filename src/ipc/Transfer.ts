@@ -18,7 +18,7 @@ import { InvalidArgument } from "../kernel/errors.js"
 import type { Process } from "../kernel/Process.js"
 import { syscall } from "../kernel/Syscall.js"
 import { InvalidAddress, isPageAligned } from "../memory/AddressSpace.js"
-import { defaultConfig, PAGE_SIZE, PLAN_MIN_PAGES } from "../params.js"
+import { defaultConfig, PAGE_SIZE, PLAN_MIN_GRANT_PAGES, PLAN_MIN_MAP_PAGES } from "../params.js"
 import { revokeMappings } from "./internal/items.js"
 import type { TransferItem } from "./Message.js"
 
@@ -82,8 +82,9 @@ const lease = (b: Buffer): TransferItem => ({ _tag: "lease", address: b.address,
  * Chooses transfer items that move exactly `buffer`'s bytes to a receiver.
  * - `send`: copies up to `inlineMax`; beyond that only whole pages by grant (`move: true`), with
  *   the partial ends copied (they must fit in `inlineMax` together).
- * - `call`: whole pages by grant (`move`) or map (`share`) once there are `PLAN_MIN_PAGES` of
- *   them; otherwise one copy when the receiver's window holds it, else a lease.
+ * - `call`: whole pages by grant (`move`) once there are `PLAN_MIN_GRANT_PAGES` of them, or by map
+ *   (`share`) once there are `PLAN_MIN_MAP_PAGES`; otherwise one copy when the receiver's window
+ *   holds it, else a lease.
  * A forced `strategy` is honoured where it is possible at all.
  */
 export const plan = (buffer: Buffer, hint: PlanHint = {}): Either.Either<Plan, InvalidArgument> => {
@@ -116,7 +117,12 @@ export const plan = (buffer: Buffer, hint: PlanHint = {}): Either.Either<Plan, I
   }
   if (forced === "copy") return Either.right({ strategy: "copy", items: [copy(buffer)] })
   if (forced === "lease") return Either.right({ strategy: "lease", items: [lease(buffer)] })
-  const pages = hint.move === true ? split(buffer, "grant", edge, PLAN_MIN_PAGES) : hint.share === true ? split(buffer, "map", edge, PLAN_MIN_PAGES) : undefined
+  const pages =
+    hint.move === true
+      ? split(buffer, "grant", edge, PLAN_MIN_GRANT_PAGES)
+      : hint.share === true
+        ? split(buffer, "map", edge, PLAN_MIN_MAP_PAGES)
+        : undefined
   if (pages !== undefined) return Either.right(pages)
   return Either.right(length <= window ? { strategy: "copy", items: [copy(buffer)] } : { strategy: "lease", items: [lease(buffer)] })
 }
