@@ -12,7 +12,20 @@ import { type Benchmark, microsPerOp } from "./harness.js"
 export const withKernel = <A>(body: (k: KernelCore) => Effect.Effect<A, unknown, Kernel.Kernel>, frames = 4096): Promise<A> =>
   Effect.runPromise(Effect.scoped(Effect.flatMap(Kernel.Kernel, body).pipe(Effect.provide(Kernel.layer({ frames })))) as Effect.Effect<A>)
 
-/** An echo server on a fresh port: receive, then replyReceive forever, answering with `answer`. */
+/**
+ * An echo's reply, built with `new`: a literal per reply would give V8 an allocation site whose
+ * objects survive scavenges (each lives across a hand-off), which it may pretenure — and then the
+ * benchmark measures old-space allocation on some runs and not others (as the typed layer's
+ * `WireMessage`, see docs/protocols.md).
+ */
+class Echo implements Port.Message {
+  constructor(
+    readonly label: number,
+    readonly data: Uint8Array
+  ) {}
+}
+
+/** An echo server on a fresh port: receive, then replyReceive forever, echoing label and data. */
 export const echoServer = (k: KernelCore, capacity: number) =>
   Effect.gen(function* () {
     const server = Either.getOrThrow(k.create({ name: "server" }))
@@ -21,14 +34,14 @@ export const echoServer = (k: KernelCore, capacity: number) =>
       server,
       Effect.gen(function* () {
         let m = yield* Port.receive(port.slot)
-        for (;;) m = yield* Port.replyReceive(m.reply!, { label: m.label, data: m.data }, port.slot)
+        for (;;) m = yield* Port.replyReceive(m.reply!, new Echo(m.label, m.data), port.slot)
       })
     )
     return { server, port }
   })
 
 /** Runs `n` calls of `msg` from a fresh client process through `port`. */
-const callLoop = (k: KernelCore, port: Capability, n: number, msg: Port.Message) =>
+export const callLoop = (k: KernelCore, port: Capability, n: number, msg: Port.Message) =>
   Effect.runPromise(
     Effect.gen(function* () {
       const client = yield* Kernel.spawn(

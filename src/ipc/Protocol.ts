@@ -320,7 +320,8 @@ const callWith = (
   inlineMax: number,
   buffer: ThreadBuffer | undefined
 ): Effect.Effect<unknown, unknown, Process> => {
-  const bytes = entry.payload.encode(payload, inlineMax)
+  // Transient: `callFrom` below copies inline bytes into the kernel before it returns.
+  const bytes = entry.payload.encode(payload, inlineMax, true)
   if (typeof bytes === "string") return Effect.fail(invalid(protocol, entry, bytes))
   const caps = extras?.caps ?? NONE
   const items = extras?.items ?? NONE
@@ -330,7 +331,7 @@ const callWith = (
   }
   if (bytes.length <= inlineMax) {
     const msg = new WireMessage(entry.ordinal, bytes, caps, items)
-    return Effect.flatMap(buffer === undefined ? callFrom(fiber, slot, msg) : callFrom(fiber, slot, msg, buffer.options), entry.onReply)
+    return callFrom(fiber, slot, msg, buffer?.options, entry.onReply)
   }
   if (bytes.length > protocol.maxMessage) {
     return Effect.fail(invalid(protocol, entry, `payload is ${bytes.length} bytes, more than the protocol's maxMessage ${protocol.maxMessage}`))
@@ -338,10 +339,7 @@ const callWith = (
   return Effect.flatMap(buffer === undefined ? threadBuffer(protocol.maxMessage) : Effect.succeed(buffer), (b) =>
     Effect.zipRight(
       writeMemory(b.address, bytes),
-      Effect.flatMap(
-        callFrom(fiber, slot, new WireMessage(entry.ordinal | SPILLED, EMPTY, caps, [...items, { _tag: "copy", address: b.address, length: bytes.length }]), b.options),
-        entry.onReply
-      )
+      callFrom(fiber, slot, new WireMessage(entry.ordinal | SPILLED, EMPTY, caps, [...items, { _tag: "copy", address: b.address, length: bytes.length }]), b.options, entry.onReply)
     )
   )
 }

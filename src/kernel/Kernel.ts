@@ -182,8 +182,7 @@ export class KernelCore {
         if (pcb.threads.size > 0) yield* Fiber.interruptAll([...pcb.threads])
         for (const hook of pcb.deathHooks) hook()
         pcb.deathHooks.clear()
-        for (const o of pcb.obligations) o.fail()
-        pcb.obligations.clear()
+        for (const o of pcb.obligations.drain()) o.fail()
         for (const cap of pcb.cspace.all()) {
           pcb.cspace.remove(cap)
           cap.object.released?.(cap)

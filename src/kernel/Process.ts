@@ -29,6 +29,45 @@ export type ProcessExit =
  */
 export interface Obligation {
   fail(): void
+  /** Where it sits in its holder's `Obligations` (-1: nowhere). Kernel bookkeeping. */
+  obligationIndex: number
+}
+
+/**
+ * A process's obligations, in an array that records each one's index on it: adding and removing
+ * cost a store or two, and no hashing. A `Set` would hash every new object it meets (V8 gives an
+ * object its identity hash on first use), which cost about 0.3 µs per call received.
+ */
+export class Obligations {
+  private readonly items: Array<Obligation> = []
+
+  get size(): number {
+    return this.items.length
+  }
+
+  add(o: Obligation): void {
+    o.obligationIndex = this.items.length
+    this.items.push(o)
+  }
+
+  /** Removes `o` if it is here. */
+  delete(o: Obligation): void {
+    const i = o.obligationIndex
+    if (i < 0 || this.items[i] !== o) return
+    const last = this.items.pop()!
+    if (last !== o) {
+      this.items[i] = last
+      last.obligationIndex = i
+    }
+    o.obligationIndex = -1
+  }
+
+  /** Removes and returns them all. */
+  drain(): Array<Obligation> {
+    const all = this.items.splice(0)
+    for (const o of all) o.obligationIndex = -1
+    return all
+  }
 }
 
 /** The process control block. Kernel-side; user code holds it only as its own `Process`. */
@@ -42,7 +81,7 @@ export class Pcb {
   /** Run once at death, after the threads are interrupted (IPC closes ports, fails replies…). */
   readonly deathHooks = new Set<() => void>()
   /** What others wait on this process for; failed at death, after the threads stop. */
-  readonly obligations = new Set<Obligation>()
+  readonly obligations = new Obligations()
   /** Bytes the kernel copied on this process's behalf (its lease operations, deliveries into it). */
   bytesCopied = 0
   /** Set when a kill was asked for, so teardown reports `Killed`. */

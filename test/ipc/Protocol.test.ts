@@ -4,6 +4,7 @@ import { Capability, Caps, Kernel, Lease, Memory, Port } from "../../src/index.j
 import * as Protocol from "../../src/ipc/Protocol.js"
 import * as Server from "../../src/servers/Server.js"
 import * as TestKernel from "../../src/testing/TestKernel.js"
+import { settle } from "../support/kernel.js"
 
 class DivideByZero extends Schema.TaggedError<DivideByZero>()("DivideByZero", { dividend: Schema.Number }) {}
 
@@ -182,4 +183,25 @@ describe("Protocol", () => {
     const p = Protocol.make("x", { A: Protocol.operation({}), B: Protocol.operation({}) })
     expect(p.entries.map((e) => [e.name, e.ordinal])).toEqual([["A", 0], ["B", 1]])
   })
+
+  it.effect("PROTO-0011 requests queued behind a busy server keep their own bytes (each encode after them reuses the encoder's scratch)", () =>
+    Effect.gen(function* () {
+      const gate = yield* Deferred.make<void>()
+      const server = yield* TestKernel.serve(Calc, calc(gate), { capacity: 16 })
+      // The one worker waits on the gate; twelve requests with different payloads queue meanwhile.
+      const blocker = yield* Effect.fork(TestKernel.withClient(server, (c) => c.Gate({ open: true })))
+      const sums = yield* Effect.fork(
+        Effect.forEach(Array.from({ length: 12 }, (_, i) => i), (i) => TestKernel.withClient(server, (c) => c.Add({ a: i, b: 1000 * i })), {
+          concurrency: "unbounded"
+        })
+      )
+      yield* settle
+      expect((yield* Kernel.Kernel).stats().maxQueueDepth).toBeGreaterThanOrEqual(12)
+      yield* Deferred.succeed(gate, undefined)
+      yield* blocker.await
+      expect((yield* sums.await)._tag).toBe("Success")
+      const results = yield* Effect.orDie(sums)
+      expect(results).toEqual(Array.from({ length: 12 }, (_, i) => ({ sum: 1001 * i })))
+    }).pipe(boot)
+  )
 })

@@ -48,6 +48,10 @@ export class Envelope implements Reply, Blocker, Obligation {
   holder: Pcb | undefined = undefined
   /** A blocked send's outcome, when it came before the sender registered its continuation. */
   settled: Effect.Effect<void, IpcError> | undefined = undefined
+  /** Where this held call sits in its holder's obligations. */
+  obligationIndex = -1
+  /** For a call: what the caller does with the reply, run in its own fiber as it resumes (saves a `flatMap`). */
+  onReply: ((reply: ReplyMessage) => Effect.Effect<unknown, unknown, any>) | undefined = undefined
 
   constructor(
     readonly port: Port,
@@ -406,7 +410,9 @@ export const answer = (env: Envelope, reply: ReplyMessage): boolean => {
   if (env.port.kernel.tracer !== undefined && env.holder !== undefined) {
     env.port.kernel.tracer.record({ from: participant(env.holder), to: participant(env.sender), kind: "reply", text: describe("reply", reply.label, reply.data.length, reply.items.map((i) => i._tag)) })
   }
-  resume(Effect.succeed(reply))
+  const then = env.onReply
+  // `then`'s own errors are the caller's to type (see `Port.callFrom`), not IPC errors.
+  resume(then === undefined ? Effect.succeed(reply) : (Effect.suspend(() => then(reply)) as Effect.Effect<unknown, IpcError>))
   return true
 }
 

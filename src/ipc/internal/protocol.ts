@@ -12,7 +12,9 @@
  * Invariants:
  * - Bytes handed to the kernel are never written again, so a fiber switch between encoding and
  *   the syscall cannot corrupt a message. Encoding writes into one scratch buffer and copies the
- *   message out before returning (it never yields).
+ *   message out before returning (it never yields) — unless the caller asks for a `transient`
+ *   view of the scratch, which it must hand to a syscall that copies it before anything else
+ *   runs (the client's call does: `Port.callFrom` decodes the send synchronously).
  * - A thread buffer is used by one fiber at a time: the fiber that holds it is blocked in its call
  *   while the kernel copies into or out of it, and it returns to its process's pool only when
  *   that fiber has ended.
@@ -61,9 +63,10 @@ const scratch = new Uint8Array(1024)
  * its own (on V8's heap), a view into a chunk that is never reused (up to `inlineMax`, so no
  * external allocation per message), or, for a message that will spill, a copy.
  */
-const finish = (inlineMax: number): Uint8Array => {
+const finish = (inlineMax: number, transient: boolean): Uint8Array => {
   const n = writer.length
   if (n === 0) return EMPTY
+  if (transient && n <= inlineMax && writer.bytes === scratch) return scratch.subarray(writer.start, writer.pos)
   if (n <= ON_HEAP || n > inlineMax) return writer.bytes.slice(writer.start, writer.pos)
   if (used + n > CHUNK) {
     chunk = new Uint8Array(CHUNK)
@@ -82,8 +85,12 @@ export class Undecodable {
 
 /** Encodes and decodes one schema's values to and from wire bytes. */
 export interface Codec {
-  /** The wire bytes of `value`, or why it cannot be encoded. */
-  readonly encode: (value: unknown, inlineMax: number) => Uint8Array | string
+  /**
+   * The wire bytes of `value`, or why it cannot be encoded. With `transient`, bytes that fit
+   * `inlineMax` may be a view of the encoder's scratch, valid only until the next encode: for a
+   * caller that hands them to the kernel (which copies them) before anything else runs.
+   */
+  readonly encode: (value: unknown, inlineMax: number, transient?: boolean) => Uint8Array | string
   /** The value the wire `bytes` stand for, or an `Undecodable` saying why they are not one. */
   readonly decode: (bytes: Uint8Array) => unknown
   /** The most bytes an encoded value can take (`Infinity`: unbounded). */
@@ -130,14 +137,14 @@ export const codec = (schema: Schema.Schema<any, any, never>): Codec => {
   const fast = directWire(schema)
   const encodeEither = Schema.encodeEither(schema)
   const decodeEither = Schema.decodeUnknownEither(schema)
-  const encodeGeneral = (value: unknown, inlineMax: number): Uint8Array | string => {
+  const encodeGeneral = (value: unknown, inlineMax: number, transient = false): Uint8Array | string => {
     let encoded = value
     if (!plain) {
       const r = encodeEither(value)
       if (Either.isLeft(r)) return describe(r.left)
       encoded = r.right
     }
-    return writeWith(form, encoded, inlineMax)
+    return writeWith(form, encoded, inlineMax, transient)
   }
   const decodeGeneral = (bytes: Uint8Array): unknown => {
     let value: unknown
@@ -154,9 +161,9 @@ export const codec = (schema: Schema.Schema<any, any, never>): Codec => {
   if (fast === undefined) return { maxBytes: form.maxBytes, encode: encodeGeneral, decode: decodeGeneral }
   return {
     maxBytes: form.maxBytes,
-    encode: (value, inlineMax) => {
-      const bytes = writeWith(fast, value, inlineMax)
-      return typeof bytes === "string" ? encodeGeneral(value, inlineMax) : bytes
+    encode: (value, inlineMax, transient = false) => {
+      const bytes = writeWith(fast, value, inlineMax, transient)
+      return typeof bytes === "string" ? encodeGeneral(value, inlineMax, transient) : bytes
     },
     decode: (bytes) => {
       try {
@@ -170,7 +177,7 @@ export const codec = (schema: Schema.Schema<any, any, never>): Codec => {
 }
 
 /** Writes one message with `form`: its bytes, or why it cannot be written. */
-const writeWith = (form: Wire, value: unknown, inlineMax: number): Uint8Array | string => {
+const writeWith = (form: Wire, value: unknown, inlineMax: number, transient: boolean): Uint8Array | string => {
   writer.reset(scratch, 0)
   try {
     form.write(writer, value)
@@ -178,7 +185,7 @@ const writeWith = (form: Wire, value: unknown, inlineMax: number): Uint8Array | 
     if (e instanceof WireError) return e.message
     throw e
   }
-  return finish(inlineMax)
+  return finish(inlineMax, transient)
 }
 
 // --- thread buffers -----------------------------------------------------------------------------
