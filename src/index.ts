@@ -14,6 +14,7 @@
  * - `Protocol`, `Server`, `Supervisor`, `NameService`, `TestKernel`: typed protocols and plugin servers.
  * - `VfsProtocol`, `FsProtocol`, `VfsServer`, `RamFs`, `VfsClient`, `FileSystemStack`, `NodeFs`,
  *   `FileSystemLayer`, `bootFileSystem`: the VFS, the RAM file system and their clients.
+ * - `disablePretenuring`: engine tuning for programs that run a kernel (see `runtime.ts`).
  */
 export * as AddressSpace from "./memory/AddressSpace.js"
 export * as Capability from "./kernel/Capability.js"
@@ -47,3 +48,4 @@ export * as FileSystemStack from "./fs/System.js"
 export * as NodeFs from "./fs/NodeFs.js"
 export * as FileSystemLayer from "./fs/FileSystemLayer.js"
 export { bootFileSystem } from "./fs/boot.js"
+export { disablePretenuring } from "./runtime.js"

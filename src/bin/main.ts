@@ -12,6 +12,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Lab from "../lab/Lab.js"
+import { disablePretenuring } from "../runtime.js"
 import { jsonLines, markdownTable, sizeLabel, textTable, throughputSvg, winners } from "../lab/Report.js"
 import { STRATEGIES, type Strategy } from "../lab/Workload.js"
 
@@ -162,5 +163,8 @@ const root = Command.make("effect-microkernel").pipe(
 )
 
 const cli = Command.run(root, { name: "effect-microkernel", version: "0.1.0" })
+
+// A program that runs kernels: keep V8 from pretenuring message allocation sites (src/runtime.ts).
+disablePretenuring()
 
 cli(process.argv).pipe(Effect.provide(NodeContext.layer), NodeRuntime.runMain({ disableErrorReporting: true }))
