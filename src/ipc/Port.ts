@@ -361,18 +361,38 @@ const copyOverflow = (items: ReadonlyArray<TransferItem>, windows: Windows, oper
  * have had `grant` (seL4's rule for reply capabilities).
  */
 export const reply = (r: Reply, msg: Message): Effect.Effect<boolean, IpcError, Process> =>
-  Effect.flatMap(Process, (p) => {
-    p.kernel.counters.syscall("reply")
-    return replyNow(p, r, msg, "reply")
-  })
+  Effect.withFiberRuntime((fiber) => replyFrom(fiber, r, msg))
+
+/**
+ * `reply`, made by the fiber in hand: the reply is decoded and delivered when this is *called*,
+ * not when the returned effect runs (for layers that hold the fiber and hand over bytes that are
+ * only valid until they return). Errors: as `reply`.
+ */
+export const replyFrom = (fiber: Fiber.RuntimeFiber<unknown, unknown>, r: Reply, msg: Message): Effect.Effect<boolean, IpcError, Process> => {
+  const p = processOf(fiber)
+  p.kernel.counters.syscall("reply")
+  return replyNow(p, r, msg, "reply")
+}
 
 /** Replies, then waits for the next message on `slot`, in one syscall (seL4 ReplyRecv). */
 export const replyReceive = (r: Reply, msg: Message, slot: number, options?: ReceiveOptions): Effect.Effect<Received, IpcError, Process> =>
-  Effect.withFiberRuntime((fiber) => {
-    const p = processOf(fiber)
-    p.kernel.counters.syscall("replyReceive")
-    const port = decodeReceive(p, slot, options, "replyReceive")
-    if (!(port instanceof Port)) return Effect.fail(port)
-    const replied = replyNow(p, r, msg, "replyReceive")
-    return Either.isLeft(replied) ? Effect.fail(replied.left) : receiveOn(fiber, p, port, options?.windows)
-  })
+  Effect.withFiberRuntime((fiber) => replyReceiveFrom(fiber, r, msg, slot, options))
+
+/**
+ * `replyReceive`, made by the fiber in hand: the reply is delivered when this is *called* (see
+ * `replyFrom`); the receive waits when the returned effect runs. Errors: as `replyReceive`.
+ */
+export const replyReceiveFrom = (
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  r: Reply,
+  msg: Message,
+  slot: number,
+  options?: ReceiveOptions
+): Effect.Effect<Received, IpcError, Process> => {
+  const p = processOf(fiber)
+  p.kernel.counters.syscall("replyReceive")
+  const port = decodeReceive(p, slot, options, "replyReceive")
+  if (!(port instanceof Port)) return Effect.fail(port)
+  const replied = replyNow(p, r, msg, "replyReceive")
+  return Either.isLeft(replied) ? Effect.fail(replied.left) : receiveOn(fiber, p, port, options?.windows)
+}

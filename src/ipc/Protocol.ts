@@ -531,9 +531,11 @@ export const decodePayload = (protocol: Protocol, entry: Entry, bytes: Uint8Arra
  * Encodes a handler's outcome (`ok`: a success value, else a typed failure) as a reply's payload.
  * A value the Schema refuses, or one over `maxMessage`, becomes an `InvalidReply` (the server's
  * bug, to be told to the caller with `encodeError`).
+ * With `transient`, inline bytes may be a view of the encoder's scratch (see `codec`): for a
+ * caller that hands them to the kernel before anything else runs.
  */
-export const encodeAnswer = (protocol: Protocol, entry: Entry, ok: boolean, value: unknown, inlineMax: number): Uint8Array | InvalidReply => {
-  const bytes = (ok ? entry.success : entry.failure).encode(value, inlineMax)
+export const encodeAnswer = (protocol: Protocol, entry: Entry, ok: boolean, value: unknown, inlineMax: number, transient = false): Uint8Array | InvalidReply => {
+  const bytes = (ok ? entry.success : entry.failure).encode(value, inlineMax, transient)
   const reason =
     typeof bytes === "string"
       ? bytes

@@ -18,7 +18,7 @@
  *   dropped), so serving never leaks slots.
  * - Per-operation counters are plain numbers written by the workers only.
  */
-import { Cause, Deferred, Effect, Either, Exit, Scope } from "effect"
+import { Cause, Deferred, Effect, Either, Exit, type Fiber, Scope } from "effect"
 import { type IpcError, KernelError, Memory, Port, type Process } from "../index.js"
 import * as Protocol from "../ipc/Protocol.js"
 import { register } from "./names/client.js"
@@ -194,6 +194,8 @@ const idleAgain = (pool: Pool): boolean => {
  */
 interface Worker extends Shared {
   readonly receive: Port.ReceiveOptions | undefined
+  /** The worker's own fiber: its replies are made synchronously through it (`Port.replyReceiveFrom`). */
+  readonly fiber: Fiber.RuntimeFiber<unknown, unknown>
 }
 
 class ServerCall implements Call<Protocol.Operation> {
@@ -290,9 +292,14 @@ const RETIRED = null
 const receiveNext = (w: Worker): Effect.Effect<Port.Received | typeof RETIRED, IpcError.IpcError, Process.Process> =>
   w.pool !== undefined && !idleAgain(w.pool) ? Effect.succeed(RETIRED) : Port.receive(w.port, w.receive)
 
-/** Replies, then the next message for `w` (one `replyReceive`), or `RETIRED` after the reply alone. */
+/**
+ * Replies, then the next message for `w` (one `replyReceive`), or `RETIRED` after the reply alone.
+ * The reply is delivered now, before this returns: `msg` may hold bytes valid only until then.
+ */
 const replyNext = (w: Worker, reply: Port.Reply, msg: Port.Message): Effect.Effect<Port.Received | typeof RETIRED, IpcError.IpcError, Process.Process> =>
-  w.pool !== undefined && !idleAgain(w.pool) ? Effect.as(Port.reply(reply, msg), RETIRED) : Port.replyReceive(reply, msg, w.port, w.receive)
+  w.pool !== undefined && !idleAgain(w.pool)
+    ? Effect.as(Port.replyFrom(w.fiber, reply, msg), RETIRED)
+    : Port.replyReceiveFrom(w.fiber, reply, msg, w.port, w.receive)
 
 const replyWith = (
   shared: Shared,
@@ -314,7 +321,8 @@ const replyWith = (
 const answerAndReceive = (w: Worker, call: ServerCall, ok: boolean, value: unknown): Effect.Effect<Port.Received | typeof RETIRED, IpcError.IpcError, Process.Process> => {
   const entry = call.entry
   if (ok && entry.operation.replyCaps) return Effect.zipRight(send(w, call, ok, value, undefined), receiveNext(w))
-  const bytes = Protocol.encodeAnswer(w.protocol, entry, ok, value, w.inlineMax)
+  // Transient: `replyNext` hands inline bytes to the kernel before anything else runs.
+  const bytes = Protocol.encodeAnswer(w.protocol, entry, ok, value, w.inlineMax, true)
   if (bytes instanceof Protocol.InvalidReply || bytes.length > w.inlineMax) {
     return Effect.zipRight(send(w, call, ok, value, bytes), receiveNext(w))
   }
@@ -386,8 +394,8 @@ const serveOne = (w: Worker, m: Port.Received): Effect.Effect<Port.Received | ty
 const work = (shared: Shared): Effect.Effect<void, IpcError.IpcError, Process.Process> =>
   Effect.flatMap(
     shared.protocol.requestMax <= shared.inlineMax ? Effect.succeed(undefined) : Effect.map(Protocol.threadBuffer(shared.protocol.maxMessage), (b) => b.options),
-    (receive) => {
-      const w: Worker = { ...shared, receive }
+    (receive) => Effect.withFiberRuntime((fiber) => {
+      const w: Worker = { ...shared, receive, fiber: fiber as Fiber.RuntimeFiber<unknown, unknown> }
       const pool = w.pool
       const loop = (m: Port.Received | typeof RETIRED): Effect.Effect<void, IpcError.IpcError, Process.Process> => {
         if (m === RETIRED) return Effect.void
@@ -395,7 +403,7 @@ const work = (shared: Shared): Effect.Effect<void, IpcError.IpcError, Process.Pr
         return grow === undefined ? Effect.flatMap(serveOne(w, m), loop) : Effect.zipRight(grow, Effect.flatMap(serveOne(w, m), loop))
       }
       return Effect.flatMap(Port.receive(w.port, receive), loop)
-    }
+    })
   )
 
 // --- programs -----------------------------------------------------------------------------------
