@@ -13,6 +13,13 @@ const valueOf = <A>(exit: ProcessExit): A => {
 }
 const all = Rights.send | Rights.grant
 
+/** The grant item a message must carry first. */
+const grantOf = (m: Port.Received): { readonly address: number; readonly pages: number } => {
+  const g = m.items[0]
+  if (g?._tag !== "grant") throw new Error("expected a grant")
+  return g
+}
+
 describe("Transfer.plan", () => {
   it.prop(
     "items cover exactly the buffer, and only whole pages inside it are mapped or granted",
@@ -222,9 +229,7 @@ describe("bulk transfer", () => {
       yield* k.start(
         server,
         Effect.gen(function* () {
-          const m = yield* Port.receive(port.slot)
-          const g = m.items[0]!
-          if (g._tag !== "grant") throw new Error("expected a grant")
+          const g = grantOf(yield* Port.receive(port.slot))
           yield* Deferred.succeed(got, yield* Memory.read(g.address, g.pages * PAGE_SIZE))
         })
       )
@@ -246,8 +251,7 @@ describe("bulk transfer", () => {
         server,
         Effect.gen(function* () {
           const m = yield* Port.receive(port.slot)
-          const g = m.items[0]!
-          if (g._tag !== "grant") throw new Error("expected a grant")
+          const g = grantOf(m)
           const charged = (yield* Memory.usage).framesCharged
           yield* Deferred.succeed(seen, { bytes: yield* Memory.read(g.address, g.pages * PAGE_SIZE), charged })
           yield* Port.reply(m.reply!, { label: 0 })

@@ -504,27 +504,35 @@ const bigintNode: Node = {
 }
 
 /**
+ * Nodes the reader builds exactly from the bytes, with nothing to check after: keywords (values
+ * are read as what they are), literals and enums (by index), `unknown`/`any` (JSON text).
+ */
+const LEAVES: ReadonlySet<SchemaAST.AST["_tag"]> = new Set([
+  "NumberKeyword",
+  "StringKeyword",
+  "BooleanKeyword",
+  "BigIntKeyword",
+  "Literal",
+  "UndefinedKeyword",
+  "VoidKeyword",
+  "NeverKeyword",
+  "Enums",
+  "UnknownKeyword",
+  "AnyKeyword"
+])
+
+/**
  * The node that reads and writes a schema's *type-side* values directly, or undefined when some
  * part needs Schema's own pass. Covers what the reader can check exactly: keywords, literals,
  * enums, unions, structs and tuples of such, refinements (each checked with its own filter, as
  * Schema does after decoding what it refines), and bigints (`Schema.BigIntFromSelf`, and
- * `Schema.BigInt`, whose encoded side is the same decimal text). Any other transformation or declaration, recursion and JSON nodes go the
- * general way: Schema encode, the encoded side's bytes, Schema decode. The bytes are the same
- * either way: this only skips the passes.
+ * `Schema.BigInt`, whose encoded side is the same decimal text). Any other transformation or
+ * declaration, recursion and JSON nodes go the general way: Schema encode, the encoded side's
+ * bytes, Schema decode. The bytes are the same either way: this only skips the passes.
  */
 const direct = (ast: SchemaAST.AST): Node | undefined => {
+  if (LEAVES.has(ast._tag)) return compile(ast)
   switch (ast._tag) {
-    case "NumberKeyword":
-    case "StringKeyword":
-    case "BooleanKeyword":
-    case "Literal":
-    case "UndefinedKeyword":
-    case "VoidKeyword":
-    case "NeverKeyword":
-    case "Enums":
-    case "UnknownKeyword":
-    case "AnyKeyword":
-      return compile(ast)
     case "Union": {
       if (ast.types.length > 256) return undefined
       if (ast.types.every(SchemaAST.isLiteral)) return literals(ast)
@@ -547,8 +555,6 @@ const direct = (ast: SchemaAST.AST): Node | undefined => {
       const from = direct(ast.from)
       return from === undefined ? undefined : refined(ast, from)
     }
-    case "BigIntKeyword":
-      return bigintNode
     case "Transformation":
       return ast === Schema.BigInt.ast ? bigintNode : undefined
     default:
@@ -561,19 +567,8 @@ const direct = (ast: SchemaAST.AST): Node | undefined => {
  * (see the module invariants).
  */
 export const trusted = (ast: SchemaAST.AST): boolean => {
+  if (LEAVES.has(ast._tag)) return true
   switch (ast._tag) {
-    case "NumberKeyword":
-    case "StringKeyword":
-    case "BooleanKeyword":
-    case "BigIntKeyword":
-    case "Literal":
-    case "UndefinedKeyword":
-    case "VoidKeyword":
-    case "NeverKeyword":
-    case "Enums":
-    case "UnknownKeyword":
-    case "AnyKeyword":
-      return true
     case "Union":
       return ast.types.length <= 256 && ast.types.every(trusted)
     case "TypeLiteral":
