@@ -119,7 +119,25 @@ const onFs = <A>(e: Effect.Effect<A, FsError | Protocol.ProtocolError | IpcError
 
 const join = (dir: string, name: string) => (dir === "/" ? `/${name}` : `${dir}/${name}`)
 
-const stat = (n: { readonly mount: Mount; readonly attr: Attr }): Stat => ({ ...n.attr, dev: n.mount.dev })
+/** A node's `Stat`: its attributes and its mount's device number (built field by field: a spread copies through a slow path). */
+const stat = (n: { readonly mount: Mount; readonly attr: Attr }): Stat => {
+  const a = n.attr
+  return {
+    ino: a.ino,
+    type: a.type,
+    mode: a.mode,
+    nlink: a.nlink,
+    uid: a.uid,
+    gid: a.gid,
+    size: a.size,
+    blocks: a.blocks,
+    atimeNs: a.atimeNs,
+    mtimeNs: a.mtimeNs,
+    ctimeNs: a.ctimeNs,
+    birthtimeNs: a.birthtimeNs,
+    dev: n.mount.dev
+  }
+}
 
 /** Attempts of an operation whose check was overtaken (the file system answered `ESTALE`) before it fails with `EAGAIN`. */
 const ATTEMPTS = 8
