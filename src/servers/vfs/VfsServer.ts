@@ -146,19 +146,23 @@ const ATTEMPTS = 8
  * Runs `attempt` again while the entry it checked changed before it acted (`ESTALE`); after
  * `ATTEMPTS`, `EAGAIN`. Other failures pass through.
  */
-const retryStale = <A>(attempt: Effect.Effect<A, FsError, Process.Process>): Effect.Effect<A, FsError, Process.Process> =>
-  attempt.pipe(
-    Effect.retry({ times: ATTEMPTS - 1, while: (e) => e.code === "ESTALE" }),
-    Effect.mapError((e) =>
-      e.code !== "ESTALE"
-        ? e
-        : new FsError({
-            code: "EAGAIN",
-            ...(e.syscall === undefined ? {} : { syscall: e.syscall }),
-            ...(e.path === undefined ? {} : { path: e.path }),
-            ...(e.dest === undefined ? {} : { dest: e.dest })
-          })
-    )
+const retryStale = <A>(attempt: Effect.Effect<A, FsError, Process.Process>, left = ATTEMPTS - 1): Effect.Effect<A, FsError, Process.Process> =>
+  // A plain catch, not `Effect.retry`: that builds a schedule driver on every call, and every
+  // open pays for it though a retry is rare.
+  Effect.catchIf(
+    attempt,
+    (e) => e.code === "ESTALE",
+    (e) =>
+      left > 0
+        ? retryStale(attempt, left - 1)
+        : Effect.fail(
+            new FsError({
+              code: "EAGAIN",
+              ...(e.syscall === undefined ? {} : { syscall: e.syscall }),
+              ...(e.path === undefined ? {} : { path: e.path }),
+              ...(e.dest === undefined ? {} : { dest: e.dest })
+            })
+          )
   )
 
 /** The VFS server program. Errors: its port's (`IpcError`), or `InvalidArgument`-like defects for a table without `/`. */
