@@ -51,7 +51,11 @@ const bulkServer = (k: KernelCore) =>
         const windows = [{ address: store, length: MAX }]
         // Granted pages it keeps, by page count; lent back to the next round's client.
         const kept = new Map<number, Array<number>>()
-        const keep = (pages: number) => kept.get(pages) ?? (kept.set(pages, []), kept.get(pages)!)
+        const keep = (pages: number): Array<number> => {
+          let list = kept.get(pages)
+          if (list === undefined) kept.set(pages, (list = []))
+          return list
+        }
         const data = new Uint8Array(MAX).fill(0x5a)
         const done: Port.Message = { label: 0 }
         let m = yield* Port.receive(port.slot, { windows })

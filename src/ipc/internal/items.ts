@@ -267,16 +267,6 @@ export const prepare = (p: Pcb, items: ReadonlyArray<TransferItem>, ctx: Prepare
 /** Mappings made by map items, per source page, so the source can revoke them (L4 unmap). */
 const derived = new WeakMap<AddressSpace, Map<number, Array<{ readonly space: AddressSpace; readonly vpn: number; readonly frame: number }>>>()
 
-/**
- * Maps `frames` into a fresh region of `to`, between two unmapped guard pages so that an overrun
- * faults instead of running into the receiver's other memory; returns the address of the first
- * frame, or an error. The transit references pass to the page table.
- */
-const install = (to: AddressSpace, frames: ReadonlyArray<number>, rights: number): number | IpcError => {
-  const at = to.mapGuarded(frames, rights)
-  return Either.isLeft(at) ? at.left : at.right
-}
-
 /** What delivery produced: the receiver's items, and an error for the sender if any item failed. */
 export class Delivery {
   constructor(
@@ -337,12 +327,15 @@ export const deliver = (
         item.lease.holder = receiver
         return new Lent(item.lease, item.lease.length, item.lease.access)
       case "map": {
-        const at = install(receiver.space, item.frames, item.rights)
-        if (typeof at !== "number") {
+        // A fresh region between two unmapped guard pages: an overrun faults instead of running
+        // into the receiver's other memory. The transit references pass to the page table.
+        const mapped = receiver.space.mapGuarded(item.frames, item.rights)
+        if (Either.isLeft(mapped)) {
           for (const f of item.frames) k.memory.release(f)
-          error ??= at
+          error ??= mapped.left
           return undefined
         }
+        const at = mapped.right
         let bySource = derived.get(item.from)
         if (bySource === undefined) derived.set(item.from, (bySource = new Map()))
         item.frames.forEach((frame, i) => {

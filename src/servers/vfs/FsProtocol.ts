@@ -66,6 +66,19 @@ const Ino = Schema.Int
 const Name = Schema.String
 const Owner = { uid: Schema.Int, gid: Schema.Int }
 
+/**
+ * What `setattr` may change, each field optional: the mode, the owner, explicit times, or (`now`)
+ * both times to the file system's clock. Shared by the VFS's own `setattr`.
+ */
+export const AttrChanges = {
+  now: Schema.optional(Schema.Boolean),
+  mode: Schema.optional(Schema.Int),
+  uid: Schema.optional(Schema.Int),
+  gid: Schema.optional(Schema.Int),
+  atimeNs: Schema.optional(Schema.BigInt),
+  mtimeNs: Schema.optional(Schema.BigInt)
+}
+
 /** The file-system protocol. Operation order is the wire order: append only. */
 export const FsProtocol = Protocol.make("fs", {
   /** The root directory's attributes. */
@@ -125,15 +138,7 @@ export const FsProtocol = Protocol.make("fs", {
   truncate: Protocol.operation({ payload: { ino: Ino, size: Schema.Int }, success: Attr, failure: FsError }),
   /** Changes what is given; with `now`, atime and mtime become the server's clock (`atimeNs`/`mtimeNs` ignored). */
   setattr: Protocol.operation({
-    payload: {
-      ino: Ino,
-      now: Schema.optional(Schema.Boolean),
-      mode: Schema.optional(Schema.Int),
-      uid: Schema.optional(Schema.Int),
-      gid: Schema.optional(Schema.Int),
-      atimeNs: Schema.optional(Schema.BigInt),
-      mtimeNs: Schema.optional(Schema.BigInt)
-    },
+    payload: { ino: Ino, ...AttrChanges },
     success: Attr,
     failure: FsError
   })

@@ -13,7 +13,7 @@
  */
 import { Schema } from "effect"
 import * as Protocol from "../../ipc/Protocol.js"
-import { Attr, DirPage, FsError } from "./FsProtocol.js"
+import { Attr, AttrChanges, DirPage, FsError } from "./FsProtocol.js"
 
 /** What `stat` answers: the inode's attributes and the device (mount) it lives on. */
 export const Stat = Schema.Struct({ ...Attr.fields, dev: Schema.Int })
@@ -82,16 +82,7 @@ export const VfsProtocol = Protocol.make("vfs", {
    * clock, also for anyone with write permission, else `EACCES`).
    */
   setattr: Protocol.operation({
-    payload: {
-      path: Path,
-      follow: Schema.Boolean,
-      now: Schema.optional(Schema.Boolean),
-      mode: Schema.optional(Schema.Int),
-      uid: Schema.optional(Schema.Int),
-      gid: Schema.optional(Schema.Int),
-      atimeNs: Schema.optional(Schema.BigInt),
-      mtimeNs: Schema.optional(Schema.BigInt)
-    },
+    payload: { path: Path, follow: Schema.Boolean, ...AttrChanges },
     failure: FsError
   }),
   /**
