@@ -10,7 +10,7 @@ import { Kernel, Port } from "../src/index.js"
 import { type Capability, Rights } from "../src/kernel/Capability.js"
 import type { KernelCore } from "../src/kernel/Kernel.js"
 import * as Protocol from "../src/ipc/Protocol.js"
-import * as Server from "../src/servers/Server.js"
+import * as Server from "../src/lib/Server.js"
 import { type Benchmark, microsPerOp } from "./harness.js"
 import { callLoop, echoServer, withKernel } from "./ipc.js"
 

@@ -6,7 +6,7 @@
 import { Effect } from "effect"
 import { Kernel, Memory, type Process } from "../src/index.js"
 import type { KernelCore } from "../src/kernel/Kernel.js"
-import * as System from "../src/fs/System.js"
+import * as System from "../src/root/FileSystemStack.js"
 import * as Vfs from "../src/fs/VfsClient.js"
 import { PAGE_SIZE } from "../src/params.js"
 import { type Benchmark, gbps, microsPerOp } from "./harness.js"

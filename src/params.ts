@@ -52,6 +52,9 @@ export const defaultConfig: KernelConfig = {
   maxProcesses: 65_536
 }
 
+/** A typed protocol's largest message when `Protocol.make` is given none: four pages. */
+export const DEFAULT_MAX_MESSAGE = 16384
+
 /**
  * The transfer planner's thresholds: a buffer's aligned middle is granted only when it spans at
  * least `PLAN_MIN_GRANT_PAGES` pages (64 KiB), and mapped only from `PLAN_MIN_MAP_PAGES` (256 KiB).

@@ -22,10 +22,15 @@
 import * as PlatformError from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { Effect, Layer, Option, Stream } from "effect"
-import { type Pcb, Process } from "../kernel/Process.js"
-import { FsError, type FileType } from "../servers/vfs/FsProtocol.js"
+import { FsProtocol, Process as P } from "../api.js"
 import type { Stat } from "../servers/vfs/VfsProtocol.js"
 import * as Vfs from "./VfsClient.js"
+
+const { Process } = P
+type Process = P.Process
+type Pcb = P.Pcb
+const { FsError } = FsProtocol
+type FileType = FsProtocol.FileType
 
 const reasons: Record<string, PlatformError.SystemErrorReason> = {
   ENOENT: "NotFound",

@@ -9,11 +9,15 @@
  */
 import { Readable, Writable } from "node:stream"
 import { Effect } from "effect"
-import type { Process } from "../kernel/Process.js"
-import { FsError, type DirEntry, type FileType } from "../servers/vfs/FsProtocol.js"
-import { O } from "../servers/vfs/path.js"
+import { FsProtocol, type Process as P } from "../api.js"
+import { O } from "../servers/vfs/flags.js"
 import type { Stat } from "../servers/vfs/VfsProtocol.js"
 import * as Vfs from "./VfsClient.js"
+
+type Process = P.Process
+const { FsError } = FsProtocol
+type DirEntry = FsProtocol.DirEntry
+type FileType = FsProtocol.FileType
 
 /** Runs an Effect in the client process; rejects with the Effect's failure as is. */
 export type Runner = <A>(effect: Effect.Effect<A, unknown, Process>) => Promise<A>
@@ -66,7 +70,8 @@ export class InvalidArgType extends TypeError {
   }
 }
 
-const toNode = (e: unknown, syscall: string, path?: string): unknown =>
+/** An `FsError` as Node's error (`syscall` and `path` where the VFS named none); anything else as is. */
+export const toNodeError = (e: unknown, syscall: string, path?: string): unknown =>
   e instanceof FsError ? new NodeFsError(e.code, e.syscall ?? syscall, e.path === "" ? undefined : (e.path ?? path), e.dest) : e
 
 const typeBits: Record<FileType, number> = { file: 0o100000, dir: 0o040000, symlink: 0o120000 }
@@ -215,7 +220,7 @@ export class FileHandle {
     const off = offset ?? 0
     const len = length ?? buf.length - off
     if (off < 0 || len < 0 || off + len > buf.length) throw new NodeFsError("EINVAL", "read")
-    const bytes = await this.run(Effect.mapError(Vfs.readBytes(this.vfs, this.fd, len, position ?? -1), (e) => toNode(e, "read")))
+    const bytes = await this.run(Effect.mapError(Vfs.readBytes(this.vfs, this.fd, len, position ?? -1), (e) => toNodeError(e, "read")))
     buf.set(bytes, off)
     return { bytesRead: bytes.length, buffer: buf }
   }
@@ -232,30 +237,30 @@ export class FileHandle {
       bytes = src.subarray(off, off + len)
       pos = position
     }
-    const n = await this.run(Effect.mapError(Vfs.writeBytes(this.vfs, this.fd, bytes, pos ?? -1), (e) => toNode(e, "write")))
+    const n = await this.run(Effect.mapError(Vfs.writeBytes(this.vfs, this.fd, bytes, pos ?? -1), (e) => toNodeError(e, "write")))
     return { bytesWritten: n, buffer: data }
   }
   async readFile(options?: Opts) {
     const o = optsOf(options)
     const bytes = await this.run(
-      Effect.flatMap(Effect.mapError(this.vfs.fstat({ fd: this.fd }), (e) => toNode(Vfs.fsError(e, "fstat"), "fstat")), (st) =>
-        Effect.mapError(Vfs.readToEnd(this.vfs, this.fd, st.size), (e) => toNode(e, "read"))
+      Effect.flatMap(Effect.mapError(this.vfs.fstat({ fd: this.fd }), (e) => toNodeError(Vfs.fsError(e, "fstat"), "fstat")), (st) =>
+        Effect.mapError(Vfs.readToEnd(this.vfs, this.fd, st.size), (e) => toNodeError(e, "read"))
       )
     )
     return decodeOut(bytes, o.encoding)
   }
   async writeFile(data: Data, options?: Opts) {
     const bytes = dataArg(data, optsOf(options).encoding ?? undefined)
-    await this.run(Effect.mapError(Vfs.writeBytes(this.vfs, this.fd, bytes), (e) => toNode(e, "write")))
+    await this.run(Effect.mapError(Vfs.writeBytes(this.vfs, this.fd, bytes), (e) => toNodeError(e, "write")))
   }
   appendFile(data: Data, options?: Opts) {
     return this.writeFile(data, options)
   }
   async stat() {
-    return new Stats(await this.run(Effect.mapError(this.vfs.fstat({ fd: this.fd }), (e) => toNode(Vfs.fsError(e, "fstat"), "fstat"))))
+    return new Stats(await this.run(Effect.mapError(this.vfs.fstat({ fd: this.fd }), (e) => toNodeError(Vfs.fsError(e, "fstat"), "fstat"))))
   }
   async truncate(len = 0) {
-    await this.run(Effect.mapError(this.vfs.ftruncate({ fd: this.fd, size: len }), (e) => toNode(Vfs.fsError(e, "ftruncate"), "ftruncate")))
+    await this.run(Effect.mapError(this.vfs.ftruncate({ fd: this.fd, size: len }), (e) => toNodeError(Vfs.fsError(e, "ftruncate"), "ftruncate")))
   }
   async sync() {
     await this.stat()
@@ -264,14 +269,14 @@ export class FileHandle {
     await this.stat()
   }
   async close() {
-    await this.run(Effect.mapError(this.vfs.close({ fd: this.fd }), (e) => toNode(Vfs.fsError(e, "close"), "close")))
+    await this.run(Effect.mapError(this.vfs.close({ fd: this.fd }), (e) => toNodeError(Vfs.fsError(e, "close"), "close")))
   }
 }
 
 /** The promise API of a Node-compatible `fs` over the VFS client `vfs`, run by `run`. */
 export const makePromises = (vfs: Vfs.Vfs, run: Runner) => {
   const call = <A>(syscall: string, path: string | undefined, e: Effect.Effect<A, unknown, Process>) =>
-    run(Effect.mapError(e, (x) => toNode(Vfs.fsError(x, syscall, path), syscall, path)))
+    run(Effect.mapError(e, (x) => toNodeError(Vfs.fsError(x, syscall, path), syscall, path)))
   const statOf = (p: string, follow: boolean) => call(follow ? "stat" : "lstat", p, vfs.stat({ path: p, follow })).then((s) => new Stats(s))
   const rmRec = (p: string): Effect.Effect<void, unknown, Process> =>
     Effect.gen(function* () {

@@ -7,12 +7,14 @@
  * memory failures (the VFS gone, out of memory) are mapped to `FsError` `EIO`/`ENOMEM`.
  */
 import { Effect } from "effect"
-import * as Memory from "../kernel/Memory.js"
-import type { Process } from "../kernel/Process.js"
-import * as Protocol from "../ipc/Protocol.js"
-import { PAGE_SIZE } from "../params.js"
-import { FsError, type DirEntry } from "../servers/vfs/FsProtocol.js"
+import { FsProtocol, Memory, Params, type Process as P, Protocol } from "../api.js"
 import { type Stat, VfsProtocol } from "../servers/vfs/VfsProtocol.js"
+
+type Process = P.Process
+const { FsError } = FsProtocol
+type FsError = FsProtocol.FsError
+type DirEntry = FsProtocol.DirEntry
+const { PAGE_SIZE } = Params
 
 /** A typed VFS client on a capability slot. */
 export type Vfs = Protocol.Client<VfsProtocol["operations"]>

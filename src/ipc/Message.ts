@@ -7,6 +7,7 @@
  */
 import { ParseResult, Schema } from "effect"
 import type { KernelConfig } from "../params.js"
+import { LABEL_MAX } from "./labels.js"
 
 /** What a sender passes to `call`, `send` or `reply`. */
 export interface Message {
@@ -59,9 +60,6 @@ export interface Window {
 export interface Lease {
   readonly _tag: "Lease"
 }
-
-/** The largest label. */
-export const LABEL_MAX = 0x7fffffff
 
 /** The message schema for a kernel configuration. */
 export const messageSchema = (config: Pick<KernelConfig, "inlineMax" | "maxCaps" | "maxItems">) =>

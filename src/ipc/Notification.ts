@@ -78,7 +78,7 @@ export class NotificationObject {
     for (const w of this.waiters.drain()) {
       const resume = w.resume
       w.resume = undefined
-      resume?.(Effect.fail(new PeerDied({ operation: "wait", port: this.id, pid: this.owner.pid, generation: this.owner.generation })))
+      resume?.(Effect.fail(new PeerDied({ operation: "wait", kind: "notification", object: this.id, pid: this.owner.pid, generation: this.owner.generation })))
     }
   }
 }

@@ -26,7 +26,6 @@ import {
   accept,
   Answer,
   answer,
-  DISCONNECT as DISCONNECT_LABEL,
   Envelope,
   makePort,
   offer,
@@ -70,13 +69,10 @@ export interface PortOptions {
   readonly capacity?: number
   /**
    * Announce the death of a client that held a badged capability to the port: the owner receives
-   * a one-way message labelled `DISCONNECT` with that badge (so a server can drop its state).
+   * a one-way message labelled `Labels.DISCONNECT` with that badge (so a server can drop its state).
    */
   readonly disconnects?: boolean
 }
-
-/** The label of the one-way message that announces a badged client's death (see `PortOptions.disconnects`). */
-export const DISCONNECT = DISCONNECT_LABEL
 
 const checkCapacity = (k: KernelCore, options: PortOptions, operation: string): Either.Either<number, InvalidArgument> => {
   const capacity = options.capacity ?? k.config.defaultPortCapacity
@@ -108,11 +104,12 @@ const lookupPort = (p: Pcb, slot: number, rights: number, operation: string): Ca
   p.cspace.find(slot, rights, operation, "port")
 
 /**
- * Checks a message, the capabilities and items it transfers, and (for a call) the caller's reply
- * windows; then commits the send side: data copied, items prepared. The decode half of a send.
+ * The whole send side of a syscall, in two halves: decode (the message, the capabilities and items
+ * it transfers, and for a call the caller's reply windows, all checked) and then commit (data
+ * copied, items prepared). A failure comes from the decode half and has changed nothing.
  * With `nonBlocking`, a port that would block fails with `WouldBlock` before anything is committed.
  */
-const decodeSend = (
+const decodeAndCommitSend = (
   p: Pcb,
   slot: number,
   msg: Message,
@@ -190,14 +187,16 @@ const NO_CAPS: Array<Capability> = []
  * took it yet; otherwise the server's eventual reply is dropped and counted.
  */
 export const call = (slot: number, msg: Message, options?: CallOptions): Effect.Effect<ReplyMessage, IpcError, Process> =>
-  Effect.withFiberRuntime((fiber) => callFrom(fiber, slot, msg, options))
+  Effect.withFiberRuntime((fiber) => unsafeCallFrom(fiber, slot, msg, options))
 
 /**
  * `call`, made by the fiber in hand, and going on with `then(reply)`: for layers over `call` that
  * have already asked the runtime for the calling fiber and would `flatMap` the reply (each saves
- * them a runtime step per call). Errors: as `call`, and `then`'s.
+ * them a runtime step per call). Eager: the message is decoded and committed when this is
+ * *called* (so bytes valid only until then may be passed); the returned effect waits for the
+ * reply. Call it only on `fiber` itself, from inside that fiber's run. Errors: as `call`, and `then`'s.
  */
-export const callFrom: {
+export const unsafeCallFrom: {
   (fiber: Fiber.RuntimeFiber<unknown, unknown>, slot: number, msg: Message, options?: CallOptions): Effect.Effect<ReplyMessage, IpcError, Process>
   <A, E, R>(
     fiber: Fiber.RuntimeFiber<unknown, unknown>,
@@ -215,7 +214,7 @@ export const callFrom: {
 ): Effect.Effect<any, any, any> => {
   const p = processOf(fiber)
   p.kernel.counters.syscall("call")
-  const env = decodeSend(p, slot, msg, "call", true, options, false)
+  const env = decodeAndCommitSend(p, slot, msg, "call", true, options, false)
   if (!(env instanceof Envelope)) return Effect.fail(env)
   slotOf(fiber).blocked = env
   env.onReply = then
@@ -230,7 +229,7 @@ export const send = (slot: number, msg: Message): Effect.Effect<void, IpcError, 
   Effect.withFiberRuntime((fiber) => {
     const p = processOf(fiber)
     p.kernel.counters.syscall("send")
-    const env = decodeSend(p, slot, msg, "send", false, undefined, false)
+    const env = decodeAndCommitSend(p, slot, msg, "send", false, undefined, false)
     if (!(env instanceof Envelope)) return Effect.fail(env)
     if (offer(env.port, env) !== State.Blocked) return Effect.void
     slotOf(fiber).blocked = env
@@ -246,7 +245,7 @@ export const send = (slot: number, msg: Message): Effect.Effect<void, IpcError, 
 export const trySend = (slot: number, msg: Message): Effect.Effect<void, IpcError, Process> =>
   Effect.flatMap(Process, (p) => {
     p.kernel.counters.syscall("trySend")
-    const env = decodeSend(p, slot, msg, "trySend", false, undefined, true)
+    const env = decodeAndCommitSend(p, slot, msg, "trySend", false, undefined, true)
     if (!(env instanceof Envelope)) return Effect.fail(env)
     offer(env.port, env)
     return Effect.void
@@ -361,14 +360,14 @@ const copyOverflow = (items: ReadonlyArray<TransferItem>, windows: Windows, oper
  * have had `grant` (seL4's rule for reply capabilities).
  */
 export const reply = (r: Reply, msg: Message): Effect.Effect<boolean, IpcError, Process> =>
-  Effect.withFiberRuntime((fiber) => replyFrom(fiber, r, msg))
+  Effect.withFiberRuntime((fiber) => unsafeReplyFrom(fiber, r, msg))
 
 /**
- * `reply`, made by the fiber in hand: the reply is decoded and delivered when this is *called*,
- * not when the returned effect runs (for layers that hold the fiber and hand over bytes that are
- * only valid until they return). Errors: as `reply`.
+ * `reply`, made by the fiber in hand. Eager: the reply is decoded and delivered when this is
+ * *called*, not when the returned effect runs (for layers that hold the fiber and hand over bytes
+ * that are only valid until they return). Errors: as `reply`.
  */
-export const replyFrom = (fiber: Fiber.RuntimeFiber<unknown, unknown>, r: Reply, msg: Message): Effect.Effect<boolean, IpcError, Process> => {
+export const unsafeReplyFrom = (fiber: Fiber.RuntimeFiber<unknown, unknown>, r: Reply, msg: Message): Effect.Effect<boolean, IpcError, Process> => {
   const p = processOf(fiber)
   p.kernel.counters.syscall("reply")
   return replyNow(p, r, msg, "reply")
@@ -376,13 +375,13 @@ export const replyFrom = (fiber: Fiber.RuntimeFiber<unknown, unknown>, r: Reply,
 
 /** Replies, then waits for the next message on `slot`, in one syscall (seL4 ReplyRecv). */
 export const replyReceive = (r: Reply, msg: Message, slot: number, options?: ReceiveOptions): Effect.Effect<Received, IpcError, Process> =>
-  Effect.withFiberRuntime((fiber) => replyReceiveFrom(fiber, r, msg, slot, options))
+  Effect.withFiberRuntime((fiber) => unsafeReplyReceiveFrom(fiber, r, msg, slot, options))
 
 /**
- * `replyReceive`, made by the fiber in hand: the reply is delivered when this is *called* (see
- * `replyFrom`); the receive waits when the returned effect runs. Errors: as `replyReceive`.
+ * `replyReceive`, made by the fiber in hand. Eager: the reply is delivered when this is *called*
+ * (see `unsafeReplyFrom`); the receive waits when the returned effect runs. Errors: as `replyReceive`.
  */
-export const replyReceiveFrom = (
+export const unsafeReplyReceiveFrom = (
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   r: Reply,
   msg: Message,

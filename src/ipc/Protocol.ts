@@ -24,25 +24,17 @@
  */
 import { Effect, type Fiber, Predicate, Schedule, Schema } from "effect"
 import type { Process } from "../kernel/Process.js"
+import { DEFAULT_MAX_MESSAGE } from "../params.js"
 import type { IpcError } from "./errors.js"
 import { processOf } from "./internal/blocking.js"
-import {
-  acquireBuffer,
-  type Codec,
-  codec,
-  heldBuffer,
-  LABEL_BITS,
-  SPILLED,
-  Status,
-  type ThreadBuffer,
-  Undecodable
-} from "./internal/protocol.js"
+import { type Codec, codec, Undecodable } from "./internal/codec.js"
+import { acquireBuffer, heldBuffer, type ThreadBuffer } from "./internal/threadBuffers.js"
 import { remove as removeCap } from "../kernel/Caps.js"
 import { read as readMemory, write as writeMemory } from "../kernel/Memory.js"
+import { LABEL_BITS, RESERVED, SPILLED, Status } from "./labels.js"
 import type { DeliveredItem, Message, Received, ReplyMessage, TransferItem } from "./Message.js"
-import { callFrom } from "./Port.js"
+import { unsafeCallFrom } from "./Port.js"
 
-export { LABEL_BITS, SPILLED, Status } from "./internal/protocol.js"
 
 // --- errors -------------------------------------------------------------------------------------
 
@@ -189,8 +181,6 @@ export interface ProtocolOptions {
   readonly maxMessage?: number
 }
 
-/** Default `maxMessage`: four pages. */
-export const DEFAULT_MAX_MESSAGE = 16384
 
 /**
  * Defines a protocol. Operation ordinals (the request labels) follow the order of `operations`:
@@ -200,6 +190,7 @@ export const DEFAULT_MAX_MESSAGE = 16384
 export const make = <Ops extends Operations>(name: string, operations: Ops, options: ProtocolOptions = {}): Protocol<Ops> => {
   const names = Object.keys(operations)
   if (names.length === 0) throw new Error(`protocol ${name}: no operations`)
+  if (names.length > RESERVED) throw new Error(`protocol ${name}: ${names.length} operations reach the reserved labels`)
   const maxMessage = options.maxMessage ?? DEFAULT_MAX_MESSAGE
   if (!Number.isInteger(maxMessage) || maxMessage <= 0) throw new Error(`protocol ${name}: maxMessage must be a positive integer, got ${maxMessage}`)
   const entries = names.map((n, ordinal): Entry => {
@@ -221,9 +212,6 @@ export const make = <Ops extends Operations>(name: string, operations: Ops, opti
   const requestMax = Math.max(...entries.map((e) => e.payload.maxBytes))
   return { [TypeId]: TypeId, name, operations, maxMessage, entries, requestMax }
 }
-
-/** Whether `u` is a protocol. */
-export const isProtocol = (u: unknown): u is Protocol => Predicate.hasProperty(u, TypeId)
 
 // --- client -------------------------------------------------------------------------------------
 
@@ -320,7 +308,7 @@ const callWith = (
   inlineMax: number,
   buffer: ThreadBuffer | undefined
 ): Effect.Effect<unknown, unknown, Process> => {
-  // Transient: `callFrom` below copies inline bytes into the kernel before it returns.
+  // Transient: `unsafeCallFrom` below copies inline bytes into the kernel before it returns.
   const bytes = entry.payload.encode(payload, inlineMax, true)
   if (typeof bytes === "string") return Effect.fail(invalid(protocol, entry, bytes))
   const caps = extras?.caps ?? NONE
@@ -331,7 +319,7 @@ const callWith = (
   }
   if (bytes.length <= inlineMax) {
     const msg = new WireMessage(entry.ordinal, bytes, caps, items)
-    return callFrom(fiber, slot, msg, buffer?.options, entry.onReply)
+    return unsafeCallFrom(fiber, slot, msg, buffer?.options, entry.onReply)
   }
   if (bytes.length > protocol.maxMessage) {
     return Effect.fail(invalid(protocol, entry, `payload is ${bytes.length} bytes, more than the protocol's maxMessage ${protocol.maxMessage}`))
@@ -339,7 +327,7 @@ const callWith = (
   return Effect.flatMap(buffer === undefined ? threadBuffer(protocol.maxMessage) : Effect.succeed(buffer), (b) =>
     Effect.zipRight(
       writeMemory(b.address, bytes),
-      callFrom(fiber, slot, new WireMessage(entry.ordinal | SPILLED, EMPTY, caps, [...items, { _tag: "copy", address: b.address, length: bytes.length }]), b.options, entry.onReply)
+      unsafeCallFrom(fiber, slot, new WireMessage(entry.ordinal | SPILLED, EMPTY, caps, [...items, { _tag: "copy", address: b.address, length: bytes.length }]), b.options, entry.onReply)
     )
   )
 }
@@ -479,7 +467,7 @@ export const threadBuffer = (length: number): Effect.Effect<ThreadBuffer, IpcErr
     return b !== undefined ? Effect.succeed(b) : acquireBuffer(f, processOf(f), length)
   })
 
-export type { ThreadBuffer } from "./internal/protocol.js"
+export type { ThreadBuffer } from "./internal/threadBuffers.js"
 
 /** The kernel's `inlineMax`: payloads longer than this spill. */
 export const inlineMax: Effect.Effect<number, never, Process> = Effect.withFiberRuntime((fiber) =>

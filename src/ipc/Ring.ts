@@ -28,9 +28,11 @@ import { InvalidArgument } from "../kernel/errors.js"
 import * as Memory from "../kernel/Memory.js"
 import { Process } from "../kernel/Process.js"
 import type { Pcb } from "../kernel/Process.js"
-import { copyBetween, InvalidAddress, PageFault, PageRights } from "../memory/AddressSpace.js"
+import { copyBetween, PageRights } from "../memory/AddressSpace.js"
+import { InvalidAddress, PageFault } from "../memory/errors.js"
 import { PAGE_SIZE } from "../params.js"
 import { type IpcError, WouldBlock } from "./errors.js"
+import { RING } from "./labels.js"
 import type { Message, Received, ReplyMessage } from "./Message.js"
 import * as Notification from "./Notification.js"
 
@@ -47,8 +49,6 @@ const CONSUMER_SLEEPING = 8
 const PRODUCER_SLEEPING = 12
 const ENTRIES = 16
 const ENTRY_SIZE = 20
-/** The label of the message `share` builds. */
-export const RING_LABEL = 0x52494e47
 
 /** One end of a ring, usable only by the process that made or opened it. */
 export interface RingEnd {
@@ -139,7 +139,7 @@ export const create = (options: RingOptions): Effect.Effect<{ readonly end: Ring
       role === "producer"
         ? { role, address, pages, entries, entrySize, dataBell: bell, spaceBell: -1, owner: p }
         : { role, address, pages, entries, entrySize, dataBell: -1, spaceBell: bell, owner: p }
-    const share: Message = { label: RING_LABEL, caps: [bell], items: [{ _tag: "map", address, pages, rights: PageRights.readWrite }] }
+    const share: Message = { label: RING, caps: [bell], items: [{ _tag: "map", address, pages, rights: PageRights.readWrite }] }
     return { end, share }
   })
 
@@ -152,7 +152,7 @@ export const open = (received: Received): Effect.Effect<{ readonly end: RingEnd;
   Effect.gen(function* () {
     const p = yield* Process
     const mapped = received.items[0]
-    if (received.label !== RING_LABEL || mapped?._tag !== "map" || received.caps.length !== 1) {
+    if (received.label !== RING || mapped?._tag !== "map" || received.caps.length !== 1) {
       return yield* new InvalidArgument({ operation: "ring.open", reason: "not a ring message made by Ring.create" })
     }
     const entries = u32(p, mapped.address + ENTRIES)
@@ -167,12 +167,12 @@ export const open = (received: Received): Effect.Effect<{ readonly end: RingEnd;
       u32(p, mapped.address + ROLE) === 0
         ? { ...base, role: "consumer", dataBell: peerBell, spaceBell: own }
         : { ...base, role: "producer", dataBell: own, spaceBell: peerBell }
-    return { end, answer: { label: RING_LABEL, caps: [own] } }
+    return { end, answer: { label: RING, caps: [own] } }
   })
 
 /** The creator's end, completed with the peer's doorbell from the reply to `share`. */
 export const connect = (end: RingEnd, reply: ReplyMessage): Effect.Effect<RingEnd, InvalidArgument> =>
-  (end.dataBell === -1 || end.spaceBell === -1) && reply.label === RING_LABEL && reply.caps.length === 1
+  (end.dataBell === -1 || end.spaceBell === -1) && reply.label === RING && reply.caps.length === 1
     ? Effect.succeed(end.role === "producer" ? { ...end, spaceBell: reply.caps[0]! } : { ...end, dataBell: reply.caps[0]! })
     : Effect.fail(new InvalidArgument({ operation: "ring.connect", reason: "not the reply of Ring.open to this ring's share" }))
 

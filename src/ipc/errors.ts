@@ -4,18 +4,21 @@
  */
 import { Data } from "effect"
 import type { InvalidArgument, InvalidCapability, RightsDenied, StaleCapability } from "../kernel/errors.js"
-import type { InvalidAddress, PageFault } from "../memory/AddressSpace.js"
-import type { OutOfMemory } from "../memory/PhysicalMemory.js"
+import type { InvalidAddress, OutOfMemory, PageFault } from "../memory/errors.js"
 
-/** The peer process (the port's server, or the caller) died before the operation completed. */
+/**
+ * The peer process died before the operation completed: the owner of the port or notification
+ * (`kind`, `object`: the kernel object's id), or, for a reply, the caller.
+ */
 export class PeerDied extends Data.TaggedError("PeerDied")<{
   readonly operation: string
-  readonly port: number
+  readonly kind: "port" | "notification"
+  readonly object: number
   readonly pid: number
   readonly generation: number
 }> {
   override get message() {
-    return `${this.operation}: peer process ${this.pid} generation ${this.generation} of port ${this.port} died`
+    return `${this.operation}: peer process ${this.pid} generation ${this.generation} of ${this.kind} ${this.object} died`
   }
 }
 

@@ -92,6 +92,17 @@ export class CSpace {
   }
 
   /**
+   * The capability in `slot` for `operation`, or why there is none: the one check of a slot
+   * number (an integer naming a slot of this space) and of its being filled. No checks of kind,
+   * life or rights.
+   */
+  at(slot: number, operation: string): Capability | InvalidCapability {
+    const cap = Number.isInteger(slot) ? this.slots[slot] : undefined
+    if (cap !== undefined) return cap
+    return new InvalidCapability({ slot, operation, reason: Number.isInteger(slot) && slot >= 0 && slot < this.size ? "empty slot" : "no such slot" })
+  }
+
+  /**
    * Looks `slot` up for `operation`: it must hold a live capability with every bit of `rights`.
    * Errors: `InvalidCapability` (bad or empty slot, wrong kind), `StaleCapability` (object's owner
    * died), `RightsDenied`.
@@ -108,10 +119,8 @@ export class CSpace {
 
   /** `lookup` without the `Either` wrapper, for the IPC fast path. */
   find(slot: number, rights: Rights, operation: string, kind?: string): Capability | InvalidCapability | StaleCapability | RightsDenied {
-    const cap = Number.isInteger(slot) ? this.slots[slot] : undefined
-    if (cap === undefined) {
-      return new InvalidCapability({ slot, operation, reason: Number.isInteger(slot) && slot >= 0 && slot < this.size ? "empty slot" : "no such slot" })
-    }
+    const cap = this.at(slot, operation)
+    if (!(cap instanceof Capability)) return cap
     const o = cap.object
     if (kind !== undefined && o.kind !== kind) {
       return new InvalidCapability({ slot, operation, reason: `expected a ${kind}, found a ${o.kind}` })
@@ -191,20 +200,27 @@ export class CSpace {
       if (badge !== undefined && source.badge !== 0 && badge !== source.badge) {
         return Either.left(new InvalidArgument({ operation, reason: `capability in slot ${slot} is already badged (${source.badge})` }))
       }
-      const child = new Capability(source.object, newRights, badge ?? source.badge)
-      return Either.map(into.insert(child, operation), (newSlot) => {
-        attach(source, child)
-        return newSlot
-      })
+      return into.insertChild(source, newRights, badge ?? source.badge, operation)
+    })
+  }
+
+  /**
+   * Puts a new child of `source` with `rights` and `badge` (the caller checked both against
+   * `source`) in the lowest free slot here. The one way a derived capability is made: by mint,
+   * copy, and the transfer of a capability in a message. Errors: `InvalidArgument` (space full).
+   */
+  insertChild(source: Capability, rights: Rights, badge: number, operation: string): Either.Either<number, InvalidArgument> {
+    const child = new Capability(source.object, rights, badge)
+    return Either.map(this.insert(child, operation), (slot) => {
+      attach(source, child)
+      return slot
     })
   }
 
   /** Moves the capability in `slot` to `into` (default: here); its place in the tree is kept. */
   move(slot: number, into: CSpace = this): Either.Either<number, InvalidCapability | InvalidArgument> {
-    const cap = this.slots[slot]
-    if (cap === undefined || !Number.isInteger(slot)) {
-      return Either.left(new InvalidCapability({ slot, operation: "move", reason: "empty slot" }))
-    }
+    const cap = this.at(slot, "move")
+    if (!(cap instanceof Capability)) return Either.left(cap)
     if (into !== this && !into.hasRoom(1)) {
       return Either.left(new InvalidArgument({ operation: "move", reason: `capability space full (${into.size} slots)` }))
     }
@@ -214,20 +230,16 @@ export class CSpace {
 
   /** Deletes the capability in `slot`; its children move up to its parent. */
   delete(slot: number): Either.Either<void, InvalidCapability> {
-    const cap = Number.isInteger(slot) ? this.slots[slot] : undefined
-    if (cap === undefined) {
-      return Either.left(new InvalidCapability({ slot, operation: "delete", reason: "empty slot" }))
-    }
+    const cap = this.at(slot, "delete")
+    if (!(cap instanceof Capability)) return Either.left(cap)
     this.remove(cap)
     return Either.right(undefined)
   }
 
   /** Deletes every capability derived from the one in `slot`, in every space. Returns how many. */
   revoke(slot: number): Either.Either<number, InvalidCapability> {
-    const cap = Number.isInteger(slot) ? this.slots[slot] : undefined
-    if (cap === undefined) {
-      return Either.left(new InvalidCapability({ slot, operation: "revoke", reason: "empty slot" }))
-    }
+    const cap = this.at(slot, "revoke")
+    if (!(cap instanceof Capability)) return Either.left(cap)
     const doomed = descendants(cap)
     for (const d of doomed) CSpace.removeAnywhere(d)
     return Either.right(doomed.length)

@@ -13,6 +13,8 @@
 import type { Effect } from "effect"
 import { Either } from "effect"
 import type { Rights } from "./Capability.js"
+
+export { Rights, rightsOf, rightsToNames } from "./Capability.js"
 import type { InvalidArgument, InvalidCapability, RightsDenied, StaleCapability } from "./errors.js"
 import type { Process } from "./Process.js"
 import { syscall } from "./Syscall.js"

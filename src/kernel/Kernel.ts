@@ -7,17 +7,16 @@
  *
  * Invariants:
  * - A pid names one process slot; a restart of that slot gets the next generation.
- * - Process teardown runs exactly once, in the process's main fiber's exit path, uninterruptibly.
- * - After teardown: the process holds no capability, no mapping and no thread; frames that only it
- *   referenced are free again.
+ * - A process leaves the table only through its teardown (`Process.teardown`), exactly once.
  */
-import { Cause, Context, Deferred, Effect, Either, Exit, Fiber, FiberId, Layer } from "effect"
+import { Cause, Context, Effect, Either, Exit, Fiber, FiberId, Layer } from "effect"
 import { AddressSpace, type PageRights } from "../memory/AddressSpace.js"
-import { type OutOfMemory, PhysicalMemory } from "../memory/PhysicalMemory.js"
+import type { OutOfMemory } from "../memory/errors.js"
+import { PhysicalMemory } from "../memory/PhysicalMemory.js"
 import { defaultConfig, type KernelConfig, PAGE_SHIFT } from "../params.js"
 import { Capability, CSpace, type KernelObject, type Rights } from "./Capability.js"
 import { InvalidArgument, type InvalidCapability, type RightsDenied, type StaleCapability } from "./errors.js"
-import { Pcb, Process, type ProcessExit } from "./Process.js"
+import { Pcb, Process, type ProcessExit, teardown } from "./Process.js"
 import { KernelCounters, type KernelStats, snapshot } from "./Stats.js"
 import type { Tracer } from "./Trace.js"
 
@@ -138,7 +137,7 @@ export class KernelCore {
         // An observer, not `onExit`: a fiber interrupted before its first step never runs its
         // own finalizers, but its observers always hear of its end.
         fiber.addObserver((exit) => {
-          Effect.runFork(this.teardown(pcb, exit))
+          Effect.runFork(teardown(pcb, exit))
         })
       })
     })
@@ -158,7 +157,7 @@ export class KernelCore {
     return Effect.suspend(() => {
       if (pcb.status === "dead") return Effect.void
       pcb.killed = true
-      if (pcb.main === undefined) return this.teardown(pcb, Exit.interrupt(FiberId.none))
+      if (pcb.main === undefined) return teardown(pcb, Exit.interrupt(FiberId.none))
       return Effect.asVoid(Effect.zipRight(Fiber.interrupt(pcb.main), pcb.await))
     })
   }
@@ -171,40 +170,14 @@ export class KernelCore {
   }
 
   /**
-   * Tears a process down: interrupt its threads, run its death hooks (IPC wakes its peers), delete
-   * its capabilities, unmap its memory, and publish its exit.
+   * Takes a torn-down process out of the kernel: closes its frame account and frees its pid's
+   * slot, counting how it ended. Called once, by `Process.teardown`.
    */
-  private teardown(pcb: Pcb, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
-    return Effect.uninterruptible(
-      Effect.gen(this, function* () {
-        if (pcb.status === "dying" || pcb.status === "dead") return
-        pcb.status = "dying"
-        if (pcb.threads.size > 0) yield* Fiber.interruptAll([...pcb.threads])
-        for (const hook of pcb.deathHooks) hook()
-        pcb.deathHooks.clear()
-        for (const o of pcb.obligations.drain()) o.fail()
-        for (const cap of pcb.cspace.all()) {
-          pcb.cspace.remove(cap)
-          cap.object.released?.(cap)
-        }
-        pcb.space.destroy()
-        this.memory.closeAccount(pcb.account)
-        this.table.delete(pcb.pid)
-        pcb.status = "dead"
-        const how: ProcessExit = pcb.fault !== undefined
-          ? { _tag: "Failed", cause: pcb.fault }
-          : pcb.killed
-          ? { _tag: "Killed" }
-          : Exit.isSuccess(exit)
-            ? { _tag: "Exited", value: exit.value }
-            : Cause.isInterruptedOnly(exit.cause)
-              ? { _tag: "Killed" }
-              : { _tag: "Failed", cause: exit.cause }
-        if (how._tag === "Killed") this.counters.processesKilled++
-        else this.counters.processesExited++
-        Deferred.unsafeDone(pcb.exit, Exit.succeed(how))
-      })
-    )
+  unregister(pcb: Pcb, how: ProcessExit): void {
+    this.memory.closeAccount(pcb.account)
+    this.table.delete(pcb.pid)
+    if (how._tag === "Killed") this.counters.processesKilled++
+    else this.counters.processesExited++
   }
 
   /** Kills every live process (kernel shutdown). */

@@ -12,10 +12,12 @@
  */
 import type { Effect } from "effect"
 import { Either } from "effect"
-import { copyBetween, type InvalidAddress, type PageFault, PageRights } from "../memory/AddressSpace.js"
-import type { OutOfMemory } from "../memory/PhysicalMemory.js"
+import { copyBetween, PageRights } from "../memory/AddressSpace.js"
+import type { InvalidAddress, OutOfMemory, PageFault } from "../memory/errors.js"
 import type { Process } from "./Process.js"
 import { syscall } from "./Syscall.js"
+
+export { PageRights } from "../memory/AddressSpace.js"
 
 /** Allocates `pages` zeroed pages with `rights` (default read+write); returns their address. */
 export const allocate = (pages: number, rights: PageRights = PageRights.readWrite): Effect.Effect<number, OutOfMemory | InvalidAddress, Process> =>

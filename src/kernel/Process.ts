@@ -6,9 +6,14 @@
  * so it cannot reach the kernel, another process's memory or another process's capabilities
  * except through syscalls that check them.
  *
+ * The life of a process is here too: `fork` adds a thread, `teardown` releases everything once
+ * the main fiber has ended (the kernel starts the main fiber, `KernelCore.start`).
+ *
  * Invariants:
  * - `status` goes created → running → dying → dead, never back. A restarted server is a new
  *   `Pcb` with the same pid and the next generation.
+ * - Teardown runs exactly once, in the main fiber's exit path, uninterruptibly. After it the
+ *   process holds no capability, no mapping and no thread; frames only it referenced are free.
  * - While dying, no new thread starts; every thread is interrupted before the process's
  *   capabilities, ports and memory are released, and `deathHooks` run exactly once.
  */
@@ -148,5 +153,39 @@ export const fork = <A, E>(effect: Effect.Effect<A, E, Process>): Effect.Effect<
       )
       if (p.alive) p.threads.add(fiber as Fiber.RuntimeFiber<unknown, unknown>)
       return fiber
+    })
+  )
+
+/**
+ * Tears `pcb` down after its main fiber ended with `exit` (or it was killed before it started):
+ * interrupt its threads, run its death hooks (IPC wakes its peers), fail its obligations, delete
+ * its capabilities, unmap its memory, and publish how it ended. Runs once; later calls do nothing.
+ */
+export const teardown = (pcb: Pcb, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> =>
+  Effect.uninterruptible(
+    Effect.gen(function* () {
+      if (pcb.status === "dying" || pcb.status === "dead") return
+      pcb.status = "dying"
+      if (pcb.threads.size > 0) yield* Fiber.interruptAll([...pcb.threads])
+      for (const hook of pcb.deathHooks) hook()
+      pcb.deathHooks.clear()
+      for (const o of pcb.obligations.drain()) o.fail()
+      for (const cap of pcb.cspace.all()) {
+        pcb.cspace.remove(cap)
+        cap.object.released?.(cap)
+      }
+      pcb.space.destroy()
+      const how: ProcessExit = pcb.fault !== undefined
+        ? { _tag: "Failed", cause: pcb.fault }
+        : pcb.killed
+        ? { _tag: "Killed" }
+        : Exit.isSuccess(exit)
+          ? { _tag: "Exited", value: exit.value }
+          : Cause.isInterruptedOnly(exit.cause)
+            ? { _tag: "Killed" }
+            : { _tag: "Failed", cause: exit.cause }
+      pcb.kernel.unregister(pcb, how)
+      pcb.status = "dead"
+      Deferred.unsafeDone(pcb.exit, Exit.succeed(how))
     })
   )

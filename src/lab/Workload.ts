@@ -26,6 +26,7 @@ import * as Port from "../ipc/Port.js"
 import * as Ring from "../ipc/Ring.js"
 import * as Transfer from "../ipc/Transfer.js"
 import { defaultConfig, PAGE_SIZE } from "../params.js"
+import * as Labels from "../ipc/labels.js"
 import type { Tracer } from "../kernel/Trace.js"
 import { type Checkpoints, measure, type Timing } from "./Harness.js"
 
@@ -70,10 +71,10 @@ const session = (slot: number, strategy: Strategy, size: number) =>
     const windows = (): ReadonlyArray<Port.Window> => [{ address: file, length: pagesOf(size) * PAGE_SIZE }]
     let m = yield* Port.receive(slot, { windows: windows() })
     for (;;) {
-      const kind = m.label === Ring.RING_LABEL ? 0 : m.label & 15
+      const kind = m.label === Labels.RING ? 0 : m.label & 15
       const index = m.label >>> 4
       let answer: Port.Message = { label: 0 }
-      if (m.label === Ring.RING_LABEL) {
+      if (m.label === Labels.RING) {
         const opened = yield* Ring.open(m)
         if (opened.end.role === "consumer") {
           inbound = opened.end

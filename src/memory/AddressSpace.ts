@@ -10,10 +10,13 @@
  *   `check` is the only constructor of `UserBuffer` (Hubris `USlice`).
  * - Page 0 is never handed out, so address 0 always faults.
  */
-import { Data, Either } from "effect"
+import { Either } from "effect"
 import { PAGE_SHIFT, PAGE_SIZE, PAGE_TABLE_ENTRIES, VIRTUAL_PAGES } from "../params.js"
 import { RangeAllocator } from "./internal/ranges.js"
-import { OutOfMemory, type PhysicalMemory } from "./PhysicalMemory.js"
+import { type Access, InvalidAddress, OutOfMemory, PageFault } from "./errors.js"
+import type { PhysicalMemory } from "./PhysicalMemory.js"
+
+export type { Access } from "./errors.js"
 
 /** Page rights, a bit set. */
 export const PageRights = {
@@ -25,31 +28,6 @@ export const PageRights = {
 /** A combination of `PageRights` bits. */
 export type PageRights = number
 
-/** The kind of access that faulted. */
-export type Access = "read" | "write"
-
-/** A process touched an unmapped page, or wrote a page it may only read. Nothing was changed. */
-export class PageFault extends Data.TaggedError("PageFault")<{
-  readonly address: number
-  readonly access: Access
-  readonly reason: "unmapped" | "protection"
-}> {
-  override get message() {
-    return `page fault: ${this.access} at 0x${this.address.toString(16)} (${this.reason})`
-  }
-}
-
-/** An address or range that is not what the operation needs (not a region start, misaligned, out of range). */
-export class InvalidAddress extends Data.TaggedError("InvalidAddress")<{
-  readonly address: number
-  readonly length: number
-  readonly operation: string
-  readonly reason: string
-}> {
-  override get message() {
-    return `${this.operation}: invalid address 0x${this.address.toString(16)} (+${this.length}): ${this.reason}`
-  }
-}
 
 const checked: unique symbol = Symbol("UserBuffer.checked")
 
@@ -71,10 +49,6 @@ export class UserBuffer {
 
 /** Tells whether `address` is page-aligned. */
 export const isPageAligned = (address: number): boolean => (address & (PAGE_SIZE - 1)) === 0
-
-/** Pages spanned by `[address, address + length)`. */
-export const pagesSpanned = (address: number, length: number): number =>
-  length === 0 ? 0 : ((address + length - 1) >>> PAGE_SHIFT) - (address >>> PAGE_SHIFT) + 1
 
 const RIGHTS_MASK = 3
 const badRights = (rights: number, operation: string): InvalidAddress | undefined =>
@@ -104,7 +78,7 @@ export class AddressSpace {
 
   constructor(
     readonly memory: PhysicalMemory,
-    /** The account (process id) charged for frames this space allocates. */
+    /** The frame account (one per process generation) charged for frames this space allocates. */
     readonly account: number
   ) {}
 
@@ -415,13 +389,6 @@ export class AddressSpace {
   }
 
   // --- access ---------------------------------------------------------------------------------
-
-  /** Physical byte address of `address` for `access`, or a `PageFault`. */
-  translate(address: number, access: Access): Either.Either<number, PageFault> {
-    const fault = this.faultAt(address, 1, access)
-    if (fault) return Either.left(fault)
-    return Either.right(pteFrame(this.entry(address >>> PAGE_SHIFT)) * PAGE_SIZE + (address & (PAGE_SIZE - 1)))
-  }
 
   /** Physical byte address of `address` for `access`, or -1 when that access would fault. No allocation. */
   physical(address: number, access: Access): number {

@@ -11,26 +11,12 @@
  *
  * This module is pure bookkeeping (no fibers); the kernel calls it from its synchronous sections.
  */
-import { Data, Either } from "effect"
+import { Either } from "effect"
+import { OutOfMemory } from "./errors.js"
 import { PAGE_SIZE } from "../params.js"
 
-/**
- * The frame allocator or an account's quota cannot satisfy a request. Nothing was allocated.
- * `reason` is `"frames"` when the machine is out of frames, `"quota"` when the account is at its
- * quota, `"virtual"` when an address space has no free range that large.
- */
-export class OutOfMemory extends Data.TaggedError("OutOfMemory")<{
-  readonly account: number
-  readonly requested: number
-  readonly available: number
-  readonly reason: "frames" | "quota" | "virtual"
-}> {
-  override get message() {
-    return `out of memory (${this.reason}): account ${this.account} asked for ${this.requested}, ${this.available} available`
-  }
-}
 
-/** An account (a process id) with a frame quota. */
+/** An account (one per process generation: a restarted process gets a new one) with a frame quota. */
 interface Account {
   quota: number
   charged: number

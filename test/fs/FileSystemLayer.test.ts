@@ -6,8 +6,8 @@ import * as NodeFs from "node:fs"
 import * as Os from "node:os"
 import * as NodePath from "node:path"
 import * as FileSystemLayer from "../../src/fs/FileSystemLayer.js"
-import * as System from "../../src/fs/System.js"
-import * as TestKernel from "../../src/testing/TestKernel.js"
+import * as System from "../../src/root/FileSystemStack.js"
+import * as TestKernel from "../../src/root/TestKernel.js"
 
 const enc = (s: string) => new TextEncoder().encode(s)
 const dec = (b: Uint8Array) => new TextDecoder().decode(b)

@@ -1,6 +1,6 @@
 import * as NodeFs from "node:fs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { bootFileSystem, type BootedFileSystem } from "../../src/fs/boot.js"
+import { bootFileSystem, type BootedFileSystem } from "../../src/root/bootFileSystem.js"
 
 let booted: BootedFileSystem
 beforeAll(async () => {

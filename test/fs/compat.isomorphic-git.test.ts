@@ -8,7 +8,7 @@
 import { Effect } from "effect"
 import git from "isomorphic-git"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { bootFileSystem, type BootedFileSystem } from "../../src/fs/boot.js"
+import { bootFileSystem, type BootedFileSystem } from "../../src/root/bootFileSystem.js"
 import type { NodeFs } from "../../src/fs/NodeFs.js"
 import * as Kernel from "../../src/kernel/Kernel.js"
 

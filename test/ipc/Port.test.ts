@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Either, Exit, Fiber, Option, Ref, TestClock } from "effect"
-import { Kernel, Notification, Port, Process } from "../../src/index.js"
+import { Kernel, Labels, Notification, Port, Process } from "../../src/index.js"
 import { Rights } from "../../src/kernel/Capability.js"
 import { boot, serverWithPort, settle } from "../support/kernel.js"
 
@@ -478,7 +478,7 @@ describe("Port", () => {
       )
       expect(yield* Deferred.await(got)).toEqual([
         [1, 0, true],
-        [Port.DISCONNECT, 5, true]
+        [Labels.DISCONNECT, 5, true]
       ])
     }).pipe(boot)
   )

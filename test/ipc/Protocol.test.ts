@@ -1,9 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Schema } from "effect"
-import { Capability, Caps, Kernel, Lease, Memory, Port } from "../../src/index.js"
+import { Capability, Caps, Kernel, Labels, Lease, Memory, Port } from "../../src/index.js"
 import * as Protocol from "../../src/ipc/Protocol.js"
-import * as Server from "../../src/servers/Server.js"
-import * as TestKernel from "../../src/testing/TestKernel.js"
+import * as Server from "../../src/lib/Server.js"
+import * as TestKernel from "../../src/root/TestKernel.js"
 import { settle } from "../support/kernel.js"
 
 class DivideByZero extends Schema.TaggedError<DivideByZero>()("DivideByZero", { dividend: Schema.Number }) {}
@@ -70,7 +70,7 @@ describe("Protocol", () => {
         yield* raw(0, new Uint8Array(17)), // Add: a trailing byte
         yield* raw(99, new Uint8Array(0)) // no such operation
       ]
-      expect(replies.map((r) => r.label)).toEqual(Array(3).fill(Protocol.Status.invalidRequest))
+      expect(replies.map((r) => r.label)).toEqual(Array(3).fill(Labels.Status.invalidRequest))
       // A typed client sees the answer as the tagged error: a payload of the wrong shape…
       const wrongShape = yield* TestKernel.withClient(server, () =>
         Effect.flip(Protocol.client(Protocol.make("calc", { Add: Protocol.operation({ payload: { a: Schema.String } }) }), 0).Add({ a: "x" }))

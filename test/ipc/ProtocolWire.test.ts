@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from "node:util"
 import { describe, expect, it } from "@effect/vitest"
 import { FastCheck, Schema } from "effect"
-import { codec, Undecodable } from "../../src/ipc/internal/protocol.js"
+import { codec, Undecodable } from "../../src/ipc/internal/codec.js"
 
 class Missing extends Schema.TaggedError<Missing>()("Missing", { key: Schema.String }) {}
 class Full extends Schema.TaggedError<Full>()("Full", { used: Schema.Int, limit: Schema.Int }) {}

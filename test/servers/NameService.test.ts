@@ -2,9 +2,9 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import { Capability, Caps, Kernel, Notification, Port, Process } from "../../src/index.js"
 import * as Protocol from "../../src/ipc/Protocol.js"
-import * as NameService from "../../src/servers/NameService.js"
-import * as Server from "../../src/servers/Server.js"
-import * as TestKernel from "../../src/testing/TestKernel.js"
+import * as NameService from "../../src/lib/NameService.js"
+import * as Server from "../../src/lib/Server.js"
+import * as TestKernel from "../../src/root/TestKernel.js"
 
 /** A server that tells each caller the badge it called with. */
 const Whoami = Protocol.make("whoami", { Badge: Protocol.operation({ success: Schema.Int, idempotent: true }) })

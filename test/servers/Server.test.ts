@@ -2,8 +2,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Fiber, Option, Schema, TestClock } from "effect"
 import { Kernel, KernelError, Port } from "../../src/index.js"
 import * as Protocol from "../../src/ipc/Protocol.js"
-import * as Server from "../../src/servers/Server.js"
-import * as TestKernel from "../../src/testing/TestKernel.js"
+import * as Server from "../../src/lib/Server.js"
+import * as TestKernel from "../../src/root/TestKernel.js"
 import { settle } from "../support/kernel.js"
 
 class Odd extends Schema.TaggedError<Odd>()("Odd", { n: Schema.Number }) {}

@@ -3,7 +3,7 @@ import { Effect, Fiber } from "effect"
 import { Kernel } from "../../src/index.js"
 import { KvProtocol } from "../../src/servers/kv/KvProtocol.js"
 import { handlers } from "../../src/servers/kv/KvServer.js"
-import * as TestKernel from "../../src/testing/TestKernel.js"
+import * as TestKernel from "../../src/root/TestKernel.js"
 import { settle } from "../support/kernel.js"
 
 const boot = Effect.provide(TestKernel.layer())

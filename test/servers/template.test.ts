@@ -3,7 +3,7 @@ import { Effect } from "effect"
 import * as Protocol from "../../src/ipc/Protocol.js"
 import { LIMIT, TemplateProtocol } from "../../src/servers/template/TemplateProtocol.js"
 import { handlers } from "../../src/servers/template/TemplateServer.js"
-import * as TestKernel from "../../src/testing/TestKernel.js"
+import * as TestKernel from "../../src/root/TestKernel.js"
 
 // TEMPLATE — the server's own tests. Copy them with the server; each names the behaviour it pins.
 describe("template server", () => {

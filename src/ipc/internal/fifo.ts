@@ -38,10 +38,6 @@ export class Fifo<A> {
     return a
   }
 
-  peek(): A | undefined {
-    return this.size === 0 ? undefined : this.items[this.head]
-  }
-
   /** Removes `a` if present; returns whether it was. */
   remove(a: A): boolean {
     const n = this.items.length

@@ -16,8 +16,9 @@ import { InvalidArgument, RightsDenied } from "../../kernel/errors.js"
 import type { KernelCore } from "../../kernel/Kernel.js"
 import type { Pcb } from "../../kernel/Process.js"
 import { participant } from "../../kernel/Trace.js"
-import { type AddressSpace, copyBetween, InvalidAddress, isPageAligned } from "../../memory/AddressSpace.js"
-import { OutOfMemory } from "../../memory/PhysicalMemory.js"
+import { recordMappings } from "./mappings.js"
+import { type AddressSpace, copyBetween, isPageAligned } from "../../memory/AddressSpace.js"
+import { InvalidAddress, OutOfMemory } from "../../memory/errors.js"
 import { PAGE_SHIFT, PAGE_SIZE } from "../../params.js"
 import { InvalidMessage, type IpcError, LeaseOutOfBounds, LeaseRevoked, MessageTooLarge } from "../errors.js"
 import type { DeliveredItem, Lease, LeaseAccess, TransferItem, Window } from "../Message.js"
@@ -264,8 +265,6 @@ export const prepare = (p: Pcb, items: ReadonlyArray<TransferItem>, ctx: Prepare
   })
 }
 
-/** Mappings made by map items, per source page, so the source can revoke them (L4 unmap). */
-const derived = new WeakMap<AddressSpace, Map<number, Array<{ readonly space: AddressSpace; readonly vpn: number; readonly frame: number }>>>()
 
 /** What delivery produced: the receiver's items, and an error for the sender if any item failed. */
 export class Delivery {
@@ -336,13 +335,7 @@ export const deliver = (
           return undefined
         }
         const at = mapped.right
-        let bySource = derived.get(item.from)
-        if (bySource === undefined) derived.set(item.from, (bySource = new Map()))
-        item.frames.forEach((frame, i) => {
-          const list = bySource!.get(item.first + i) ?? []
-          list.push({ space: receiver.space, vpn: (at >>> PAGE_SHIFT) + i, frame })
-          bySource!.set(item.first + i, list)
-        })
+        recordMappings(item.from, item.first, item.frames, receiver.space, at >>> PAGE_SHIFT)
         k.counters.pagesMapped += item.frames.length
         if (k.tracer !== undefined) k.tracer.record({ from: participant(receiver), to: participant(receiver), kind: "kernel", text: `maps ${item.frames.length} shared pages` })
         return new Mapped(at, item.frames.length, item.rights)
@@ -421,32 +414,4 @@ export const takeGrants = (prepared: ReadonlyArray<Prepared>): void => {
 /** Revokes the leases among `prepared` (at reply, or when the caller goes away). */
 export const revokeLeases = (prepared: ReadonlyArray<Prepared>): void => {
   for (const item of prepared) if (item.kind === "lease") item.lease.revoke()
-}
-
-/**
- * Removes every mapping that map items made from `[address, address + pages pages)` of `space`,
- * and, recursively, mappings made from those. Returns the number of pages unmapped.
- */
-export const revokeMappings = (k: KernelCore, space: AddressSpace, address: number, pages: number): number => {
-  const n = unmapDerived(space, address >>> PAGE_SHIFT, pages)
-  k.counters.pagesUnmapped += n
-  return n
-}
-
-const unmapDerived = (space: AddressSpace, first: number, pages: number): number => {
-  const bySource = derived.get(space)
-  if (bySource === undefined) return 0
-  let n = 0
-  for (let v = first; v < first + pages; v++) {
-    const list = bySource.get(v)
-    if (list === undefined) continue
-    bySource.delete(v)
-    for (const m of list) {
-      if (m.space.frameAt(m.vpn) !== m.frame) continue
-      n += unmapDerived(m.space, m.vpn, 1)
-      m.space.unmapPage(m.vpn)
-      n++
-    }
-  }
-  return n
 }

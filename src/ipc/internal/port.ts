@@ -14,7 +14,6 @@
  */
 import { Effect, Either } from "effect"
 import { Capability } from "../../kernel/Capability.js"
-import { attach } from "../../kernel/internal/derivation.js"
 import type { KernelCore } from "../../kernel/Kernel.js"
 import type { Obligation, Pcb } from "../../kernel/Process.js"
 import { PeerDied } from "../errors.js"
@@ -24,6 +23,7 @@ import { deliver, discard, type Prepared, revokeLeases, takeGrants } from "./ite
 import { participant } from "../../kernel/Trace.js"
 import type { Blocker } from "./blocking.js"
 import { Fifo } from "./fifo.js"
+import { DISCONNECT } from "../labels.js"
 import { copyInline, EMPTY } from "./inline.js"
 
 /** Where an envelope is. */
@@ -187,7 +187,7 @@ export class Port {
   }
 
   died(operation: string): PeerDied {
-    return new PeerDied({ operation, port: this.id, pid: this.owner.pid, generation: this.owner.generation })
+    return new PeerDied({ operation, kind: "port", object: this.id, pid: this.owner.pid, generation: this.owner.generation })
   }
 }
 
@@ -245,16 +245,20 @@ export const offer = (port: Port, env: Envelope, front = false): State => {
 /** Completes a blocked one-way send whose message the port has now taken. */
 const sendAccepted = (env: Envelope): void => settle(env, Effect.void)
 
+/** A place in the queue came free: the first blocked sender's message moves in (a blocked one-way send completes). */
+const admitBlocked = (port: Port): void => {
+  const next = port.senders.shift()
+  if (next === undefined) return
+  next.state = State.Queued
+  port.queue.push(next)
+  if (!next.isCall) sendAccepted(next)
+}
+
 /** Takes the next message, if any, refilling the queue from the blocked senders. */
 export const takeNext = (port: Port): Envelope | undefined => {
   let env = port.queue.shift()
   if (env !== undefined) {
-    const next = port.senders.shift()
-    if (next !== undefined) {
-      next.state = State.Queued
-      port.queue.push(next)
-      if (!next.isCall) sendAccepted(next)
-    }
+    admitBlocked(port)
   } else {
     env = port.senders.shift()
     if (env !== undefined && !env.isCall) sendAccepted(env)
@@ -269,11 +273,8 @@ export const transferCaps = (caps: ReadonlyArray<Capability>, into: Pcb): Array<
   const slots: Array<number> = []
   for (const src of caps) {
     if (src.holder === undefined) continue
-    const child = new Capability(src.object, src.rights, src.badge)
-    const slot = into.cspace.insert(child, "transfer")
-    if (Either.isLeft(slot)) continue
-    attach(src, child)
-    slots.push(slot.right)
+    const slot = into.cspace.insertChild(src, src.rights, src.badge, "transfer")
+    if (Either.isRight(slot)) slots.push(slot.right)
   }
   return slots
 }
@@ -373,12 +374,7 @@ export const withdraw = (env: Envelope): void => {
       port.queue.remove(env)
       env.state = State.Cancelled
       discard(port.kernel, env.items)
-      const next = port.senders.shift()
-      if (next !== undefined) {
-        next.state = State.Queued
-        port.queue.push(next)
-        if (!next.isCall) sendAccepted(next)
-      }
+      admitBlocked(port)
       return
     }
     case State.InFlight:
@@ -411,7 +407,7 @@ export const answer = (env: Envelope, reply: ReplyMessage): boolean => {
     env.port.kernel.tracer.record({ from: participant(env.holder), to: participant(env.sender), kind: "reply", text: describe("reply", reply.label, reply.data.length, reply.items.map((i) => i._tag)) })
   }
   const then = env.onReply
-  // `then`'s own errors are the caller's to type (see `Port.callFrom`), not IPC errors.
+  // `then`'s own errors are the caller's to type (see `Port.unsafeCallFrom`), not IPC errors.
   resume(then === undefined ? Effect.succeed(reply) : (Effect.suspend(() => then(reply)) as Effect.Effect<unknown, IpcError>))
   return true
 }
@@ -449,9 +445,6 @@ export const close = (port: Port): void => {
     }
   }
 }
-
-/** The label of the message that announces a badged client's death (see `Port.released`). */
-export const DISCONNECT = 0x7ffffffe
 
 /** Creates a port owned by `owner` and closes it when `owner` dies. */
 export const makePort = (owner: Pcb, capacity: number, disconnects = false): Port => {

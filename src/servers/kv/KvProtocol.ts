@@ -16,7 +16,7 @@
  * with version 0 creates a key, `Watch` with `after: 0` waits for it to exist.
  */
 import { Schema } from "effect"
-import * as Protocol from "../../ipc/Protocol.js"
+import { Protocol } from "../../api.js"
 
 /** A key: 1 to 256 characters. */
 export const Key = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(256))

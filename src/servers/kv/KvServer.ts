@@ -13,8 +13,7 @@
  *   watch again on the new incarnation.
  */
 import { Effect } from "effect"
-import type { Process } from "../../index.js"
-import * as Server from "../Server.js"
+import { type Process, Server } from "../../api.js"
 import { KvProtocol, NoSuchKey, StoreFull, VersionMismatch } from "./KvProtocol.js"
 
 type Ops = typeof KvProtocol.operations

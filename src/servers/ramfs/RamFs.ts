@@ -16,18 +16,16 @@
  *   inode it checked.
  */
 import { Effect } from "effect"
-import * as Lease from "../../ipc/Lease.js"
-import type { DeliveredItem } from "../../ipc/Message.js"
-import * as Memory from "../../kernel/Memory.js"
-import type { Process } from "../../kernel/Process.js"
-import { PAGE_SIZE } from "../../params.js"
-import * as Server from "../Server.js"
-import { type Attr, type DirEntry, FsError, FsProtocol, type FileType } from "../vfs/FsProtocol.js"
+import { FsProtocol as Fs, Lease, Memory, type Message, Params, type Process, Server } from "../../api.js"
 
-/** Entries per `readdir` page (kept well under the protocol's message size). */
-const DIR_PAGE = 64
-/** Longest name in a directory, as on most POSIX file systems. */
-const NAME_MAX = 255
+const { DIR_PAGE, FsError, FsProtocol, NAME_MAX } = Fs
+type FsError = Fs.FsError
+type FsProtocol = Fs.FsProtocol
+type Attr = Fs.Attr
+type DirEntry = Fs.DirEntry
+type FileType = Fs.FileType
+type DeliveredItem = Message.DeliveredItem
+const { PAGE_SIZE } = Params
 
 interface Inode {
   readonly ino: number
@@ -121,7 +119,7 @@ class Store {
 }
 
 /** Frees regions whose last page went. */
-const freeAll = (regions: ReadonlyArray<number>): Effect.Effect<void, never, Process> =>
+const freeAll = (regions: ReadonlyArray<number>): Effect.Effect<void, never, Process.Process> =>
   Effect.forEach(regions, (r) => Effect.ignore(Memory.free(r)), { discard: true })
 
 /** Drops the pages of `inode` from page index `from` on; the regions to free. */
@@ -146,7 +144,7 @@ const reap = (s: Store, inode: Inode): Array<number> => {
 }
 
 /** Sets the size; a shrink zeroes the rest of the last page and drops the pages past it. */
-const resize = (s: Store, inode: Inode, size: number): Effect.Effect<void, never, Process> =>
+const resize = (s: Store, inode: Inode, size: number): Effect.Effect<void, never, Process.Process> =>
   Effect.suspend(() => {
     const old = inode.size
     inode.size = size
@@ -177,7 +175,7 @@ const dirOf = (s: Store, ino: number): Inode | FsError => {
 const inodeOf = (s: Store, ino: number): Inode | FsError => s.get(ino) ?? new FsError({ code: "ENOENT" })
 
 /** Makes sure pages `[first, last]` exist, allocating each missing run as one region. */
-const ensurePages = (s: Store, inode: Inode, first: number, last: number): Effect.Effect<void, FsError, Process> =>
+const ensurePages = (s: Store, inode: Inode, first: number, last: number): Effect.Effect<void, FsError, Process.Process> =>
   Effect.gen(function* () {
     while (inode.pages.length <= last) inode.pages.push(-1)
     let i = first
@@ -200,7 +198,7 @@ const ensurePages = (s: Store, inode: Inode, first: number, last: number): Effec
  * Runs over `[offset, offset + length)` of a file in runs of consecutive page addresses (a hole
  * is its own run with address -1): `f(fileOffset, address, length)`.
  */
-const runs = (inode: Inode, offset: number, length: number, f: (at: number, address: number, n: number) => Effect.Effect<unknown, unknown, Process>) =>
+const runs = (inode: Inode, offset: number, length: number, f: (at: number, address: number, n: number) => Effect.Effect<unknown, unknown, Process.Process>) =>
   Effect.gen(function* () {
     let at = offset
     const end = offset + length
@@ -224,7 +222,7 @@ const leaseError = (e: { readonly _tag: string }) => new FsError({ code: e._tag 
 const ZEROS = new Uint8Array(PAGE_SIZE)
 
 /** The handlers of one RAM file system (fresh state per call: a restarted server starts empty). */
-export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, never, Process> = Effect.sync(() => {
+export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, never, Process.Process> = Effect.sync(() => {
   const s = new Store()
   /** Checks a read or write: a regular file, a sane range, and a lease to move the bytes through. */
   const leasedFile = (ino: number, offset: number, length: number, item: DeliveredItem | undefined) => {
@@ -247,7 +245,7 @@ export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, 
     d.mtimeNs = d.ctimeNs = nowNs()
     return Effect.succeed(s.attr(inode))
   }
-  const removing = (dir: number, name: string, wantDir: boolean, guard: number | undefined): Effect.Effect<void, FsError, Process> =>
+  const removing = (dir: number, name: string, wantDir: boolean, guard: number | undefined): Effect.Effect<void, FsError, Process.Process> =>
     Effect.suspend(() => {
       const d = dirOf(s, dir)
       if (d instanceof FsError) return Effect.fail(d)
@@ -489,7 +487,7 @@ export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, 
 })
 
 /** Writes `length` zero bytes into a lease at `offset`. */
-const writeZeros = (lease: Lease.Lease, offset: number, length: number): Effect.Effect<void, unknown, Process> =>
+const writeZeros = (lease: Lease.Lease, offset: number, length: number): Effect.Effect<void, unknown, Process.Process> =>
   Effect.gen(function* () {
     for (let done = 0; done < length; done += PAGE_SIZE) {
       yield* Lease.writeBytes(lease, offset + done, length - done >= PAGE_SIZE ? ZEROS : ZEROS.subarray(0, length - done))

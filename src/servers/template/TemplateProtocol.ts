@@ -13,7 +13,7 @@
  * | `Reset` (idempotent) | — | — | — |
  */
 import { Schema } from "effect"
-import * as Protocol from "../../ipc/Protocol.js"
+import { Protocol } from "../../api.js"
 
 /** The most a client's total may reach. */
 export const LIMIT = 1_000_000

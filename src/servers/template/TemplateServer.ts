@@ -9,7 +9,7 @@
  *   forgets it); keep state that must survive in another server.
  */
 import { Effect } from "effect"
-import * as Server from "../Server.js"
+import { Server } from "../../api.js"
 import { LIMIT, Overflow, TemplateProtocol } from "./TemplateProtocol.js"
 
 /**

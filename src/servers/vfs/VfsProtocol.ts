@@ -12,8 +12,20 @@
  * an operation reserved to an owner or root (see docs/vfs.md, "Permissions").
  */
 import { Schema } from "effect"
-import * as Protocol from "../../ipc/Protocol.js"
-import { Attr, AttrChanges, DirPage, FsError } from "./FsProtocol.js"
+import { FsProtocol, Protocol } from "../../api.js"
+
+const { Attr, AttrChanges, DirPage, FsError } = FsProtocol
+
+// --- limits -------------------------------------------------------------------------------------
+
+/** Longest path the VFS accepts (Linux `PATH_MAX`): `ENAMETOOLONG` beyond. */
+export const PATH_MAX = 4096
+/** Symbolic links followed in one resolution before `ELOOP` (Linux `MAXSYMLINKS`). */
+export const SYMLINK_MAX = 40
+/** Descriptors one client may hold open when the VFS is given no `maxFds` (Linux's default `RLIMIT_NOFILE`). */
+export const MAX_FDS = 1024
+/** Worker threads of the VFS at most: how many calls a slow mount may hold before others wait. */
+export const MAX_WORKERS = 1024
 
 /** What `stat` answers: the inode's attributes and the device (mount) it lives on. */
 export const Stat = Schema.Struct({ ...Attr.fields, dev: Schema.Int })

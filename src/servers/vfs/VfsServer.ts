@@ -29,13 +29,9 @@
  *   an unchecked file someone else created in between (such a race retries the open).
  */
 import { Effect } from "effect"
-import * as Memory from "../../kernel/Memory.js"
-import * as Process from "../../kernel/Process.js"
-import type * as IpcError from "../../ipc/errors.js"
-import * as Protocol from "../../ipc/Protocol.js"
-import * as Server from "../Server.js"
-import { type Attr, FsError, FsProtocol } from "./FsProtocol.js"
-import { mustBeDir, normalize, parseFlags, type OpenFlags, PATH_MAX, split, SYMLINK_MAX } from "./path.js"
+import { FsProtocol as Fs, type IpcError, Memory, type Process, Protocol, Server } from "../../api.js"
+import { type OpenFlags, parseFlags } from "./flags.js"
+import { mustBeDir, normalize, split } from "./path.js"
 import {
   chownError,
   createMode,
@@ -50,10 +46,12 @@ import {
   W_OK,
   X_OK
 } from "./permissions.js"
-import { type Stat, VfsProtocol } from "./VfsProtocol.js"
+import { MAX_FDS, MAX_WORKERS, PATH_MAX, type Stat, SYMLINK_MAX, VfsProtocol } from "./VfsProtocol.js"
 
-/** Worker threads of the VFS at most: how many calls a slow mount may hold before others wait. */
-export const MAX_WORKERS = 1024
+const { FsError, FsProtocol } = Fs
+type FsError = Fs.FsError
+type FsProtocol = Fs.FsProtocol
+type Attr = Fs.Attr
 
 /** A mount of the initial table: a path and the slot of a capability to a file-system server's port. */
 export interface MountSpec {
@@ -79,7 +77,7 @@ export interface VfsOptions {
    * never falls back to root.
    */
   readonly defaultCredentials?: Credentials
-  /** Descriptors per client. Default 1,024. */
+  /** Descriptors per client. Default `MAX_FDS`. */
   readonly maxFds?: number
   /** Counters of the VFS's own operations. */
   readonly counters?: Server.Counters<VfsProtocol["operations"]>
@@ -174,7 +172,7 @@ export const program = (options: VfsOptions) =>
     })
     const rootMount = mounts.get("/")
     if (rootMount === undefined) return yield* Effect.dieMessage("invariant violated: the VFS needs a mount at /")
-    const maxFds = options.maxFds ?? 1024
+    const maxFds = options.maxFds ?? MAX_FDS
     const tables = new Map<number, Map<number, OpenFile>>()
     // Credentials per badge; a badge without an entry acts with `defaults`.
     const defaults = options.defaultCredentials ?? ROOT

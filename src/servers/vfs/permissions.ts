@@ -9,7 +9,9 @@
  * bits when they own the inode, else the group's bits when the inode's group is one of theirs,
  * else the other bits — exactly one class, as in POSIX.
  */
-import type { Attr } from "./FsProtocol.js"
+import type { FsProtocol } from "../../api.js"
+
+type Attr = FsProtocol.Attr
 import type { Credentials } from "./VfsProtocol.js"
 
 /**

@@ -19,10 +19,14 @@
  * - Per-operation counters are plain numbers written by the workers only.
  */
 import { Cause, Deferred, Effect, Either, Exit, type Fiber, Scope } from "effect"
-import { type IpcError, KernelError, Memory, Port, type Process } from "../index.js"
+import type * as IpcError from "../ipc/errors.js"
+import * as Labels from "../ipc/labels.js"
+import * as Port from "../ipc/Port.js"
 import * as Protocol from "../ipc/Protocol.js"
-import { register } from "./names/client.js"
-import type { BadRegistration, NameTaken } from "./names/protocol.js"
+import * as KernelError from "../kernel/errors.js"
+import * as Memory from "../kernel/Memory.js"
+import type * as Process from "../kernel/Process.js"
+import { type BadRegistration, type NameTaken, register } from "./NameService.js"
 
 // --- handlers -----------------------------------------------------------------------------------
 
@@ -194,7 +198,7 @@ const idleAgain = (pool: Pool): boolean => {
  */
 interface Worker extends Shared {
   readonly receive: Port.ReceiveOptions | undefined
-  /** The worker's own fiber: its replies are made synchronously through it (`Port.replyReceiveFrom`). */
+  /** The worker's own fiber: its replies are made synchronously through it (`Port.unsafeReplyReceiveFrom`). */
   readonly fiber: Fiber.RuntimeFiber<unknown, unknown>
 }
 
@@ -237,7 +241,7 @@ class ResponderImpl implements Responder<Protocol.Operation> {
     return this.answer(false, failure)
   }
   private answer(ok: boolean, value: unknown): Effect.Effect<boolean, IpcError.IpcError, Process.Process> {
-    return send(this.call.shared, this.call, ok, value, undefined)
+    return answerWith(this.call.shared, this.call, ok, value, undefined)
   }
 }
 
@@ -258,7 +262,7 @@ const answered = (s: OperationStats, ok: boolean, started: number): void => {
  * capabilities, or its window is too small) the caller gets `InvalidReply` instead. Answer
  * capabilities are deleted afterwards, delivered or not.
  */
-const send = (
+const answerWith = (
   shared: Shared,
   call: ServerCall,
   ok: boolean,
@@ -275,7 +279,7 @@ const send = (
   const sent =
     bytes instanceof Protocol.InvalidReply
       ? refused(bytes)
-      : Effect.catchAll(replyWith(shared, call.reply, ok ? Protocol.Status.ok : Protocol.Status.failure, bytes, caps), (e) =>
+      : Effect.catchAll(replyWith(shared, call.reply, ok ? Labels.Status.ok : Labels.Status.failure, bytes, caps), (e) =>
           e._tag === "RightsDenied" || e._tag === "MessageTooLarge"
             ? refused(new Protocol.InvalidReply({ protocol: shared.protocol.name, operation: entry.name, reason: e.message }))
             : Effect.fail(e)
@@ -284,23 +288,27 @@ const send = (
 }
 const NONE: ReadonlyArray<number> = []
 
-/** Replies with a payload, spilling it through this thread's buffer when it exceeds `inlineMax`. */
 /** What a retired worker's loop gets instead of a message. */
 const RETIRED = null
 
-/** The next message for `w`, or `RETIRED` when its pool has idle workers enough. */
+/**
+ * The next message for `w`, or `RETIRED` when its pool has idle workers enough. Lazy: the pool
+ * counts change when the effect runs (after whatever precedes it), not when it is built.
+ */
 const receiveNext = (w: Worker): Effect.Effect<Port.Received | typeof RETIRED, IpcError.IpcError, Process.Process> =>
-  w.pool !== undefined && !idleAgain(w.pool) ? Effect.succeed(RETIRED) : Port.receive(w.port, w.receive)
+  Effect.suspend(() => (w.pool !== undefined && !idleAgain(w.pool) ? Effect.succeed(RETIRED) : Port.receive(w.port, w.receive)))
 
 /**
  * Replies, then the next message for `w` (one `replyReceive`), or `RETIRED` after the reply alone.
- * The reply is delivered now, before this returns: `msg` may hold bytes valid only until then.
+ * Eager, and called only from `w`'s own fiber while it runs: the reply is delivered (and the pool
+ * counted) now, before this returns, so `msg` may hold bytes valid only until then.
  */
-const replyNext = (w: Worker, reply: Port.Reply, msg: Port.Message): Effect.Effect<Port.Received | typeof RETIRED, IpcError.IpcError, Process.Process> =>
+const unsafeReplyNext = (w: Worker, reply: Port.Reply, msg: Port.Message): Effect.Effect<Port.Received | typeof RETIRED, IpcError.IpcError, Process.Process> =>
   w.pool !== undefined && !idleAgain(w.pool)
-    ? Effect.as(Port.replyFrom(w.fiber, reply, msg), RETIRED)
-    : Port.replyReceiveFrom(w.fiber, reply, msg, w.port, w.receive)
+    ? Effect.as(Port.unsafeReplyFrom(w.fiber, reply, msg), RETIRED)
+    : Port.unsafeReplyReceiveFrom(w.fiber, reply, msg, w.port, w.receive)
 
+/** Replies with a payload, spilling it through this thread's buffer when it exceeds `inlineMax`. */
 const replyWith = (
   shared: Shared,
   reply: Port.Reply,
@@ -312,7 +320,7 @@ const replyWith = (
   return Effect.flatMap(Protocol.threadBuffer(shared.protocol.maxMessage), (buffer) =>
     Effect.zipRight(
       Memory.write(buffer.address, bytes),
-      Port.reply(reply, new Protocol.WireMessage(status | Protocol.SPILLED, new Uint8Array(0), caps, [{ _tag: "copy", address: buffer.address, length: bytes.length }]))
+      Port.reply(reply, new Protocol.WireMessage(status | Labels.SPILLED, new Uint8Array(0), caps, [{ _tag: "copy", address: buffer.address, length: bytes.length }]))
     )
   )
 }
@@ -320,19 +328,19 @@ const replyWith = (
 /** Answers and waits for the next message: one `replyReceive` when the answer is plain and inline. */
 const answerAndReceive = (w: Worker, call: ServerCall, ok: boolean, value: unknown): Effect.Effect<Port.Received | typeof RETIRED, IpcError.IpcError, Process.Process> => {
   const entry = call.entry
-  if (ok && entry.operation.replyCaps) return Effect.zipRight(send(w, call, ok, value, undefined), receiveNext(w))
-  // Transient: `replyNext` hands inline bytes to the kernel before anything else runs.
+  if (ok && entry.operation.replyCaps) return Effect.zipRight(answerWith(w, call, ok, value, undefined), receiveNext(w))
+  // Transient: `unsafeReplyNext` hands inline bytes to the kernel before anything else runs.
   const bytes = Protocol.encodeAnswer(w.protocol, entry, ok, value, w.inlineMax, true)
   if (bytes instanceof Protocol.InvalidReply || bytes.length > w.inlineMax) {
-    return Effect.zipRight(send(w, call, ok, value, bytes), receiveNext(w))
+    return Effect.zipRight(answerWith(w, call, ok, value, bytes), receiveNext(w))
   }
   answered(w.stats[entry.ordinal]!, ok, call.started)
-  return replyNext(w, call.reply, new Protocol.WireMessage(ok ? Protocol.Status.ok : Protocol.Status.failure, bytes))
+  return unsafeReplyNext(w, call.reply, new Protocol.WireMessage(ok ? Labels.Status.ok : Labels.Status.failure, bytes))
 }
 
 /** Answers a request that did not decode, deletes its capabilities, and waits for the next. */
 const refuse = (w: Worker, m: Port.Received, error: Protocol.InvalidRequest): Effect.Effect<Port.Received | typeof RETIRED, IpcError.IpcError, Process.Process> => {
-  const entry = w.protocol.entries[m.label & Protocol.LABEL_BITS]
+  const entry = w.protocol.entries[m.label & Labels.LABEL_BITS]
   if (entry !== undefined) w.stats[entry.ordinal]!.invalid++
   else w.counters.unroutable++
   const answer = replyWith(w, m.reply!, Protocol.statusOf(error), Protocol.encodeError(error, w.inlineMax), NONE)
@@ -374,7 +382,7 @@ const dispatch = (
 const serveOne = (w: Worker, m: Port.Received): Effect.Effect<Port.Received | typeof RETIRED, IpcError.IpcError, Process.Process> => {
   const started = w.counters.received++ % LATENCY_SAMPLE === 0 ? performance.now() : -1
   if (m.reply === undefined) {
-    if (m.label === Port.DISCONNECT && w.onDisconnect !== undefined) return Effect.zipRight(w.onDisconnect(m.badge), receiveNext(w))
+    if (m.label === Labels.DISCONNECT && w.onDisconnect !== undefined) return Effect.zipRight(w.onDisconnect(m.badge), receiveNext(w))
     w.counters.unroutable++
     return Effect.zipRight(Protocol.dropCaps(m.caps), receiveNext(w))
   }

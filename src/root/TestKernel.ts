@@ -16,10 +16,15 @@
  * only their `Process`, exactly as in production.
  */
 import { Cause, Data, Duration, Effect, Fiber, TestClock } from "effect"
-import { Capability, Kernel, type KernelError, type Params, Port, type Process } from "../index.js"
+import * as Port from "../ipc/Port.js"
 import * as Protocol from "../ipc/Protocol.js"
-import * as NameService from "../servers/NameService.js"
-import * as Server from "../servers/Server.js"
+import * as Capability from "../kernel/Capability.js"
+import type * as KernelError from "../kernel/errors.js"
+import * as Kernel from "../kernel/Kernel.js"
+import type * as Process from "../kernel/Process.js"
+import * as Server from "../lib/Server.js"
+import type * as Params from "../params.js"
+import * as NameServer from "../servers/names/NameServer.js"
 
 /** A kernel for tests: `Kernel.layer` with 1,024 frames (4 MiB) unless `config` says otherwise. */
 export const layer = (config: Partial<Params.KernelConfig> = {}) => Kernel.layer({ frames: 1024, ...config })
@@ -136,7 +141,7 @@ export const names = (): Effect.Effect<TestNames, SpawnError, Kernel.Kernel> =>
     const k = yield* Kernel.Kernel
     const process = yield* k.create({ name: "names" })
     const port = yield* Port.createFor(process)
-    yield* k.start(process, NameService.program({ port: port.slot }))
+    yield* k.start(process, NameServer.program({ port: port.slot }))
     return {
       process,
       port,

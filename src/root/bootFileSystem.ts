@@ -10,10 +10,9 @@
 import { Deferred, Effect, Exit, Cause, ManagedRuntime, Queue } from "effect"
 import * as Kernel from "../kernel/Kernel.js"
 import * as Process from "../kernel/Process.js"
-import { FsError } from "../servers/vfs/FsProtocol.js"
-import { makeFs, type NodeFs, NodeFsError } from "./NodeFs.js"
-import * as System from "./System.js"
-import * as Vfs from "./VfsClient.js"
+import { makeFs, type NodeFs, NodeFsError, toNodeError } from "../fs/NodeFs.js"
+import * as Vfs from "../fs/VfsClient.js"
+import * as System from "./FileSystemStack.js"
 
 /** Options of `bootFileSystem`. */
 export interface BootOptions {
@@ -56,6 +55,12 @@ type Runtime = ManagedRuntime.ManagedRuntime<Kernel.Kernel, never>
 
 const gone = () => new NodeFsError("EIO", "fs")
 
+/** What a failed job rejects with: its typed failure as Node's error, or the defect. */
+const rejection = (cause: Cause.Cause<unknown>, syscall: string): unknown => {
+  const failure = Cause.failureOption(cause)
+  return failure._tag === "Some" ? toNodeError(failure.value, syscall) : Cause.squash(cause)
+}
+
 /**
  * Spawns a client process whose main fiber runs each job on a thread of its own, and the `fs`
  * whose calls are those jobs.
@@ -70,10 +75,7 @@ const attach = async (
   const jobs = Effect.runSync(Queue.unbounded<Job>())
   const serveJobs: Effect.Effect<never, never, Process.Process> = Effect.forever(Effect.flatMap(Queue.take(jobs), (job) => Process.fork(job)))
   const spawned = await runtime.runPromiseExit(System.spawnClient(system, serveJobs, name, credentials))
-  if (Exit.isFailure(spawned)) {
-    const failure = Cause.failureOption(spawned.cause)
-    throw failure._tag === "Some" && failure.value instanceof FsError ? new NodeFsError(failure.value.code, failure.value.syscall ?? "spawn") : Cause.squash(spawned.cause)
-  }
+  if (Exit.isFailure(spawned)) throw rejection(spawned.cause, "spawn")
   const client = spawned.value
   const run = <A>(effect: Effect.Effect<A, unknown, Process.Process>): Promise<A> => {
     if (closed() || !client.alive) return Promise.reject(gone())
@@ -87,9 +89,7 @@ const attach = async (
       )
       .then((exit) => {
         if (Exit.isSuccess(exit)) return exit.value
-        const failure = Cause.failureOption(exit.cause)
-        if (failure._tag === "Some") throw failure.value instanceof FsError ? new NodeFsError(failure.value.code, failure.value.syscall ?? "fs") : failure.value
-        throw Cause.squash(exit.cause)
+        throw rejection(exit.cause, "fs")
       })
   }
   return { fs: makeFs(Vfs.client(0), run), client }

@@ -15,7 +15,7 @@
  * which knows who calls, is the reference monitor.
  */
 import { Schema } from "effect"
-import * as Protocol from "../../ipc/Protocol.js"
+import * as Protocol from "../ipc/Protocol.js"
 
 /**
  * A POSIX error. `syscall`, `path` and `dest` are filled in by the VFS (a file-system server knows
@@ -31,6 +31,11 @@ export class FsError extends Schema.TaggedError<FsError>()("FsError", {
     return `${this.code}: ${this.syscall ?? "fs"}${this.path === undefined ? "" : ` '${this.path}'`}${this.dest === undefined ? "" : ` -> '${this.dest}'`}`
   }
 }
+
+/** Longest name in a directory (`ENAMETOOLONG` beyond), as on most POSIX file systems. */
+export const NAME_MAX = 255
+/** Most entries in one `readdir` page (kept well under the protocol's message size). */
+export const DIR_PAGE = 64
 
 /** Kinds of inode. */
 export const FileType = Schema.Literal("file", "dir", "symlink")

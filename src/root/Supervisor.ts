@@ -13,7 +13,9 @@
  *   server that cannot stay up is left dead rather than restarted in a tight loop.
  */
 import { Clock, Data, Duration, Effect, Fiber } from "effect"
-import { Kernel, type KernelError, type Process } from "../index.js"
+import type * as KernelError from "../kernel/errors.js"
+import * as Kernel from "../kernel/Kernel.js"
+import type * as Process from "../kernel/Process.js"
 
 /** The server failed more than `maxRestarts` times within `window`; it is left dead. */
 export class RestartLimit extends Data.TaggedError("RestartLimit")<{

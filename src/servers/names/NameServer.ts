@@ -12,9 +12,9 @@
  *   may replace or unregister it.
  */
 import { Effect, Either } from "effect"
-import { Capability, Caps } from "../../index.js"
-import * as Server from "../Server.js"
-import { BadRegistration, NameNotFound, NameProtocol, NameTaken, NotOwner, Unavailable } from "./protocol.js"
+import { Caps, NameService, Server } from "../../api.js"
+
+const { BadRegistration, NameNotFound, NameProtocol, NameTaken, NotOwner, Unavailable } = NameService
 
 interface Entry {
   /** The registered capability's slot in the service's space. */
@@ -26,7 +26,7 @@ interface Entry {
 }
 
 const BADGE_MAX = 0x7fffffff
-const handOut = Capability.Rights.send | Capability.Rights.grant
+const handOut = Caps.Rights.send | Caps.Rights.grant
 
 /** Whether the capability in `slot` still names a live object. */
 const alive = (slot: number) => Effect.isSuccess(Caps.inspect(slot))
@@ -50,8 +50,8 @@ const handlers = Effect.sync((): Server.Handlers<typeof NameProtocol.operations>
         const info = yield* Effect.either(Caps.inspect(offered))
         if (Either.isLeft(info)) return yield* refuse(new BadRegistration({ name, reason: info.left.message }))
         const { kind, badge, rights } = info.right
-        if (kind !== "port" || badge !== 0 || (rights & Capability.Rights.send) === 0) {
-          return yield* refuse(new BadRegistration({ name, reason: `need an unbadged send capability to a port, got a ${kind} (badge ${badge}, rights ${Capability.rightsToNames(rights).join("+") || "none"})` }))
+        if (kind !== "port" || badge !== 0 || (rights & Caps.Rights.send) === 0) {
+          return yield* refuse(new BadRegistration({ name, reason: `need an unbadged send capability to a port, got a ${kind} (badge ${badge}, rights ${Caps.rightsToNames(rights).join("+") || "none"})` }))
         }
         const existing = entries.get(name)
         if (existing !== undefined) {
