@@ -23,7 +23,10 @@ export const winners = (results: ReadonlyArray<Measurement>): ReadonlyMap<number
       const rows = results.filter((r) => r.size === size && r.strategy === s)
       if (rows.length === 0) continue
       const rate = rows.reduce((n, r) => n + r.mbPerS, 0) / rows.length
-      if (rate > bestRate) (best = s), (bestRate = rate)
+      if (rate > bestRate) {
+        best = s
+        bestRate = rate
+      }
     }
     if (best !== undefined) out.set(size, best)
   }

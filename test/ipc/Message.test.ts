@@ -49,8 +49,13 @@ describe("Fifo", () => {
     const q = new Fifo<number>(2)
     const model: Array<number> = []
     for (const [op, v] of ops) {
-      if (op === 0) (q.push(v), model.push(v))
-      else if (op === 1) (q.unshift(v), model.unshift(v))
+      if (op === 0) {
+        q.push(v)
+        model.push(v)
+      } else if (op === 1) {
+        q.unshift(v)
+        model.unshift(v)
+      }
       else if (op === 2) expect(q.shift()).toBe(model.shift())
       else {
         const i = model.indexOf(v)

@@ -71,7 +71,10 @@ describe("bulk transfer", () => {
           ]
           const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
           let o = 0
-          for (const part of parts) (bytes.set(part, o), (o += part.length))
+          for (const part of parts) {
+            bytes.set(part, o)
+            o += part.length
+          }
           const beforeFaults = Either.isLeft(yield* Effect.either(Memory.read(middle.address - 1, 1)))
           const afterFaults = Either.isLeft(yield* Effect.either(Memory.read(middle.address + middle.pages * PAGE_SIZE, 1)))
           const windowTail = yield* Memory.read(head.address + head.length, PAGE_SIZE - head.length)
