@@ -152,7 +152,10 @@ const clientLoop = (strategy: Strategy, size: number, n: number) =>
 const runClient = (k: KernelCore, port: Capability, strategy: Strategy, size: number, n: number): Promise<number> =>
   Effect.runPromise(
     Effect.gen(function* () {
-      const client = yield* Kernel.spawn(clientLoop(strategy, size, n), { quota: MOVE_BUDGET + 1_024, caps: [{ cap: port, rights: Rights.send | Rights.grant }] })
+      const client = yield* Kernel.spawn(clientLoop(strategy, size, n), {
+        quota: MOVE_BUDGET + 1_024,
+        caps: [{ cap: port, rights: Rights.send | Rights.grant }]
+      })
       const exit = yield* client.await
       if (exit._tag !== "Exited") throw new Error(`bulk client ${strategy}/${size} ended ${exit._tag}`)
       return exit.value as number
@@ -178,13 +181,14 @@ const viaStrategy = (strategy: Strategy, size: number): Benchmark => ({
   name: `bulk.${strategy}.${size}.gbps`,
   unit: "GB/s",
   run: () =>
-    withKernel((k) =>
-      Effect.gen(function* () {
-        const port = yield* bulkServer(k)
-        const n = iterations(strategy, size)
-        const us = yield* Effect.promise(() => microsPerOpTimed(n, (m) => runClient(k, port, strategy, size, m), roundsOf(n)))
-        return gbps(size, us)
-      }),
+    withKernel(
+      (k) =>
+        Effect.gen(function* () {
+          const port = yield* bulkServer(k)
+          const n = iterations(strategy, size)
+          const us = yield* Effect.promise(() => microsPerOpTimed(n, (m) => runClient(k, port, strategy, size, m), roundsOf(n)))
+          return gbps(size, us)
+        }),
       framesFor([strategy, size])
     )
 })

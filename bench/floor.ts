@@ -34,7 +34,12 @@ const asyncHandoff = (n: number) =>
     const toServer = new Wakeup()
     const toClient = new Wakeup()
     const server = yield* Effect.fork(
-      Effect.forever(Effect.zipRight(toServer.wait, Effect.sync(() => toClient.notify())))
+      Effect.forever(
+        Effect.zipRight(
+          toServer.wait,
+          Effect.sync(() => toClient.notify())
+        )
+      )
     )
     for (let i = 0; i < n; i++) {
       toServer.notify()
@@ -52,9 +57,7 @@ interface Pending {
 const queueCall = (n: number) =>
   Effect.gen(function* () {
     const q = yield* Queue.bounded<Pending>(1)
-    const server = yield* Effect.fork(
-      Effect.forever(Effect.flatMap(Queue.take(q), (p) => Deferred.succeed(p.reply, p.label)))
-    )
+    const server = yield* Effect.fork(Effect.forever(Effect.flatMap(Queue.take(q), (p) => Deferred.succeed(p.reply, p.label))))
     for (let i = 0; i < n; i++) {
       const reply = yield* Deferred.make<number>()
       yield* Queue.offer(q, { label: i, reply })

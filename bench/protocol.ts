@@ -50,8 +50,7 @@ const typedLoop = (k: KernelCore, port: Capability, n: number) =>
   )
 
 /** Microseconds per typed `Add` call from one client to a one-worker server. */
-const typedCall = () =>
-  withKernel((k) => Effect.flatMap(adderServer(k), (port) => Effect.promise(() => microsPerOp(CALLS, (n) => typedLoop(k, port, n)))))
+const typedCall = () => withKernel((k) => Effect.flatMap(adderServer(k), (port) => Effect.promise(() => microsPerOp(CALLS, (n) => typedLoop(k, port, n)))))
 
 /** A typed call ÷ a null call, the two timed in alternating rounds on one kernel. */
 const typedOverNull = () =>

@@ -38,7 +38,7 @@ const leaseLoop = (k: KernelCore, sys: System.System, size: number, n: number, r
       const { fd } = yield* vfs.open({ path: "/bench", flags: "w+", mode: 0o644 })
       const buf = yield* Memory.allocate(Math.ceil(size / PAGE_SIZE))
       yield* Vfs.writeFrom(vfs, fd, buf, size, 0)
-      for (let i = 0; i < n; i++) yield* (read ? Vfs.readInto(vfs, fd, buf, size, 0) : Vfs.writeFrom(vfs, fd, buf, size, 0))
+      for (let i = 0; i < n; i++) yield* read ? Vfs.readInto(vfs, fd, buf, size, 0) : Vfs.writeFrom(vfs, fd, buf, size, 0)
       yield* vfs.close({ fd })
     })
   )
@@ -92,19 +92,25 @@ const openClose: Benchmark = {
   run: () =>
     withFs((k, sys) =>
       Effect.gen(function* () {
-        yield* client(k, sys, (vfs) => Vfs.writeFile(vfs, "/dir/../f", new Uint8Array(1)).pipe(Effect.catchAll(() => Vfs.writeFile(vfs, "/f", new Uint8Array(1)))))
+        yield* client(k, sys, (vfs) =>
+          Vfs.writeFile(vfs, "/dir/../f", new Uint8Array(1)).pipe(Effect.catchAll(() => Vfs.writeFile(vfs, "/f", new Uint8Array(1))))
+        )
         return yield* Effect.promise(() =>
-          microsPerOp(2000, (n) =>
-            Effect.runPromise(
-              client(k, sys, (vfs) =>
-                Effect.gen(function* () {
-                  for (let i = 0; i < n; i++) {
-                    const { fd } = yield* vfs.open({ path: "/f", flags: "r", mode: 0 })
-                    yield* vfs.close({ fd })
-                  }
-                })
-              )
-            ), 3)
+          microsPerOp(
+            2000,
+            (n) =>
+              Effect.runPromise(
+                client(k, sys, (vfs) =>
+                  Effect.gen(function* () {
+                    for (let i = 0; i < n; i++) {
+                      const { fd } = yield* vfs.open({ path: "/f", flags: "r", mode: 0 })
+                      yield* vfs.close({ fd })
+                    }
+                  })
+                )
+              ),
+            3
+          )
         )
       })
     )

@@ -38,7 +38,9 @@ const strategiesOption = Options.text("strategies").pipe(
   Options.mapEffect((text) => {
     const names = text.split(",").map((t) => t.trim())
     const bad = names.filter((n) => !(STRATEGIES as ReadonlyArray<string>).includes(n))
-    return bad.length === 0 ? Effect.succeed(names as Array<Strategy>) : Effect.fail(invalid(`unknown strategy '${bad.join(",")}': choose from ${STRATEGIES.join(", ")}`))
+    return bad.length === 0
+      ? Effect.succeed(names as Array<Strategy>)
+      : Effect.fail(invalid(`unknown strategy '${bad.join(",")}': choose from ${STRATEGIES.join(", ")}`))
   }),
   Options.optional
 )
@@ -80,9 +82,9 @@ const report = (results: Lab.LabResults, matrix: Lab.LabMatrix, seconds: number,
       `about ${sizeLabel(matrix.budget)} per cell and direction (1 to 200 operations per client), the fastest of ${matrix.rounds ?? 1} round${(matrix.rounds ?? 1) === 1 ? "" : "s"}. Run took ${seconds.toFixed(1)} s.`,
     "",
     "Each operation writes `size` bytes from a client to a server and reads them back, moving the bytes by",
-    "one strategy. MB/s counts both directions. \"copied/byte\" is the bytes the kernel copied per byte moved;",
-    "\"pages/op\" the pages mapped or granted; \"frames in use\" all memory in use when the timed operations",
-    "end; \"hand-offs/op\" the fiber wake-ups.",
+    'one strategy. MB/s counts both directions. "copied/byte" is the bytes the kernel copied per byte moved;',
+    '"pages/op" the pages mapped or granted; "frames in use" all memory in use when the timed operations',
+    'end; "hand-offs/op" the fiber wake-ups.',
     "",
     "## Fastest strategy at each size",
     "",
@@ -97,8 +99,7 @@ const report = (results: Lab.LabResults, matrix: Lab.LabMatrix, seconds: number,
           "## Results: through the VFS to the RAM file system",
           "",
           "Writes by lease (the VFS forwards the client's lease; the file system copies once) or by grant (the",
-          "pages become file pages); reads by lease. The VFS process copied " +
-            `${results.vfs.reduce((n, r) => n + r.vfsBytesCopied, 0)} bytes in all.`,
+          "pages become file pages); reads by lease. The VFS process copied " + `${results.vfs.reduce((n, r) => n + r.vfsBytesCopied, 0)} bytes in all.`,
           "",
           markdownTable(results.vfs)
         ]),
@@ -152,7 +153,10 @@ const lab = Command.make("lab", options, (o) =>
 const trace = Command.make(
   "trace",
   {
-    scenario: Args.choice(Lab.SCENARIOS.map((s) => [s, s] as const), { name: "scenario" }),
+    scenario: Args.choice(
+      Lab.SCENARIOS.map((s) => [s, s] as const),
+      { name: "scenario" }
+    ),
     out: Options.file("out").pipe(Options.optional, Options.withDescription("write the diagram to this file instead of printing it"))
   },
   ({ scenario, out }) =>

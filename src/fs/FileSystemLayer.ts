@@ -74,8 +74,7 @@ const typeBits: Record<FileType, number> = { file: 0o100000, dir: 0o040000, syml
 const typeNames: Record<FileType, FileSystem.File.Type> = { file: "File", dir: "Directory", symlink: "SymbolicLink" }
 const dateOf = (ns: bigint) => new Date(Number(ns / 1_000_000n))
 /** A `Date` (or, as Node's `utimes`, a number of seconds) in nanoseconds since the epoch. */
-const timeNs = (t: Date | number): bigint =>
-  t instanceof Date ? BigInt(t.getTime()) * 1_000_000n : BigInt(Math.round(t * 1e6)) * 1000n
+const timeNs = (t: Date | number): bigint => (t instanceof Date ? BigInt(t.getTime()) * 1_000_000n : BigInt(Math.round(t * 1e6)) * 1000n)
 
 /** A VFS `Stat` as @effect/platform's `File.Info` (`mode` carries the type bits, as Node's). */
 const infoOf = (s: Stat): FileSystem.File.Info => ({
@@ -114,7 +113,11 @@ export const fromVfs = (vfs: Vfs.Vfs, pcb: Pcb): FileSystem.FileSystem => {
     Effect.provideService(Effect.mapError(effect, systemError(method, pathOrFd)), Process, pcb)
 
   const lstatOrNone = (p: string) =>
-    Effect.catchIf(Effect.asSome(Vfs.stat(vfs, p, false)), (e) => e.code === "ENOENT", () => Effect.succeedNone)
+    Effect.catchIf(
+      Effect.asSome(Vfs.stat(vfs, p, false)),
+      (e) => e.code === "ENOENT",
+      () => Effect.succeedNone
+    )
 
   const removeTree = (p: string): Effect.Effect<void, unknown, Process> =>
     Effect.gen(function* () {
@@ -130,7 +133,13 @@ export const fromVfs = (vfs: Vfs.Vfs, pcb: Pcb): FileSystem.FileSystem => {
       if (st.type === "dir" && options?.recursive !== true) return yield* Effect.fail(new FsError({ code: "EISDIR", syscall: "rm", path: p }))
       yield* options?.recursive === true ? removeTree(p) : vfs.unlink({ path: p })
     })
-    return options?.force === true ? Effect.catchIf(go, (e) => e instanceof FsError && e.code === "ENOENT", () => Effect.void) : go
+    return options?.force === true
+      ? Effect.catchIf(
+          go,
+          (e) => e instanceof FsError && e.code === "ENOENT",
+          () => Effect.void
+        )
+      : go
   }
 
   const copyTree = (src: string, dst: string, options?: FileSystem.CopyOptions): Effect.Effect<void, unknown, Process> =>
@@ -188,14 +197,30 @@ export const fromVfs = (vfs: Vfs.Vfs, pcb: Pcb): FileSystem.FileSystem => {
         ? Effect.void
         : Effect.flatMap(writeChunk("writeAll", buffer), (n) =>
             n === 0
-              ? Effect.fail(new PlatformError.SystemError({ reason: "WriteZero", module: "FileSystem", method: "writeAll", pathOrDescriptor: fd, description: "write returned 0 bytes written" }))
-              : n < buffer.length ? writeAll(buffer.subarray(n)) : Effect.void
+              ? Effect.fail(
+                  new PlatformError.SystemError({
+                    reason: "WriteZero",
+                    module: "FileSystem",
+                    method: "writeAll",
+                    pathOrDescriptor: fd,
+                    description: "write returned 0 bytes written"
+                  })
+                )
+              : n < buffer.length
+                ? writeAll(buffer.subarray(n))
+                : Effect.void
           )
     const readAt = (method: string, length: number) =>
-      Effect.tap(io(method, fd, Effect.suspend(() => Vfs.readBytes(vfs, fd, length, Number(position)))), (bytes) =>
-        Effect.sync(() => {
-          position += BigInt(bytes.length)
-        })
+      Effect.tap(
+        io(
+          method,
+          fd,
+          Effect.suspend(() => Vfs.readBytes(vfs, fd, length, Number(position)))
+        ),
+        (bytes) =>
+          Effect.sync(() => {
+            position += BigInt(bytes.length)
+          })
       )
     return {
       [FileSystem.FileTypeId]: FileSystem.FileTypeId,
@@ -223,7 +248,13 @@ export const fromVfs = (vfs: Vfs.Vfs, pcb: Pcb): FileSystem.FileSystem => {
             if (!append && position > len) position = len
           })
         ),
-      write: (buffer) => lock(Effect.map(Effect.suspend(() => writeChunk("write", buffer)), FileSystem.Size)),
+      write: (buffer) =>
+        lock(
+          Effect.map(
+            Effect.suspend(() => writeChunk("write", buffer)),
+            FileSystem.Size
+          )
+        ),
       writeAll: (buffer) => lock(Effect.suspend(() => writeAll(buffer)))
     }
   }
@@ -292,7 +323,11 @@ export const fromVfs = (vfs: Vfs.Vfs, pcb: Pcb): FileSystem.FileSystem => {
     symlink: (target, path) => io("symlink", path, vfs.symlink({ target, path: absolute(path) })),
     truncate: (path, length) => io("truncate", path, vfs.truncate({ path: absolute(path), size: Number(length ?? 0) })),
     utimes: (path, atime, mtime) =>
-      io("utimes", path, Effect.suspend(() => vfs.setattr({ path: absolute(path), follow: true, atimeNs: timeNs(atime), mtimeNs: timeNs(mtime) }))),
+      io(
+        "utimes",
+        path,
+        Effect.suspend(() => vfs.setattr({ path: absolute(path), follow: true, atimeNs: timeNs(atime), mtimeNs: timeNs(mtime) }))
+      ),
     watch: (path) =>
       Stream.fail(
         new PlatformError.SystemError({
@@ -312,8 +347,7 @@ export const fromVfs = (vfs: Vfs.Vfs, pcb: Pcb): FileSystem.FileSystem => {
  * 0, where `System.spawnClient` puts it). Never fails; the service's methods fail as the module
  * header says.
  */
-export const make = (slot = 0): Effect.Effect<FileSystem.FileSystem, never, Process> =>
-  Effect.map(Process, (pcb) => fromVfs(Vfs.client(slot), pcb))
+export const make = (slot = 0): Effect.Effect<FileSystem.FileSystem, never, Process> => Effect.map(Process, (pcb) => fromVfs(Vfs.client(slot), pcb))
 
 /**
  * A layer providing @effect/platform's `FileSystem` backed by the VFS in capability `slot`

@@ -123,34 +123,86 @@ export class Stats {
     this.ctime = new Date(this.ctimeMs)
     this.birthtime = new Date(this.birthtimeMs)
   }
-  isFile() { return (this.mode & 0o170000) === typeBits.file }
-  isDirectory() { return (this.mode & 0o170000) === typeBits.dir }
-  isSymbolicLink() { return (this.mode & 0o170000) === typeBits.symlink }
-  isBlockDevice() { return false }
-  isCharacterDevice() { return false }
-  isFIFO() { return false }
-  isSocket() { return false }
+  isFile() {
+    return (this.mode & 0o170000) === typeBits.file
+  }
+  isDirectory() {
+    return (this.mode & 0o170000) === typeBits.dir
+  }
+  isSymbolicLink() {
+    return (this.mode & 0o170000) === typeBits.symlink
+  }
+  isBlockDevice() {
+    return false
+  }
+  isCharacterDevice() {
+    return false
+  }
+  isFIFO() {
+    return false
+  }
+  isSocket() {
+    return false
+  }
 }
 
 /** Node's `fs.Dirent` (`name` is a `Buffer` when the listing asked for encoding `"buffer"`). */
 export class Dirent<Name extends string | Buffer = string> {
-  constructor(readonly name: Name, private readonly type: FileType, readonly parentPath: string) {}
-  get path() { return this.parentPath }
-  isFile() { return this.type === "file" }
-  isDirectory() { return this.type === "dir" }
-  isSymbolicLink() { return this.type === "symlink" }
-  isBlockDevice() { return false }
-  isCharacterDevice() { return false }
-  isFIFO() { return false }
-  isSocket() { return false }
+  constructor(
+    readonly name: Name,
+    private readonly type: FileType,
+    readonly parentPath: string
+  ) {}
+  get path() {
+    return this.parentPath
+  }
+  isFile() {
+    return this.type === "file"
+  }
+  isDirectory() {
+    return this.type === "dir"
+  }
+  isSymbolicLink() {
+    return this.type === "symlink"
+  }
+  isBlockDevice() {
+    return false
+  }
+  isCharacterDevice() {
+    return false
+  }
+  isFIFO() {
+    return false
+  }
+  isSocket() {
+    return false
+  }
 }
 
 /** Node's `fs.constants` (the part this file system honours). */
 export const constants = {
-  O_RDONLY: O.RDONLY, O_WRONLY: O.WRONLY, O_RDWR: O.RDWR, O_CREAT: O.CREAT, O_EXCL: O.EXCL, O_TRUNC: O.TRUNC, O_APPEND: O.APPEND,
-  O_DIRECTORY: O.DIRECTORY, O_NOFOLLOW: O.NOFOLLOW, O_SYNC: O.SYNC, O_DSYNC: O.DSYNC,
-  F_OK: 0, R_OK: 4, W_OK: 2, X_OK: 1, COPYFILE_EXCL: 1, COPYFILE_FICLONE: 2, COPYFILE_FICLONE_FORCE: 4,
-  S_IFMT: 0o170000, S_IFREG: 0o100000, S_IFDIR: 0o040000, S_IFLNK: 0o120000
+  O_RDONLY: O.RDONLY,
+  O_WRONLY: O.WRONLY,
+  O_RDWR: O.RDWR,
+  O_CREAT: O.CREAT,
+  O_EXCL: O.EXCL,
+  O_TRUNC: O.TRUNC,
+  O_APPEND: O.APPEND,
+  O_DIRECTORY: O.DIRECTORY,
+  O_NOFOLLOW: O.NOFOLLOW,
+  O_SYNC: O.SYNC,
+  O_DSYNC: O.DSYNC,
+  F_OK: 0,
+  R_OK: 4,
+  W_OK: 2,
+  X_OK: 1,
+  COPYFILE_EXCL: 1,
+  COPYFILE_FICLONE: 2,
+  COPYFILE_FICLONE_FORCE: 4,
+  S_IFMT: 0o170000,
+  S_IFREG: 0o100000,
+  S_IFDIR: 0o040000,
+  S_IFLNK: 0o120000
 } as const
 
 type PathLike = string | Uint8Array | URL
@@ -177,8 +229,7 @@ const dataArg = (d: unknown, encoding: BufferEncoding | undefined): Uint8Array =
 }
 
 type Opts = { encoding?: BufferEncoding | null; flag?: string | number; mode?: number } | BufferEncoding | null | undefined
-const optsOf = (o: Opts): { encoding?: BufferEncoding | null; flag?: string | number; mode?: number } =>
-  typeof o === "string" ? { encoding: o } : (o ?? {})
+const optsOf = (o: Opts): { encoding?: BufferEncoding | null; flag?: string | number; mode?: number } => (typeof o === "string" ? { encoding: o } : (o ?? {}))
 
 const decodeOut = (bytes: Uint8Array, encoding: BufferEncoding | null | undefined): Buffer | string => {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
@@ -192,7 +243,11 @@ type NameOf<O> = O extends "buffer" | { encoding: "buffer" } ? Buffer : string
 const encodingOf = (o: EncodingOption): BufferEncoding | "buffer" | null | undefined => (typeof o === "object" && o !== null ? o.encoding : o)
 /** A name or path as Node returns it: UTF-8 bytes re-encoded (`"buffer"` gives the bytes), UTF-8 by default. */
 const nameOut = (name: string, encoding: BufferEncoding | "buffer" | null | undefined): string | Buffer =>
-  encoding === "buffer" ? Buffer.from(name) : encoding === undefined || encoding === null || encoding === "utf8" || encoding === "utf-8" ? name : Buffer.from(name).toString(encoding)
+  encoding === "buffer"
+    ? Buffer.from(name)
+    : encoding === undefined || encoding === null || encoding === "utf8" || encoding === "utf-8"
+      ? name
+      : Buffer.from(name).toString(encoding)
 
 const modeNum = (m: unknown, dflt: number): number => (m === undefined ? dflt : typeof m === "string" ? parseInt(m, 8) : (m as number))
 const timeNs = (t: unknown): bigint => {
@@ -207,8 +262,17 @@ const timeNs = (t: unknown): bigint => {
  * sync, datasync, close. Errors as the `fs` methods (`EBADF` after close).
  */
 export class FileHandle {
-  constructor(private readonly vfs: Vfs.Vfs, private readonly run: Runner, readonly fd: number) {}
-  async read(buffer?: Uint8Array | { buffer?: Uint8Array; offset?: number; length?: number; position?: number | null }, offset?: number, length?: number, position?: number | null) {
+  constructor(
+    private readonly vfs: Vfs.Vfs,
+    private readonly run: Runner,
+    readonly fd: number
+  ) {}
+  async read(
+    buffer?: Uint8Array | { buffer?: Uint8Array; offset?: number; length?: number; position?: number | null },
+    offset?: number,
+    length?: number,
+    position?: number | null
+  ) {
     let buf: Uint8Array
     if (buffer === undefined || !(buffer instanceof Uint8Array)) {
       const o = buffer ?? {}
@@ -243,8 +307,9 @@ export class FileHandle {
   async readFile(options?: Opts) {
     const o = optsOf(options)
     const bytes = await this.run(
-      Effect.flatMap(Effect.mapError(this.vfs.fstat({ fd: this.fd }), (e) => toNodeError(Vfs.fsError(e, "fstat"), "fstat")), (st) =>
-        Effect.mapError(Vfs.readToEnd(this.vfs, this.fd, st.size), (e) => toNodeError(e, "read"))
+      Effect.flatMap(
+        Effect.mapError(this.vfs.fstat({ fd: this.fd }), (e) => toNodeError(Vfs.fsError(e, "fstat"), "fstat")),
+        (st) => Effect.mapError(Vfs.readToEnd(this.vfs, this.fd, st.size), (e) => toNodeError(e, "read"))
       )
     )
     return decodeOut(bytes, o.encoding)
@@ -315,7 +380,10 @@ export const makePromises = (vfs: Vfs.Vfs, run: Runner) => {
     stat: async (path: PathLike) => statOf(pathArg(path), true),
     lstat: async (path: PathLike) => statOf(pathArg(path), false),
     /** Names, or `Dirent`s with `withFileTypes`; `encoding` as Node (`"buffer"` gives `Buffer` names). */
-    async readdir(path: PathLike, options?: { withFileTypes?: boolean; encoding?: BufferEncoding | "buffer" | null } | BufferEncoding | "buffer" | null): Promise<Array<Dirent> | Array<Dirent<Buffer>> | Array<string> | Array<Buffer>> {
+    async readdir(
+      path: PathLike,
+      options?: { withFileTypes?: boolean; encoding?: BufferEncoding | "buffer" | null } | BufferEncoding | "buffer" | null
+    ): Promise<Array<Dirent> | Array<Dirent<Buffer>> | Array<string> | Array<Buffer>> {
       const p = pathArg(path)
       const entries: Array<DirEntry> = await call("scandir", p, Vfs.readdirAll(vfs, p))
       const encoding = encodingOf(options)
@@ -390,7 +458,11 @@ export const makePromises = (vfs: Vfs.Vfs, run: Runner) => {
     async copyFile(src: PathLike, dest: PathLike, mode = 0) {
       const a = pathArg(src, "src")
       const b = pathArg(dest, "dest")
-      await call("copyfile", a, Effect.flatMap(Vfs.readFile(vfs, a), (bytes) => Vfs.writeFile(vfs, b, bytes, (mode & constants.COPYFILE_EXCL) !== 0 ? "wx" : "w")))
+      await call(
+        "copyfile",
+        a,
+        Effect.flatMap(Vfs.readFile(vfs, a), (bytes) => Vfs.writeFile(vfs, b, bytes, (mode & constants.COPYFILE_EXCL) !== 0 ? "wx" : "w"))
+      )
     },
     async utimes(path: PathLike, atime: Date | number | string, mtime: Date | number | string) {
       const p = pathArg(path)
@@ -430,7 +502,8 @@ export type Promises = ReturnType<typeof makePromises>
 type Callback = (err: unknown, value?: unknown) => void
 
 /** Callback-style twin of a promise function: the last argument is the callback. */
-const callbackOf = (f: (...args: Array<any>) => Promise<unknown>) =>
+const callbackOf =
+  (f: (...args: Array<any>) => Promise<unknown>) =>
   (...args: Array<unknown>) => {
     const cb = args[args.length - 1]
     if (typeof cb !== "function") throw new InvalidArgType("cb", "of type function", cb)
@@ -440,7 +513,10 @@ const callbackOf = (f: (...args: Array<any>) => Promise<unknown>) =>
     } catch (e) {
       p = Promise.reject(e)
     }
-    p.then((v) => (cb as Callback)(null, v instanceof FileHandle ? v.fd : v), (e) => (cb as Callback)(e))
+    p.then(
+      (v) => (cb as Callback)(null, v instanceof FileHandle ? v.fd : v),
+      (e) => (cb as Callback)(e)
+    )
   }
 
 /**
@@ -473,7 +549,10 @@ export const makeFs = (vfs: Vfs.Vfs, run: Runner) => {
     ftruncate: callbackOf(async (fd: number, len?: number) => handle(fd).truncate(len)),
     fsync: callbackOf(async (fd: number) => handle(fd).sync()),
     exists: (path: PathLike, callback: (exists: boolean) => void) => {
-      promises.access(path).then(() => callback(true), () => callback(false))
+      promises.access(path).then(
+        () => callback(true),
+        () => callback(false)
+      )
     },
     /** A readable stream of the file's bytes (`start`/`end` inclusive, `highWaterMark` per read). */
     createReadStream(path: PathLike, options?: { start?: number; end?: number; highWaterMark?: number; encoding?: BufferEncoding; flags?: string }) {
@@ -493,13 +572,20 @@ export const makeFs = (vfs: Vfs.Vfs, run: Runner) => {
             pos += bytesRead
             return bytesRead === 0 ? null : buffer.subarray(0, bytesRead)
           }
-          go().then((b) => this.push(b), (e) => this.destroy(e as Error))
+          go().then(
+            (b) => this.push(b),
+            (e) => this.destroy(e as Error)
+          )
         },
         destroy(error, done) {
           const h = fh
           fh = undefined
           if (h === undefined) done(error)
-          else h.close().then(() => done(error), () => done(error))
+          else
+            h.close().then(
+              () => done(error),
+              () => done(error)
+            )
         }
       })
       if (o.encoding !== undefined) stream.setEncoding(o.encoding)
@@ -512,10 +598,20 @@ export const makeFs = (vfs: Vfs.Vfs, run: Runner) => {
       const opened = () => (fh ??= promises.open(path, o.flags ?? "w", o.mode))
       return new Writable({
         write(data: Buffer, _enc, done) {
-          opened().then((h) => h.write(data)).then(() => done(), (e) => done(e as Error))
+          opened()
+            .then((h) => h.write(data))
+            .then(
+              () => done(),
+              (e) => done(e as Error)
+            )
         },
         final(done) {
-          opened().then((h) => h.close()).then(() => done(), (e) => done(e as Error))
+          opened()
+            .then((h) => h.close())
+            .then(
+              () => done(),
+              (e) => done(e as Error)
+            )
         }
       })
     }

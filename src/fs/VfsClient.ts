@@ -26,9 +26,11 @@ export const client = (slot: number): Vfs => Protocol.client(VfsProtocol, slot)
 export const fsError = (e: unknown, syscall: string, path?: string): FsError =>
   e instanceof FsError
     ? e
-    : new FsError(path === undefined
-      ? { code: (e as { _tag?: string })._tag === "OutOfMemory" ? "ENOMEM" : "EIO", syscall }
-      : { code: (e as { _tag?: string })._tag === "OutOfMemory" ? "ENOMEM" : "EIO", syscall, path })
+    : new FsError(
+        path === undefined
+          ? { code: (e as { _tag?: string })._tag === "OutOfMemory" ? "ENOMEM" : "EIO", syscall }
+          : { code: (e as { _tag?: string })._tag === "OutOfMemory" ? "ENOMEM" : "EIO", syscall, path }
+      )
 
 /** Runs `f` with a fresh buffer of `length` bytes in the caller's memory, freed afterwards. */
 export const withBuffer = <A, E>(length: number, f: (address: number) => Effect.Effect<A, E, Process>): Effect.Effect<A, E | FsError, Process> =>
@@ -48,9 +50,8 @@ export const readInto = (vfs: Vfs, fd: number, address: number, length: number, 
 
 /** Writes the page-aligned `pages` at `address` to `fd` by grant (they leave the caller); the count written. */
 export const writeGranted = (vfs: Vfs, fd: number, address: number, length: number, position = -1): Effect.Effect<number, FsError, Process> =>
-  Effect.mapError(
-    vfs.writeGrant({ fd, length, position }, { items: [{ _tag: "grant", address, pages: Math.ceil(length / PAGE_SIZE) }] }),
-    (e) => fsError(e, "write")
+  Effect.mapError(vfs.writeGrant({ fd, length, position }, { items: [{ _tag: "grant", address, pages: Math.ceil(length / PAGE_SIZE) }] }), (e) =>
+    fsError(e, "write")
   )
 
 /** Writes all of `bytes` to `fd` (at `position`, or the current position with -1). */
@@ -58,7 +59,10 @@ export const writeBytes = (vfs: Vfs, fd: number, bytes: Uint8Array, position = -
   bytes.length === 0
     ? Effect.succeed(0)
     : withBuffer(bytes.length, (address) =>
-        Effect.zipRight(Effect.mapError(Memory.write(address, bytes), (e) => fsError(e, "write")), writeFrom(vfs, fd, address, bytes.length, position))
+        Effect.zipRight(
+          Effect.mapError(Memory.write(address, bytes), (e) => fsError(e, "write")),
+          writeFrom(vfs, fd, address, bytes.length, position)
+        )
       )
 
 /** Reads up to `length` bytes of `fd`; fewer at the end of the file. */

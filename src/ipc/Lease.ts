@@ -32,7 +32,13 @@ export type { Lease, LeaseAccess } from "./Message.js"
 const copied = (p: Pcb, n: number, what: string): void => {
   p.kernel.counters.bytesCopied += n
   p.bytesCopied += n
-  if (p.kernel.tracer !== undefined) p.kernel.tracer.record({ from: participant(p), to: participant(p), kind: "kernel", text: `${what}: copies ${n} B between the lender's memory and this process's` })
+  if (p.kernel.tracer !== undefined)
+    p.kernel.tracer.record({
+      from: participant(p),
+      to: participant(p),
+      kind: "kernel",
+      text: `${what}: copies ${n} B between the lender's memory and this process's`
+    })
 }
 
 /** Checks that `p` holds `lease` and that it is live. */

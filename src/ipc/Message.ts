@@ -97,12 +97,22 @@ const isItem = (i: unknown): boolean => {
     case "copy":
       return isSlot(it["address"]) && isSlot(it["length"])
     case "lease":
-      return isSlot(it["length"]) && isAccess(it["access"]) &&
+      return (
+        isSlot(it["length"]) &&
+        isAccess(it["access"]) &&
         (it["from"] === undefined
           ? isSlot(it["address"])
           : typeof it["from"] === "object" && it["from"] !== null && (it["from"] as Lease)._tag === "Lease" && isSlot(it["offset"]))
+      )
     case "map":
-      return isSlot(it["address"]) && isSlot(it["pages"]) && (it["pages"] as number) > 0 && isSlot(it["rights"]) && (it["rights"] as number) >= 1 && (it["rights"] as number) <= 3
+      return (
+        isSlot(it["address"]) &&
+        isSlot(it["pages"]) &&
+        (it["pages"] as number) > 0 &&
+        isSlot(it["rights"]) &&
+        (it["rights"] as number) >= 1 &&
+        (it["rights"] as number) <= 3
+      )
     case "grant":
       return isSlot(it["address"]) && isSlot(it["pages"]) && (it["pages"] as number) > 0
     default:

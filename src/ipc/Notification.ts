@@ -96,8 +96,7 @@ export const create: Effect.Effect<number, InvalidArgument, Process> = Effect.fl
   return Either.map(createFor(p), (c) => c.slot)
 })
 
-const find = (p: Pcb, slot: number, rights: number, operation: string): Capability | IpcError =>
-  p.cspace.find(slot, rights, operation, "notification")
+const find = (p: Pcb, slot: number, rights: number, operation: string): Capability | IpcError => p.cspace.find(slot, rights, operation, "notification")
 
 /** ORs `bits` (default: the capability's badge, or 1 when unbadged) into the notification's word. */
 export const signal = (slot: number, bits?: number): Effect.Effect<void, IpcError, Process> =>

@@ -22,32 +22,10 @@ import type { KernelCore } from "../kernel/Kernel.js"
 import { type Pcb, Process } from "../kernel/Process.js"
 import { InvalidMessage, type IpcError, MessageTooLarge, WouldBlock } from "./errors.js"
 import { deliver, prepare, type Prepared } from "./internal/items.js"
-import {
-  accept,
-  Answer,
-  answer,
-  Envelope,
-  makePort,
-  offer,
-  Port,
-  State,
-  takeNext,
-  transferCaps,
-  Waiter
-} from "./internal/port.js"
+import { accept, Answer, answer, Envelope, makePort, offer, Port, State, takeNext, transferCaps, Waiter } from "./internal/port.js"
 import { processOf, slotOf } from "./internal/blocking.js"
 import { copyInline, EMPTY } from "./internal/inline.js"
-import {
-  type DeliveredItem,
-  explain,
-  isValid,
-  type Message,
-  type Received,
-  type Reply,
-  type ReplyMessage,
-  type TransferItem,
-  type Window
-} from "./Message.js"
+import { type DeliveredItem, explain, isValid, type Message, type Received, type Reply, type ReplyMessage, type TransferItem, type Window } from "./Message.js"
 
 export type { DeliveredItem, Lease, Message, Received, Reply, ReplyMessage, TransferItem, Window } from "./Message.js"
 
@@ -100,8 +78,7 @@ export const create = (options: PortOptions = {}): Effect.Effect<number, Invalid
 // --- decode -------------------------------------------------------------------------------------
 
 /** Looks up a port capability with `rights`. */
-const lookupPort = (p: Pcb, slot: number, rights: number, operation: string): Capability | IpcError =>
-  p.cspace.find(slot, rights, operation, "port")
+const lookupPort = (p: Pcb, slot: number, rights: number, operation: string): Capability | IpcError => p.cspace.find(slot, rights, operation, "port")
 
 /**
  * The whole send side of a syscall, in two halves: decode (the message, the capabilities and items
@@ -134,10 +111,7 @@ const decodeAndCommitSend = (
     if (bad) return bad
   }
   const mayGrant = (cap.rights & Rights.grant) !== 0
-  const items =
-    msg.items === undefined || msg.items.length === 0
-      ? NO_ITEMS
-      : prepare(p, msg.items, { operation, isCall, isReply: false, mayGrant, slot })
+  const items = msg.items === undefined || msg.items.length === 0 ? NO_ITEMS : prepare(p, msg.items, { operation, isCall, isReply: false, mayGrant, slot })
   if (!Array.isArray(items)) return items as IpcError
   const data = copyInline(msg.data, port.owner)
   k.counters.inlineBytes += data.length
@@ -359,8 +333,7 @@ const copyOverflow = (items: ReadonlyArray<TransferItem>, windows: Windows, oper
  * (`repliesDropped`) and returns false. Capabilities in a reply need the caller's capability to
  * have had `grant` (seL4's rule for reply capabilities).
  */
-export const reply = (r: Reply, msg: Message): Effect.Effect<boolean, IpcError, Process> =>
-  Effect.withFiberRuntime((fiber) => unsafeReplyFrom(fiber, r, msg))
+export const reply = (r: Reply, msg: Message): Effect.Effect<boolean, IpcError, Process> => Effect.withFiberRuntime((fiber) => unsafeReplyFrom(fiber, r, msg))
 
 /**
  * `reply`, made by the fiber in hand. Eager: the reply is decoded and delivered when this is

@@ -35,7 +35,6 @@ import { LABEL_BITS, RESERVED, SPILLED, Status } from "./labels.js"
 import type { DeliveredItem, Message, Received, ReplyMessage, TransferItem } from "./Message.js"
 import { unsafeCallFrom } from "./Port.js"
 
-
 // --- errors -------------------------------------------------------------------------------------
 
 /**
@@ -69,10 +68,7 @@ export type ProtocolError = InvalidRequest | InvalidReply
 // --- operations ---------------------------------------------------------------------------------
 
 /** A transfer item an operation's request carries, by kind (copy items are the protocol's own). */
-export type ItemKind =
-  | { readonly _tag: "lease"; readonly access: "read" | "write" | "readWrite" }
-  | { readonly _tag: "map" }
-  | { readonly _tag: "grant" }
+export type ItemKind = { readonly _tag: "lease"; readonly access: "read" | "write" | "readWrite" } | { readonly _tag: "map" } | { readonly _tag: "grant" }
 
 /** An answer together with capability slots (the caller's slots on the client, the server's on the server). */
 export interface WithCaps<A> {
@@ -119,7 +115,9 @@ export const operation = <
   S extends Schema.Schema.All | Schema.Struct.Fields = typeof Schema.Void,
   F extends Schema.Schema.All = typeof Schema.Never,
   RC extends boolean = false
->(spec: OperationSpec<P, S, F, RC>): Operation<SchemaOf<NoInfer<P>>, SchemaOf<NoInfer<S>>, NoInfer<F>, NoInfer<RC>> => {
+>(
+  spec: OperationSpec<P, S, F, RC>
+): Operation<SchemaOf<NoInfer<P>>, SchemaOf<NoInfer<S>>, NoInfer<F>, NoInfer<RC>> => {
   const caps = spec.caps ?? 0
   if (!Number.isInteger(caps) || caps < 0) throw new Error(`operation: caps must be a non-negative integer, got ${caps}`)
   const toSchema = (x: unknown) => (x === undefined ? Schema.Void : Schema.isSchema(x) ? x : Schema.Struct(x as Schema.Struct.Fields))
@@ -180,7 +178,6 @@ export interface ProtocolOptions {
   /** Largest encoded payload, request or answer, in bytes. Default 16 KiB. */
   readonly maxMessage?: number
 }
-
 
 /**
  * Defines a protocol. Operation ordinals (the request labels) follow the order of `operations`:
@@ -251,19 +248,12 @@ export interface ClientOptions {
 }
 
 /** The default retry schedule of resolvable clients. */
-export const defaultRetry: Schedule.Schedule<unknown, unknown> = Schedule.exponential("10 millis").pipe(
-  Schedule.intersect(Schedule.recurs(8))
-)
+export const defaultRetry: Schedule.Schedule<unknown, unknown> = Schedule.exponential("10 millis").pipe(Schedule.intersect(Schedule.recurs(8)))
 
-const invalid = (protocol: Protocol, entry: Entry, reason: string) =>
-  new InvalidRequest({ protocol: protocol.name, operation: entry.name, reason })
+const invalid = (protocol: Protocol, entry: Entry, reason: string) => new InvalidRequest({ protocol: protocol.name, operation: entry.name, reason })
 
 /** Checks the caps and items of a request against the declaration; the reason if they do not match. */
-const checkExtras = (
-  op: Operation,
-  caps: number,
-  items: ReadonlyArray<{ readonly _tag: string; readonly access?: string }>
-): string | undefined => {
+const checkExtras = (op: Operation, caps: number, items: ReadonlyArray<{ readonly _tag: string; readonly access?: string }>): string | undefined => {
   if (caps !== op.caps) return `expects ${op.caps} capabilities, got ${caps}`
   if (items.length !== op.items.length) return `expects ${op.items.length} transfer items, got ${items.length}`
   for (let i = 0; i < items.length; i++) {
@@ -327,7 +317,13 @@ const callWith = (
   return Effect.flatMap(buffer === undefined ? threadBuffer(protocol.maxMessage) : Effect.succeed(buffer), (b) =>
     Effect.zipRight(
       writeMemory(b.address, bytes),
-      unsafeCallFrom(fiber, slot, new WireMessage(entry.ordinal | SPILLED, EMPTY, caps, [...items, { _tag: "copy", address: b.address, length: bytes.length }]), b.options, entry.onReply)
+      unsafeCallFrom(
+        fiber,
+        slot,
+        new WireMessage(entry.ordinal | SPILLED, EMPTY, caps, [...items, { _tag: "copy", address: b.address, length: bytes.length }]),
+        b.options,
+        entry.onReply
+      )
     )
   )
 }
@@ -349,14 +345,12 @@ const payloadBytes = (
 const withBytes = <A, E, R>(
   where: Uint8Array | { readonly address: number; readonly length: number },
   f: (bytes: Uint8Array) => Effect.Effect<A, E, R>
-): Effect.Effect<A, E | IpcError, R | Process> =>
-  where instanceof Uint8Array ? f(where) : Effect.flatMap(readMemory(where.address, where.length), f)
+): Effect.Effect<A, E | IpcError, R | Process> => (where instanceof Uint8Array ? f(where) : Effect.flatMap(readMemory(where.address, where.length), f))
 
 const errorCodec = codec(Schema.Struct({ protocol: Schema.String, operation: Schema.String, reason: Schema.String }))
 
 /** An `InvalidReply` failure for `entry`. */
-const badReply = (protocol: string, entry: Entry, reason: string) =>
-  Effect.fail(new InvalidReply({ protocol, operation: entry.name, reason }))
+const badReply = (protocol: string, entry: Entry, reason: string) => Effect.fail(new InvalidReply({ protocol, operation: entry.name, reason }))
 
 /** Decodes a reply into the call's result. A reply that does not decode is `InvalidReply`. */
 const decodeReply = (protocol: string, entry: Entry, r: ReplyMessage): Effect.Effect<unknown, unknown, Process> => {
@@ -420,11 +414,7 @@ const isDead = (e: unknown): e is { readonly _tag: "PeerDied" | "StaleCapability
  * `Target`, what resolving fails with. With a `Target`, a dead server is looked up again and the
  * call retried per `options.retry` when that is safe (see the module invariants).
  */
-export const client = <Ops extends Operations, E = never>(
-  protocol: Protocol<Ops>,
-  target: number | Target<E>,
-  options: ClientOptions = {}
-): Client<Ops, E> => {
+export const client = <Ops extends Operations, E = never>(protocol: Protocol<Ops>, target: number | Target<E>, options: ClientOptions = {}): Client<Ops, E> => {
   const methods: Record<string, (payload: unknown, extras?: Extras) => Effect.Effect<unknown, unknown, Process>> = {}
   for (const entry of protocol.entries) {
     methods[entry.name] =
@@ -522,7 +512,14 @@ export const decodePayload = (protocol: Protocol, entry: Entry, bytes: Uint8Arra
  * With `transient`, inline bytes may be a view of the encoder's scratch (see `codec`): for a
  * caller that hands them to the kernel before anything else runs.
  */
-export const encodeAnswer = (protocol: Protocol, entry: Entry, ok: boolean, value: unknown, inlineMax: number, transient = false): Uint8Array | InvalidReply => {
+export const encodeAnswer = (
+  protocol: Protocol,
+  entry: Entry,
+  ok: boolean,
+  value: unknown,
+  inlineMax: number,
+  transient = false
+): Uint8Array | InvalidReply => {
   const bytes = (ok ? entry.success : entry.failure).encode(value, inlineMax, transient)
   const reason =
     typeof bytes === "string"

@@ -189,7 +189,7 @@ const sourceLength = (s: Source) => s.length
 const pushNow = (p: Pcb, end: RingEnd, source: Source): Effect.Effect<boolean, IpcError, Process> => {
   const head = u32(p, end.address + HEAD)
   const tail = u32(p, end.address + TAIL)
-  if (((tail - head) >>> 0) >= end.entries) return Effect.succeed(false)
+  if ((tail - head) >>> 0 >= end.entries) return Effect.succeed(false)
   const slot = slotAddress(end, tail)
   setU32(p, slot, source.length)
   const dst = checked(p.space.check(slot + 4, source.length, "write"))
@@ -216,14 +216,18 @@ const pushSource = (end: RingEnd, bytes: Source): Effect.Effect<void, IpcError, 
   Effect.flatMap(Process, (p) => {
     const bad = checkEnd(p, end, "producer", "ring.push") ?? tooLarge(end, bytes)
     if (bad) return Effect.fail(bad)
-    const attempt: Effect.Effect<void, IpcError, Process> = Effect.flatMap(Effect.suspend(() => guard(() => pushNow(p, end, bytes))), (ok) => guard(() => {
-      if (ok) return Effect.void
-      setU32(p, end.address + PRODUCER_SLEEPING, 1)
-      const head = u32(p, end.address + HEAD)
-      const tail = u32(p, end.address + TAIL)
-      if (((tail - head) >>> 0) < end.entries) return attempt
-      return Effect.zipRight(Notification.wait(end.spaceBell), attempt)
-    }))
+    const attempt: Effect.Effect<void, IpcError, Process> = Effect.flatMap(
+      Effect.suspend(() => guard(() => pushNow(p, end, bytes))),
+      (ok) =>
+        guard(() => {
+          if (ok) return Effect.void
+          setU32(p, end.address + PRODUCER_SLEEPING, 1)
+          const head = u32(p, end.address + HEAD)
+          const tail = u32(p, end.address + TAIL)
+          if ((tail - head) >>> 0 < end.entries) return attempt
+          return Effect.zipRight(Notification.wait(end.spaceBell), attempt)
+        })
+    )
     return attempt
   })
 
@@ -232,11 +236,16 @@ export const tryPush = (end: RingEnd, bytes: Uint8Array): Effect.Effect<void, Ip
   Effect.flatMap(Process, (p) => {
     const bad = checkEnd(p, end, "producer", "ring.tryPush") ?? tooLarge(end, bytes)
     if (bad) return Effect.fail(bad)
-    return Effect.flatMap(guard(() => pushNow(p, end, bytes)), (ok) => (ok ? Effect.void : Effect.fail(new WouldBlock({ operation: "ring.tryPush", port: -1 }))))
+    return Effect.flatMap(
+      guard(() => pushNow(p, end, bytes)),
+      (ok) => (ok ? Effect.void : Effect.fail(new WouldBlock({ operation: "ring.tryPush", port: -1 })))
+    )
   })
 
 const tooLarge = (end: RingEnd, bytes: Source): InvalidArgument | undefined =>
-  sourceLength(bytes) > end.entrySize ? new InvalidArgument({ operation: "ring.push", reason: `entry of ${bytes.length} bytes exceeds entrySize ${end.entrySize}` }) : undefined
+  sourceLength(bytes) > end.entrySize
+    ? new InvalidArgument({ operation: "ring.push", reason: `entry of ${bytes.length} bytes exceeds entrySize ${end.entrySize}` })
+    : undefined
 
 /** Takes one entry if there is one (undefined when empty), as bytes or into `into`. Wakes a sleeping producer. */
 const popNow = (p: Pcb, end: RingEnd, into?: number): Effect.Effect<Uint8Array | number | undefined, IpcError | RingCorrupt, Process> => {
@@ -276,12 +285,16 @@ const popTo = (end: RingEnd, into: number | undefined): Effect.Effect<Uint8Array
   Effect.flatMap(Process, (p) => {
     const bad = checkEnd(p, end, "consumer", "ring.pop")
     if (bad) return Effect.fail(bad)
-    const attempt: Effect.Effect<Uint8Array | number, IpcError | RingCorrupt, Process> = Effect.flatMap(Effect.suspend(() => guard(() => popNow(p, end, into))), (bytes) => guard(() => {
-      if (bytes !== undefined) return Effect.succeed(bytes)
-      setU32(p, end.address + CONSUMER_SLEEPING, 1)
-      if (u32(p, end.address + TAIL) !== u32(p, end.address + HEAD)) return attempt
-      return Effect.zipRight(Notification.wait(end.dataBell), attempt)
-    }))
+    const attempt: Effect.Effect<Uint8Array | number, IpcError | RingCorrupt, Process> = Effect.flatMap(
+      Effect.suspend(() => guard(() => popNow(p, end, into))),
+      (bytes) =>
+        guard(() => {
+          if (bytes !== undefined) return Effect.succeed(bytes)
+          setU32(p, end.address + CONSUMER_SLEEPING, 1)
+          if (u32(p, end.address + TAIL) !== u32(p, end.address + HEAD)) return attempt
+          return Effect.zipRight(Notification.wait(end.dataBell), attempt)
+        })
+    )
     return attempt
   })
 
@@ -290,7 +303,8 @@ export const tryPop = (end: RingEnd): Effect.Effect<Uint8Array, IpcError | RingC
   Effect.flatMap(Process, (p) => {
     const bad = checkEnd(p, end, "consumer", "ring.tryPop")
     if (bad) return Effect.fail(bad)
-    return Effect.flatMap(guard(() => popNow(p, end)), (bytes) =>
-      bytes instanceof Uint8Array ? Effect.succeed(bytes) : Effect.fail(new WouldBlock({ operation: "ring.tryPop", port: -1 }))
+    return Effect.flatMap(
+      guard(() => popNow(p, end)),
+      (bytes) => (bytes instanceof Uint8Array ? Effect.succeed(bytes) : Effect.fail(new WouldBlock({ operation: "ring.tryPop", port: -1 })))
     )
   })

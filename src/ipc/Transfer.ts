@@ -119,11 +119,7 @@ export const plan = (buffer: Buffer, hint: PlanHint = {}): Either.Either<Plan, I
   if (forced === "copy") return Either.right({ strategy: "copy", items: [copy(buffer)] })
   if (forced === "lease") return Either.right({ strategy: "lease", items: [lease(buffer)] })
   const pages =
-    hint.move === true
-      ? split(buffer, "grant", edge, PLAN_MIN_GRANT_PAGES)
-      : hint.share === true
-        ? split(buffer, "map", edge, PLAN_MIN_MAP_PAGES)
-        : undefined
+    hint.move === true ? split(buffer, "grant", edge, PLAN_MIN_GRANT_PAGES) : hint.share === true ? split(buffer, "map", edge, PLAN_MIN_MAP_PAGES) : undefined
   if (pages !== undefined) return Either.right(pages)
   return Either.right(length <= window ? { strategy: "copy", items: [copy(buffer)] } : { strategy: "lease", items: [lease(buffer)] })
 }
@@ -136,6 +132,8 @@ export const plan = (buffer: Buffer, hint: PlanHint = {}): Either.Either<Plan, I
 export const revoke = (address: number, pages: number): Effect.Effect<number, InvalidAddress, Process> =>
   syscall("transfer.revoke", (p) =>
     !isPageAligned(address) || !Number.isInteger(pages) || pages <= 0
-      ? Either.left(new InvalidAddress({ address, length: pages * PAGE_SIZE, operation: "revoke", reason: "needs a page-aligned address and a positive page count" }))
+      ? Either.left(
+          new InvalidAddress({ address, length: pages * PAGE_SIZE, operation: "revoke", reason: "needs a page-aligned address and a positive page count" })
+        )
       : Either.right(revokeMappings(p.kernel, p.space, address, pages))
   )

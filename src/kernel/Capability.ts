@@ -35,8 +35,7 @@ const rightNames = ["send", "receive", "grant", "read", "write", "map"] as const
 export const rightsToNames = (rights: Rights): Array<string> => rightNames.filter((_, i) => (rights & (1 << i)) !== 0)
 
 /** Builds a rights set from names: `rightsOf("send", "grant")`. */
-export const rightsOf = (...names: ReadonlyArray<(typeof rightNames)[number]>): Rights =>
-  names.reduce((acc, n) => acc | Rights[n], 0)
+export const rightsOf = (...names: ReadonlyArray<(typeof rightNames)[number]>): Rights => names.reduce((acc, n) => acc | Rights[n], 0)
 
 /** What a capability can point at: a kernel object with a kind, an id, an owner, and a life. */
 export interface KernelObject {
@@ -107,12 +106,7 @@ export class CSpace {
    * Errors: `InvalidCapability` (bad or empty slot, wrong kind), `StaleCapability` (object's owner
    * died), `RightsDenied`.
    */
-  lookup(
-    slot: number,
-    rights: Rights,
-    operation: string,
-    kind?: string
-  ): Either.Either<Capability, InvalidCapability | StaleCapability | RightsDenied> {
+  lookup(slot: number, rights: Rights, operation: string, kind?: string): Either.Either<Capability, InvalidCapability | StaleCapability | RightsDenied> {
     const r = this.find(slot, rights, operation, kind)
     return r instanceof Capability ? Either.right(r) : Either.left(r)
   }

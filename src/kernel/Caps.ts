@@ -32,21 +32,22 @@ export const mint = (
   syscall("cap.mint", (p) => p.cspace.mint(slot, rights, badge))
 
 /** Moves the capability in `slot` to the lowest free slot (possibly the same one); returns it. */
-export const move = (slot: number): Effect.Effect<number, InvalidCapability | InvalidArgument, Process> =>
-  syscall("cap.move", (p) => p.cspace.move(slot))
+export const move = (slot: number): Effect.Effect<number, InvalidCapability | InvalidArgument, Process> => syscall("cap.move", (p) => p.cspace.move(slot))
 
 /** Deletes the capability in `slot`; capabilities derived from it stay (they move up the tree). */
-export const remove = (slot: number): Effect.Effect<void, InvalidCapability, Process> =>
-  syscall("cap.delete", (p) => p.cspace.delete(slot))
+export const remove = (slot: number): Effect.Effect<void, InvalidCapability, Process> => syscall("cap.delete", (p) => p.cspace.delete(slot))
 
 /** Deletes every capability derived from the one in `slot`, wherever it is held. */
-export const revoke = (slot: number): Effect.Effect<number, InvalidCapability, Process> =>
-  syscall("cap.revoke", (p) => p.cspace.revoke(slot))
+export const revoke = (slot: number): Effect.Effect<number, InvalidCapability, Process> => syscall("cap.revoke", (p) => p.cspace.revoke(slot))
 
 /** What the capability in `slot` is. */
 export const inspect = (
   slot: number
-): Effect.Effect<{ readonly kind: string; readonly id: number; readonly rights: Rights; readonly badge: number }, InvalidCapability | StaleCapability | RightsDenied, Process> =>
+): Effect.Effect<
+  { readonly kind: string; readonly id: number; readonly rights: Rights; readonly badge: number },
+  InvalidCapability | StaleCapability | RightsDenied,
+  Process
+> =>
   syscall("cap.inspect", (p) =>
     Either.map(p.cspace.lookup(slot, 0, "inspect"), (c) => ({ kind: c.object.kind, id: c.object.id, rights: c.rights, badge: c.badge }))
   )

@@ -85,10 +85,7 @@ export class KernelCore {
    * Errors: `InvalidArgument` (bad quota, too many processes, the slot is alive, too many caps),
    * and the cap errors of minting the initial capabilities.
    */
-  create(
-    options: SpawnOptions = {},
-    pid?: number
-  ): Either.Either<Pcb, InvalidArgument | InvalidCapability | StaleCapability | RightsDenied> {
+  create(options: SpawnOptions = {}, pid?: number): Either.Either<Pcb, InvalidArgument | InvalidCapability | StaleCapability | RightsDenied> {
     const quota = options.quota ?? this.config.processQuota
     if (!Number.isInteger(quota) || quota < 0) {
       return Either.left(new InvalidArgument({ operation: "spawn", reason: `quota must be a non-negative integer, got ${quota}` }))
@@ -197,7 +194,9 @@ export class KernelCore {
     const first = address >>> PAGE_SHIFT
     for (let i = 0; i < pages; i++) {
       if (from.space.frameAt(first + i) < 0 || (address & 0xfff) !== 0) {
-        return Either.left(new InvalidArgument({ operation: "share", reason: `page 0x${((first + i) << PAGE_SHIFT).toString(16)} of ${from} is not mapped or not aligned` }))
+        return Either.left(
+          new InvalidArgument({ operation: "share", reason: `page 0x${((first + i) << PAGE_SHIFT).toString(16)} of ${from} is not mapped or not aligned` })
+        )
       }
     }
     return Either.flatMap(to.space.reserve(pages), (target) => {
@@ -229,9 +228,7 @@ export const spawn = <A, E>(
   program: Effect.Effect<A, E, Process>,
   options: SpawnOptions = {}
 ): Effect.Effect<Pcb, InvalidArgument | InvalidCapability | StaleCapability | RightsDenied, Kernel> =>
-  Effect.flatMap(Kernel, (k) =>
-    Effect.flatMap(k.create(options), (pcb) => Effect.as(k.start(pcb, program), pcb))
-  )
+  Effect.flatMap(Kernel, (k) => Effect.flatMap(k.create(options), (pcb) => Effect.as(k.start(pcb, program), pcb)))
 
 /**
  * Runs `program` in the slot of the dead process `previous`: same pid, next generation.
@@ -242,9 +239,7 @@ export const restart = <A, E>(
   program: Effect.Effect<A, E, Process>,
   options: SpawnOptions = {}
 ): Effect.Effect<Pcb, InvalidArgument | InvalidCapability | StaleCapability | RightsDenied, Kernel> =>
-  Effect.flatMap(Kernel, (k) =>
-    Effect.flatMap(k.create({ name: previous.name, ...options }, previous.pid), (pcb) => Effect.as(k.start(pcb, program), pcb))
-  )
+  Effect.flatMap(Kernel, (k) => Effect.flatMap(k.create({ name: previous.name, ...options }, previous.pid), (pcb) => Effect.as(k.start(pcb, program), pcb)))
 
 /** Kills a process and waits for its teardown. */
 export const kill = (pcb: Pcb): Effect.Effect<void> => pcb.kernel.kill(pcb)

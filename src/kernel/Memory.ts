@@ -24,8 +24,7 @@ export const allocate = (pages: number, rights: PageRights = PageRights.readWrit
   syscall("memory.allocate", (p) => p.space.allocate(pages, rights))
 
 /** Unmaps and frees the region containing the page-aligned `address`; returns its page count. */
-export const free = (address: number): Effect.Effect<number, InvalidAddress, Process> =>
-  syscall("memory.free", (p) => p.space.free(address))
+export const free = (address: number): Effect.Effect<number, InvalidAddress, Process> => syscall("memory.free", (p) => p.space.free(address))
 
 /** Reads `length` bytes of the caller's memory at `address`. */
 export const read = (address: number, length: number): Effect.Effect<Uint8Array, PageFault | InvalidAddress, Process> =>
@@ -40,10 +39,10 @@ export const protect = (address: number, pages: number, rights: PageRights): Eff
   syscall("memory.protect", (p) => p.space.protect(address, pages, rights))
 
 /** The caller's memory use: pages mapped and frames charged against its quota. */
-export const usage: Effect.Effect<{ readonly mappedPages: number; readonly framesCharged: number; readonly quota: number }, never, Process> =
-  syscall("memory.usage", (p) =>
-    Either.right({ mappedPages: p.space.mappedPages, framesCharged: p.kernel.memory.charged(p.account), quota: p.kernel.memory.quota(p.account) })
-  )
+export const usage: Effect.Effect<{ readonly mappedPages: number; readonly framesCharged: number; readonly quota: number }, never, Process> = syscall(
+  "memory.usage",
+  (p) => Either.right({ mappedPages: p.space.mappedPages, framesCharged: p.kernel.memory.charged(p.account), quota: p.kernel.memory.quota(p.account) })
+)
 
 /**
  * Copies `length` bytes from `from` to `to` within the caller's own memory (a user-mode memmove:

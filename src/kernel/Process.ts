@@ -24,9 +24,7 @@ import type { KernelCore } from "./Kernel.js"
 
 /** How a process ended. */
 export type ProcessExit =
-  | { readonly _tag: "Exited"; readonly value: unknown }
-  | { readonly _tag: "Failed"; readonly cause: Cause.Cause<unknown> }
-  | { readonly _tag: "Killed" }
+  { readonly _tag: "Exited"; readonly value: unknown } | { readonly _tag: "Failed"; readonly cause: Cause.Cause<unknown> } | { readonly _tag: "Killed" }
 
 /**
  * Something another process waits on this one for (a call it received and has not answered).
@@ -128,8 +126,11 @@ export class Pcb {
 export class Process extends Context.Tag("effect-microkernel/Process")<Process, Pcb>() {}
 
 /** The calling process's identity: pid, generation and name. */
-export const self: Effect.Effect<{ readonly pid: number; readonly generation: number; readonly name: string }, never, Process> =
-  Effect.map(Process, (p) => ({ pid: p.pid, generation: p.generation, name: p.name }))
+export const self: Effect.Effect<{ readonly pid: number; readonly generation: number; readonly name: string }, never, Process> = Effect.map(Process, (p) => ({
+  pid: p.pid,
+  generation: p.generation,
+  name: p.name
+}))
 
 /**
  * Runs `effect` as a new thread of the calling process. The thread ends with the process; a thread
@@ -175,15 +176,16 @@ export const teardown = (pcb: Pcb, exit: Exit.Exit<unknown, unknown>): Effect.Ef
         cap.object.released?.(cap)
       }
       pcb.space.destroy()
-      const how: ProcessExit = pcb.fault !== undefined
-        ? { _tag: "Failed", cause: pcb.fault }
-        : pcb.killed
-        ? { _tag: "Killed" }
-        : Exit.isSuccess(exit)
-          ? { _tag: "Exited", value: exit.value }
-          : Cause.isInterruptedOnly(exit.cause)
+      const how: ProcessExit =
+        pcb.fault !== undefined
+          ? { _tag: "Failed", cause: pcb.fault }
+          : pcb.killed
             ? { _tag: "Killed" }
-            : { _tag: "Failed", cause: exit.cause }
+            : Exit.isSuccess(exit)
+              ? { _tag: "Exited", value: exit.value }
+              : Cause.isInterruptedOnly(exit.cause)
+                ? { _tag: "Killed" }
+                : { _tag: "Failed", cause: exit.cause }
       pcb.kernel.unregister(pcb, how)
       pcb.status = "dead"
       Deferred.unsafeDone(pcb.exit, Exit.succeed(how))

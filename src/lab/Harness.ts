@@ -68,7 +68,12 @@ export const measure = <C extends Cell, E, R>(
     const ended = (i: number, exit: Pcb extends { await: Effect.Effect<infer X> } ? X : never) =>
       Effect.dieMessage(`lab client ${i} (${spec.strategy}, ${spec.size} B) ended ${exit._tag}: ${exit._tag === "Failed" ? String(exit.cause) : ""}`)
     const checkpoint = (points: ReadonlyArray<Deferred.Deferred<void>>) =>
-      Effect.forEach(points, (point, i) => Effect.raceFirst(Deferred.await(point), Effect.flatMap(clients[i]!.await, (exit) => ended(i, exit))))
+      Effect.forEach(points, (point, i) =>
+        Effect.raceFirst(
+          Deferred.await(point),
+          Effect.flatMap(clients[i]!.await, (exit) => ended(i, exit))
+        )
+      )
     yield* checkpoint(ready)
     const before = k.stats()
     onStart()

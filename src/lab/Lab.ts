@@ -47,8 +47,7 @@ export const quickMatrix: LabMatrix = {
 }
 
 /** Operations per client for one cell: the byte budget shared out, at least 1 and at most 200. */
-export const opsFor = (matrix: LabMatrix, size: number, clients: number): number =>
-  Math.max(1, Math.min(200, Math.floor(matrix.budget / (size * clients))))
+export const opsFor = (matrix: LabMatrix, size: number, clients: number): number => Math.max(1, Math.min(200, Math.floor(matrix.budget / (size * clients))))
 
 /** The cells of a matrix, sizes outermost: the direct strategies, then the VFS paths. */
 export const cells = (matrix: LabMatrix): Array<CellSpec | VfsCellSpec> =>

@@ -60,7 +60,9 @@ export const textTable = (results: ReadonlyArray<Row>, withWinners = true): stri
 
 /** The results as a Markdown table. */
 export const markdownTable = (results: ReadonlyArray<Row>): string =>
-  [`| ${HEADER.join(" | ")} |`, `|${HEADER.map((_, i) => (i < 2 ? "---" : "---:")).join("|")}|`, ...results.map((r) => `| ${row(r).join(" | ")} |`)].join("\n") + "\n"
+  [`| ${HEADER.join(" | ")} |`, `|${HEADER.map((_, i) => (i < 2 ? "---" : "---:")).join("|")}|`, ...results.map((r) => `| ${row(r).join(" | ")} |`)].join(
+    "\n"
+  ) + "\n"
 
 /** One JSON object per line. */
 export const jsonLines = (results: ReadonlyArray<Row>): string => results.map((r) => JSON.stringify(r)).join("\n") + "\n"
@@ -130,7 +132,9 @@ export const throughputSvg = (results: ReadonlyArray<Row>, title: string): strin
       const [px, py] = p.split(",")
       parts.push(`<circle cx="${px}" cy="${py}" r="3" fill="${COLORS[s] ?? "#000"}"/>`)
     }
-    parts.push(`<line x1="${W - right + 15}" x2="${W - right + 35}" y1="${top + 10 + k * 20}" y2="${top + 10 + k * 20}" stroke="${COLORS[s] ?? "#000"}" stroke-width="2"${dash}/>`)
+    parts.push(
+      `<line x1="${W - right + 15}" x2="${W - right + 35}" y1="${top + 10 + k * 20}" y2="${top + 10 + k * 20}" stroke="${COLORS[s] ?? "#000"}" stroke-width="2"${dash}/>`
+    )
     parts.push(`<text x="${W - right + 40}" y="${top + 14 + k * 20}">${xml(s)}</text>`)
     parts.push(`</g>`)
   })

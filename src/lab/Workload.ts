@@ -100,8 +100,7 @@ const session = (slot: number, strategy: Strategy, size: number) =>
             // Reached through the mapping, kept by the server's own copy into the file.
             yield* Memory.copy(item.address, file, size)
             yield* Memory.free(item.address)
-          }
-          else if (item._tag === "grant") {
+          } else if (item._tag === "grant") {
             yield* Memory.free(file)
             file = item.address
             fileIsGranted = true
@@ -194,7 +193,9 @@ const client = (strategy: Strategy, size: number, ops: number, seed: number, at:
           break
         case "grant":
         case "plan": {
-          const plan = Either.getOrThrow(Transfer.plan({ address: buf, length: size }, strategy === "grant" ? { strategy: "grant", window: size } : { move: true, window: size }))
+          const plan = Either.getOrThrow(
+            Transfer.plan({ address: buf, length: size }, strategy === "grant" ? { strategy: "grant", window: size } : { move: true, window: size })
+          )
           yield* Port.call(0, { label: WRITE, items: plan.items })
           // The granted pages left with the write; the read brings them back at a new address.
           if (plan.strategy === "grant") {
@@ -263,7 +264,14 @@ export const runCell = (spec: CellSpec, tracer?: Tracer): Effect.Effect<Measurem
       if (tracer !== undefined) k.tracer = tracer
       const server = Either.getOrThrow(k.create({ name: "storage" }))
       const ports = Array.from({ length: spec.clients }, () => Either.getOrThrow(Port.createFor(server, { capacity: 0 })))
-      yield* k.start(server, storageServer(ports.map((p) => p.slot), spec.strategy, spec.size))
+      yield* k.start(
+        server,
+        storageServer(
+          ports.map((p) => p.slot),
+          spec.strategy,
+          spec.size
+        )
+      )
       return yield* measure(k, spec, (i, at) =>
         Kernel.spawn(client(spec.strategy, spec.size, spec.ops, i, at), {
           name: `client${i}`,

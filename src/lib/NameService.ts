@@ -80,10 +80,7 @@ export const register = (
  * unique to this lookup, and that badge. Errors: `NameNotFound`, `Unavailable`, and the call's errors
  * (`RightsDenied` when `names` lacks `grant`).
  */
-export const lookup = (
-  names: number,
-  name: string
-): Effect.Effect<{ readonly slot: number; readonly badge: number }, LookupError, Process.Process> =>
+export const lookup = (names: number, name: string): Effect.Effect<{ readonly slot: number; readonly badge: number }, LookupError, Process.Process> =>
   Effect.flatMap(Protocol.client(NameProtocol, names).Lookup({ name }), ({ value, caps }) =>
     caps.length === 1
       ? Effect.succeed({ slot: caps[0]!, badge: value.badge })

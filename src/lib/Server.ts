@@ -274,8 +274,7 @@ const answerWith = (
   const caps = withCaps ? (value as Protocol.WithCaps<unknown>).caps : NONE
   const bytes = encoded ?? Protocol.encodeAnswer(shared.protocol, entry, ok, withCaps ? (value as Protocol.WithCaps<unknown>).value : value, shared.inlineMax)
   answered(shared.stats[entry.ordinal]!, ok, call.started)
-  const refused = (error: Protocol.InvalidReply) =>
-    replyWith(shared, call.reply, Protocol.statusOf(error), Protocol.encodeError(error, shared.inlineMax), NONE)
+  const refused = (error: Protocol.InvalidReply) => replyWith(shared, call.reply, Protocol.statusOf(error), Protocol.encodeError(error, shared.inlineMax), NONE)
   const sent =
     bytes instanceof Protocol.InvalidReply
       ? refused(bytes)
@@ -320,13 +319,21 @@ const replyWith = (
   return Effect.flatMap(Protocol.threadBuffer(shared.protocol.maxMessage), (buffer) =>
     Effect.zipRight(
       Memory.write(buffer.address, bytes),
-      Port.reply(reply, new Protocol.WireMessage(status | Labels.SPILLED, new Uint8Array(0), caps, [{ _tag: "copy", address: buffer.address, length: bytes.length }]))
+      Port.reply(
+        reply,
+        new Protocol.WireMessage(status | Labels.SPILLED, new Uint8Array(0), caps, [{ _tag: "copy", address: buffer.address, length: bytes.length }])
+      )
     )
   )
 }
 
 /** Answers and waits for the next message: one `replyReceive` when the answer is plain and inline. */
-const answerAndReceive = (w: Worker, call: ServerCall, ok: boolean, value: unknown): Effect.Effect<Port.Received | typeof RETIRED, IpcError.IpcError, Process.Process> => {
+const answerAndReceive = (
+  w: Worker,
+  call: ServerCall,
+  ok: boolean,
+  value: unknown
+): Effect.Effect<Port.Received | typeof RETIRED, IpcError.IpcError, Process.Process> => {
   const entry = call.entry
   if (ok && entry.operation.replyCaps) return Effect.zipRight(answerWith(w, call, ok, value, undefined), receiveNext(w))
   // Transient: `unsafeReplyNext` hands inline bytes to the kernel before anything else runs.
@@ -339,7 +346,11 @@ const answerAndReceive = (w: Worker, call: ServerCall, ok: boolean, value: unkno
 }
 
 /** Answers a request that did not decode, deletes its capabilities, and waits for the next. */
-const refuse = (w: Worker, m: Port.Received, error: Protocol.InvalidRequest): Effect.Effect<Port.Received | typeof RETIRED, IpcError.IpcError, Process.Process> => {
+const refuse = (
+  w: Worker,
+  m: Port.Received,
+  error: Protocol.InvalidRequest
+): Effect.Effect<Port.Received | typeof RETIRED, IpcError.IpcError, Process.Process> => {
   const entry = w.protocol.entries[m.label & Labels.LABEL_BITS]
   if (entry !== undefined) w.stats[entry.ordinal]!.invalid++
   else w.counters.unroutable++
@@ -348,7 +359,12 @@ const refuse = (w: Worker, m: Port.Received, error: Protocol.InvalidRequest): Ef
 }
 
 /** Answers with the handler's outcome, or only counts a kept call; then waits for the next message. */
-const settle = (w: Worker, call: ServerCall, ok: boolean, value: unknown): Effect.Effect<Port.Received | typeof RETIRED, IpcError.IpcError, Process.Process> => {
+const settle = (
+  w: Worker,
+  call: ServerCall,
+  ok: boolean,
+  value: unknown
+): Effect.Effect<Port.Received | typeof RETIRED, IpcError.IpcError, Process.Process> => {
   if (ok && value instanceof ResponderImpl && value.call === call) {
     w.stats[call.entry.ordinal]!.deferred++
     return receiveNext(w)
@@ -401,17 +417,20 @@ const serveOne = (w: Worker, m: Port.Received): Effect.Effect<Port.Received | ty
  */
 const work = (shared: Shared): Effect.Effect<void, IpcError.IpcError, Process.Process> =>
   Effect.flatMap(
-    shared.protocol.requestMax <= shared.inlineMax ? Effect.succeed(undefined) : Effect.map(Protocol.threadBuffer(shared.protocol.maxMessage), (b) => b.options),
-    (receive) => Effect.withFiberRuntime((fiber) => {
-      const w: Worker = { ...shared, receive, fiber: fiber as Fiber.RuntimeFiber<unknown, unknown> }
-      const pool = w.pool
-      const loop = (m: Port.Received | typeof RETIRED): Effect.Effect<void, IpcError.IpcError, Process.Process> => {
-        if (m === RETIRED) return Effect.void
-        const grow = pool === undefined ? undefined : busy(pool)
-        return grow === undefined ? Effect.flatMap(serveOne(w, m), loop) : Effect.zipRight(grow, Effect.flatMap(serveOne(w, m), loop))
-      }
-      return Effect.flatMap(Port.receive(w.port, receive), loop)
-    })
+    shared.protocol.requestMax <= shared.inlineMax
+      ? Effect.succeed(undefined)
+      : Effect.map(Protocol.threadBuffer(shared.protocol.maxMessage), (b) => b.options),
+    (receive) =>
+      Effect.withFiberRuntime((fiber) => {
+        const w: Worker = { ...shared, receive, fiber: fiber as Fiber.RuntimeFiber<unknown, unknown> }
+        const pool = w.pool
+        const loop = (m: Port.Received | typeof RETIRED): Effect.Effect<void, IpcError.IpcError, Process.Process> => {
+          if (m === RETIRED) return Effect.void
+          const grow = pool === undefined ? undefined : busy(pool)
+          return grow === undefined ? Effect.flatMap(serveOne(w, m), loop) : Effect.zipRight(grow, Effect.flatMap(serveOne(w, m), loop))
+        }
+        return Effect.flatMap(Port.receive(w.port, receive), loop)
+      })
   )
 
 // --- programs -----------------------------------------------------------------------------------
@@ -453,7 +472,10 @@ export const serve = <Ops extends Protocol.Operations, E = never>(
     if (!Number.isInteger(sized.min) || sized.min < 1 || !Number.isInteger(sized.max) || sized.max < sized.min) {
       const given = typeof workers === "number" ? `${workers}` : `{ min: ${workers.min}, max: ${workers.max} }`
       return yield* Effect.fail(
-        new KernelError.InvalidArgument({ operation: "Server.serve", reason: `workers must be a positive integer or { min, max } with 1 ≤ min ≤ max, got ${given}` })
+        new KernelError.InvalidArgument({
+          operation: "Server.serve",
+          reason: `workers must be a positive integer or { min, max } with 1 ≤ min ≤ max, got ${given}`
+        })
       )
     }
     const table = Effect.isEffect(handlers) ? yield* handlers : handlers
@@ -491,7 +513,12 @@ const servePool = (shared: Shared, min: number, max: number): Effect.Effect<neve
       max,
       counters: shared.counters,
       spawn: Effect.suspend(() =>
-        Effect.asVoid(Effect.forkIn(Effect.catchAllCause(work(withPool), (cause) => Deferred.failCause(failed, cause)), scope))
+        Effect.asVoid(
+          Effect.forkIn(
+            Effect.catchAllCause(work(withPool), (cause) => Deferred.failCause(failed, cause)),
+            scope
+          )
+        )
       )
     }
     const withPool: Shared = { ...shared, pool }

@@ -28,7 +28,6 @@ export const PageRights = {
 /** A combination of `PageRights` bits. */
 export type PageRights = number
 
-
 const checked: unique symbol = Symbol("UserBuffer.checked")
 
 /**
@@ -373,11 +372,7 @@ export class AddressSpace {
    * `[start, start + n)` of `table` (undefined when not yet allocated) are pages `vpn ..`. Stops
    * when `visit` returns false. The walk that every run operation is built on.
    */
-  private eachTable(
-    first: number,
-    pages: number,
-    visit: (table: Int32Array | undefined, start: number, n: number, vpn: number) => boolean
-  ): void {
+  private eachTable(first: number, pages: number, visit: (table: Int32Array | undefined, start: number, n: number, vpn: number) => boolean): void {
     let i = 0
     while (i < pages) {
       const vpn = first + i

@@ -15,7 +15,6 @@ import { Either } from "effect"
 import { OutOfMemory } from "./errors.js"
 import { PAGE_SIZE } from "../params.js"
 
-
 /** An account (one per process generation: a restarted process gets a new one) with a frame quota. */
 interface Account {
   quota: number

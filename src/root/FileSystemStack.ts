@@ -116,12 +116,7 @@ const credentialsOf = (c: ClientCredentials | undefined): Credentials =>
  * `FsError` `EINVAL` (invalid credentials), `EIO` (the VFS or the root task's process is gone) —
  * the client is then killed before it ran.
  */
-export const spawnClient = <A, E>(
-  system: System,
-  program: Effect.Effect<A, E, Process.Process>,
-  name = "client",
-  credentials?: ClientCredentials
-) =>
+export const spawnClient = <A, E>(system: System, program: Effect.Effect<A, E, Process.Process>, name = "client", credentials?: ClientCredentials) =>
   Effect.gen(function* () {
     const k = yield* Kernel.Kernel
     const badge = nextBadge++

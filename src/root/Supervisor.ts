@@ -44,7 +44,8 @@ export interface SupervisorOptions {
 }
 
 /** What ends supervision with an error. */
-export type SupervisorError = RestartLimit | KernelError.InvalidArgument | KernelError.InvalidCapability | KernelError.StaleCapability | KernelError.RightsDenied
+export type SupervisorError =
+  RestartLimit | KernelError.InvalidArgument | KernelError.InvalidCapability | KernelError.StaleCapability | KernelError.RightsDenied
 
 /** A supervised server, as the root task sees it. */
 export interface Supervised {
@@ -109,7 +110,11 @@ export const supervise = <A, E>(
 export const start = <A, E>(
   program: Effect.Effect<A, E, Process.Process>,
   options: SupervisorOptions = {}
-): Effect.Effect<Supervised, KernelError.InvalidArgument | KernelError.InvalidCapability | KernelError.StaleCapability | KernelError.RightsDenied, Kernel.Kernel> =>
+): Effect.Effect<
+  Supervised,
+  KernelError.InvalidArgument | KernelError.InvalidCapability | KernelError.StaleCapability | KernelError.RightsDenied,
+  Kernel.Kernel
+> =>
   Effect.gen(function* () {
     const state = new State(yield* Kernel.spawn(program, options.spawn ?? {}))
     const kernel = yield* Kernel.Kernel

@@ -84,7 +84,10 @@ const attach = async (
         Effect.gen(function* () {
           const done = yield* Deferred.make<A, unknown>()
           yield* Queue.offer(jobs, Effect.asVoid(Effect.intoDeferred(effect, done)))
-          return yield* Effect.raceFirst(Deferred.await(done), Effect.flatMap(client.await, () => Effect.fail(gone())))
+          return yield* Effect.raceFirst(
+            Deferred.await(done),
+            Effect.flatMap(client.await, () => Effect.fail(gone()))
+          )
         })
       )
       .then((exit) => {

@@ -65,7 +65,11 @@ const roundTrip = (root: string) =>
       data,
       streamed,
       copied,
-      missing: { tag: missing._tag, reason: missing._tag === "SystemError" ? missing.reason : "-", method: missing._tag === "SystemError" ? missing.method : "-" },
+      missing: {
+        tag: missing._tag,
+        reason: missing._tag === "SystemError" ? missing.reason : "-",
+        method: missing._tag === "SystemError" ? missing.method : "-"
+      },
       existsAfterRemove
     }
   })
@@ -200,7 +204,13 @@ describe("@effect/platform FileSystem layer over the VFS", () => {
         copiedTree: ["one.txt", "sub", "sub/two.txt"],
         appended: "ab",
         tempDir: { prefixed: true, existed: true, gone: true },
-        reasons: { mkdirExisting: "AlreadyExists", exclusiveWrite: "AlreadyExists", statMissing: "NotFound", readDirOfFile: "BadResource", removeMissing: "NotFound" },
+        reasons: {
+          mkdirExisting: "AlreadyExists",
+          exclusiveWrite: "AlreadyExists",
+          statMissing: "NotFound",
+          readDirOfFile: "BadResource",
+          removeMissing: "NotFound"
+        },
         gone: true
       })
       expect(right(yield* onNode(moreOfTheSurface))).toEqual(onTheVfs)
@@ -252,7 +262,10 @@ describe("@effect/platform FileSystem layer over the VFS", () => {
             const fs = yield* FileSystem.FileSystem
             const readable = yield* Effect.either(fs.access("/readonly", { readable: true }))
             const writable = yield* Effect.flip(fs.access("/readonly", { writable: true }))
-            return { readable: readable._tag, writable: { reason: writable._tag === "SystemError" ? writable.reason : "?", method: writable._tag === "SystemError" ? writable.method : "?" } }
+            return {
+              readable: readable._tag,
+              writable: { reason: writable._tag === "SystemError" ? writable.reason : "?", method: writable._tag === "SystemError" ? writable.method : "?" }
+            }
           }),
           FileSystemLayer.layer(0)
         ),

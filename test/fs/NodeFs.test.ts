@@ -142,7 +142,7 @@ describe("Node-compatible fs", () => {
     await expect(fs.symlink("t", "/nodir/x")).rejects.toMatchObject({ code: "ENOENT", syscall: "symlink", path: "t", dest: "/nodir/x" })
   })
 
-  it("FS-0010 readlink, realpath, readdir and mkdtemp honour Node's encoding option (\"buffer\" gives Buffers)", async () => {
+  it('FS-0010 readlink, realpath, readdir and mkdtemp honour Node\'s encoding option ("buffer" gives Buffers)', async () => {
     const fs = booted.fs.promises
     await fs.mkdir("/enc")
     await fs.writeFile("/enc/é", "1")
@@ -231,7 +231,9 @@ describe("bootFileSystem", () => {
     expect(await other.fs.promises.readFile("/shared.txt", "utf8")).toBe("from the first client")
     const fh = await own.fs.promises.open("/shared.txt", "r")
     // A descriptor number means nothing in another process's table.
-    await expect(new Promise((resolve, reject) => other.fs.fstat(fh.fd, (e: unknown, s: unknown) => (e ? reject(e) : resolve(s))))).rejects.toMatchObject({ code: "EBADF" })
+    await expect(new Promise((resolve, reject) => other.fs.fstat(fh.fd, (e: unknown, s: unknown) => (e ? reject(e) : resolve(s))))).rejects.toMatchObject({
+      code: "EBADF"
+    })
     await fh.close()
     await own.close()
     await expect(own.spawnFs()).rejects.toMatchObject({ code: "EIO" })

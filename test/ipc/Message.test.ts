@@ -55,8 +55,7 @@ describe("Fifo", () => {
       } else if (op === 1) {
         q.unshift(v)
         model.unshift(v)
-      }
-      else if (op === 2) expect(q.shift()).toBe(model.shift())
+      } else if (op === 2) expect(q.shift()).toBe(model.shift())
       else {
         const i = model.indexOf(v)
         expect(q.remove(v)).toBe(i >= 0)

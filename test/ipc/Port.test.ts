@@ -4,7 +4,6 @@ import { Kernel, Labels, Notification, Port, Process } from "../../src/index.js"
 import { Rights } from "../../src/kernel/Capability.js"
 import { boot, serverWithPort, settle } from "../support/kernel.js"
 
-
 describe("Port", () => {
   it.effect("IPC-0001 capacity 0 is a rendezvous: send waits until a receiver takes the message", () =>
     Effect.gen(function* () {
@@ -14,7 +13,10 @@ describe("Port", () => {
       expect(Option.isNone(yield* Fiber.poll(client.main!))).toBe(true)
       const k = yield* Kernel.Kernel
       const got = yield* Deferred.make<number>()
-      yield* k.start(server, Effect.flatMap(Port.receive(port.slot), (m) => Deferred.succeed(got, m.label)))
+      yield* k.start(
+        server,
+        Effect.flatMap(Port.receive(port.slot), (m) => Deferred.succeed(got, m.label))
+      )
       expect(yield* Deferred.await(got)).toBe(7)
       expect((yield* client.await)._tag).toBe("Exited")
     }).pipe(boot)
@@ -92,7 +94,10 @@ describe("Port", () => {
       const exit = yield* client.await
       expect(exit._tag === "Exited" && Either.isLeft(exit.value as Either.Either<unknown, { _tag: string }>)).toBe(true)
       const seen = yield* Deferred.make<string>()
-      yield* k.start(server, Effect.flatMap(Effect.flip(Port.tryReceive(port.slot)), (e) => Deferred.succeed(seen, e._tag)))
+      yield* k.start(
+        server,
+        Effect.flatMap(Effect.flip(Port.tryReceive(port.slot)), (e) => Deferred.succeed(seen, e._tag))
+      )
       expect(yield* Deferred.await(seen)).toBe("WouldBlock")
     }).pipe(boot)
   )
@@ -177,7 +182,10 @@ describe("Port", () => {
       const { server, port } = yield* serverWithPort(0)
       const other = yield* serverWithPort(1, "other")
       const denied = yield* Kernel.spawn(Effect.flip(Port.send(0, { label: 1, caps: [1] })), {
-        caps: [{ cap: port, rights: Rights.send }, { cap: other.port, rights: Rights.send }]
+        caps: [
+          { cap: port, rights: Rights.send },
+          { cap: other.port, rights: Rights.send }
+        ]
       })
       const e = yield* denied.await
       expect(e._tag === "Exited" && (e.value as { _tag: string })._tag).toBe("RightsDenied")
@@ -191,11 +199,17 @@ describe("Port", () => {
         })
       )
       yield* Kernel.spawn(Port.send(0, { label: 1, caps: [1] }), {
-        caps: [{ cap: port, rights: Rights.send | Rights.grant }, { cap: other.port, rights: Rights.send }]
+        caps: [
+          { cap: port, rights: Rights.send | Rights.grant },
+          { cap: other.port, rights: Rights.send }
+        ]
       })
       expect(yield* Deferred.await(used)).toBe(1)
       const got = yield* Deferred.make<number>()
-      yield* k.start(other.server, Effect.flatMap(Port.receive(other.port.slot), (m) => Deferred.succeed(got, m.label)))
+      yield* k.start(
+        other.server,
+        Effect.flatMap(Port.receive(other.port.slot), (m) => Deferred.succeed(got, m.label))
+      )
       expect(yield* Deferred.await(got)).toBe(99)
     }).pipe(boot)
   )
@@ -251,9 +265,12 @@ describe("Port", () => {
           for (;;) m = yield* Port.replyReceive(m.reply!, { label: m.label * 2 }, port.slot)
         })
       )
-      const client = yield* Kernel.spawn(Effect.forEach([1, 2, 3], (i) => Effect.map(Port.call(0, { label: i }), (r) => r.label)), {
-        caps: [{ cap: port }]
-      })
+      const client = yield* Kernel.spawn(
+        Effect.forEach([1, 2, 3], (i) => Effect.map(Port.call(0, { label: i }), (r) => r.label)),
+        {
+          caps: [{ cap: port }]
+        }
+      )
       const exit = yield* client.await
       expect((exit as { value: unknown }).value).toEqual([2, 4, 6])
       expect(k.stats().syscalls["replyReceive"]).toBe(3)
@@ -287,7 +304,12 @@ describe("Port", () => {
           yield* Notification.signal(0, 0b100)
           yield* Notification.signal(1)
         }),
-        { caps: [{ cap: n, rights: Rights.send }, { cap: n, rights: Rights.send, badge: 0b1000 }] }
+        {
+          caps: [
+            { cap: n, rights: Rights.send },
+            { cap: n, rights: Rights.send, badge: 0b1000 }
+          ]
+        }
       )
       yield* settle
       yield* TestClock.adjust("2 seconds")
@@ -312,8 +334,9 @@ describe("Port", () => {
           yield* Deferred.succeed(done, undefined)
         })
       )
-      const senders = yield* Effect.forEach(Array.from({ length: 1000 }, (_, i) => i), (i) =>
-        Kernel.spawn(Port.send(0, { label: i }), { caps: [{ cap: port, rights: Rights.send }] })
+      const senders = yield* Effect.forEach(
+        Array.from({ length: 1000 }, (_, i) => i),
+        (i) => Kernel.spawn(Port.send(0, { label: i }), { caps: [{ cap: port, rights: Rights.send }] })
       )
       yield* Deferred.await(done)
       for (const s of senders) expect((yield* s.await)._tag).toBe("Exited")
@@ -332,7 +355,10 @@ describe("Port", () => {
       yield* client.await
       buffer.fill(9)
       const got = yield* Deferred.make<ReadonlyArray<number>>()
-      yield* k.start(server, Effect.flatMap(Port.receive(port.slot), (m) => Deferred.succeed(got, [...m.data])))
+      yield* k.start(
+        server,
+        Effect.flatMap(Port.receive(port.slot), (m) => Deferred.succeed(got, [...m.data]))
+      )
       expect(yield* Deferred.await(got)).toEqual([1, 2, 3])
     }).pipe(boot)
   )
@@ -370,7 +396,10 @@ describe("Port", () => {
       )
       const order: Array<number> = []
       const caller = (label: number) =>
-        Kernel.spawn(Effect.tap(Port.call(0, { label }), () => Effect.sync(() => order.push(label))), { caps: [{ cap: port }] })
+        Kernel.spawn(
+          Effect.tap(Port.call(0, { label }), () => Effect.sync(() => order.push(label))),
+          { caps: [{ cap: port }] }
+        )
       const a = yield* caller(1)
       const b = yield* caller(2)
       yield* a.await
@@ -384,7 +413,13 @@ describe("Port", () => {
       const k = yield* Kernel.Kernel
       const { server, port } = yield* serverWithPort(0)
       const stolen = yield* Deferred.make<Port.Reply>()
-      yield* k.start(server, Effect.zipRight(Effect.flatMap(Port.receive(port.slot), (m) => Deferred.succeed(stolen, m.reply!)), Effect.never))
+      yield* k.start(
+        server,
+        Effect.zipRight(
+          Effect.flatMap(Port.receive(port.slot), (m) => Deferred.succeed(stolen, m.reply!)),
+          Effect.never
+        )
+      )
       yield* Kernel.spawn(Port.call(0, { label: 1 }), { caps: [{ cap: port }] })
       const r = yield* Deferred.await(stolen)
       const thief = yield* Kernel.spawn(Effect.flip(Port.reply(r, { label: 0 })))
@@ -401,11 +436,7 @@ describe("Port", () => {
         { caps: [{ cap: port, rights: Rights.send }] }
       )
       const exit = yield* p.await
-      expect((exit as { value: ReadonlyArray<{ _tag: string }> }).value.map((e) => e._tag)).toEqual([
-        "RightsDenied",
-        "InvalidCapability",
-        "InvalidCapability"
-      ])
+      expect((exit as { value: ReadonlyArray<{ _tag: string }> }).value.map((e) => e._tag)).toEqual(["RightsDenied", "InvalidCapability", "InvalidCapability"])
     }).pipe(boot)
   )
 
@@ -444,7 +475,17 @@ describe("Port", () => {
       yield* Kernel.kill(doomed)
       const live = yield* Kernel.spawn(Port.call(0, { label: 2 }), { caps: [{ cap: port }] })
       const labels: Array<number> = []
-      yield* k.start(server, Effect.forever(Effect.flatMap(Port.receive(port.slot), (m) => Effect.zipRight(Effect.sync(() => labels.push(m.label)), Port.reply(m.reply!, { label: 0 })))))
+      yield* k.start(
+        server,
+        Effect.forever(
+          Effect.flatMap(Port.receive(port.slot), (m) =>
+            Effect.zipRight(
+              Effect.sync(() => labels.push(m.label)),
+              Port.reply(m.reply!, { label: 0 })
+            )
+          )
+        )
+      )
       expect(Exit.isExit(yield* Effect.exit(live.await))).toBe(true)
       expect(labels).toEqual([2])
     }).pipe(boot)
@@ -483,4 +524,3 @@ describe("Port", () => {
     }).pipe(boot)
   )
 })
-

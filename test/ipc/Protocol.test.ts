@@ -83,7 +83,10 @@ describe("Protocol", () => {
       expect(refused._tag).toBe("InvalidRequest")
       expect((refused as Protocol.InvalidRequest).reason).toMatch(/\["x"\][\s\S]*non-negative/)
       // Everyone else is still served.
-      const good = yield* Effect.all([1, 2, 3].map((n) => TestKernel.withClient(server, (c) => c.Add({ a: n, b: n }))), { concurrency: "unbounded" })
+      const good = yield* Effect.all(
+        [1, 2, 3].map((n) => TestKernel.withClient(server, (c) => c.Add({ a: n, b: n }))),
+        { concurrency: "unbounded" }
+      )
       expect(good).toEqual([{ sum: 2 }, { sum: 4 }, { sum: 6 }])
       expect(server.counters.operations.Add.invalid).toBe(3)
       expect(server.counters.operations.Sqrt.invalid).toBe(1)
@@ -181,7 +184,10 @@ describe("Protocol", () => {
     expect(() => Protocol.make("empty", {})).toThrow(/no operations/)
     expect(() => Protocol.make("x", { A: Protocol.operation({}) }, { maxMessage: 0 })).toThrow(/maxMessage/)
     const p = Protocol.make("x", { A: Protocol.operation({}), B: Protocol.operation({}) })
-    expect(p.entries.map((e) => [e.name, e.ordinal])).toEqual([["A", 0], ["B", 1]])
+    expect(p.entries.map((e) => [e.name, e.ordinal])).toEqual([
+      ["A", 0],
+      ["B", 1]
+    ])
   })
 
   it.effect("PROTO-0011 requests queued behind a busy server keep their own bytes (each encode after them reuses the encoder's scratch)", () =>
@@ -191,9 +197,13 @@ describe("Protocol", () => {
       // The one worker waits on the gate; twelve requests with different payloads queue meanwhile.
       const blocker = yield* Effect.fork(TestKernel.withClient(server, (c) => c.Gate({ open: true })))
       const sums = yield* Effect.fork(
-        Effect.forEach(Array.from({ length: 12 }, (_, i) => i), (i) => TestKernel.withClient(server, (c) => c.Add({ a: i, b: 1000 * i })), {
-          concurrency: "unbounded"
-        })
+        Effect.forEach(
+          Array.from({ length: 12 }, (_, i) => i),
+          (i) => TestKernel.withClient(server, (c) => c.Add({ a: i, b: 1000 * i })),
+          {
+            concurrency: "unbounded"
+          }
+        )
       )
       yield* settle
       expect((yield* Kernel.Kernel).stats().maxQueueDepth).toBeGreaterThanOrEqual(12)

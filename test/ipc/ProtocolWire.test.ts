@@ -17,7 +17,10 @@ const schemas = {
   struct: Schema.Struct({ n: Schema.Number, s: Schema.String, b: Schema.Boolean, o: Schema.optional(Schema.String), lit: Schema.Literal("x") }),
   literals: Schema.Literal("read", "write", 3, true, null),
   tuple: Schema.Tuple([Schema.String, Schema.optionalElement(Schema.Number)], Schema.Boolean),
-  union: Schema.Union(Schema.Struct({ kind: Schema.Literal("a"), a: Schema.Number }), Schema.Struct({ kind: Schema.Literal("b"), b: Schema.Array(Schema.String) })),
+  union: Schema.Union(
+    Schema.Struct({ kind: Schema.Literal("a"), a: Schema.Number }),
+    Schema.Struct({ kind: Schema.Literal("b"), b: Schema.Array(Schema.String) })
+  ),
   refined: Schema.Struct({ port: Schema.Int.pipe(Schema.between(1, 65535)), name: Schema.String.pipe(Schema.maxLength(8)) }),
   transformed: Schema.Struct({ n: Schema.NumberFromString, when: Schema.DateFromNumber.pipe(Schema.validDate()) }),
   failures: Schema.Union(Missing, Full),
@@ -26,30 +29,47 @@ const schemas = {
   recursive: Tree,
   nothing: Schema.Void,
   // Read and written directly, no Schema pass: refinements checked by their filters, bigints as text.
-  attributes: Schema.Struct({ ino: Schema.NonNegativeInt, size: Schema.Int, kind: Schema.Literal("file", "dir"), mtimeNs: Schema.BigInt, big: Schema.BigIntFromSelf })
+  attributes: Schema.Struct({
+    ino: Schema.NonNegativeInt,
+    size: Schema.Int,
+    kind: Schema.Literal("file", "dir"),
+    mtimeNs: Schema.BigInt,
+    big: Schema.BigIntFromSelf
+  })
 } as const
 
 describe("Protocol wire", () => {
   for (const [name, schema] of Object.entries(schemas)) {
-    it.prop(`WIRE-0001 ${name}: every value survives encode then decode (as Schema's own equivalence sees it)`, [schema as Schema.Schema<unknown>], ([value]) => {
-      const c = codec(schema as Schema.Schema<unknown>)
-      const bytes = c.encode(value, 256)
-      expect(typeof bytes).not.toBe("string")
-      const decoded = c.decode(bytes as Uint8Array)
-      expect(decoded).not.toBeInstanceOf(Undecodable)
-      if (name === "nothing") expect(decoded).toBeUndefined()
-      // Schema's equivalence forgives -0 vs 0 (NumberFromString writes "0"); deep equality, NaN = NaN.
-      else expect(Schema.equivalence(schema as Schema.Schema<unknown>)(decoded, value) || isDeepStrictEqual(decoded, value)).toBe(true)
-    })
+    it.prop(
+      `WIRE-0001 ${name}: every value survives encode then decode (as Schema's own equivalence sees it)`,
+      [schema as Schema.Schema<unknown>],
+      ([value]) => {
+        const c = codec(schema as Schema.Schema<unknown>)
+        const bytes = c.encode(value, 256)
+        expect(typeof bytes).not.toBe("string")
+        const decoded = c.decode(bytes as Uint8Array)
+        expect(decoded).not.toBeInstanceOf(Undecodable)
+        if (name === "nothing") expect(decoded).toBeUndefined()
+        // Schema's equivalence forgives -0 vs 0 (NumberFromString writes "0"); deep equality, NaN = NaN.
+        else expect(Schema.equivalence(schema as Schema.Schema<unknown>)(decoded, value) || isDeepStrictEqual(decoded, value)).toBe(true)
+      }
+    )
 
-    it.prop(`WIRE-0002 ${name}: arbitrary bytes decode to Undecodable or to a value the Schema accepts`, [FastCheck.uint8Array({ maxLength: 40 })], ([bytes]) => {
-      const decoded = codec(schema as Schema.Schema<unknown>).decode(bytes)
-      if (!(decoded instanceof Undecodable)) expect(Schema.is(schema as Schema.Schema<unknown>)(decoded)).toBe(true)
-    })
+    it.prop(
+      `WIRE-0002 ${name}: arbitrary bytes decode to Undecodable or to a value the Schema accepts`,
+      [FastCheck.uint8Array({ maxLength: 40 })],
+      ([bytes]) => {
+        const decoded = codec(schema as Schema.Schema<unknown>).decode(bytes)
+        if (!(decoded instanceof Undecodable)) expect(Schema.is(schema as Schema.Schema<unknown>)(decoded)).toBe(true)
+      }
+    )
   }
 
   it.prop("WIRE-0003 a bounded schema's messages never exceed its maxBytes", [schemas.refined, schemas.literals], ([refined, literal]) => {
-    for (const [schema, value] of [[schemas.refined, refined], [schemas.literals, literal]] as const) {
+    for (const [schema, value] of [
+      [schemas.refined, refined],
+      [schemas.literals, literal]
+    ] as const) {
       const c = codec(schema as Schema.Schema<unknown>)
       expect(Number.isFinite(c.maxBytes)).toBe(true)
       expect((c.encode(value, 256) as Uint8Array).length).toBeLessThanOrEqual(c.maxBytes)
@@ -71,7 +91,7 @@ describe("Protocol wire", () => {
     expect(decoded).toBeInstanceOf(Undecodable)
     expect((decoded as Undecodable).reason).toMatch(/boolean byte 7/)
   })
-  it("WIRE-0006 a decoded struct has exactly its own properties, a \"__proto__\" key included, and a plain prototype", () => {
+  it('WIRE-0006 a decoded struct has exactly its own properties, a "__proto__" key included, and a plain prototype', () => {
     const S = Schema.Struct({ ["__proto__"]: Schema.Number, constructor: Schema.String, o: Schema.optional(Schema.Boolean) })
     const c = codec(S)
     const value = JSON.parse('{"__proto__": 5, "constructor": "x"}')
@@ -79,9 +99,9 @@ describe("Protocol wire", () => {
     expect(Object.getPrototypeOf(decoded)).toBe(Object.prototype)
     expect(Object.keys(decoded).sort()).toEqual(["__proto__", "constructor"])
     expect(Object.getOwnPropertyDescriptor(decoded, "__proto__")?.value).toBe(5)
-    const plain = codec(Schema.Struct({ a: Schema.Number, o: Schema.optional(Schema.String), "we ird\"key": Schema.Boolean }))
-    const back = plain.decode(plain.encode({ a: 1, "we ird\"key": true }, 256) as Uint8Array)
-    expect(back).toEqual({ a: 1, "we ird\"key": true })
+    const plain = codec(Schema.Struct({ a: Schema.Number, o: Schema.optional(Schema.String), 'we ird"key': Schema.Boolean }))
+    const back = plain.decode(plain.encode({ a: 1, 'we ird"key': true }, 256) as Uint8Array)
+    expect(back).toEqual({ a: 1, 'we ird"key': true })
     expect(Object.hasOwn(back as object, "o")).toBe(false)
   })
   it("WIRE-0007 a schema read directly (refinements, bigints) refuses what Schema refuses, in Schema's words with the path", () => {
@@ -92,7 +112,9 @@ describe("Protocol wire", () => {
     expect(c.encode({ ...good, size: 1.5 }, 256)).toMatch(/\["size"\][\s\S]*integer/)
     expect(c.encode({ ...good, mtimeNs: 5 }, 256)).toMatch(/\["mtimeNs"\]/)
     // Bytes of a negative ino (written through the general path of a laxer schema) are refused on reading.
-    const lax = codec(Schema.Struct({ ino: Schema.Number, size: Schema.Int, kind: Schema.Literal("file", "dir"), mtimeNs: Schema.BigInt, big: Schema.BigIntFromSelf }))
+    const lax = codec(
+      Schema.Struct({ ino: Schema.Number, size: Schema.Int, kind: Schema.Literal("file", "dir"), mtimeNs: Schema.BigInt, big: Schema.BigIntFromSelf })
+    )
     const refused = c.decode(lax.encode({ ...good, ino: -1 }, 256) as Uint8Array)
     expect(refused).toBeInstanceOf(Undecodable)
     expect((refused as Undecodable).reason).toMatch(/\["ino"\][\s\S]*non-negative/)

@@ -38,7 +38,10 @@ const runOne = (t: { readonly offset: number; readonly length: number; readonly 
         Effect.gen(function* () {
           const windows = yield* Memory.allocate(16)
           const m = yield* Port.receive(port.slot, {
-            windows: [{ address: windows, length: 8 * PAGE_SIZE }, { address: windows + 8 * PAGE_SIZE, length: 8 * PAGE_SIZE }]
+            windows: [
+              { address: windows, length: 8 * PAGE_SIZE },
+              { address: windows + 8 * PAGE_SIZE, length: 8 * PAGE_SIZE }
+            ]
           })
           const got = new Uint8Array(t.length)
           let at = 0

@@ -23,7 +23,12 @@ const grantOf = (m: Port.Received): { readonly address: number; readonly pages: 
 describe("Transfer.plan", () => {
   it.prop(
     "items cover exactly the buffer, and only whole pages inside it are mapped or granted",
-    [fc.integer({ min: 1, max: 64 * PAGE_SIZE }), fc.integer({ min: 0, max: 40 * PAGE_SIZE }), fc.constantFrom<"map" | "grant" | undefined>("map", "grant", undefined), fc.boolean()],
+    [
+      fc.integer({ min: 1, max: 64 * PAGE_SIZE }),
+      fc.integer({ min: 0, max: 40 * PAGE_SIZE }),
+      fc.constantFrom<"map" | "grant" | undefined>("map", "grant", undefined),
+      fc.boolean()
+    ],
     ([address, length, strategy, move]) => {
       const r = Transfer.plan({ address, length }, strategy === undefined ? { move, window: PAGE_SIZE } : { strategy })
       const plan = Either.getOrThrow(r)
@@ -61,7 +66,12 @@ describe("bulk transfer", () => {
         server,
         Effect.gen(function* () {
           const windows = yield* Memory.allocate(2)
-          const m = yield* Port.receive(port.slot, { windows: [{ address: windows, length: PAGE_SIZE }, { address: windows + PAGE_SIZE, length: PAGE_SIZE }] })
+          const m = yield* Port.receive(port.slot, {
+            windows: [
+              { address: windows, length: PAGE_SIZE },
+              { address: windows + PAGE_SIZE, length: PAGE_SIZE }
+            ]
+          })
           const [head, middle, tail] = m.items as [Transfer.DeliveredItem, Transfer.DeliveredItem, Transfer.DeliveredItem]
           if (head._tag !== "copy" || middle._tag !== "map" || tail._tag !== "copy") throw new Error(`unexpected items ${JSON.stringify(m.items)}`)
           const parts = [
@@ -242,50 +252,52 @@ describe("bulk transfer", () => {
     }).pipe(boot)
   )
 
-  it.effect("BULK-0013 a grant to a waiting receiver moves the pages table to table: the sender faults, the receiver is charged, and a receiver without room leaves the sender's pages untouched", () =>
-    Effect.gen(function* () {
-      const k = yield* Kernel.Kernel
-      const baseline = k.stats().framesInUse
-      // A receiver whose quota has room for 4 pages, waiting in receive before anyone sends.
-      const server = yield* k.create({ name: "small-server", quota: 4 })
-      const port = yield* Port.createFor(server, { capacity: 0 })
-      const seen = yield* Deferred.make<{ readonly bytes: Uint8Array; readonly charged: number }>()
-      yield* k.start(
-        server,
-        Effect.gen(function* () {
-          const m = yield* Port.receive(port.slot)
-          const g = grantOf(m)
-          const charged = (yield* Memory.usage).framesCharged
-          yield* Deferred.succeed(seen, { bytes: yield* Memory.read(g.address, g.pages * PAGE_SIZE), charged })
-          yield* Port.reply(m.reply!, { label: 0 })
-          // Too many pages for its quota: refused whole, while it waits.
-          const again = yield* Port.receive(port.slot)
-          if (again.reply !== undefined) yield* Port.reply(again.reply, { label: 1 })
-        })
-      )
-      const client = yield* Kernel.spawn(
-        Effect.gen(function* () {
-          const buf = yield* Memory.allocate(3)
-          yield* Memory.write(buf, pattern(3 * PAGE_SIZE))
-          yield* Port.call(0, { label: 1, items: [{ _tag: "grant", address: buf, pages: 3 }] })
-          const gone = Either.isLeft(yield* Effect.either(Memory.read(buf, 1)))
-          const big = yield* Memory.allocate(5)
-          const bigBytes = pattern(5 * PAGE_SIZE, 9)
-          yield* Memory.write(big, bigBytes)
-          const refused = yield* Effect.either(Port.call(0, { label: 2, items: [{ _tag: "grant", address: big, pages: 5 }] }))
-          const kept = yield* Memory.read(big, 5 * PAGE_SIZE)
-          return { gone, refused: Either.isLeft(refused) ? refused.left._tag : "delivered", intact: kept.every((b, i) => b === bigBytes[i]) }
-        }),
-        { caps: [{ cap: port, rights: all }] }
-      )
-      const result = valueOf<{ gone: boolean; refused: string; intact: boolean }>(yield* client.await)
-      expect(result).toEqual({ gone: true, refused: "OutOfMemory", intact: true })
-      const { bytes, charged } = yield* Deferred.await(seen)
-      expect(bytes).toEqual(pattern(3 * PAGE_SIZE))
-      expect(charged).toBe(3)
-      yield* server.await
-      expect(k.stats()).toMatchObject({ bytesCopied: 0, pagesGranted: 3, framesInUse: baseline })
-    }).pipe(boot)
+  it.effect(
+    "BULK-0013 a grant to a waiting receiver moves the pages table to table: the sender faults, the receiver is charged, and a receiver without room leaves the sender's pages untouched",
+    () =>
+      Effect.gen(function* () {
+        const k = yield* Kernel.Kernel
+        const baseline = k.stats().framesInUse
+        // A receiver whose quota has room for 4 pages, waiting in receive before anyone sends.
+        const server = yield* k.create({ name: "small-server", quota: 4 })
+        const port = yield* Port.createFor(server, { capacity: 0 })
+        const seen = yield* Deferred.make<{ readonly bytes: Uint8Array; readonly charged: number }>()
+        yield* k.start(
+          server,
+          Effect.gen(function* () {
+            const m = yield* Port.receive(port.slot)
+            const g = grantOf(m)
+            const charged = (yield* Memory.usage).framesCharged
+            yield* Deferred.succeed(seen, { bytes: yield* Memory.read(g.address, g.pages * PAGE_SIZE), charged })
+            yield* Port.reply(m.reply!, { label: 0 })
+            // Too many pages for its quota: refused whole, while it waits.
+            const again = yield* Port.receive(port.slot)
+            if (again.reply !== undefined) yield* Port.reply(again.reply, { label: 1 })
+          })
+        )
+        const client = yield* Kernel.spawn(
+          Effect.gen(function* () {
+            const buf = yield* Memory.allocate(3)
+            yield* Memory.write(buf, pattern(3 * PAGE_SIZE))
+            yield* Port.call(0, { label: 1, items: [{ _tag: "grant", address: buf, pages: 3 }] })
+            const gone = Either.isLeft(yield* Effect.either(Memory.read(buf, 1)))
+            const big = yield* Memory.allocate(5)
+            const bigBytes = pattern(5 * PAGE_SIZE, 9)
+            yield* Memory.write(big, bigBytes)
+            const refused = yield* Effect.either(Port.call(0, { label: 2, items: [{ _tag: "grant", address: big, pages: 5 }] }))
+            const kept = yield* Memory.read(big, 5 * PAGE_SIZE)
+            return { gone, refused: Either.isLeft(refused) ? refused.left._tag : "delivered", intact: kept.every((b, i) => b === bigBytes[i]) }
+          }),
+          { caps: [{ cap: port, rights: all }] }
+        )
+        const result = valueOf<{ gone: boolean; refused: string; intact: boolean }>(yield* client.await)
+        expect(result).toEqual({ gone: true, refused: "OutOfMemory", intact: true })
+        const { bytes, charged } = yield* Deferred.await(seen)
+        expect(bytes).toEqual(pattern(3 * PAGE_SIZE))
+        expect(charged).toBe(3)
+        yield* server.await
+        expect(k.stats()).toMatchObject({ bytesCopied: 0, pagesGranted: 3, framesInUse: baseline })
+      }).pipe(boot)
   )
 
   it.effect("BULK-0006 after a map both sides see each other's writes, and revoke removes the receiver's mapping", () =>
@@ -413,46 +425,48 @@ describe("bulk transfer", () => {
     }).pipe(boot)
   )
 
-  it.effect("BULK-0010 a ring carries 1,000,000 entries in order with no loss, with far fewer doorbells than entries", () =>
-    Effect.gen(function* () {
-      const k = yield* Kernel.Kernel
-      const { server, port } = yield* serverWithPort(0)
-      const N = 1_000_000
-      const consumed = yield* Deferred.make<{ count: number; inOrder: boolean }>()
-      yield* k.start(
-        server,
-        Effect.gen(function* () {
-          const m = yield* Port.receive(port.slot)
-          const { end: ring, answer } = yield* Ring.open(m)
-          yield* Port.reply(m.reply!, answer)
-          let inOrder = true
-          for (let i = 0; i < N; i++) {
-            const e = yield* Ring.pop(ring)
-            if (e[0] !== (i & 255) || e[1] !== ((i >>> 8) & 255) || e[2] !== ((i >>> 16) & 255)) inOrder = false
-          }
-          yield* Deferred.succeed(consumed, { count: N, inOrder })
-        })
-      )
-      const producer = yield* Kernel.spawn(
-        Effect.gen(function* () {
-          const created = yield* Ring.create({ entries: 256, entrySize: 16 })
-          const end = yield* Ring.connect(created.end, yield* Port.call(0, created.share))
-          const entry = new Uint8Array(3)
-          for (let i = 0; i < N; i++) {
-            entry[0] = i & 255
-            entry[1] = (i >>> 8) & 255
-            entry[2] = (i >>> 16) & 255
-            yield* Ring.push(end, entry)
-          }
-        }),
-        { caps: [{ cap: port, rights: all }] }
-      )
-      expect(yield* Deferred.await(consumed)).toEqual({ count: N, inOrder: true })
-      valueOf(yield* producer.await)
-      const s = k.stats()
-      expect(s.ringEntries).toBe(N)
-      expect(s.doorbells).toBeLessThan(N / 50)
-    }).pipe(boot),
+  it.effect(
+    "BULK-0010 a ring carries 1,000,000 entries in order with no loss, with far fewer doorbells than entries",
+    () =>
+      Effect.gen(function* () {
+        const k = yield* Kernel.Kernel
+        const { server, port } = yield* serverWithPort(0)
+        const N = 1_000_000
+        const consumed = yield* Deferred.make<{ count: number; inOrder: boolean }>()
+        yield* k.start(
+          server,
+          Effect.gen(function* () {
+            const m = yield* Port.receive(port.slot)
+            const { end: ring, answer } = yield* Ring.open(m)
+            yield* Port.reply(m.reply!, answer)
+            let inOrder = true
+            for (let i = 0; i < N; i++) {
+              const e = yield* Ring.pop(ring)
+              if (e[0] !== (i & 255) || e[1] !== ((i >>> 8) & 255) || e[2] !== ((i >>> 16) & 255)) inOrder = false
+            }
+            yield* Deferred.succeed(consumed, { count: N, inOrder })
+          })
+        )
+        const producer = yield* Kernel.spawn(
+          Effect.gen(function* () {
+            const created = yield* Ring.create({ entries: 256, entrySize: 16 })
+            const end = yield* Ring.connect(created.end, yield* Port.call(0, created.share))
+            const entry = new Uint8Array(3)
+            for (let i = 0; i < N; i++) {
+              entry[0] = i & 255
+              entry[1] = (i >>> 8) & 255
+              entry[2] = (i >>> 16) & 255
+              yield* Ring.push(end, entry)
+            }
+          }),
+          { caps: [{ cap: port, rights: all }] }
+        )
+        expect(yield* Deferred.await(consumed)).toEqual({ count: N, inOrder: true })
+        valueOf(yield* producer.await)
+        const s = k.stats()
+        expect(s.ringEntries).toBe(N)
+        expect(s.doorbells).toBeLessThan(N / 50)
+      }).pipe(boot),
     120_000
   )
 

@@ -16,8 +16,13 @@ const withOriginal = (rights: number = Rights.all) => {
 describe("derivation tree", () => {
   it("descendants lists the whole subtree, deepest first; detach re-parents children", () => {
     const mk = (): any => ({ parent: undefined, children: new Set() })
-    const root = mk(), c1 = mk(), c2 = mk(), g = mk()
-    attach(root, c1); attach(root, c2); attach(c1, g)
+    const root = mk(),
+      c1 = mk(),
+      c2 = mk(),
+      g = mk()
+    attach(root, c1)
+    attach(root, c2)
+    attach(c1, g)
     expect(descendants(root)).toEqual([g, c1, c2])
     detach(c1)
     expect(g.parent).toBe(root)

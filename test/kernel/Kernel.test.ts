@@ -81,7 +81,10 @@ describe("Kernel", () => {
       const bad = yield* Effect.either(Kernel.spawn(Effect.void, { caps: [{ cap, rights: Rights.send | Rights.receive }] }))
       expect(Either.isLeft(bad) && bad.left._tag).toBe("RightsDenied")
       const seen = yield* Deferred.make<{ readonly rights: number; readonly badge: number }>()
-      yield* Kernel.spawn(Effect.flatMap(Caps.inspect(0), (i) => Deferred.succeed(seen, i)), { caps: [{ cap, badge: 42 }] })
+      yield* Kernel.spawn(
+        Effect.flatMap(Caps.inspect(0), (i) => Deferred.succeed(seen, i)),
+        { caps: [{ cap, badge: 42 }] }
+      )
       expect(yield* Deferred.await(seen)).toMatchObject({ rights: Rights.send, badge: 42 })
     }).pipe(boot)
   )

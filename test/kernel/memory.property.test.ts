@@ -60,7 +60,8 @@ describe("memory property", () => {
               break
             }
             case "share": {
-              const from = procs[o.from]!, to = procs[o.to]!
+              const from = procs[o.from]!,
+                to = procs[o.to]!
               const pages = [...model[o.from]!.keys()]
               if (from.status === "dead" || to.status === "dead" || pages.length === 0) break
               const vpn = pages[o.pick % pages.length]!

@@ -37,7 +37,10 @@ describe("lab", () => {
       for (const r of at("copy", 16384)) expect(r.copiedPerByte).toBe(1)
       for (const r of at("grant", 16384)) expect([r.copiedPerByte, r.pagesPerOp]).toEqual([0, 8])
       for (const r of at("inline", 16384)) expect(r.handoffsPerOp).toBe(2 * 2 * (16384 / 256))
-      const lines = jsonLines(results).trim().split("\n").map((l) => JSON.parse(l))
+      const lines = jsonLines(results)
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l))
       expect(lines).toEqual(JSON.parse(JSON.stringify(results)))
       expect(winners(results).size).toBe(2)
     })
@@ -88,7 +91,10 @@ describe("lab", () => {
     expect(fs.readdirSync(out).sort()).toEqual(["report.md", "throughput.svg", "write-sequence.mmd"])
     expect(fs.readFileSync(path.join(out, "report.md"), "utf8")).toMatch(/Machine: /)
     expect(wellFormed(fs.readFileSync(path.join(out, "throughput.svg"), "utf8"))).toBe(true)
-    const rows = stdout.trim().split("\n").map((l) => JSON.parse(l))
+    const rows = stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l))
     expect(rows.length).toBe((STRATEGIES.length + 2) * 2)
   }, 60_000)
 

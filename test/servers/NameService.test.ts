@@ -71,8 +71,7 @@ describe("NameService", () => {
           const port = yield* Port.create()
           const badged = yield* Caps.mint(port, Capability.Rights.send | Capability.Rights.grant, 5)
           const notification = yield* Notification.create
-          const viaRegister = (slot: number) =>
-            Effect.flip(Protocol.client(NameService.NameProtocol, 0).Register({ name: "odd" }, { caps: [slot] }))
+          const viaRegister = (slot: number) => Effect.flip(Protocol.client(NameService.NameProtocol, 0).Register({ name: "odd" }, { caps: [slot] }))
           return [yield* viaRegister(badged), yield* viaRegister(notification)]
         }),
         { caps: [names.grant()] }

@@ -55,8 +55,9 @@ const boot = Effect.provide(TestKernel.layer())
 /** Spawns `n` clients, each calling `Slow({ id })`, and lets them all block. */
 const slowCallers = (server: TestKernel.TestServer<typeof Work.operations>, n: number) =>
   Effect.gen(function* () {
-    const clients = yield* Effect.forEach(Array.from({ length: n }, (_, i) => i), (id) =>
-      Effect.fork(TestKernel.withClient(server, (c) => c.Slow({ id })))
+    const clients = yield* Effect.forEach(
+      Array.from({ length: n }, (_, i) => i),
+      (id) => Effect.fork(TestKernel.withClient(server, (c) => c.Slow({ id })))
     )
     yield* settle
     return clients
@@ -95,8 +96,7 @@ describe("Server", () => {
     Effect.gen(function* () {
       const server = yield* TestKernel.serve(Work, work({ inFlight: 0, max: 0 }))
       const order: Array<number> = []
-      const holder = (n: number) =>
-        Effect.fork(TestKernel.withClient(server, (c) => Effect.tap(c.Hold({ n }), (r) => Effect.sync(() => order.push(r)))))
+      const holder = (n: number) => Effect.fork(TestKernel.withClient(server, (c) => Effect.tap(c.Hold({ n }), (r) => Effect.sync(() => order.push(r)))))
       const first = yield* holder(1)
       yield* settle
       const second = yield* holder(2)
@@ -114,9 +114,7 @@ describe("Server", () => {
   it.effect("SRV-0004 per-operation counters: calls, failures, invalid requests, answers and timed latency", () =>
     Effect.gen(function* () {
       const server = yield* TestKernel.serve(Work, work({ inFlight: 0, max: 0 }))
-      const results = yield* TestKernel.withClient(server, (c) =>
-        Effect.forEach([2, 3, 4, 5, 6], (n) => Effect.either(c.Half({ n })))
-      )
+      const results = yield* TestKernel.withClient(server, (c) => Effect.forEach([2, 3, 4, 5, 6], (n) => Effect.either(c.Half({ n }))))
       expect(results.map((r) => (r._tag === "Right" ? r.right : r.left._tag))).toEqual([1, "Odd", 2, "Odd", 3])
       yield* TestKernel.run(Port.call(0, { label: Work.entries.findIndex((e) => e.name === "Half"), data: new Uint8Array([1]) }), {
         caps: [{ cap: server.port }]

@@ -18,14 +18,11 @@ const Flaky = Protocol.make("flaky", {
 const flaky = (counters: Server.Counters<typeof Flaky.operations>) =>
   Server.make(
     Flaky,
-    Effect.map(
-      Process.self,
-      ({ generation }): Server.Handlers<typeof Flaky.operations> => ({
-        Wait: () => (generation === 0 ? Effect.never : Effect.succeed({ generation })),
-        Append: () => (generation === 0 ? Effect.never : Effect.succeed(1)),
-        Crash: () => Effect.die("crash mid-call")
-      })
-    ),
+    Effect.map(Process.self, ({ generation }): Server.Handlers<typeof Flaky.operations> => ({
+      Wait: () => (generation === 0 ? Effect.never : Effect.succeed({ generation })),
+      Append: () => (generation === 0 ? Effect.never : Effect.succeed(1)),
+      Crash: () => Effect.die("crash mid-call")
+    })),
     { workers: 3, counters, register: { names: 0, name: "flaky" } }
   )
 
@@ -34,29 +31,34 @@ const retry = Schedule.spaced("20 millis").pipe(Schedule.intersect(Schedule.recu
 const boot = Effect.provide(TestKernel.layer())
 
 describe("Supervisor", () => {
-  it.effect("SUP-0001 a crash mid-call: the supervisor restarts the server; the idempotent call succeeds after the restart, the non-idempotent one fails with PeerDied", () =>
-    Effect.gen(function* () {
-      const names = yield* TestKernel.names()
-      const counters = Server.counters(Flaky)
-      const sup = yield* Supervisor.start(flaky(counters), { spawn: { name: "flaky", caps: [names.grant(1)] }, initial: "100 millis" })
-      const client = <A, E>(body: (c: Protocol.Client<typeof Flaky.operations, NameService.LookupError>) => Effect.Effect<A, E, Process.Process>) =>
-        TestKernel.run(body(NameService.client(Flaky, 0, "flaky", { retry })), { caps: [names.grant()] })
-      const idempotent = yield* Effect.fork(client((c) => c.Wait()))
-      const other = yield* Effect.fork(client((c) => Effect.flip(c.Append({ item: "x" }))))
-      yield* TestKernel.withClock(
-        Effect.repeat(Effect.sync(() => counters.operations.Wait.calls + counters.operations.Append.calls), {
-          schedule: Schedule.spaced("10 millis"),
-          until: (n) => n === 2
-        })
-      )
-      const crash = yield* TestKernel.withClock(client((c) => Effect.flip(c.Crash())))
-      expect(crash._tag).toBe("PeerDied")
-      expect(yield* TestKernel.withClock(Fiber.join(idempotent))).toEqual({ generation: 1 })
-      expect((yield* Fiber.join(other))._tag).toBe("PeerDied")
-      expect(sup.restarts).toBe(1)
-      expect(sup.current.generation).toBe(1)
-      expect(counters.operations.Wait.answered).toBe(1)
-    }).pipe(boot)
+  it.effect(
+    "SUP-0001 a crash mid-call: the supervisor restarts the server; the idempotent call succeeds after the restart, the non-idempotent one fails with PeerDied",
+    () =>
+      Effect.gen(function* () {
+        const names = yield* TestKernel.names()
+        const counters = Server.counters(Flaky)
+        const sup = yield* Supervisor.start(flaky(counters), { spawn: { name: "flaky", caps: [names.grant(1)] }, initial: "100 millis" })
+        const client = <A, E>(body: (c: Protocol.Client<typeof Flaky.operations, NameService.LookupError>) => Effect.Effect<A, E, Process.Process>) =>
+          TestKernel.run(body(NameService.client(Flaky, 0, "flaky", { retry })), { caps: [names.grant()] })
+        const idempotent = yield* Effect.fork(client((c) => c.Wait()))
+        const other = yield* Effect.fork(client((c) => Effect.flip(c.Append({ item: "x" }))))
+        yield* TestKernel.withClock(
+          Effect.repeat(
+            Effect.sync(() => counters.operations.Wait.calls + counters.operations.Append.calls),
+            {
+              schedule: Schedule.spaced("10 millis"),
+              until: (n) => n === 2
+            }
+          )
+        )
+        const crash = yield* TestKernel.withClock(client((c) => Effect.flip(c.Crash())))
+        expect(crash._tag).toBe("PeerDied")
+        expect(yield* TestKernel.withClock(Fiber.join(idempotent))).toEqual({ generation: 1 })
+        expect((yield* Fiber.join(other))._tag).toBe("PeerDied")
+        expect(sup.restarts).toBe(1)
+        expect(sup.current.generation).toBe(1)
+        expect(counters.operations.Wait.answered).toBe(1)
+      }).pipe(boot)
   )
 
   it.effect("SUP-0002 back-off: the first restart waits `initial`, the next one twice as long", () =>

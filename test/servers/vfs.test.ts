@@ -74,15 +74,35 @@ describe("vfs paths", () => {
     const member = { uid: 1001, gid: 1001, groups: [50], umask: 0o022 }
     const other = { uid: 1002, gid: 1002, groups: [], umask: 0o022 }
     const root = { uid: 0, gid: 0, groups: [], umask: 0o022 }
-    expect([permits(user, file, R_OK | W_OK), permits(member, file, R_OK), permits(member, file, W_OK), permits(other, file, R_OK)]).toEqual([true, true, false, false])
+    expect([permits(user, file, R_OK | W_OK), permits(member, file, R_OK), permits(member, file, W_OK), permits(other, file, R_OK)]).toEqual([
+      true,
+      true,
+      false,
+      false
+    ])
     // The owner class applies alone, even when the group's or others' bits would allow more.
     expect(permits(user, { ...file, mode: 0o077 }, R_OK)).toBe(false)
-    expect([permits(root, { ...file, mode: 0 }, R_OK | W_OK), permits(root, file, X_OK), permits(root, { ...file, mode: 0o001 }, X_OK)]).toEqual([true, false, true])
+    expect([permits(root, { ...file, mode: 0 }, R_OK | W_OK), permits(root, file, X_OK), permits(root, { ...file, mode: 0o001 }, X_OK)]).toEqual([
+      true,
+      false,
+      true
+    ])
     expect(permits(root, { type: "dir", mode: 0, uid: 5, gid: 5 }, X_OK)).toBe(true)
     const tmp = { type: "dir" as const, mode: 0o1777, uid: 0, gid: 0 }
-    expect([stickyAllows(user, tmp, 1000), stickyAllows(other, tmp, 1000), stickyAllows(root, tmp, 1000), stickyAllows(other, { ...tmp, mode: 0o777 }, 1000)]).toEqual([true, false, true, true])
-    expect([chownError(user, file, -1, 1000), chownError(user, file, 1001, -1), chownError(member, file, undefined, 50), chownError(root, file, 7, 7)]).toEqual([undefined, "EPERM", "EPERM", undefined])
-    expect([utimesError(other, { ...file, mode: 0o666 }, true), utimesError(other, { ...file, mode: 0o666 }, false), utimesError(other, file, true)]).toEqual([undefined, "EPERM", "EACCES"])
+    expect([
+      stickyAllows(user, tmp, 1000),
+      stickyAllows(other, tmp, 1000),
+      stickyAllows(root, tmp, 1000),
+      stickyAllows(other, { ...tmp, mode: 0o777 }, 1000)
+    ]).toEqual([true, false, true, true])
+    expect([chownError(user, file, -1, 1000), chownError(user, file, 1001, -1), chownError(member, file, undefined, 50), chownError(root, file, 7, 7)]).toEqual(
+      [undefined, "EPERM", "EPERM", undefined]
+    )
+    expect([utimesError(other, { ...file, mode: 0o666 }, true), utimesError(other, { ...file, mode: 0o666 }, false), utimesError(other, file, true)]).toEqual([
+      undefined,
+      "EPERM",
+      "EACCES"
+    ])
     expect([createMode(0o666, 0o022, false), createMode(0o777, 0o077, true), createMode(0o7777, 0, true)]).toEqual([0o644, 0o700, 0o1777])
   })
 })
@@ -128,8 +148,16 @@ describe("vfs + ramfs", () => {
         })
       )
       expect(codes._tag === "Right" ? codes.right : codes).toEqual({
-        enoent: "ENOENT", eexist: "EEXIST", eexistWx: "EEXIST", enotdir: "ENOTDIR", eisdir: "EISDIR",
-        enotempty: "ENOTEMPTY", ebadf: "EBADF", einval: "EINVAL", eloop: "ELOOP", unlinkDir: "EISDIR"
+        enoent: "ENOENT",
+        eexist: "EEXIST",
+        eexistWx: "EEXIST",
+        enotdir: "ENOTDIR",
+        eisdir: "EISDIR",
+        enotempty: "ENOTEMPTY",
+        ebadf: "EBADF",
+        einval: "EINVAL",
+        eloop: "ELOOP",
+        unlinkDir: "EISDIR"
       })
     }).pipe(boot)
   )
@@ -154,7 +182,12 @@ describe("vfs + ramfs", () => {
         })
       )
       expect(r._tag === "Right" ? r.right : r).toEqual({
-        viaDots: "deep", viaRel: "deep", viaAbs: "deep", real: "/a/b/c", lstType: "symlink", names: ["b", "moved", "rel"]
+        viaDots: "deep",
+        viaRel: "deep",
+        viaAbs: "deep",
+        real: "/a/b/c",
+        lstType: "symlink",
+        names: ["b", "moved", "rel"]
       })
     }).pipe(boot)
   )
@@ -224,7 +257,12 @@ describe("vfs + ramfs", () => {
       expect(ok.filter((r) => r.md === "EEXIST")).toHaveLength(n - 1)
       expect(ok.map((r) => r.own)).toEqual(Array.from({ length: n }, (_, i) => `mine ${i}`))
       const log = yield* asClient(sys, (vfs) => Vfs.readFile(vfs, "/log"))
-      const lines = log._tag === "Right" ? dec(log.right).split("\n").filter((l) => l !== "") : []
+      const lines =
+        log._tag === "Right"
+          ? dec(log.right)
+              .split("\n")
+              .filter((l) => l !== "")
+          : []
       expect(lines.sort()).toEqual(Array.from({ length: n }, (_, i) => line(i).slice(0, -1)).sort())
     }).pipe(boot)
   )
@@ -306,16 +344,19 @@ describe("vfs permissions", () => {
       ok(yield* asClient(sys, (vfs) => Effect.zipRight(stickyTmp(vfs), Vfs.writeFile(vfs, "/tmp/ro", enc("x"), "w", 0o444))))
       ok(yield* asClient(sys, (vfs) => Effect.zipRight(Vfs.writeFile(vfs, "/tmp/wo", enc("x")), vfs.setattr({ path: "/tmp/wo", follow: true, mode: 0o222 }))))
       const r = yield* asUser(sys, alice, (vfs) =>
-        Effect.all({
-          readRo: codeOf(vfs.open({ path: "/tmp/ro", flags: "r", mode: 0 })),
-          truncRo: codeOf(vfs.open({ path: "/tmp/ro", flags: O.WRONLY | O.TRUNC, mode: 0 })),
-          appendRo: codeOf(vfs.open({ path: "/tmp/ro", flags: "a", mode: 0 })),
-          truncateRo: codeOf(vfs.truncate({ path: "/tmp/ro", size: 0 })),
-          readWo: codeOf(vfs.open({ path: "/tmp/wo", flags: "r", mode: 0 })),
-          writeWo: codeOf(vfs.open({ path: "/tmp/wo", flags: "w", mode: 0 })),
-          // Creating a file with mode 0o444 still opens it for writing.
-          created: codeOf(Vfs.writeFile(vfs, "/tmp/mine", enc("mine"), "wx", 0o444))
-        }, { concurrency: 1 })
+        Effect.all(
+          {
+            readRo: codeOf(vfs.open({ path: "/tmp/ro", flags: "r", mode: 0 })),
+            truncRo: codeOf(vfs.open({ path: "/tmp/ro", flags: O.WRONLY | O.TRUNC, mode: 0 })),
+            appendRo: codeOf(vfs.open({ path: "/tmp/ro", flags: "a", mode: 0 })),
+            truncateRo: codeOf(vfs.truncate({ path: "/tmp/ro", size: 0 })),
+            readWo: codeOf(vfs.open({ path: "/tmp/wo", flags: "r", mode: 0 })),
+            writeWo: codeOf(vfs.open({ path: "/tmp/wo", flags: "w", mode: 0 })),
+            // Creating a file with mode 0o444 still opens it for writing.
+            created: codeOf(Vfs.writeFile(vfs, "/tmp/mine", enc("mine"), "wx", 0o444))
+          },
+          { concurrency: 1 }
+        )
       )
       expect(ok(r)).toEqual({ readRo: "ok", truncRo: "EACCES", appendRo: "EACCES", truncateRo: "EACCES", readWo: "EACCES", writeWo: "ok", created: "ok" })
     }).pipe(boot)
@@ -337,18 +378,30 @@ describe("vfs permissions", () => {
         )
       )
       const r = yield* asUser(sys, alice, (vfs) =>
-        Effect.all({
-          stat: codeOf(vfs.stat({ path: "/locked/inner/f", follow: true })),
-          open: codeOf(vfs.open({ path: "/locked/inner/f", flags: "r", mode: 0 })),
-          exists: codeOf(vfs.access({ path: "/locked/inner", mode: 0 })),
-          viaLink: codeOf(vfs.stat({ path: "/via/f", follow: true })),
-          dotdot: codeOf(vfs.stat({ path: "/locked/../blind/known", follow: true })),
-          listLocked: codeOf(vfs.readdir({ path: "/locked", cookie: 0 })),
-          listBlind: codeOf(vfs.readdir({ path: "/blind", cookie: 0 })),
-          readKnown: Effect.map(Vfs.readFile(vfs, "/blind/known"), dec)
-        }, { concurrency: 1 })
+        Effect.all(
+          {
+            stat: codeOf(vfs.stat({ path: "/locked/inner/f", follow: true })),
+            open: codeOf(vfs.open({ path: "/locked/inner/f", flags: "r", mode: 0 })),
+            exists: codeOf(vfs.access({ path: "/locked/inner", mode: 0 })),
+            viaLink: codeOf(vfs.stat({ path: "/via/f", follow: true })),
+            dotdot: codeOf(vfs.stat({ path: "/locked/../blind/known", follow: true })),
+            listLocked: codeOf(vfs.readdir({ path: "/locked", cookie: 0 })),
+            listBlind: codeOf(vfs.readdir({ path: "/blind", cookie: 0 })),
+            readKnown: Effect.map(Vfs.readFile(vfs, "/blind/known"), dec)
+          },
+          { concurrency: 1 }
+        )
       )
-      expect(ok(r)).toEqual({ stat: "EACCES", open: "EACCES", exists: "EACCES", viaLink: "EACCES", dotdot: "EACCES", listLocked: "ok", listBlind: "EACCES", readKnown: "y" })
+      expect(ok(r)).toEqual({
+        stat: "EACCES",
+        open: "EACCES",
+        exists: "EACCES",
+        viaLink: "EACCES",
+        dotdot: "EACCES",
+        listLocked: "ok",
+        listBlind: "EACCES",
+        readKnown: "y"
+      })
       const asRoot = yield* asClient(sys, (vfs) => codeOf(vfs.stat({ path: "/locked/inner/f", follow: true })))
       expect(ok(asRoot)).toBe("ok")
     }).pipe(boot)
@@ -368,19 +421,31 @@ describe("vfs permissions", () => {
         )
       )
       const r = yield* asUser(sys, alice, (vfs) =>
-        Effect.all({
-          create: codeOf(vfs.open({ path: "/ro/new", flags: "w", mode: 0o644 })),
-          mkdir: codeOf(vfs.mkdir({ path: "/ro/d", mode: 0o755, recursive: false })),
-          mkdirP: codeOf(vfs.mkdir({ path: "/ro/a/b", mode: 0o755, recursive: true })),
-          symlink: codeOf(vfs.symlink({ target: "/tmp", path: "/ro/l" })),
-          link: codeOf(vfs.link({ existing: "/ro/f", path: "/ro/g" })),
-          unlink: codeOf(vfs.unlink({ path: "/ro/f" })),
-          renameOut: codeOf(vfs.rename({ from: "/ro/f", to: "/tmp/f" })),
-          // The file itself is writable: its data may change, the directory may not.
-          writeExisting: codeOf(Vfs.writeFile(vfs, "/ro/f", enc("changed")))
-        }, { concurrency: 1 })
+        Effect.all(
+          {
+            create: codeOf(vfs.open({ path: "/ro/new", flags: "w", mode: 0o644 })),
+            mkdir: codeOf(vfs.mkdir({ path: "/ro/d", mode: 0o755, recursive: false })),
+            mkdirP: codeOf(vfs.mkdir({ path: "/ro/a/b", mode: 0o755, recursive: true })),
+            symlink: codeOf(vfs.symlink({ target: "/tmp", path: "/ro/l" })),
+            link: codeOf(vfs.link({ existing: "/ro/f", path: "/ro/g" })),
+            unlink: codeOf(vfs.unlink({ path: "/ro/f" })),
+            renameOut: codeOf(vfs.rename({ from: "/ro/f", to: "/tmp/f" })),
+            // The file itself is writable: its data may change, the directory may not.
+            writeExisting: codeOf(Vfs.writeFile(vfs, "/ro/f", enc("changed")))
+          },
+          { concurrency: 1 }
+        )
       )
-      expect(ok(r)).toEqual({ create: "EACCES", mkdir: "EACCES", mkdirP: "EACCES", symlink: "EACCES", link: "EACCES", unlink: "EACCES", renameOut: "EACCES", writeExisting: "ok" })
+      expect(ok(r)).toEqual({
+        create: "EACCES",
+        mkdir: "EACCES",
+        mkdirP: "EACCES",
+        symlink: "EACCES",
+        link: "EACCES",
+        unlink: "EACCES",
+        renameOut: "EACCES",
+        writeExisting: "ok"
+      })
     }).pipe(boot)
   )
 
@@ -390,20 +455,27 @@ describe("vfs permissions", () => {
       ok(yield* asClient(sys, stickyTmp))
       ok(
         yield* asUser(sys, alice, (vfs) =>
-          Effect.all([Vfs.writeFile(vfs, "/tmp/a1", enc("1")), Vfs.writeFile(vfs, "/tmp/a2", enc("2")), Vfs.writeFile(vfs, "/tmp/a3", enc("3"))], { concurrency: 1 })
+          Effect.all([Vfs.writeFile(vfs, "/tmp/a1", enc("1")), Vfs.writeFile(vfs, "/tmp/a2", enc("2")), Vfs.writeFile(vfs, "/tmp/a3", enc("3"))], {
+            concurrency: 1
+          })
         )
       )
       ok(yield* asUser(sys, bob, (vfs) => Vfs.writeFile(vfs, "/tmp/b1", enc("b"))))
       const byBob = yield* asUser(sys, bob, (vfs) =>
-        Effect.all({
-          unlink: codeOf(vfs.unlink({ path: "/tmp/a1" })),
-          renameAway: codeOf(vfs.rename({ from: "/tmp/a1", to: "/tmp/mine" })),
-          renameOnto: codeOf(vfs.rename({ from: "/tmp/b1", to: "/tmp/a1" })),
-          ownFile: codeOf(vfs.unlink({ path: "/tmp/b1" }))
-        }, { concurrency: 1 })
+        Effect.all(
+          {
+            unlink: codeOf(vfs.unlink({ path: "/tmp/a1" })),
+            renameAway: codeOf(vfs.rename({ from: "/tmp/a1", to: "/tmp/mine" })),
+            renameOnto: codeOf(vfs.rename({ from: "/tmp/b1", to: "/tmp/a1" })),
+            ownFile: codeOf(vfs.unlink({ path: "/tmp/b1" }))
+          },
+          { concurrency: 1 }
+        )
       )
       expect(ok(byBob)).toEqual({ unlink: "EPERM", renameAway: "EPERM", renameOnto: "EPERM", ownFile: "ok" })
-      const byAlice = yield* asUser(sys, alice, (vfs) => Effect.all([codeOf(vfs.unlink({ path: "/tmp/a1" })), codeOf(vfs.rename({ from: "/tmp/a2", to: "/tmp/a4" }))]))
+      const byAlice = yield* asUser(sys, alice, (vfs) =>
+        Effect.all([codeOf(vfs.unlink({ path: "/tmp/a1" })), codeOf(vfs.rename({ from: "/tmp/a2", to: "/tmp/a4" }))])
+      )
       expect(ok(byAlice)).toEqual(["ok", "ok"])
       const byRoot = yield* asClient(sys, (vfs) => codeOf(vfs.unlink({ path: "/tmp/a3" })))
       expect(ok(byRoot)).toBe("ok")
@@ -435,12 +507,15 @@ describe("vfs permissions", () => {
       const carol = { uid: 1002, gid: 1002, groups: [50] }
       ok(yield* asUser(sys, carol, (vfs) => Vfs.writeFile(vfs, "/tmp/f", enc("x"))))
       const r = yield* asUser(sys, carol, (vfs) =>
-        Effect.all({
-          giveAway: codeOf(vfs.setattr({ path: "/tmp/f", follow: true, uid: 1001, gid: -1 })),
-          foreignGroup: codeOf(vfs.setattr({ path: "/tmp/f", follow: true, uid: -1, gid: 60 })),
-          ownGroup: codeOf(vfs.setattr({ path: "/tmp/f", follow: true, uid: -1, gid: 50 })),
-          stat: Effect.map(Vfs.stat(vfs, "/tmp/f"), (s) => [s.uid, s.gid])
-        }, { concurrency: 1 })
+        Effect.all(
+          {
+            giveAway: codeOf(vfs.setattr({ path: "/tmp/f", follow: true, uid: 1001, gid: -1 })),
+            foreignGroup: codeOf(vfs.setattr({ path: "/tmp/f", follow: true, uid: -1, gid: 60 })),
+            ownGroup: codeOf(vfs.setattr({ path: "/tmp/f", follow: true, uid: -1, gid: 50 })),
+            stat: Effect.map(Vfs.stat(vfs, "/tmp/f"), (s) => [s.uid, s.gid])
+          },
+          { concurrency: 1 }
+        )
       )
       expect(ok(r)).toEqual({ giveAway: "EPERM", foreignGroup: "EPERM", ownGroup: "ok", stat: [1002, 50] })
       const byOther = yield* asUser(sys, { uid: 1003, gid: 50 }, (vfs) => codeOf(vfs.setattr({ path: "/tmp/f", follow: true, uid: -1, gid: 50 })))
@@ -450,24 +525,33 @@ describe("vfs permissions", () => {
     }).pipe(boot)
   )
 
-  it.effect("VFS-0047 utimes: explicit times by the owner or root only (EPERM); \"now\" also by a writer (else EACCES)", () =>
+  it.effect('VFS-0047 utimes: explicit times by the owner or root only (EPERM); "now" also by a writer (else EACCES)', () =>
     Effect.gen(function* () {
       const sys = yield* System.start()
       ok(yield* asClient(sys, stickyTmp))
       ok(
         yield* asUser(sys, alice, (vfs) =>
-          Effect.all([Vfs.writeFile(vfs, "/tmp/shared", enc("x")), vfs.setattr({ path: "/tmp/shared", follow: true, mode: 0o666 }), Vfs.writeFile(vfs, "/tmp/private", enc("x"))])
+          Effect.all([
+            Vfs.writeFile(vfs, "/tmp/shared", enc("x")),
+            vfs.setattr({ path: "/tmp/shared", follow: true, mode: 0o666 }),
+            Vfs.writeFile(vfs, "/tmp/private", enc("x"))
+          ])
         )
       )
       const r = yield* asUser(sys, bob, (vfs) =>
-        Effect.all({
-          explicit: codeOf(vfs.setattr({ path: "/tmp/shared", follow: true, atimeNs: 1n, mtimeNs: 2n })),
-          nowWritable: codeOf(vfs.setattr({ path: "/tmp/shared", follow: true, now: true })),
-          nowReadOnly: codeOf(vfs.setattr({ path: "/tmp/private", follow: true, now: true }))
-        }, { concurrency: 1 })
+        Effect.all(
+          {
+            explicit: codeOf(vfs.setattr({ path: "/tmp/shared", follow: true, atimeNs: 1n, mtimeNs: 2n })),
+            nowWritable: codeOf(vfs.setattr({ path: "/tmp/shared", follow: true, now: true })),
+            nowReadOnly: codeOf(vfs.setattr({ path: "/tmp/private", follow: true, now: true }))
+          },
+          { concurrency: 1 }
+        )
       )
       expect(ok(r)).toEqual({ explicit: "EPERM", nowWritable: "ok", nowReadOnly: "EACCES" })
-      const byOwner = yield* asUser(sys, alice, (vfs) => Effect.zipRight(vfs.setattr({ path: "/tmp/private", follow: true, atimeNs: 1000n, mtimeNs: 2000n }), Vfs.stat(vfs, "/tmp/private")))
+      const byOwner = yield* asUser(sys, alice, (vfs) =>
+        Effect.zipRight(vfs.setattr({ path: "/tmp/private", follow: true, atimeNs: 1000n, mtimeNs: 2000n }), Vfs.stat(vfs, "/tmp/private"))
+      )
       expect(ok(byOwner).mtimeNs).toBe(2000n)
     }).pipe(boot)
   )
@@ -514,24 +598,45 @@ describe("vfs permissions", () => {
     }).pipe(boot)
   )
 
-  it.effect("VFS-0050 access(R_OK|W_OK|X_OK) with the caller's credentials: W_OK on a 0o444 file is EACCES for non-root; root writes, executes only an executable", () =>
-    Effect.gen(function* () {
-      const sys = yield* System.start()
-      ok(yield* asClient(sys, (vfs) => Effect.zipRight(Vfs.writeFile(vfs, "/ro", enc("x")), vfs.setattr({ path: "/ro", follow: true, mode: 0o444 }))))
-      ok(yield* asClient(sys, (vfs) => Effect.zipRight(Vfs.writeFile(vfs, "/tool", enc("x")), vfs.setattr({ path: "/tool", follow: true, mode: 0o755 }))))
-      const probe = (vfs: Vfs.Vfs) =>
-        Effect.all({
-          exists: codeOf(vfs.access({ path: "/ro", mode: 0 })),
-          read: codeOf(vfs.access({ path: "/ro", mode: R_OK })),
-          write: codeOf(vfs.access({ path: "/ro", mode: W_OK })),
-          exec: codeOf(vfs.access({ path: "/ro", mode: X_OK })),
-          execTool: codeOf(vfs.access({ path: "/tool", mode: R_OK | X_OK })),
-          missing: codeOf(vfs.access({ path: "/nope", mode: 0 })),
-          badMode: codeOf(vfs.access({ path: "/ro", mode: 8 }))
-        }, { concurrency: 1 })
-      expect(ok(yield* asUser(sys, alice, probe))).toEqual({ exists: "ok", read: "ok", write: "EACCES", exec: "EACCES", execTool: "ok", missing: "ENOENT", badMode: "EINVAL" })
-      expect(ok(yield* asClient(sys, probe))).toEqual({ exists: "ok", read: "ok", write: "ok", exec: "EACCES", execTool: "ok", missing: "ENOENT", badMode: "EINVAL" })
-    }).pipe(boot)
+  it.effect(
+    "VFS-0050 access(R_OK|W_OK|X_OK) with the caller's credentials: W_OK on a 0o444 file is EACCES for non-root; root writes, executes only an executable",
+    () =>
+      Effect.gen(function* () {
+        const sys = yield* System.start()
+        ok(yield* asClient(sys, (vfs) => Effect.zipRight(Vfs.writeFile(vfs, "/ro", enc("x")), vfs.setattr({ path: "/ro", follow: true, mode: 0o444 }))))
+        ok(yield* asClient(sys, (vfs) => Effect.zipRight(Vfs.writeFile(vfs, "/tool", enc("x")), vfs.setattr({ path: "/tool", follow: true, mode: 0o755 }))))
+        const probe = (vfs: Vfs.Vfs) =>
+          Effect.all(
+            {
+              exists: codeOf(vfs.access({ path: "/ro", mode: 0 })),
+              read: codeOf(vfs.access({ path: "/ro", mode: R_OK })),
+              write: codeOf(vfs.access({ path: "/ro", mode: W_OK })),
+              exec: codeOf(vfs.access({ path: "/ro", mode: X_OK })),
+              execTool: codeOf(vfs.access({ path: "/tool", mode: R_OK | X_OK })),
+              missing: codeOf(vfs.access({ path: "/nope", mode: 0 })),
+              badMode: codeOf(vfs.access({ path: "/ro", mode: 8 }))
+            },
+            { concurrency: 1 }
+          )
+        expect(ok(yield* asUser(sys, alice, probe))).toEqual({
+          exists: "ok",
+          read: "ok",
+          write: "EACCES",
+          exec: "EACCES",
+          execTool: "ok",
+          missing: "ENOENT",
+          badMode: "EINVAL"
+        })
+        expect(ok(yield* asClient(sys, probe))).toEqual({
+          exists: "ok",
+          read: "ok",
+          write: "ok",
+          exec: "EACCES",
+          execTool: "ok",
+          missing: "ENOENT",
+          badMode: "EINVAL"
+        })
+      }).pipe(boot)
   )
 
   it.effect("VFS-0051 a client calling setCredentials itself gets EPERM, and nothing changes", () =>
@@ -622,14 +727,21 @@ describe("vfs permissions", () => {
       )
       const exit = yield* reused.await
       expect(exit._tag).toBe("Exited")
-      expect(exit._tag === "Exited" ? ok(exit.value as import("effect").Either.Either<unknown, unknown>) : undefined).toEqual({ read: "EACCES", owner: [65534, 65534] })
+      expect(exit._tag === "Exited" ? ok(exit.value as import("effect").Either.Either<unknown, unknown>) : undefined).toEqual({
+        read: "EACCES",
+        owner: [65534, 65534]
+      })
     }).pipe(boot)
   )
 
   it.effect("VFS-0055 a directory moving to another parent needs write permission on itself (its .. changes); within one parent it does not", () =>
     Effect.gen(function* () {
       const sys = yield* System.start()
-      ok(yield* asClient(sys, (vfs) => Effect.zipRight(vfs.mkdir({ path: "/w", mode: 0o777, recursive: false }), vfs.setattr({ path: "/w", follow: true, mode: 0o777 }))))
+      ok(
+        yield* asClient(sys, (vfs) =>
+          Effect.zipRight(vfs.mkdir({ path: "/w", mode: 0o777, recursive: false }), vfs.setattr({ path: "/w", follow: true, mode: 0o777 }))
+        )
+      )
       const r = yield* asUser(sys, alice, (vfs) =>
         Effect.gen(function* () {
           yield* vfs.mkdir({ path: "/w/a", mode: 0o755, recursive: false })
@@ -707,7 +819,6 @@ describe("vfs permissions", () => {
       })
     }).pipe(Effect.provide(TestKernel.layer()))
   )
-
 })
 
 describe("VFS workers", () => {
@@ -726,10 +837,26 @@ describe("VFS workers", () => {
         lookup: (payload, call) => Effect.zipRight(Deferred.await(release), h.lookup(payload, call))
       }))
       yield* k.start(slow, Server.serve(FsProtocol, stalled, slowPort.slot, { workers: 8 }))
-      const vfs = yield* k.create({ name: "vfs", caps: [{ cap: fastPort, rights: Capability.Rights.send }, { cap: slowPort, rights: Capability.Rights.send }] })
+      const vfs = yield* k.create({
+        name: "vfs",
+        caps: [
+          { cap: fastPort, rights: Capability.Rights.send },
+          { cap: slowPort, rights: Capability.Rights.send }
+        ]
+      })
       const vfsPort = yield* Port.createFor(vfs)
       const counters = Server.counters(VfsProtocol)
-      yield* k.start(vfs, VfsServer.program({ port: vfsPort.slot, mounts: [{ path: "/", slot: 0 }, { path: "/slow", slot: 1 }], counters }))
+      yield* k.start(
+        vfs,
+        VfsServer.program({
+          port: vfsPort.slot,
+          mounts: [
+            { path: "/", slot: 0 },
+            { path: "/slow", slot: 1 }
+          ],
+          counters
+        })
+      )
       const client = (program: Effect.Effect<unknown, unknown, Process.Process>) =>
         Kernel.spawn(program, { caps: [{ cap: vfsPort, rights: Capability.Rights.send }] })
       const waiting = yield* Effect.forEach(Array.from({ length: 6 }), () => client(Effect.either(Vfs.client(0).stat({ path: "/slow/x", follow: true }))))

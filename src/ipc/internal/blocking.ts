@@ -45,5 +45,4 @@ export const slotOf = (fiber: Fiber.RuntimeFiber<any, any>): FiberSlot => {
 }
 
 /** The calling process, read straight from the fiber's context (cheaper than yielding the tag). */
-export const processOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): Pcb =>
-  Context.unsafeGet(fiber.currentContext as Context.Context<Process>, Process)
+export const processOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): Pcb => Context.unsafeGet(fiber.currentContext as Context.Context<Process>, Process)

@@ -152,7 +152,9 @@ export interface PrepareContext {
 }
 
 const aligned = (address: number, pages: number, operation: string): InvalidAddress | undefined =>
-  isPageAligned(address) ? undefined : new InvalidAddress({ address, length: pages << PAGE_SHIFT, operation, reason: "map and grant items must be page-aligned" })
+  isPageAligned(address)
+    ? undefined
+    : new InvalidAddress({ address, length: pages << PAGE_SHIFT, operation, reason: "map and grant items must be page-aligned" })
 
 /** Checks every page of `[address, address + pages pages)` is present with `rights`: the fault it would take otherwise. */
 const pagesPresent = (space: AddressSpace, address: number, pages: number, rights: number): IpcError | undefined => {
@@ -265,7 +267,6 @@ export const prepare = (p: Pcb, items: ReadonlyArray<TransferItem>, ctx: Prepare
   })
 }
 
-
 /** What delivery produced: the receiver's items, and an error for the sender if any item failed. */
 export class Delivery {
   constructor(
@@ -319,7 +320,8 @@ export const deliver = (
         }
         k.counters.bytesCopied += item.length
         receiver.bytesCopied += item.length
-        if (k.tracer !== undefined) k.tracer.record({ from: participant(receiver), to: participant(receiver), kind: "kernel", text: `copies ${item.length} B into the receive window` })
+        if (k.tracer !== undefined)
+          k.tracer.record({ from: participant(receiver), to: participant(receiver), kind: "kernel", text: `copies ${item.length} B into the receive window` })
         return new Copied(window.address, item.length, item.length)
       }
       case "lease":
@@ -337,7 +339,8 @@ export const deliver = (
         const at = mapped.right
         recordMappings(item.from, item.first, item.frames, receiver.space, at >>> PAGE_SHIFT)
         k.counters.pagesMapped += item.frames.length
-        if (k.tracer !== undefined) k.tracer.record({ from: participant(receiver), to: participant(receiver), kind: "kernel", text: `maps ${item.frames.length} shared pages` })
+        if (k.tracer !== undefined)
+          k.tracer.record({ from: participant(receiver), to: participant(receiver), kind: "kernel", text: `maps ${item.frames.length} shared pages` })
         return new Mapped(at, item.frames.length, item.rights)
       }
       case "grant": {
@@ -350,7 +353,8 @@ export const deliver = (
         }
         if (taken !== undefined) Either.getOrThrow(k.memory.recharge(taken, receiver.account))
         k.counters.pagesGranted += item.pages
-        if (k.tracer !== undefined) k.tracer.record({ from: participant(receiver), to: participant(receiver), kind: "kernel", text: `moves ${item.pages} granted pages, 0 B copied` })
+        if (k.tracer !== undefined)
+          k.tracer.record({ from: participant(receiver), to: participant(receiver), kind: "kernel", text: `moves ${item.pages} granted pages, 0 B copied` })
         return new Granted(moved.right, item.pages)
       }
     }

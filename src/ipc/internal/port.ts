@@ -191,7 +191,6 @@ export class Port {
   }
 }
 
-
 /** Resumes a waiting caller (or blocked sender) with an error, once. */
 const failCaller = (env: Envelope, error: IpcError): void => {
   revokeLeases(env.items)
@@ -289,7 +288,12 @@ export const accept = (p: Pcb, env: Envelope, windows: ReadonlyArray<Window> | u
   const k = env.port.kernel
   k.counters.messages++
   if (k.tracer !== undefined) {
-    k.tracer.record({ from: participant(env.sender), to: participant(p), kind: "message", text: describe(env.isCall ? "call" : "send", env.label, env.data.length, env.items.map(itemText)) })
+    k.tracer.record({
+      from: participant(env.sender),
+      to: participant(p),
+      kind: "message",
+      text: describe(env.isCall ? "call" : "send", env.label, env.data.length, env.items.map(itemText))
+    })
   }
   const delivery = env.items.length === 0 ? NO_DELIVERY : deliver(p, env.sender.space, env.items, windows, env.isCall ? "call" : "send")
   if (env.isCall && delivery.error === undefined) {
@@ -404,7 +408,17 @@ export const answer = (env: Envelope, reply: ReplyMessage): boolean => {
   }
   counters.handoffs++
   if (env.port.kernel.tracer !== undefined && env.holder !== undefined) {
-    env.port.kernel.tracer.record({ from: participant(env.holder), to: participant(env.sender), kind: "reply", text: describe("reply", reply.label, reply.data.length, reply.items.map((i) => i._tag)) })
+    env.port.kernel.tracer.record({
+      from: participant(env.holder),
+      to: participant(env.sender),
+      kind: "reply",
+      text: describe(
+        "reply",
+        reply.label,
+        reply.data.length,
+        reply.items.map((i) => i._tag)
+      )
+    })
   }
   const then = env.onReply
   // `then`'s own errors are the caller's to type (see `Port.unsafeCallFrom`), not IPC errors.
@@ -417,7 +431,13 @@ const describe = (what: string, label: number, bytes: number, items: ReadonlyArr
   `${what} label ${label}${bytes > 0 ? `, ${bytes} B inline` : ""}${items.length > 0 ? `, ${items.join(", ")}` : ""}`
 
 const itemText = (i: Prepared): string =>
-  i.kind === "copy" ? `copy ${i.length} B` : i.kind === "lease" ? `lease ${i.lease.length} B ${i.lease.access}` : i.kind === "map" ? `map ${i.frames.length} pages` : `grant ${i.pages} pages`
+  i.kind === "copy"
+    ? `copy ${i.length} B`
+    : i.kind === "lease"
+      ? `lease ${i.lease.length} B ${i.lease.access}`
+      : i.kind === "map"
+        ? `map ${i.frames.length} pages`
+        : `grant ${i.pages} pages`
 
 /** Closes a port: every blocked sender, queued caller and waiting receiver fails with `PeerDied`. */
 export const close = (port: Port): void => {
@@ -452,4 +472,3 @@ export const makePort = (owner: Pcb, capacity: number, disconnects = false): Por
   owner.deathHooks.add(() => close(port))
   return port
 }
-

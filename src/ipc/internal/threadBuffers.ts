@@ -51,11 +51,7 @@ export const heldBuffer = (fiber: Fiber.RuntimeFiber<unknown, unknown>, length: 
  * Gives `fiber` (of process `p`) a buffer of at least `length` bytes: one from the pool, or fresh
  * pages. The buffer goes back to the pool when the fiber ends. Errors: `OutOfMemory`.
  */
-export const acquireBuffer = (
-  fiber: Fiber.RuntimeFiber<unknown, unknown>,
-  p: Pcb,
-  length: number
-): Effect.Effect<ThreadBuffer, IpcError, Process> => {
+export const acquireBuffer = (fiber: Fiber.RuntimeFiber<unknown, unknown>, p: Pcb, length: number): Effect.Effect<ThreadBuffer, IpcError, Process> => {
   let pool = pools.get(p)
   if (pool === undefined) pools.set(p, (pool = []))
   const free = pool

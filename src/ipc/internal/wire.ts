@@ -331,14 +331,10 @@ const union = (ast: SchemaAST.Union, members: ReadonlyArray<Node>): Node => {
 const struct = (ast: SchemaAST.TypeLiteral, nodes: ReadonlyArray<Node>): Node => {
   const props = ast.propertySignatures.map((p) => ({ key: JSON.stringify(p.name as string), optional: p.isOptional }))
   const writes = props.map(({ key, optional }, i) =>
-    optional
-      ? `if (Object.hasOwn(v, ${key})) { w.byte(1); n${i}.write(w, v[${key}]) } else w.byte(0)`
-      : `n${i}.write(w, v[${key}])`
+    optional ? `if (Object.hasOwn(v, ${key})) { w.byte(1); n${i}.write(w, v[${key}]) } else w.byte(0)` : `n${i}.write(w, v[${key}])`
   )
   const required = props.filter((p) => !p.optional)
-  const reads = props.map(({ key, optional }, i) =>
-    optional ? `if (present(r)) o[${key}] = n${i}.read(r)` : `o[${key}] = n${i}.read(r)`
-  )
+  const reads = props.map(({ key, optional }, i) => (optional ? `if (present(r)) o[${key}] = n${i}.read(r)` : `o[${key}] = n${i}.read(r)`))
   const literal = `{ ${required.map(({ key }) => `${key}: undefined`).join(", ")} }`
   const bindings = nodes.map((_, i) => `const n${i} = nodes[${i}]`).join("\n")
   const make = new Function(
@@ -415,7 +411,11 @@ const tuple = (ast: SchemaAST.TupleType, fixed: ReadonlyArray<Node>, rest: Node 
 }
 
 /** A union of literals, as the index of its member. */
-const literals = (ast: SchemaAST.Union): Node => indexed(ast.types.map((t) => (t as SchemaAST.Literal).literal), String(ast))
+const literals = (ast: SchemaAST.Union): Node =>
+  indexed(
+    ast.types.map((t) => (t as SchemaAST.Literal).literal),
+    String(ast)
+  )
 
 /**
  * Whether a struct has a binary form: named properties only (no index signature), none called
@@ -445,15 +445,29 @@ const compile = (ast: SchemaAST.AST): Node => {
     case "NeverKeyword":
       return neverNode
     case "Enums":
-      return indexed(ast.enums.map(([, v]) => v), String(ast))
+      return indexed(
+        ast.enums.map(([, v]) => v),
+        String(ast)
+      )
     case "Union":
       if (ast.types.length > 256) return jsonNode
       if (ast.types.every(SchemaAST.isLiteral)) return literals(ast)
       return union(ast, ast.types.map(compile))
     case "TypeLiteral":
-      return structCompiles(ast) ? struct(ast, ast.propertySignatures.map((p) => compile(p.type))) : jsonNode
+      return structCompiles(ast)
+        ? struct(
+            ast,
+            ast.propertySignatures.map((p) => compile(p.type))
+          )
+        : jsonNode
     case "TupleType":
-      return ast.rest.length > 1 ? jsonNode : tuple(ast, ast.elements.map((e) => compile(e.type)), ast.rest.length === 1 ? compile(ast.rest[0]!.type) : undefined)
+      return ast.rest.length > 1
+        ? jsonNode
+        : tuple(
+            ast,
+            ast.elements.map((e) => compile(e.type)),
+            ast.rest.length === 1 ? compile(ast.rest[0]!.type) : undefined
+          )
     case "Refinement":
       return compile(ast.from)
     case "Transformation":

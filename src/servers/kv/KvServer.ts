@@ -42,11 +42,9 @@ export const handlers = (options: KvOptions = {}): Effect.Effect<Server.Handlers
       const rest = entry === undefined ? [] : waiting.filter((w) => entry.version <= w.after)
       if (rest.length === 0) watchers.delete(key)
       else watchers.set(key, rest)
-      return Effect.forEach(
-        due,
-        (w) => Effect.ignore(entry === undefined ? w.responder.fail(new NoSuchKey({ key })) : w.responder.succeed(entry)),
-        { discard: true }
-      )
+      return Effect.forEach(due, (w) => Effect.ignore(entry === undefined ? w.responder.fail(new NoSuchKey({ key })) : w.responder.succeed(entry)), {
+        discard: true
+      })
     }
 
     const write = (key: string, value: string): Effect.Effect<{ readonly version: number }, StoreFull, Process.Process> => {

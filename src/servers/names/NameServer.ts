@@ -51,7 +51,12 @@ const handlers = Effect.sync((): Server.Handlers<typeof NameProtocol.operations>
         if (Either.isLeft(info)) return yield* refuse(new BadRegistration({ name, reason: info.left.message }))
         const { kind, badge, rights } = info.right
         if (kind !== "port" || badge !== 0 || (rights & Caps.Rights.send) === 0) {
-          return yield* refuse(new BadRegistration({ name, reason: `need an unbadged send capability to a port, got a ${kind} (badge ${badge}, rights ${Caps.rightsToNames(rights).join("+") || "none"})` }))
+          return yield* refuse(
+            new BadRegistration({
+              name,
+              reason: `need an unbadged send capability to a port, got a ${kind} (badge ${badge}, rights ${Caps.rightsToNames(rights).join("+") || "none"})`
+            })
+          )
         }
         const existing = entries.get(name)
         if (existing !== undefined) {
@@ -91,5 +96,4 @@ const handlers = Effect.sync((): Server.Handlers<typeof NameProtocol.operations>
  * The name-service program. Serve the port in `options.port` (the root task creates it and hands
  * clients capabilities to it, with `grant`), or a new one. Errors: as `Server.make`.
  */
-export const program = (options: Server.ServerOptions<typeof NameProtocol.operations> = {}) =>
-  Server.make(NameProtocol, handlers, options)
+export const program = (options: Server.ServerOptions<typeof NameProtocol.operations> = {}) => Server.make(NameProtocol, handlers, options)

@@ -76,9 +76,21 @@ class Store {
   make(type: FileType, mode: number, uid: number, gid: number, target: string, ino = this.nextIno++): Inode {
     const t = nowNs()
     const inode: Inode = {
-      ino, type, mode: mode & 0o7777, uid, gid, nlink: type === "dir" ? 2 : 1, opens: 0,
+      ino,
+      type,
+      mode: mode & 0o7777,
+      uid,
+      gid,
+      nlink: type === "dir" ? 2 : 1,
+      opens: 0,
       size: type === "symlink" ? new TextEncoder().encode(target).length : 0,
-      atimeNs: t, mtimeNs: t, ctimeNs: t, birthtimeNs: t, pages: [], entries: new Map(), target
+      atimeNs: t,
+      mtimeNs: t,
+      ctimeNs: t,
+      birthtimeNs: t,
+      pages: [],
+      entries: new Map(),
+      target
     }
     this.inodes.set(ino, inode)
     return inode
@@ -88,8 +100,18 @@ class Store {
     const blocks = i.type === "file" ? i.pages.reduce((n, p) => (p >= 0 ? n + PAGE_SIZE / 512 : n), 0) : 0
     const size = i.type === "dir" ? i.entries.size * 32 + 64 : i.size
     return {
-      ino: i.ino, type: i.type, mode: i.mode, nlink: i.nlink, uid: i.uid, gid: i.gid, size, blocks,
-      atimeNs: i.atimeNs, mtimeNs: i.mtimeNs, ctimeNs: i.ctimeNs, birthtimeNs: i.birthtimeNs
+      ino: i.ino,
+      type: i.type,
+      mode: i.mode,
+      nlink: i.nlink,
+      uid: i.uid,
+      gid: i.gid,
+      size,
+      blocks,
+      atimeNs: i.atimeNs,
+      mtimeNs: i.mtimeNs,
+      ctimeNs: i.ctimeNs,
+      birthtimeNs: i.birthtimeNs
     }
   }
 
@@ -293,10 +315,13 @@ export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, 
       if (d instanceof FsError) return Effect.fail(d)
       const existing = d.entries.get(name)
       if (existing === undefined) {
-        return Effect.map(creating(dir, name, () => s.make("file", mode, uid, gid, "")), (a) => {
-          s.get(a.ino)!.opens++
-          return a
-        })
+        return Effect.map(
+          creating(dir, name, () => s.make("file", mode, uid, gid, "")),
+          (a) => {
+            s.get(a.ino)!.opens++
+            return a
+          }
+        )
       }
       if (exclusive) return fail("EEXIST")
       const inode = s.get(existing)!
@@ -427,15 +452,28 @@ export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, 
         // The pages are ours now whatever happens: adopt them first so a failure frees them.
         if (granted !== undefined) s.adopt(granted.address, granted.pages)
         const release = (from: number) =>
-          granted === undefined ? Effect.void : freeAll(Array.from({ length: granted.pages - from }, (_, k) => s.drop(granted.address + (from + k) * PAGE_SIZE)).filter((r): r is number => r !== undefined))
+          granted === undefined
+            ? Effect.void
+            : freeAll(
+                Array.from({ length: granted.pages - from }, (_, k) => s.drop(granted.address + (from + k) * PAGE_SIZE)).filter(
+                  (r): r is number => r !== undefined
+                )
+              )
         const i = inodeOf(s, ino)
         const bad =
-          i instanceof FsError ? i
-          : i.type === "dir" ? new FsError({ code: "EISDIR" })
-          : granted === undefined || offset % PAGE_SIZE !== 0 || offset < 0 || length <= 0 || length > granted.pages * PAGE_SIZE ||
-              length <= (granted.pages - 1) * PAGE_SIZE || (length % PAGE_SIZE !== 0 && offset + length < i.size)
-            ? new FsError({ code: "EINVAL" })
-            : undefined
+          i instanceof FsError
+            ? i
+            : i.type === "dir"
+              ? new FsError({ code: "EISDIR" })
+              : granted === undefined ||
+                  offset % PAGE_SIZE !== 0 ||
+                  offset < 0 ||
+                  length <= 0 ||
+                  length > granted.pages * PAGE_SIZE ||
+                  length <= (granted.pages - 1) * PAGE_SIZE ||
+                  (length % PAGE_SIZE !== 0 && offset + length < i.size)
+                ? new FsError({ code: "EINVAL" })
+                : undefined
         if (bad !== undefined || i instanceof FsError || granted === undefined) {
           yield* release(0)
           return yield* Effect.fail(bad ?? new FsError({ code: "EINVAL" }))

@@ -36,5 +36,4 @@ export const handlers = Effect.sync((): Server.Handlers<typeof TemplateProtocol.
  * The server program: `Kernel.spawn(program({ register: { names: 0, name: "template" } }), …)`, or
  * under a supervisor. Errors: as `Server.make`.
  */
-export const program = (options: Server.ServerOptions<typeof TemplateProtocol.operations> = {}) =>
-  Server.make(TemplateProtocol, handlers, options)
+export const program = (options: Server.ServerOptions<typeof TemplateProtocol.operations> = {}) => Server.make(TemplateProtocol, handlers, options)

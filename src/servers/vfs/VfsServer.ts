@@ -32,20 +32,7 @@ import { Effect } from "effect"
 import { FsProtocol as Fs, type IpcError, Memory, type Process, Protocol, Server } from "../../api.js"
 import { type OpenFlags, parseFlags } from "./flags.js"
 import { mustBeDir, normalize, split } from "./path.js"
-import {
-  chownError,
-  createMode,
-  type Credentials,
-  owns,
-  permits,
-  R_OK,
-  ROOT,
-  stickyRestricts,
-  utimesError,
-  valid,
-  W_OK,
-  X_OK
-} from "./permissions.js"
+import { chownError, createMode, type Credentials, owns, permits, R_OK, ROOT, stickyRestricts, utimesError, valid, W_OK, X_OK } from "./permissions.js"
 import { MAX_FDS, MAX_WORKERS, PATH_MAX, type Stat, SYMLINK_MAX, VfsProtocol } from "./VfsProtocol.js"
 
 const { FsError, FsProtocol } = Fs
@@ -181,8 +168,7 @@ export const program = (options: VfsOptions) =>
     if (credentialsFrom !== undefined) credentials.set(credentialsFrom, ROOT)
     const credOf = (badge: number): Credentials => credentials.get(badge) ?? defaults
 
-    const rootOf = (m: Mount) =>
-      m.root !== undefined ? Effect.succeed(m.root) : Effect.tap(onFs(m.fs.root()), (a) => Effect.sync(() => (m.root = a)))
+    const rootOf = (m: Mount) => (m.root !== undefined ? Effect.succeed(m.root) : Effect.tap(onFs(m.fs.root()), (a) => Effect.sync(() => (m.root = a))))
 
     /** Fails with `code` unless `ok`. */
     const check = (ok: boolean, code: string, syscall: string, path: string, dest?: string): Effect.Effect<void, FsError> =>
@@ -262,11 +248,9 @@ export const program = (options: VfsOptions) =>
       if (t === undefined) tables.set(badge, (t = new Map()))
       return t
     }
-    const fileOf = (badge: number, fd: number, syscall: string): OpenFile | FsError =>
-      tables.get(badge)?.get(fd) ?? err("EBADF", syscall)
+    const fileOf = (badge: number, fd: number, syscall: string): OpenFile | FsError => tables.get(badge)?.get(fd) ?? err("EBADF", syscall)
 
-    const named = (syscall: string, path: string, dest?: string) => (e: FsError) =>
-      e.syscall === undefined ? err(e.code, syscall, path, dest) : e
+    const named = (syscall: string, path: string, dest?: string) => (e: FsError) => (e.syscall === undefined ? err(e.code, syscall, path, dest) : e)
 
     /**
      * `open(path)` for `c`. Failures name `path`, as Node's do, even when they arose at the target
@@ -294,7 +278,17 @@ export const program = (options: VfsOptions) =>
               // Exclusive at the file system whatever the flags, so that a file another client
               // created since the lookup is never opened unchecked.
               const created = yield* Effect.either(
-                onFs(dir.mount.fs.create({ dir: dir.attr.ino, name, mode: createMode(mode, c.umask, false), uid: c.uid, gid: c.gid, exclusive: true, truncate: false }))
+                onFs(
+                  dir.mount.fs.create({
+                    dir: dir.attr.ino,
+                    name,
+                    mode: createMode(mode, c.umask, false),
+                    uid: c.uid,
+                    gid: c.gid,
+                    exclusive: true,
+                    truncate: false
+                  })
+                )
               )
               if (created._tag === "Right") {
                 const fd = insert(t, { mount: dir.mount, ino: created.right.ino, flags, isDir: false, position: 0 })
@@ -430,12 +424,12 @@ export const program = (options: VfsOptions) =>
         }
         const at = position >= 0 ? position : f.position
         return Effect.map(
-            onFs(f.mount.fs.read({ ino: f.ino, offset: at, length }, { items: [{ _tag: "lease", from: item.lease, offset: 0, length, access: "write" }] })),
-            (n) => {
-              if (position < 0) f.position = at + n
-              return n
-            }
-          ).pipe(Effect.mapError((e) => err(e.code, "read")))
+          onFs(f.mount.fs.read({ ino: f.ino, offset: at, length }, { items: [{ _tag: "lease", from: item.lease, offset: 0, length, access: "write" }] })),
+          (n) => {
+            if (position < 0) f.position = at + n
+            return n
+          }
+        ).pipe(Effect.mapError((e) => err(e.code, "read")))
       },
       write: ({ fd, length, position }, call) => {
         const f = fileOf(call.badge, fd, "write")
@@ -447,17 +441,17 @@ export const program = (options: VfsOptions) =>
         }
         const at = position >= 0 ? position : f.position
         return Effect.map(
-            onFs(
-              f.mount.fs.write(
-                { ino: f.ino, offset: at, length, append: f.flags.append },
-                { items: [{ _tag: "lease", from: item.lease, offset: 0, length, access: "read" }] }
-              )
-            ),
-            (r) => {
-              if (position < 0 || f.flags.append) f.position = r.offset + r.written
-              return r.written
-            }
-          ).pipe(Effect.mapError((e) => err(e.code, "write")))
+          onFs(
+            f.mount.fs.write(
+              { ino: f.ino, offset: at, length, append: f.flags.append },
+              { items: [{ _tag: "lease", from: item.lease, offset: 0, length, access: "read" }] }
+            )
+          ),
+          (r) => {
+            if (position < 0 || f.flags.append) f.position = r.offset + r.written
+            return r.written
+          }
+        ).pipe(Effect.mapError((e) => err(e.code, "write")))
       },
       writeGrant: ({ fd, length, position }, call) => {
         const f = fileOf(call.badge, fd, "write")
@@ -469,13 +463,14 @@ export const program = (options: VfsOptions) =>
         if (!f.flags.write) return Effect.zipRight(giveBack, Effect.fail(err("EBADF", "write")))
         const at = position >= 0 ? position : f.flags.append ? -1 : f.position
         return Effect.gen(function* () {
-            const offset = at >= 0 ? at : (yield* onFs(f.mount.fs.getattr({ ino: f.ino }))).size
-            const r = yield* onFs(
-              f.mount.fs.writeGrant({ ino: f.ino, offset, length }, { items: [{ _tag: "grant", address: item.address, pages: item.pages }] })
-            )
-            if (position < 0) f.position = r.offset + r.written
-            return r.written
-          }).pipe(Effect.tapError(() => giveBack), Effect.mapError((e) => err(e.code, "write")))
+          const offset = at >= 0 ? at : (yield* onFs(f.mount.fs.getattr({ ino: f.ino }))).size
+          const r = yield* onFs(f.mount.fs.writeGrant({ ino: f.ino, offset, length }, { items: [{ _tag: "grant", address: item.address, pages: item.pages }] }))
+          if (position < 0) f.position = r.offset + r.written
+          return r.written
+        }).pipe(
+          Effect.tapError(() => giveBack),
+          Effect.mapError((e) => err(e.code, "write"))
+        )
       },
       fstat: ({ fd }, call) => {
         const f = fileOf(call.badge, fd, "fstat")
@@ -492,19 +487,20 @@ export const program = (options: VfsOptions) =>
         Effect.map(resolve(credOf(call.badge), path, follow, follow ? "stat" : "lstat"), stat).pipe(Effect.mapError(named(follow ? "stat" : "lstat", path))),
       mkdir: ({ path, mode, recursive }, call) => {
         const c = credOf(call.badge)
-        return (recursive
+        return (
+          recursive
             ? mkdirRecursive(c, path, mode)
             : Effect.flatMap(parentOf(c, path, "mkdir", true), ({ dir, name }) => Effect.as(makeDir(c, dir, name, mode), null))
-          ).pipe(Effect.mapError(named("mkdir", path)))
+        ).pipe(Effect.mapError(named("mkdir", path)))
       },
       readdir: ({ path, cookie }, call) => {
         const c = credOf(call.badge)
         return Effect.gen(function* () {
-            const n = yield* resolve(c, path, true, "scandir")
-            if (n.attr.type !== "dir") return yield* Effect.fail(err("ENOTDIR", "scandir", path))
-            yield* check(permits(c, n.attr, R_OK), "EACCES", "scandir", path)
-            return yield* onFs(n.mount.fs.readdir({ dir: n.attr.ino, cookie }))
-          }).pipe(Effect.mapError(named("scandir", path)))
+          const n = yield* resolve(c, path, true, "scandir")
+          if (n.attr.type !== "dir") return yield* Effect.fail(err("ENOTDIR", "scandir", path))
+          yield* check(permits(c, n.attr, R_OK), "EACCES", "scandir", path)
+          return yield* onFs(n.mount.fs.readdir({ dir: n.attr.ino, cookie }))
+        }).pipe(Effect.mapError(named("scandir", path)))
       },
       unlink: ({ path }, call) => remove(credOf(call.badge), path, "unlink"),
       rmdir: ({ path }, call) => remove(credOf(call.badge), path, "rmdir"),
@@ -512,58 +508,61 @@ export const program = (options: VfsOptions) =>
       symlink: ({ target, path }, call) => {
         const c = credOf(call.badge)
         return Effect.flatMap(parentOf(c, path, "symlink", true), ({ dir, name }) =>
-            onFs(dir.mount.fs.symlink({ dir: dir.attr.ino, name, target, uid: c.uid, gid: c.gid }))
-          ).pipe(Effect.asVoid, Effect.mapError((e) => err(e.code, "symlink", target, path)))
+          onFs(dir.mount.fs.symlink({ dir: dir.attr.ino, name, target, uid: c.uid, gid: c.gid }))
+        ).pipe(
+          Effect.asVoid,
+          Effect.mapError((e) => err(e.code, "symlink", target, path))
+        )
       },
       readlink: ({ path }, call) =>
         Effect.flatMap(resolve(credOf(call.badge), path, false, "readlink"), (n) =>
-            n.attr.type !== "symlink" ? Effect.fail(err("EINVAL", "readlink", path)) : onFs(n.mount.fs.readlink({ ino: n.attr.ino }))
-          ).pipe(Effect.mapError(named("readlink", path))),
+          n.attr.type !== "symlink" ? Effect.fail(err("EINVAL", "readlink", path)) : onFs(n.mount.fs.readlink({ ino: n.attr.ino }))
+        ).pipe(Effect.mapError(named("readlink", path))),
       link: ({ existing, path }, call) => {
         const c = credOf(call.badge)
         return Effect.gen(function* () {
-            const src = yield* resolve(c, existing, false, "link")
-            const { dir, name } = yield* parentOf(c, path, "link", false)
-            if (dir.mount !== src.mount) return yield* Effect.fail(err("EXDEV", "link", existing, path))
-            if (src.attr.type === "dir") return yield* Effect.fail(err("EPERM", "link", existing, path))
-            yield* check(permits(c, dir.attr, W_OK | X_OK), "EACCES", "link", existing, path)
-            yield* onFs(dir.mount.fs.link({ dir: dir.attr.ino, name, ino: src.attr.ino }))
-          }).pipe(Effect.mapError((e) => (e.dest === undefined ? err(e.code, "link", existing, path) : e)))
+          const src = yield* resolve(c, existing, false, "link")
+          const { dir, name } = yield* parentOf(c, path, "link", false)
+          if (dir.mount !== src.mount) return yield* Effect.fail(err("EXDEV", "link", existing, path))
+          if (src.attr.type === "dir") return yield* Effect.fail(err("EPERM", "link", existing, path))
+          yield* check(permits(c, dir.attr, W_OK | X_OK), "EACCES", "link", existing, path)
+          yield* onFs(dir.mount.fs.link({ dir: dir.attr.ino, name, ino: src.attr.ino }))
+        }).pipe(Effect.mapError((e) => (e.dest === undefined ? err(e.code, "link", existing, path) : e)))
       },
       realpath: ({ path }, call) =>
         Effect.map(resolve(credOf(call.badge), path, true, "realpath"), (n) => n.path).pipe(Effect.mapError(named("realpath", path))),
       truncate: ({ path, size }, call) => {
         const c = credOf(call.badge)
         return Effect.gen(function* () {
-            if (!Number.isSafeInteger(size) || size < 0) return yield* Effect.fail(err("EINVAL", "open", path))
-            const n = yield* resolve(c, path, true, "open")
-            if (n.attr.type === "dir") return yield* Effect.fail(err("EISDIR", "open", path))
-            yield* check(permits(c, n.attr, W_OK), "EACCES", "open", path)
-            yield* onFs(n.mount.fs.truncate({ ino: n.attr.ino, size }))
-          }).pipe(Effect.mapError(named("open", path)))
+          if (!Number.isSafeInteger(size) || size < 0) return yield* Effect.fail(err("EINVAL", "open", path))
+          const n = yield* resolve(c, path, true, "open")
+          if (n.attr.type === "dir") return yield* Effect.fail(err("EISDIR", "open", path))
+          yield* check(permits(c, n.attr, W_OK), "EACCES", "open", path)
+          yield* onFs(n.mount.fs.truncate({ ino: n.attr.ino, size }))
+        }).pipe(Effect.mapError(named("open", path)))
       },
       setattr: ({ path, follow, now, ...changes }, call) => {
         const c = credOf(call.badge)
         const syscall = changes.mode !== undefined ? "chmod" : changes.uid !== undefined || changes.gid !== undefined ? "chown" : "utime"
         const times = now === true || changes.atimeNs !== undefined || changes.mtimeNs !== undefined
         return Effect.gen(function* () {
-            const n = yield* resolve(c, path, follow, syscall)
-            yield* check(changes.mode === undefined || owns(c, n.attr), "EPERM", syscall, path)
-            const chown = chownError(c, n.attr, changes.uid, changes.gid)
-            if (chown !== undefined) return yield* Effect.fail(err(chown, syscall, path))
-            const utimes = times ? utimesError(c, n.attr, now === true) : undefined
-            if (utimes !== undefined) return yield* Effect.fail(err(utimes, syscall, path))
-            const a = yield* onFs(n.mount.fs.setattr({ ino: n.attr.ino, ...changes, ...(now === true ? { now } : {}) }))
-            // A mount's root is cached: keep its mode and owner current for later checks.
-            if (n.mount.root?.ino === a.ino) n.mount.root = a
-          }).pipe(Effect.mapError(named(syscall, path)))
+          const n = yield* resolve(c, path, follow, syscall)
+          yield* check(changes.mode === undefined || owns(c, n.attr), "EPERM", syscall, path)
+          const chown = chownError(c, n.attr, changes.uid, changes.gid)
+          if (chown !== undefined) return yield* Effect.fail(err(chown, syscall, path))
+          const utimes = times ? utimesError(c, n.attr, now === true) : undefined
+          if (utimes !== undefined) return yield* Effect.fail(err(utimes, syscall, path))
+          const a = yield* onFs(n.mount.fs.setattr({ ino: n.attr.ino, ...changes, ...(now === true ? { now } : {}) }))
+          // A mount's root is cached: keep its mode and owner current for later checks.
+          if (n.mount.root?.ino === a.ino) n.mount.root = a
+        }).pipe(Effect.mapError(named(syscall, path)))
       },
       access: ({ path, mode }, call) => {
         const c = credOf(call.badge)
         if (!Number.isInteger(mode) || (mode & ~7) !== 0) return Effect.fail(err("EINVAL", "access", path))
         return Effect.flatMap(resolve(c, path, true, "access"), (n) => check(permits(c, n.attr, mode), "EACCES", "access", path)).pipe(
-            Effect.mapError(named("access", path))
-          )
+          Effect.mapError(named("access", path))
+        )
       },
       setCredentials: ({ badge, credentials: given }, call) => {
         if (credentialsFrom === undefined || call.badge !== credentialsFrom) return Effect.fail(err("EPERM", "setCredentials"))
