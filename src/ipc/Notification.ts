@@ -14,9 +14,9 @@
 import { Effect, Either } from "effect"
 import { Capability, Rights } from "../kernel/Capability.js"
 import { InvalidArgument } from "../kernel/errors.js"
-import { type Pcb, Process } from "../kernel/Process.js"
+import { type Pcb, Process, processOf } from "../kernel/Process.js"
 import { type IpcError, PeerDied } from "./errors.js"
-import { type Blocker, processOf, slotOf } from "./internal/blocking.js"
+import { type Blocker, slotOf } from "./internal/blocking.js"
 import { Fifo } from "./internal/fifo.js"
 
 type Resume = (effect: Effect.Effect<number, IpcError>) => void

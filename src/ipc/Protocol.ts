@@ -23,10 +23,9 @@
  *   be resolved again (`Target`), and end after the retry schedule.
  */
 import { Effect, type Fiber, Predicate, Schedule, Schema } from "effect"
-import type { Process } from "../kernel/Process.js"
+import { type Process, processOf } from "../kernel/Process.js"
 import { DEFAULT_MAX_MESSAGE } from "../params.js"
 import type { IpcError } from "./errors.js"
-import { processOf } from "./internal/blocking.js"
 import { type Codec, codec, Undecodable } from "./internal/codec.js"
 import { acquireBuffer, heldBuffer, type ThreadBuffer } from "./internal/threadBuffers.js"
 import { remove as removeCap } from "../kernel/Caps.js"

@@ -3,13 +3,13 @@
  * counts the call, and runs `body` synchronously. Bodies decode (check everything) then invoke
  * (commit); a failing body has changed nothing.
  */
-import { Context, Effect, type Either } from "effect"
-import { type Pcb, Process } from "./Process.js"
+import { Effect, type Either, type Fiber } from "effect"
+import { type Pcb, type Process, processOf } from "./Process.js"
 
 /** Wraps a synchronous syscall body. The process is read straight from the fiber's context. */
 export const syscall = <A, E>(kind: string, body: (p: Pcb) => Either.Either<A, E>): Effect.Effect<A, E, Process> =>
   Effect.withFiberRuntime<A, E, Process>((fiber) => {
-    const p = Context.unsafeGet(fiber.currentContext as Context.Context<Process>, Process)
+    const p = processOf(fiber as Fiber.RuntimeFiber<unknown, unknown>)
     p.kernel.counters.syscall(kind)
     return body(p)
   })

@@ -11,8 +11,7 @@
  * Effect interruption always ends the interrupted fiber (`Effect.timeout` runs its effect in a
  * child fiber), so the observer sees every interruption of a blocked syscall.
  */
-import { Context, type Fiber } from "effect"
-import { type Pcb, Process } from "../../kernel/Process.js"
+import type { Fiber } from "effect"
 
 /** What a blocked syscall leaves behind for its fiber's exit to clean up. Must be idempotent. */
 export interface Blocker {
@@ -43,6 +42,3 @@ export const slotOf = (fiber: Fiber.RuntimeFiber<any, any>): FiberSlot => {
   }
   return slot
 }
-
-/** The calling process, read straight from the fiber's context (cheaper than yielding the tag). */
-export const processOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): Pcb => Context.unsafeGet(fiber.currentContext as Context.Context<Process>, Process)
