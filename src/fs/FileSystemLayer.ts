@@ -28,7 +28,7 @@ import * as Vfs from "./VfsClient.js"
 
 const { Process } = P
 type Process = P.Process
-type Pcb = P.Pcb
+type ProcessHandle = P.ProcessHandle
 const { FsError } = FsProtocol
 type FileType = FsProtocol.FileType
 
@@ -107,10 +107,10 @@ const randomName = (n: number) => Effect.sync(() => Array.from({ length: n }, ()
  * The `FileSystem` service over the VFS client `vfs`, running its IPC as `pcb` (the process that
  * holds `vfs`'s capability). Errors: as the module header.
  */
-export const fromVfs = (vfs: Vfs.Vfs, pcb: Pcb): FileSystem.FileSystem => {
+export const fromVfs = (vfs: Vfs.Vfs, process: ProcessHandle): FileSystem.FileSystem => {
   /** Runs `effect` as `pcb`, its failures as `PlatformError` for `method`. */
   const io = <A, R>(method: string, pathOrFd: string | number | undefined, effect: Effect.Effect<A, unknown, R>) =>
-    Effect.provideService(Effect.mapError(effect, systemError(method, pathOrFd)), Process, pcb)
+    Effect.provideService(Effect.mapError(effect, systemError(method, pathOrFd)), Process, process)
 
   const lstatOrNone = (p: string) =>
     Effect.catchIf(
@@ -347,7 +347,7 @@ export const fromVfs = (vfs: Vfs.Vfs, pcb: Pcb): FileSystem.FileSystem => {
  * 0, where `System.spawnClient` puts it). Never fails; the service's methods fail as the module
  * header says.
  */
-export const make = (slot = 0): Effect.Effect<FileSystem.FileSystem, never, Process> => Effect.map(Process, (pcb) => fromVfs(Vfs.client(slot), pcb))
+export const make = (slot = 0): Effect.Effect<FileSystem.FileSystem, never, Process> => Effect.map(Process, (process) => fromVfs(Vfs.client(slot), process))
 
 /**
  * A layer providing @effect/platform's `FileSystem` backed by the VFS in capability `slot`

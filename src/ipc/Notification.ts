@@ -11,6 +11,7 @@
  * | `wait(slot)` | receive | the word (non-zero) | `InvalidCapability`, `StaleCapability`, `RightsDenied`, `PeerDied` |
  * | `poll(slot)` | receive | the word (0 if none) | `InvalidCapability`, `StaleCapability`, `RightsDenied` |
  */
+import { withCaller } from "../kernel/Syscall.js"
 import { Effect, Either } from "effect"
 import { Capability, Rights } from "../kernel/Capability.js"
 import { InvalidArgument } from "../kernel/errors.js"
@@ -91,7 +92,7 @@ export const createFor = (owner: Pcb): Either.Either<Capability, InvalidArgument
 }
 
 /** Creates a notification owned by the caller; returns its slot. */
-export const create: Effect.Effect<number, InvalidArgument, Process> = Effect.flatMap(Process, (p) => {
+export const create: Effect.Effect<number, InvalidArgument, Process> = withCaller((p) => {
   p.kernel.counters.syscall("notification.create")
   return Either.map(createFor(p), (c) => c.slot)
 })

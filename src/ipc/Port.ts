@@ -15,6 +15,7 @@
  * | `reply(reply, msg)` | the reply capability | true if delivered, false if the caller had gone (dropped, counted) | `InvalidCapability` (not yours, used), `InvalidMessage`, `RightsDenied` (caps without grant) |
  * | `replyReceive(reply, msg, slot)` | both | as `receive` | as `reply` and `receive` |
  */
+import { withCaller } from "../kernel/Syscall.js"
 import { Effect, Either, type Fiber } from "effect"
 import { Capability, Rights } from "../kernel/Capability.js"
 import { InvalidArgument, InvalidCapability, RightsDenied } from "../kernel/errors.js"
@@ -70,7 +71,7 @@ export const createFor = (owner: Pcb, options: PortOptions = {}): Either.Either<
 
 /** Creates a port owned by the caller; returns the slot of a capability with every right. */
 export const create = (options: PortOptions = {}): Effect.Effect<number, InvalidArgument, Process> =>
-  Effect.flatMap(Process, (p) => {
+  withCaller((p) => {
     p.kernel.counters.syscall("port.create")
     return Either.map(createFor(p, options), (cap) => cap.slot)
   })
@@ -217,7 +218,7 @@ export const send = (slot: number, msg: Message): Effect.Effect<void, IpcError, 
 
 /** Sends one-way without waiting: `WouldBlock` (nothing sent) when the port is full. */
 export const trySend = (slot: number, msg: Message): Effect.Effect<void, IpcError, Process> =>
-  Effect.flatMap(Process, (p) => {
+  withCaller((p) => {
     p.kernel.counters.syscall("trySend")
     const env = decodeAndCommitSend(p, slot, msg, "trySend", false, undefined, true)
     if (!(env instanceof Envelope)) return Effect.fail(env)
@@ -268,7 +269,7 @@ export const receive = (slot: number, options?: ReceiveOptions): Effect.Effect<R
 
 /** Takes a message if one is pending; `WouldBlock` otherwise. */
 export const tryReceive = (slot: number, options?: ReceiveOptions): Effect.Effect<Received, IpcError, Process> =>
-  Effect.flatMap(Process, (p) => {
+  withCaller((p) => {
     p.kernel.counters.syscall("tryReceive")
     const port = decodeReceive(p, slot, options, "tryReceive")
     if (!(port instanceof Port)) return Effect.fail(port)

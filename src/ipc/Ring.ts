@@ -23,11 +23,11 @@
  * | `pop(end)` / `tryPop` | the next entry (blocks while empty / `WouldBlock`) | `RingCorrupt`, `PeerDied` |
  * | `popInto(end, address)` | the entry's length, its bytes copied to `address` | + `PageFault` |
  */
+import { withCaller } from "../kernel/Syscall.js"
 import { Data, Effect, Either } from "effect"
 import { InvalidArgument } from "../kernel/errors.js"
 import * as Memory from "../kernel/Memory.js"
-import { Process } from "../kernel/Process.js"
-import type { Pcb } from "../kernel/Process.js"
+import type { Pcb, Process, ProcessHandle } from "../kernel/Process.js"
 import { copyBetween, PageRights } from "../memory/AddressSpace.js"
 import { InvalidAddress, PageFault } from "../memory/errors.js"
 import { PAGE_SIZE } from "../params.js"
@@ -62,8 +62,8 @@ export interface RingEnd {
   readonly dataBell: number
   /** Notification the producer sleeps on ("space free"). */
   readonly spaceBell: number
-  /** @internal */
-  readonly owner: Pcb
+  /** The process whose end this is (its opaque handle): only it may use the end. */
+  readonly owner: ProcessHandle
 }
 
 /** Options of `create`. */
@@ -128,7 +128,7 @@ export const create = (options: RingOptions): Effect.Effect<{ readonly end: Ring
     }
     const pages = 1 + Math.ceil((entries * (entrySize + 4)) / PAGE_SIZE)
     const address = yield* Memory.allocate(pages, PageRights.readWrite)
-    const p = yield* Process
+    const p = yield* withCaller((p) => Effect.succeed(p))
     const role = options.role ?? "producer"
     setU32(p, address + ENTRIES, entries)
     setU32(p, address + ENTRY_SIZE, entrySize)
@@ -137,8 +137,8 @@ export const create = (options: RingOptions): Effect.Effect<{ readonly end: Ring
     const bell = yield* Notification.create.pipe(Effect.tapError(() => Memory.free(address)))
     const end: RingEnd =
       role === "producer"
-        ? { role, address, pages, entries, entrySize, dataBell: bell, spaceBell: -1, owner: p }
-        : { role, address, pages, entries, entrySize, dataBell: -1, spaceBell: bell, owner: p }
+        ? { role, address, pages, entries, entrySize, dataBell: bell, spaceBell: -1, owner: p.handle }
+        : { role, address, pages, entries, entrySize, dataBell: -1, spaceBell: bell, owner: p.handle }
     const share: Message = { label: RING, caps: [bell], items: [{ _tag: "map", address, pages, rights: PageRights.readWrite }] }
     return { end, share }
   })
@@ -150,7 +150,7 @@ export const create = (options: RingOptions): Effect.Effect<{ readonly end: Ring
  */
 export const open = (received: Received): Effect.Effect<{ readonly end: RingEnd; readonly answer: Message }, InvalidArgument, Process> =>
   Effect.gen(function* () {
-    const p = yield* Process
+    const p = yield* withCaller((p) => Effect.succeed(p))
     const mapped = received.items[0]
     if (received.label !== RING || mapped?._tag !== "map" || received.caps.length !== 1) {
       return yield* new InvalidArgument({ operation: "ring.open", reason: "not a ring message made by Ring.create" })
@@ -162,7 +162,7 @@ export const open = (received: Received): Effect.Effect<{ readonly end: RingEnd;
     }
     const own = yield* Notification.create
     const peerBell = received.caps[0]!
-    const base = { address: mapped.address, pages: mapped.pages, entries, entrySize, owner: p }
+    const base = { address: mapped.address, pages: mapped.pages, entries, entrySize, owner: p.handle }
     const end: RingEnd =
       u32(p, mapped.address + ROLE) === 0
         ? { ...base, role: "consumer", dataBell: peerBell, spaceBell: own }
@@ -179,7 +179,7 @@ export const connect = (end: RingEnd, reply: ReplyMessage): Effect.Effect<RingEn
 const slotAddress = (end: RingEnd, index: number) => end.address + PAGE_SIZE + (index % end.entries) * (end.entrySize + 4)
 
 const checkEnd = (p: Pcb, end: RingEnd, role: RingEnd["role"], operation: string): InvalidArgument | undefined =>
-  end.owner !== p || end.role !== role ? new InvalidArgument({ operation, reason: `not this process's ${role} end` }) : undefined
+  end.owner !== p.handle || end.role !== role ? new InvalidArgument({ operation, reason: `not this process's ${role} end` }) : undefined
 
 /** Entry contents: bytes in hand, or a range of the producer's own memory. */
 type Source = Uint8Array | { readonly address: number; readonly length: number }
@@ -207,13 +207,13 @@ export const push = (end: RingEnd, bytes: Uint8Array): Effect.Effect<void, IpcEr
 
 /** Appends `length` bytes of the caller's memory at `address` as one entry (one copy, into the shared pages). */
 export const pushFrom = (end: RingEnd, address: number, length: number): Effect.Effect<void, IpcError, Process> =>
-  Effect.flatMap(Process, (p) => {
+  withCaller((p) => {
     const fault = p.space.faultAt(address, length, "read")
     return fault ? Effect.fail(fault) : pushSource(end, { address, length })
   })
 
 const pushSource = (end: RingEnd, bytes: Source): Effect.Effect<void, IpcError, Process> =>
-  Effect.flatMap(Process, (p) => {
+  withCaller((p) => {
     const bad = checkEnd(p, end, "producer", "ring.push") ?? tooLarge(end, bytes)
     if (bad) return Effect.fail(bad)
     const attempt: Effect.Effect<void, IpcError, Process> = Effect.flatMap(
@@ -233,7 +233,7 @@ const pushSource = (end: RingEnd, bytes: Source): Effect.Effect<void, IpcError, 
 
 /** Appends `bytes` as one entry, or fails with `WouldBlock` when the ring is full. */
 export const tryPush = (end: RingEnd, bytes: Uint8Array): Effect.Effect<void, IpcError, Process> =>
-  Effect.flatMap(Process, (p) => {
+  withCaller((p) => {
     const bad = checkEnd(p, end, "producer", "ring.tryPush") ?? tooLarge(end, bytes)
     if (bad) return Effect.fail(bad)
     return Effect.flatMap(
@@ -282,7 +282,7 @@ export const popInto = (end: RingEnd, into: number): Effect.Effect<number, IpcEr
   popTo(end, into) as Effect.Effect<number, IpcError | RingCorrupt, Process>
 
 const popTo = (end: RingEnd, into: number | undefined): Effect.Effect<Uint8Array | number, IpcError | RingCorrupt, Process> =>
-  Effect.flatMap(Process, (p) => {
+  withCaller((p) => {
     const bad = checkEnd(p, end, "consumer", "ring.pop")
     if (bad) return Effect.fail(bad)
     const attempt: Effect.Effect<Uint8Array | number, IpcError | RingCorrupt, Process> = Effect.flatMap(
@@ -300,7 +300,7 @@ const popTo = (end: RingEnd, into: number | undefined): Effect.Effect<Uint8Array
 
 /** Takes the next entry, or fails with `WouldBlock` when the ring is empty. */
 export const tryPop = (end: RingEnd): Effect.Effect<Uint8Array, IpcError | RingCorrupt, Process> =>
-  Effect.flatMap(Process, (p) => {
+  withCaller((p) => {
     const bad = checkEnd(p, end, "consumer", "ring.tryPop")
     if (bad) return Effect.fail(bad)
     return Effect.flatMap(

@@ -9,6 +9,7 @@
  * | `remove(slot)` | — | `InvalidCapability` |
  * | `revoke(slot)` | number of derived capabilities deleted, in every process | `InvalidCapability` |
  * | `inspect(slot)` | kind, id, rights, badge | `InvalidCapability`, `StaleCapability` |
+ * | `usage` | slots in use and slots in all | — |
  */
 import type { Effect } from "effect"
 import { Either } from "effect"
@@ -51,3 +52,8 @@ export const inspect = (
   syscall("cap.inspect", (p) =>
     Either.map(p.cspace.lookup(slot, 0, "inspect"), (c) => ({ kind: c.object.kind, id: c.object.id, rights: c.rights, badge: c.badge }))
   )
+
+/** The caller's capability space: slots in use and slots in all. */
+export const usage: Effect.Effect<{ readonly used: number; readonly slots: number }, never, Process> = syscall("cap.usage", (p) =>
+  Either.right({ used: p.cspace.count, slots: p.cspace.size })
+)

@@ -128,7 +128,7 @@ export class KernelCore {
     return Effect.suspend(() => {
       if (pcb.status !== "created") return Effect.void
       pcb.status = "running"
-      const run = Effect.mapInputContext(program, (_: Context.Context<never>) => Context.make(Process, pcb))
+      const run = Effect.mapInputContext(program, (_: Context.Context<never>) => Context.make(Process, pcb.handle))
       return Effect.map(Effect.forkDaemon(run), (fiber) => {
         pcb.main = fiber as Fiber.RuntimeFiber<unknown, unknown>
         // An observer, not `onExit`: a fiber interrupted before its first step never runs its

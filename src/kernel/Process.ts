@@ -3,8 +3,10 @@
  * and the syscalls a process makes about itself.
  *
  * A program is an `Effect<A, E, Process>`. It runs with a context that holds *only* its `Process`,
- * so it cannot reach the kernel, another process's memory or another process's capabilities
- * except through syscalls that check them.
+ * an opaque handle (`ProcessHandle`): it names the process and nothing else, so a program cannot
+ * reach the kernel, its own process control block, another process's memory or another process's
+ * capabilities except through syscalls that check them. The kernel finds the `Pcb` behind a handle
+ * through a private field that only this module reads.
  *
  * The life of a process is here too: `fork` adds a thread, `teardown` releases everything once
  * the main fiber has ended (the kernel starts the main fiber, `KernelCore.start`).
@@ -73,7 +75,39 @@ export class Obligations {
   }
 }
 
-/** The process control block. Kernel-side; user code holds it only as its own `Process`. */
+/** Passed to `ProcessHandle`'s constructor by the kernel alone: a handle made elsewhere throws. */
+const KERNEL: unique symbol = Symbol("kernel")
+let pcbBehind: (handle: unknown) => Pcb | undefined
+
+/**
+ * A process as its programs hold it (the `Process` service): its identity and nothing else. Made
+ * only by the kernel, one per process; the `Pcb` behind it is in a private field.
+ */
+export class ProcessHandle {
+  readonly #pcb: Pcb
+  /** @internal Throws a `TypeError` unless called by the kernel. */
+  constructor(token: typeof KERNEL, pcb: Pcb) {
+    if (token !== KERNEL) throw new TypeError("a process handle is made by the kernel only")
+    this.#pcb = pcb
+  }
+  get pid(): number {
+    return this.#pcb.pid
+  }
+  get generation(): number {
+    return this.#pcb.generation
+  }
+  get name(): string {
+    return this.#pcb.name
+  }
+  toString(): string {
+    return this.#pcb.toString()
+  }
+  static {
+    pcbBehind = (handle) => (typeof handle === "object" && handle !== null && #pcb in handle ? (handle as ProcessHandle).#pcb : undefined)
+  }
+}
+
+/** The process control block. Kernel-side; programs hold only its `handle`. */
 export class Pcb {
   /** Owned by the kernel: written by `start` and teardown only. */
   status: "created" | "running" | "dying" | "dead" = "created"
@@ -93,6 +127,8 @@ export class Pcb {
   fault: Cause.Cause<unknown> | undefined = undefined
   /** Completed with the process's exit once teardown is done. */
   readonly exit: Deferred.Deferred<ProcessExit>
+  /** What the process's programs see as their `Process`. */
+  readonly handle: ProcessHandle
 
   constructor(
     readonly kernel: KernelCore,
@@ -105,6 +141,7 @@ export class Pcb {
     readonly cspace: CSpace
   ) {
     this.exit = Deferred.unsafeMake(FiberId.none)
+    this.handle = new ProcessHandle(KERNEL, this)
   }
 
   /** Whether the process can still act (not dying or dead). */
@@ -122,20 +159,30 @@ export class Pcb {
   }
 }
 
-/** The calling process. Every syscall reads it from the context. */
-export class Process extends Context.Tag("effect-microkernel/Process")<Process, Pcb>() {}
+/** The calling process, as an opaque handle. Every syscall reads it from the context. */
+export class Process extends Context.Tag("effect-microkernel/Process")<Process, ProcessHandle>() {}
+
+/**
+ * The `Pcb` behind a handle (kernel use), or undefined when `handle` is not one the kernel made.
+ */
+export const pcbOf = (handle: unknown): Pcb | undefined => pcbBehind(handle)
 
 /**
  * The process `fiber` runs for, read straight from the fiber's context (cheaper than yielding the
- * tag). Every syscall finds its caller this way.
+ * tag). Every syscall finds its caller this way. A context whose `Process` is not a handle the
+ * kernel made is a defect of the program that put it there.
  */
-export const processOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): Pcb => Context.unsafeGet(fiber.currentContext as Context.Context<Process>, Process)
+export const processOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): Pcb => {
+  const p = pcbBehind(Context.unsafeGet(fiber.currentContext as Context.Context<Process>, Process))
+  if (p === undefined) throw new Error("invariant violated: the Process service is not a handle the kernel made")
+  return p
+}
 
 /** The calling process's identity: pid, generation and name. */
-export const self: Effect.Effect<{ readonly pid: number; readonly generation: number; readonly name: string }, never, Process> = Effect.map(Process, (p) => ({
-  pid: p.pid,
-  generation: p.generation,
-  name: p.name
+export const self: Effect.Effect<{ readonly pid: number; readonly generation: number; readonly name: string }, never, Process> = Effect.map(Process, (h) => ({
+  pid: h.pid,
+  generation: h.generation,
+  name: h.name
 }))
 
 /**
@@ -144,8 +191,9 @@ export const self: Effect.Effect<{ readonly pid: number; readonly generation: nu
  * If the process is already dying, the returned fiber is interrupted at once.
  */
 export const fork = <A, E>(effect: Effect.Effect<A, E, Process>): Effect.Effect<Fiber.RuntimeFiber<A, E>, never, Process> =>
-  Effect.flatMap(Process, (p) =>
-    Effect.gen(function* () {
+  Effect.withFiberRuntime((caller) => {
+    const p = processOf(caller as Fiber.RuntimeFiber<unknown, unknown>)
+    return Effect.gen(function* () {
       const fiber = yield* Effect.forkDaemon(
         p.alive
           ? Effect.onExit(effect, (exit) =>
@@ -161,7 +209,7 @@ export const fork = <A, E>(effect: Effect.Effect<A, E, Process>): Effect.Effect<
       if (p.alive) p.threads.add(fiber as Fiber.RuntimeFiber<unknown, unknown>)
       return fiber
     })
-  )
+  })
 
 /**
  * Tears `pcb` down after its main fiber ended with `exit` (or it was killed before it started):

@@ -13,3 +13,13 @@ export const syscall = <A, E>(kind: string, body: (p: Pcb) => Either.Either<A, E
     p.kernel.counters.syscall(kind)
     return body(p)
   })
+
+/**
+ * Runs `body` with the calling process's `Pcb` and fiber: for syscalls that wait or compose other
+ * effects (the blocking IPC calls), where `syscall`'s synchronous body does not fit.
+ */
+export const withCaller = <A, E, R>(body: (p: Pcb, fiber: Fiber.RuntimeFiber<unknown, unknown>) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R | Process> =>
+  Effect.withFiberRuntime<A, E, R | Process>((fiber) => {
+    const f = fiber as Fiber.RuntimeFiber<unknown, unknown>
+    return body(processOf(f), f)
+  })

@@ -97,7 +97,7 @@ export const start = (mountPaths: ReadonlyArray<string> = []) =>
  * that process is gone.
  */
 const asRootTask = <A>(system: System, effect: Effect.Effect<A, FsError, Process.Process>): Effect.Effect<A, FsError> =>
-  Effect.flatMap(Effect.provideService(Process.fork(effect), Process.Process, system.rootTask), (fiber) =>
+  Effect.flatMap(Effect.provideService(Process.fork(effect), Process.Process, system.rootTask.handle), (fiber) =>
     Effect.flatMap(Fiber.await(fiber), (exit) =>
       Exit.isSuccess(exit)
         ? Effect.succeed(exit.value)

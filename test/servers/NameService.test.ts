@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
-import { Capability, Caps, Kernel, Notification, Port, Process } from "../../src/index.js"
+import { Capability, Caps, Kernel, Notification, Port } from "../../src/index.js"
 import * as Protocol from "../../src/ipc/Protocol.js"
 import * as NameService from "../../src/lib/NameService.js"
 import * as Server from "../../src/lib/Server.js"
@@ -110,7 +110,7 @@ describe("NameService", () => {
           const whoamiClient = NameService.client(Whoami, 0, "whoami")
           const first = yield* whoamiClient.Badge()
           const second = yield* whoamiClient.Badge()
-          return [first, second, (yield* Process.Process).cspace.count] as const
+          return [first, second, (yield* Caps.usage).used] as const
         }),
         { caps: [names.grant()] }
       )
