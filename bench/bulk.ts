@@ -58,7 +58,7 @@ const bulkServer = (k: KernelCore) =>
         }
         const data = new Uint8Array(MAX).fill(0x5a)
         const done: Port.Message = { label: 0 }
-        let m = yield* Port.receive(port.slot, { windows })
+        let m = yield* Port.receive(port.slot, { windows, pages: 65536 })
         for (;;) {
           let answer = done
           if (m.label === LEND) {
@@ -78,7 +78,7 @@ const bulkServer = (k: KernelCore) =>
             }
           }
           const lent = answer.items?.[0]
-          m = yield* Port.replyReceive(m.reply!, answer, port.slot, { windows })
+          m = yield* Port.replyReceive(m.reply!, answer, port.slot, { windows, pages: 65536 })
           if (lent?._tag === "grant") yield* Memory.free(lent.address) // the range the lent pages left
         }
       })
@@ -106,7 +106,7 @@ const clientLoop = (strategy: Strategy, size: number, n: number) =>
       const pages = new Uint8Array(4)
       new DataView(pages.buffer).setUint32(0, pagesOf(size), true)
       for (let i = 0; i < n; i++) {
-        const r = yield* Port.call(0, { label: LEND, data: pages })
+        const r = yield* Port.call(0, { label: LEND, data: pages }, { pages: 65536 })
         buffers.push((r.items[0] as { readonly address: number }).address)
       }
     } else {
@@ -211,7 +211,7 @@ const viaRing = (size: number): Benchmark => ({
                 yield* k.start(
                   consumer,
                   Effect.gen(function* () {
-                    const m = yield* Port.receive(p.slot)
+                    const m = yield* Port.receive(p.slot, { pages: 65536 })
                     const { end: ring, answer } = yield* Ring.open(m)
                     yield* Port.reply(m.reply!, answer)
                     const store = yield* Memory.allocate(1)

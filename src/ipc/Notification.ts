@@ -14,7 +14,9 @@
 import { withCaller } from "../kernel/Syscall.js"
 import { Effect, Either } from "effect"
 import { Capability, Rights } from "../kernel/Capability.js"
+import { describe } from "../kernel/boundary.js"
 import { InvalidArgument } from "../kernel/errors.js"
+import { NumberIsSafeInteger } from "../primordials.js"
 import { type Pcb, Process, processOf } from "../kernel/Process.js"
 import { type IpcError, PeerDied } from "./errors.js"
 import { type Blocker, slotOf } from "./internal/blocking.js"
@@ -107,8 +109,8 @@ export const signal = (slot: number, bits?: number): Effect.Effect<void, IpcErro
     const cap = find(p, slot, Rights.send, "signal")
     if (!(cap instanceof Capability)) return Effect.fail(cap)
     const value = bits ?? (cap.badge || 1)
-    if (!Number.isInteger(value) || value <= 0 || value > 0x7fffffff) {
-      return Effect.fail(new InvalidArgument({ operation: "signal", reason: `bits must be an integer in 1..2^31-1, got ${bits}` }))
+    if (!NumberIsSafeInteger(value) || value <= 0 || value > 0x7fffffff) {
+      return Effect.fail(new InvalidArgument({ operation: "signal", reason: `bits must be an integer in 1..2^31-1, got ${describe(value)}` }))
     }
     p.kernel.counters.doorbells++
     ;(cap.object as NotificationObject).signal(value)

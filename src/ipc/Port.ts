@@ -4,29 +4,39 @@
  * zero-timeout variants. Deadlines compose with `Effect.timeout`; the kernel primitive itself has
  * only "wait" and "don't wait" (L4 and seL4 found finite kernel timeouts unusable).
  *
+ * Every syscall here reads what the program passes exactly once (`internal/snapshot.ts`), checks
+ * the snapshot, and only then acts: a getter, a proxy or a wrong type is `InvalidMessage` (the
+ * message) or `InvalidArgument` (options), naming the field, and changes nothing.
+ *
  * | syscall | rights | result | errors |
  * |---|---|---|---|
- * | `create({ capacity })` | — | slot holding every right to a new port | `InvalidArgument` |
- * | `call(slot, msg)` | send (+grant with caps) | the reply | `InvalidMessage`, `InvalidCapability`, `StaleCapability`, `RightsDenied`, `PeerDied` |
- * | `send(slot, msg)` | send (+grant with caps) | — once queued or taken; blocks while full | as `call` |
+ * | `create({ capacity, disconnects })` | — | slot holding every right to a new port | `InvalidArgument` |
+ * | `call(slot, msg, { windows, pages })` | send (+grant with caps or pages) | the reply | `InvalidMessage`, `InvalidArgument`, `InvalidCapability`, `StaleCapability`, `RightsDenied`, `PeerDied`, `MessageTooLarge`, `NotAccepted`, `PageFault`, `OutOfMemory` |
+ * | `send(slot, msg)` | send (+grant with caps or pages) | — once queued or taken; blocks while full | as `call` |
  * | `trySend(slot, msg)` | send (+grant) | — | as `send`, + `WouldBlock` |
- * | `receive(slot)` | receive | the message, its badge and, for a call, a reply capability | `InvalidCapability`, `StaleCapability`, `RightsDenied`, `PeerDied` |
- * | `tryReceive(slot)` | receive | as `receive` | + `WouldBlock` |
- * | `reply(reply, msg)` | the reply capability | true if delivered, false if the caller had gone (dropped, counted) | `InvalidCapability` (not yours, used), `InvalidMessage`, `RightsDenied` (caps without grant) |
- * | `replyReceive(reply, msg, slot)` | both | as `receive` | as `reply` and `receive` |
+ * | `receive(slot, { windows, pages })` | receive | the message, its badge and, for a call, a reply capability | `InvalidArgument`, `InvalidCapability`, `StaleCapability`, `RightsDenied`, `PeerDied`, `PageFault` (a window) |
+ * | `tryReceive(slot, options)` | receive | as `receive` | + `WouldBlock` |
+ * | `reply(reply, msg)` | the reply capability | true if delivered, false if the caller had gone (dropped, counted) | `InvalidCapability` (not yours, used), `InvalidMessage`, `RightsDenied` (caps or pages without grant), `MessageTooLarge`, `NotAccepted` |
+ * | `replyReceive(reply, msg, slot, options)` | both | as `receive` | as `reply` and `receive` |
+ *
+ * A receiver gets pages by map and grant items only up to the `pages` it declares (in `receive`'s
+ * options, or in `call`'s for the reply): L4's receive window for mappings. A message with more
+ * is refused as a whole with `NotAccepted` to its sender; nothing ever lands unasked.
  */
-import { withCaller } from "../kernel/Syscall.js"
 import { Effect, Either, type Fiber } from "effect"
+import { bool, field, intField, object, Refusal } from "../kernel/boundary.js"
 import { Capability, Rights } from "../kernel/Capability.js"
 import { InvalidArgument, InvalidCapability, RightsDenied } from "../kernel/errors.js"
-import type { KernelCore } from "../kernel/Kernel.js"
 import { type Pcb, Process, processOf } from "../kernel/Process.js"
-import { InvalidMessage, type IpcError, MessageTooLarge, WouldBlock } from "./errors.js"
-import { deliver, prepare, type Prepared } from "./internal/items.js"
-import { accept, Answer, answer, Envelope, makePort, offer, Port, State, takeNext, transferCaps, Waiter } from "./internal/port.js"
+import { withCaller } from "../kernel/Syscall.js"
+import { InvalidMessage, type IpcError, WouldBlock } from "./errors.js"
 import { slotOf } from "./internal/blocking.js"
+import { ON_HEAP } from "./internal/chunks.js"
 import { copyInline, EMPTY } from "./internal/inline.js"
-import { type DeliveredItem, explain, isValid, type Message, type Received, type Reply, type ReplyMessage, type TransferItem, type Window } from "./Message.js"
+import { deliver, type Destination, prepare, type Prepared } from "./internal/items.js"
+import { accept, Answer, answer, Envelope, envelopeOf, makePort, offer, Port, State, takeNext, transferCaps, Waiter } from "./internal/port.js"
+import { type MessageSnapshot, NO_OPTIONS, readMessage, readReceiveOptions, ReceiveSnapshot } from "./internal/snapshot.js"
+import type { DeliveredItem, Message, Received, Reply, ReplyMessage, Window } from "./Message.js"
 
 export type { DeliveredItem, Lease, Message, Received, Reply, ReplyMessage, TransferItem, Window } from "./Message.js"
 
@@ -34,12 +44,16 @@ export type { DeliveredItem, Lease, Message, Received, Reply, ReplyMessage, Tran
 export interface ReceiveOptions {
   /** Buffers in the receiver's space where the message's copy items land, in order. */
   readonly windows?: ReadonlyArray<Window>
+  /** Most pages the receiver takes by map and grant items in one message. Default 0. */
+  readonly pages?: number
 }
 
 /** Options of `call`. */
 export interface CallOptions {
   /** Buffers in the caller's space where the reply's copy items land, in order. */
   readonly windows?: ReadonlyArray<Window>
+  /** Most pages the caller takes by map and grant items in the reply. Default 0. */
+  readonly pages?: number
 }
 
 /** Options of `create`. */
@@ -53,24 +67,32 @@ export interface PortOptions {
   readonly disconnects?: boolean
 }
 
-const checkCapacity = (k: KernelCore, options: PortOptions, operation: string): Either.Either<number, InvalidArgument> => {
-  const capacity = options.capacity ?? k.config.defaultPortCapacity
-  return Number.isInteger(capacity) && capacity >= 0 && capacity <= k.config.maxPortCapacity
-    ? Either.right(capacity)
-    : Either.left(new InvalidArgument({ operation, reason: `capacity must be an integer in 0..${k.config.maxPortCapacity}, got ${capacity}` }))
+/** Reads `create`'s options once. */
+const readPortOptions = (p: Pcb, options: unknown, operation: string): { readonly capacity: number; readonly disconnects: boolean } | InvalidArgument => {
+  const k = p.kernel
+  const o = options === undefined ? {} : object(options, "options")
+  if (o instanceof Refusal) return new InvalidArgument({ operation, reason: o.text })
+  const capacity = intField(o, "capacity", "options.capacity", 0, k.config.maxPortCapacity, k.config.defaultPortCapacity)
+  if (capacity instanceof Refusal) return new InvalidArgument({ operation, reason: capacity.text })
+  const d = field(o, "disconnects", "options.disconnects")
+  const disconnects = d instanceof Refusal ? d : bool(d, "options.disconnects", false)
+  if (disconnects instanceof Refusal) return new InvalidArgument({ operation, reason: disconnects.text })
+  return { capacity, disconnects }
 }
 
 /**
  * Creates a port owned by `owner` and puts an original capability (every right) to it in
  * `owner`'s space. Root-task form of `create`, for boot code that wires servers and clients.
+ * Errors: `InvalidArgument` (bad options, space full).
  */
-export const createFor = (owner: Pcb, options: PortOptions = {}): Either.Either<Capability, InvalidArgument> =>
-  Either.flatMap(checkCapacity(owner.kernel, options, "port.create"), (capacity) =>
-    owner.kernel.insertObject(owner, makePort(owner, capacity, options.disconnects === true), Rights.all)
-  )
+export const createFor = (owner: Pcb, options: PortOptions = {}): Either.Either<Capability, InvalidArgument> => {
+  const o = readPortOptions(owner, options, "port.create")
+  if (o instanceof InvalidArgument) return Either.left(o)
+  return owner.kernel.insertObject(owner, makePort(owner, o.capacity, o.disconnects), Rights.all)
+}
 
-/** Creates a port owned by the caller; returns the slot of a capability with every right. */
-export const create = (options: PortOptions = {}): Effect.Effect<number, InvalidArgument, Process> =>
+/** Creates a port owned by the caller; returns the slot of a capability with every right. Errors: `InvalidArgument`. */
+export const create = (options?: PortOptions): Effect.Effect<number, InvalidArgument, Process> =>
   withCaller((p) => {
     p.kernel.counters.syscall("port.create")
     return Either.map(createFor(p, options), (cap) => cap.slot)
@@ -81,74 +103,84 @@ export const create = (options: PortOptions = {}): Effect.Effect<number, Invalid
 /** Looks up a port capability with `rights`. */
 const lookupPort = (p: Pcb, slot: number, rights: number, operation: string): Capability | IpcError => p.cspace.find(slot, rights, operation, "port")
 
+/** The message a program passed, read once, or `InvalidMessage` naming the field. */
+const snapshot = (p: Pcb, msg: unknown, operation: string): MessageSnapshot | InvalidMessage => {
+  const snap = readMessage(msg, p.kernel.config)
+  return snap instanceof Refusal ? new InvalidMessage({ operation, reason: snap.text }) : snap
+}
+
+/** Receive or call options, read once, their windows checked writable: where items may land. */
+const destination = (p: Pcb, options: unknown, operation: string): ReceiveSnapshot | IpcError => {
+  const o = readReceiveOptions(options, p.kernel.config)
+  if (o instanceof Refusal) return new InvalidArgument({ operation, reason: o.text })
+  const windows = o.windows
+  if (windows !== undefined) {
+    for (let i = 0; i < windows.length; i++) {
+      const w = windows[i]!
+      const fault = p.space.faultAt(w.address, w.length, "write")
+      if (fault) return fault
+    }
+  }
+  return o
+}
+
+/** The inline bytes of a snapshot as `receiver` gets them: the snapshot's own small array, or a copy in the receiver's chunks. */
+const inlineFor = (receiver: Pcb, data: Uint8Array): Uint8Array => (data.length <= ON_HEAP ? data : copyInline(data, receiver))
+
 /**
- * The whole send side of a syscall, in two halves: decode (the message, the capabilities and items
- * it transfers, and for a call the caller's reply windows, all checked) and then commit (data
- * copied, items prepared). A failure comes from the decode half and has changed nothing.
- * With `nonBlocking`, a port that would block fails with `WouldBlock` before anything is committed.
+ * The send side of a syscall: decode (read the message once, then check it, the capabilities and
+ * items it transfers and, for a call, the caller's reply destination) and then commit (inline
+ * bytes handed over, items prepared). A failure comes from the decode half and has changed
+ * nothing. With `nonBlocking`, a port that would block fails with `WouldBlock` first.
  */
 const decodeAndCommitSend = (
   p: Pcb,
   slot: number,
-  msg: Message,
+  msg: unknown,
   operation: string,
   isCall: boolean,
-  options: CallOptions | undefined,
+  options: unknown,
   nonBlocking: boolean
 ): Envelope | IpcError => {
   const k = p.kernel
-  if (!isValid(msg, k.config)) return new InvalidMessage({ operation, reason: explain(msg, k.config) })
+  const snap = snapshot(p, msg, operation)
+  if (snap instanceof InvalidMessage) return snap
+  const replyTo = isCall ? destination(p, options, operation) : NO_OPTIONS
+  if (!(replyTo instanceof ReceiveSnapshot)) return replyTo
   const cap = lookupPort(p, slot, Rights.send, operation)
   if (!(cap instanceof Capability)) return cap
   const port = cap.object as Port
   if (nonBlocking && port.receivers.length === 0 && port.queue.length >= port.capacity) {
     return new WouldBlock({ operation, port: port.id })
   }
-  const caps = lookupTransfers(p, cap, slot, msg.caps, operation)
+  const caps = lookupTransfers(p, cap, slot, snap.caps, operation)
   if (!Array.isArray(caps)) return caps as IpcError
-  const windows = options?.windows
-  if (windows !== undefined) {
-    const bad = checkWindows(p, windows, operation)
-    if (bad) return bad
-  }
   const mayGrant = (cap.rights & Rights.grant) !== 0
-  const items = msg.items === undefined || msg.items.length === 0 ? NO_ITEMS : prepare(p, msg.items, { operation, isCall, isReply: false, mayGrant, slot })
+  const items = snap.items.length === 0 ? NO_ITEMS : prepare(p, snap.items, { operation, isCall, isReply: false, mayGrant, slot })
   if (!Array.isArray(items)) return items as IpcError
-  const data = copyInline(msg.data, port.owner)
+  const data = inlineFor(port.owner, snap.data)
   k.counters.inlineBytes += data.length
-  return new Envelope(port, p, msg.label, data, cap.badge, caps, isCall, mayGrant, items, windows)
+  return new Envelope(port, p, snap.label, data, cap.badge, caps, isCall, mayGrant, items, replyTo)
 }
 const NO_ITEMS: Array<Prepared> = []
-
-/** Receive windows must be writable buffers of the caller, at most `maxItems` of them. */
-const checkWindows = (p: Pcb, windows: ReadonlyArray<Window>, operation: string): IpcError | undefined => {
-  if (!Array.isArray(windows) || windows.length > p.kernel.config.maxItems) {
-    return new InvalidArgument({ operation, reason: `windows must be an array of at most ${p.kernel.config.maxItems} buffers` })
-  }
-  for (const w of windows) {
-    const checked = p.space.check(w?.address, w?.length, "write")
-    if (Either.isLeft(checked)) return checked.left
-  }
-  return undefined
-}
 
 /** Looks up the capabilities a message transfers; transferring any needs `grant` on `via`. */
 const lookupTransfers = (
   p: Pcb,
   via: Capability | undefined,
   viaSlot: number,
-  slots: ReadonlyArray<number> | undefined,
+  slots: ReadonlyArray<number>,
   operation: string
 ): Array<Capability> | IpcError => {
-  if (slots === undefined || slots.length === 0) return NO_CAPS
+  if (slots.length === 0) return NO_CAPS
   if (via !== undefined && (via.rights & Rights.grant) === 0) {
     return new RightsDenied({ slot: viaSlot, operation, needed: ["grant"], held: [] })
   }
-  const caps: Array<Capability> = []
-  for (const s of slots) {
-    const c = p.cspace.find(s, 0, operation)
+  const caps = new Array<Capability>(slots.length)
+  for (let i = 0; i < slots.length; i++) {
+    const c = p.cspace.find(slots[i]!, 0, operation)
     if (!(c instanceof Capability)) return c
-    caps.push(c)
+    caps[i] = c
   }
   return caps
 }
@@ -229,33 +261,34 @@ export const trySend = (slot: number, msg: Message): Effect.Effect<void, IpcErro
 // --- receive side -------------------------------------------------------------------------------
 
 /** Waits on `port` for a message (see `Waiter` for what happens if the fiber goes away). */
-const waitOn = (fiber: Fiber.RuntimeFiber<unknown, unknown>, p: Pcb, port: Port, windows: Windows): Effect.Effect<Received, IpcError> => {
+const waitOn = (fiber: Fiber.RuntimeFiber<unknown, unknown>, p: Pcb, port: Port, to: Destination): Effect.Effect<Received, IpcError> => {
   const slot = slotOf(fiber)
-  const w = slot.waiter instanceof Waiter ? slot.waiter.arm(port, p, windows) : (slot.waiter = new Waiter(port, p, windows))
+  const w = slot.waiter instanceof Waiter ? slot.waiter.arm(port, p, to) : (slot.waiter = new Waiter(port, p, to))
   slot.blocked = w
   return w.wait
 }
 
-const receiveOn = (fiber: Fiber.RuntimeFiber<unknown, unknown>, p: Pcb, port: Port, windows: Windows): Effect.Effect<Received, IpcError> => {
+const receiveOn = (fiber: Fiber.RuntimeFiber<unknown, unknown>, p: Pcb, port: Port, to: Destination): Effect.Effect<Received, IpcError> => {
   for (;;) {
     const env = takeNext(port)
-    if (env === undefined) return waitOn(fiber, p, port, windows)
-    if (env.state !== State.Cancelled) return Effect.succeed(accept(p, env, windows))
+    if (env === undefined) return waitOn(fiber, p, port, to)
+    if (env.state !== State.Cancelled) return Effect.succeed(accept(p, env, to))
   }
 }
 
-type Windows = ReadonlyArray<Window> | undefined
-
-/** The receive port and checked windows of a receive-side syscall. */
-const decodeReceive = (p: Pcb, slot: number, options: ReceiveOptions | undefined, operation: string): Port | IpcError => {
-  const port = receivePort(p, slot, operation)
-  if (!(port instanceof Port) || options?.windows === undefined) return port
-  return checkWindows(p, options.windows, operation) ?? port
+/** A receive-side syscall, decoded: the port, and where items may land (checked windows, pages accepted). */
+class Receiving {
+  constructor(
+    readonly port: Port,
+    readonly to: Destination
+  ) {}
 }
 
-const receivePort = (p: Pcb, slot: number, operation: string): Port | IpcError => {
+const decodeReceive = (p: Pcb, slot: number, options: unknown, operation: string): Receiving | IpcError => {
+  const to = destination(p, options, operation)
+  if (!(to instanceof ReceiveSnapshot)) return to
   const cap = lookupPort(p, slot, Rights.receive, operation)
-  return cap instanceof Capability ? (cap.object as Port) : cap
+  return cap instanceof Capability ? new Receiving(cap.object as Port, to) : cap
 }
 
 /** Waits for a message on the port in `slot`. */
@@ -263,20 +296,20 @@ export const receive = (slot: number, options?: ReceiveOptions): Effect.Effect<R
   Effect.withFiberRuntime((fiber) => {
     const p = processOf(fiber)
     p.kernel.counters.syscall("receive")
-    const port = decodeReceive(p, slot, options, "receive")
-    return port instanceof Port ? receiveOn(fiber, p, port, options?.windows) : Effect.fail(port)
+    const r = decodeReceive(p, slot, options, "receive")
+    return r instanceof Receiving ? receiveOn(fiber, p, r.port, r.to) : Effect.fail(r)
   })
 
 /** Takes a message if one is pending; `WouldBlock` otherwise. */
 export const tryReceive = (slot: number, options?: ReceiveOptions): Effect.Effect<Received, IpcError, Process> =>
   withCaller((p) => {
     p.kernel.counters.syscall("tryReceive")
-    const port = decodeReceive(p, slot, options, "tryReceive")
-    if (!(port instanceof Port)) return Effect.fail(port)
+    const r = decodeReceive(p, slot, options, "tryReceive")
+    if (!(r instanceof Receiving)) return Effect.fail(r)
     for (;;) {
-      const env = takeNext(port)
-      if (env === undefined) return Effect.fail(new WouldBlock({ operation: "tryReceive", port: port.id }))
-      if (env.state !== State.Cancelled) return Effect.succeed(accept(p, env, options?.windows))
+      const env = takeNext(r.port)
+      if (env === undefined) return Effect.fail(new WouldBlock({ operation: "tryReceive", port: r.port.id }))
+      if (env.state !== State.Cancelled) return Effect.succeed(accept(p, env, r.to))
     }
   })
 
@@ -285,54 +318,44 @@ export const tryReceive = (slot: number, options?: ReceiveOptions): Effect.Effec
 /**
  * The decode and invoke of a reply; returns whether the caller got it. Everything is checked
  * before anything moves: a copy too large for the caller's window is `MessageTooLarge` to the
- * replier, and the reply capability stays usable.
+ * replier, pages beyond what the caller accepts `NotAccepted`, and the reply capability stays
+ * usable.
  */
-const replyNow = (p: Pcb, reply: Reply, msg: Message, operation: string): Either.Either<boolean, IpcError> => {
-  const k = p.kernel
-  if (!(reply instanceof Envelope) || reply.holder !== p || (reply.state !== State.Held && reply.state !== State.Cancelled)) {
+const replyNow = (p: Pcb, handle: Reply, msg: unknown, operation: string): Either.Either<boolean, IpcError> => {
+  const reply = envelopeOf(handle)
+  if (reply === undefined || reply.holder !== p || (reply.state !== State.Held && reply.state !== State.Cancelled)) {
     return Either.left(new InvalidCapability({ slot: -1, operation, reason: "not a reply capability this process holds (already used, or never received)" }))
   }
-  if (!isValid(msg, k.config)) return Either.left(new InvalidMessage({ operation, reason: explain(msg, k.config) }))
-  const caps = msg.caps === undefined || msg.caps.length === 0 ? NO_CAPS : lookupTransfers(p, undefined, -1, msg.caps, operation)
+  const snap = snapshot(p, msg, operation)
+  if (snap instanceof InvalidMessage) return Either.left(snap)
+  const caps = lookupTransfers(p, undefined, -1, snap.caps, operation)
   if (!Array.isArray(caps)) return Either.left(caps as IpcError)
-  const movesPages = msg.items?.some((i) => i._tag === "map" || i._tag === "grant") ?? false
+  let movesPages = false
+  for (let i = 0; i < snap.items.length; i++) if (snap.items[i]!.kind === "map" || snap.items[i]!.kind === "grant") movesPages = true
   if ((caps.length > 0 || movesPages) && !reply.replyMayGrant) {
     return Either.left(new RightsDenied({ slot: -1, operation, needed: ["grant"], held: [] }))
   }
   const live = reply.state === State.Held && reply.resume !== undefined
   if (!live) return Either.right(answer(reply, NO_REPLY))
   let delivered: ReadonlyArray<DeliveredItem> = NO_DELIVERED
-  if (msg.items !== undefined && msg.items.length > 0) {
-    const tooLarge = copyOverflow(msg.items, reply.replyWindows, operation)
-    if (tooLarge) return Either.left(tooLarge)
-    const prepared = prepare(p, msg.items, { operation, isCall: false, isReply: true, mayGrant: reply.replyMayGrant, slot: -1 })
+  if (snap.items.length > 0) {
+    const prepared = prepare(p, snap.items, { operation, isCall: false, isReply: true, mayGrant: reply.replyMayGrant, slot: -1 })
     if (!Array.isArray(prepared)) return Either.left(prepared as IpcError)
-    const delivery = deliver(reply.sender, p.space, prepared, reply.replyWindows, operation)
+    const delivery = deliver(reply.sender, p.space, prepared, reply.replyTo, operation)
     if (delivery.error !== undefined) return Either.left(delivery.error)
     delivered = delivery.items
   }
-  const data = copyInline(msg.data, reply.sender)
-  k.counters.inlineBytes += data.length
-  return Either.right(answer(reply, new Answer(msg.label, data, transferCaps(caps, reply.sender), delivered)))
+  const data = inlineFor(reply.sender, snap.data)
+  p.kernel.counters.inlineBytes += data.length
+  return Either.right(answer(reply, new Answer(snap.label, data, transferCaps(caps, reply.sender), delivered)))
 }
 const NO_DELIVERED: ReadonlyArray<DeliveredItem> = []
 const NO_REPLY: ReplyMessage = new Answer(0, EMPTY, [], [])
 
-/** The first copy item that would not fit its window, as `MessageTooLarge`. */
-const copyOverflow = (items: ReadonlyArray<TransferItem>, windows: Windows, operation: string): MessageTooLarge | undefined => {
-  let w = 0
-  for (const item of items) {
-    if (item._tag !== "copy") continue
-    const room = windows?.[w++]?.length ?? 0
-    if (item.length > room) return new MessageTooLarge({ operation, length: item.length, window: room })
-  }
-  return undefined
-}
-
 /**
  * Answers a call. Never blocks. A reply to a caller that has gone is dropped and counted
- * (`repliesDropped`) and returns false. Capabilities in a reply need the caller's capability to
- * have had `grant` (seL4's rule for reply capabilities).
+ * (`repliesDropped`) and returns false. Capabilities and pages in a reply need the caller's
+ * capability to have had `grant` (seL4's rule for reply capabilities).
  */
 export const reply = (r: Reply, msg: Message): Effect.Effect<boolean, IpcError, Process> => Effect.withFiberRuntime((fiber) => unsafeReplyFrom(fiber, r, msg))
 
@@ -364,8 +387,8 @@ export const unsafeReplyReceiveFrom = (
 ): Effect.Effect<Received, IpcError, Process> => {
   const p = processOf(fiber)
   p.kernel.counters.syscall("replyReceive")
-  const port = decodeReceive(p, slot, options, "replyReceive")
-  if (!(port instanceof Port)) return Effect.fail(port)
+  const rcv = decodeReceive(p, slot, options, "replyReceive")
+  if (!(rcv instanceof Receiving)) return Effect.fail(rcv)
   const replied = replyNow(p, r, msg, "replyReceive")
-  return Either.isLeft(replied) ? Effect.fail(replied.left) : receiveOn(fiber, p, port, options?.windows)
+  return Either.isLeft(replied) ? Effect.fail(replied.left) : receiveOn(fiber, p, rcv.port, rcv.to)
 }

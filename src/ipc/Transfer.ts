@@ -10,17 +10,16 @@
  * | function | result | errors |
  * |---|---|---|
  * | `plan(buffer, hint?)` | `Plan`: items for a `call` or `send` | `InvalidArgument` (bad buffer; a bulk one-way send that cannot go by grant) |
- * | `revoke(address, pages)` | pages unmapped from every space that got them by map items (recursively) | `InvalidAddress` (misaligned) |
+ * | `revoke(address, pages)` | pages unmapped from every space that got them by map items (recursively, and wherever they were granted on) | `InvalidAddress` (misaligned, or not inside one region) |
  */
-import { Either } from "effect"
-import type { Effect } from "effect"
+import { Effect, Either } from "effect"
 import { InvalidArgument } from "../kernel/errors.js"
 import type { Process } from "../kernel/Process.js"
-import { syscall } from "../kernel/Syscall.js"
-import { isPageAligned } from "../memory/AddressSpace.js"
+import { withCaller } from "../kernel/Syscall.js"
+import { Revocation } from "../memory/AddressSpace.js"
 import { InvalidAddress } from "../memory/errors.js"
 import { defaultConfig, PAGE_SIZE, PLAN_MIN_GRANT_PAGES, PLAN_MIN_MAP_PAGES } from "../params.js"
-import { revokeMappings } from "./internal/mappings.js"
+import { NumberIsSafeInteger } from "../primordials.js"
 import type { TransferItem } from "./Message.js"
 
 export type { DeliveredItem, LeaseAccess, TransferItem, Window } from "./Message.js"
@@ -90,7 +89,7 @@ const lease = (b: Buffer): TransferItem => ({ _tag: "lease", address: b.address,
  */
 export const plan = (buffer: Buffer, hint: PlanHint = {}): Either.Either<Plan, InvalidArgument> => {
   const { address, length } = buffer
-  if (!Number.isSafeInteger(address) || !Number.isSafeInteger(length) || address < 0 || length < 0) {
+  if (!NumberIsSafeInteger(address) || !NumberIsSafeInteger(length) || address < 0 || length < 0) {
     return Either.left(new InvalidArgument({ operation: "plan", reason: "buffer address and length must be non-negative integers" }))
   }
   const via = hint.via ?? "call"
@@ -124,16 +123,27 @@ export const plan = (buffer: Buffer, hint: PlanHint = {}): Either.Either<Plan, I
   return Either.right(length <= window ? { strategy: "copy", items: [copy(buffer)] } : { strategy: "lease", items: [lease(buffer)] })
 }
 
+/** Derived pages removed per slice of a revocation, between which other processes run. */
+const REVOKE_SLICE = 4096
+
 /**
  * Removes every mapping that map items made from the caller's pages `[address, address + pages
- * pages)` — in the receivers, and in whoever they mapped them on to (L4 unmap). Returns how many
- * pages were unmapped. The caller keeps its own pages.
+ * pages)` — in the receivers, in whoever they mapped them on to, and wherever those pages were
+ * granted since (L4's recursive unmap, over the mapping database). Returns how many pages were
+ * unmapped. The caller keeps its own pages. The range must lie inside one region of the caller's;
+ * a revocation that reaches many pages runs in slices (other processes run between them) and,
+ * once started, always finishes. Errors: `InvalidAddress`.
  */
 export const revoke = (address: number, pages: number): Effect.Effect<number, InvalidAddress, Process> =>
-  syscall("transfer.revoke", (p) =>
-    !isPageAligned(address) || !Number.isInteger(pages) || pages <= 0
-      ? Either.left(
-          new InvalidAddress({ address, length: pages * PAGE_SIZE, operation: "revoke", reason: "needs a page-aligned address and a positive page count" })
-        )
-      : Either.right(revokeMappings(p.kernel, p.space, address, pages))
-  )
+  withCaller((p) => {
+    p.kernel.counters.syscall("transfer.revoke")
+    const first = p.space.range(address, pages, "revoke")
+    if (first instanceof InvalidAddress) return Effect.fail(first)
+    const job = new Revocation(p.space, first, pages)
+    const run: Effect.Effect<number> = Effect.suspend(() => {
+      if (!job.step(REVOKE_SLICE)) return Effect.zipRight(Effect.yieldNow(), run)
+      p.kernel.counters.pagesUnmapped += job.unmapped
+      return Effect.succeed(job.unmapped)
+    })
+    return Effect.uninterruptible(run)
+  })

@@ -56,6 +56,21 @@ export class MessageTooLarge extends Data.TaggedError("MessageTooLarge")<{
   }
 }
 
+/**
+ * The message carries more pages by map and grant items than the receiver accepts (L4's receive
+ * window for mappings): nothing was delivered. Receivers declare the pages they accept with the
+ * `pages` option of `receive` (and of `call`, for a reply).
+ */
+export class NotAccepted extends Data.TaggedError("NotAccepted")<{
+  readonly operation: string
+  readonly pages: number
+  readonly accepted: number
+}> {
+  override get message() {
+    return `${this.operation}: the message carries ${this.pages} pages by map or grant, the receiver accepts ${this.accepted}`
+  }
+}
+
 /** The lease was revoked (the call was answered, or the caller went away). */
 export class LeaseRevoked extends Data.TaggedError("LeaseRevoked")<{
   readonly operation: string
@@ -83,6 +98,7 @@ export type IpcError =
   | WouldBlock
   | InvalidMessage
   | MessageTooLarge
+  | NotAccepted
   | LeaseRevoked
   | LeaseOutOfBounds
   | InvalidCapability

@@ -13,7 +13,9 @@
  *   nothing of ports or notifications.
  */
 import { Either } from "effect"
-import { attach, type DerivationNode, descendants, detach } from "./internal/derivation.js"
+import { attach, type DerivationNode, descendants, detach } from "../memory/derivation.js"
+import { NumberIsSafeInteger } from "../primordials.js"
+import { describe } from "./boundary.js"
 import { InvalidArgument, InvalidCapability, RightsDenied, StaleCapability } from "./errors.js"
 
 /** Capability rights, a bit set. */
@@ -53,7 +55,10 @@ export interface KernelObject {
 /** One capability. Owned by the kernel; user code only sees its slot number. */
 export class Capability implements DerivationNode<Capability> {
   parent: Capability | undefined = undefined
-  readonly children = new Set<Capability>()
+  first: Capability | undefined = undefined
+  last: Capability | undefined = undefined
+  next: Capability | undefined = undefined
+  prev: Capability | undefined = undefined
   /** The space and slot holding it (undefined once deleted). */
   holder: CSpace | undefined = undefined
   slot = -1
@@ -96,9 +101,11 @@ export class CSpace {
    * life or rights.
    */
   at(slot: number, operation: string): Capability | InvalidCapability {
-    const cap = Number.isInteger(slot) ? this.slots[slot] : undefined
+    const valid = NumberIsSafeInteger(slot) && slot >= 0 && slot < this.size
+    const cap = valid ? this.slots[slot] : undefined
     if (cap !== undefined) return cap
-    return new InvalidCapability({ slot, operation, reason: Number.isInteger(slot) && slot >= 0 && slot < this.size ? "empty slot" : "no such slot" })
+    if (valid) return new InvalidCapability({ slot, operation, reason: "empty slot" })
+    return new InvalidCapability({ slot: typeof slot === "number" ? slot : -1, operation, reason: `no such slot: ${describe(slot)}` })
   }
 
   /**
@@ -182,14 +189,14 @@ export class CSpace {
   ): Either.Either<number, InvalidCapability | StaleCapability | RightsDenied | InvalidArgument> {
     return Either.flatMap(this.lookup(slot, 0, operation), (source): Either.Either<number, RightsDenied | InvalidArgument> => {
       const newRights = rights ?? source.rights
-      if (!Number.isInteger(newRights) || newRights < 0 || newRights > Rights.all) {
-        return Either.left(new InvalidArgument({ operation, reason: `rights must be a subset of ${Rights.all}, got ${newRights}` }))
+      if (!NumberIsSafeInteger(newRights) || newRights < 0 || newRights > Rights.all) {
+        return Either.left(new InvalidArgument({ operation, reason: `rights must be an integer subset of ${Rights.all}, got ${describe(newRights)}` }))
       }
       if ((newRights & ~source.rights) !== 0) {
         return Either.left(new RightsDenied({ slot, operation, needed: rightsToNames(newRights & ~source.rights), held: rightsToNames(source.rights) }))
       }
-      if (badge !== undefined && (!Number.isInteger(badge) || badge <= 0 || badge > 0x7fffffff)) {
-        return Either.left(new InvalidArgument({ operation, reason: `badge must be an integer in 1..2^31-1, got ${badge}` }))
+      if (badge !== undefined && (!NumberIsSafeInteger(badge) || badge <= 0 || badge > 0x7fffffff)) {
+        return Either.left(new InvalidArgument({ operation, reason: `badge must be an integer in 1..2^31-1, got ${describe(badge)}` }))
       }
       if (badge !== undefined && source.badge !== 0 && badge !== source.badge) {
         return Either.left(new InvalidArgument({ operation, reason: `capability in slot ${slot} is already badged (${source.badge})` }))

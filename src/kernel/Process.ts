@@ -211,6 +211,9 @@ export const fork = <A, E>(effect: Effect.Effect<A, E, Process>): Effect.Effect<
     })
   })
 
+/** Pages unmapped per slice of a teardown, between which other processes run. */
+const TEARDOWN_SLICE = 16384
+
 /**
  * Tears `pcb` down after its main fiber ended with `exit` (or it was killed before it started):
  * interrupt its threads, run its death hooks (IPC wakes its peers), fail its obligations, delete
@@ -229,7 +232,8 @@ export const teardown = (pcb: Pcb, exit: Exit.Exit<unknown, unknown>): Effect.Ef
         pcb.cspace.remove(cap)
         cap.object.released?.(cap)
       }
-      pcb.space.destroy()
+      // In slices, so tearing down a huge space never holds the kernel for long.
+      while (!pcb.space.destroy(TEARDOWN_SLICE)) yield* Effect.yieldNow()
       const how: ProcessExit =
         pcb.fault !== undefined
           ? { _tag: "Failed", cause: pcb.fault }

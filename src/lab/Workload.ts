@@ -30,6 +30,9 @@ import * as Labels from "../ipc/labels.js"
 import type { Tracer } from "../kernel/Trace.js"
 import { type Checkpoints, measure, type Timing } from "./Harness.js"
 
+/** Pages the storage server (and a client reading back) accepts by map and grant items in one message. */
+const ACCEPT_PAGES = 65536
+
 /** Every strategy the lab measures, in report order. */
 export const STRATEGIES = ["inline", "copy", "lease", "map", "grant", "ring", "plan"] as const
 /** A transfer strategy. */
@@ -69,7 +72,7 @@ const session = (slot: number, strategy: Strategy, size: number) =>
     let inbound: Ring.RingEnd | undefined = undefined
     let outbound: Ring.RingEnd | undefined = undefined
     const windows = (): ReadonlyArray<Port.Window> => [{ address: file, length: pagesOf(size) * PAGE_SIZE }]
-    let m = yield* Port.receive(slot, { windows: windows() })
+    let m = yield* Port.receive(slot, { windows: windows(), pages: ACCEPT_PAGES })
     for (;;) {
       const kind = m.label === Labels.RING ? 0 : m.label & 15
       const index = m.label >>> 4
@@ -134,12 +137,15 @@ const session = (slot: number, strategy: Strategy, size: number) =>
             // The reply says "coming"; the entries follow through the ring.
             if (m.reply !== undefined) yield* Port.reply(m.reply, answer)
             for (let off = 0; off < size; off += RING_ENTRY) yield* Ring.pushFrom(outbound!, file + off, Math.min(RING_ENTRY, size - off))
-            m = yield* Port.receive(slot, { windows: windows() })
+            m = yield* Port.receive(slot, { windows: windows(), pages: ACCEPT_PAGES })
             continue
         }
       }
       const reply = m.reply
-      m = reply === undefined ? yield* Port.receive(slot, { windows: windows() }) : yield* Port.replyReceive(reply, answer, slot, { windows: windows() })
+      m =
+        reply === undefined
+          ? yield* Port.receive(slot, { windows: windows(), pages: ACCEPT_PAGES })
+          : yield* Port.replyReceive(reply, answer, slot, { windows: windows(), pages: ACCEPT_PAGES })
     }
   })
 
@@ -226,7 +232,11 @@ const client = (strategy: Strategy, size: number, ops: number, seed: number, at:
         case "map":
         case "grant":
         case "plan": {
-          const r = yield* Port.call(0, { label: READ }, gaveBuffer ? {} : { windows: [{ address: buf, length: size }] })
+          const r = yield* Port.call(
+            0,
+            { label: READ },
+            gaveBuffer ? { pages: ACCEPT_PAGES } : { windows: [{ address: buf, length: size }], pages: ACCEPT_PAGES }
+          )
           const moved = r.items[0]
           if (moved?._tag === "map" || moved?._tag === "grant") readAt = moved.address
           break

@@ -151,6 +151,8 @@ interface Shared {
   readonly onDisconnect: ((badge: number) => Effect.Effect<void, never, Process.Process>) | undefined
   /** The growing pool the workers belong to, or undefined for a fixed number of workers. */
   readonly pool: Pool | undefined
+  /** Pages a worker accepts by map and grant items in one request (0 when no operation takes any). */
+  readonly acceptPages: number
 }
 
 /**
@@ -355,7 +357,24 @@ const refuse = (
   if (entry !== undefined) w.stats[entry.ordinal]!.invalid++
   else w.counters.unroutable++
   const answer = replyWith(w, m.reply!, Protocol.statusOf(error), Protocol.encodeError(error, w.inlineMax), NONE)
-  return Effect.zipRight(Protocol.dropCaps(m.caps), Effect.zipRight(answer, receiveNext(w)))
+  return Effect.zipRight(release(m), Effect.zipRight(answer, receiveNext(w)))
+}
+
+/**
+ * Gives back what a message the server will not serve brought: its capabilities are deleted and
+ * the pages its map and grant items landed in are freed, so no client can fill a server's
+ * capability space or frame quota with requests it refuses.
+ */
+const release = (m: Port.Received): Effect.Effect<void, never, Process.Process> => {
+  let pages = false
+  for (let i = 0; i < m.items.length; i++) if (m.items[i]!._tag === "map" || m.items[i]!._tag === "grant") pages = true
+  if (!pages) return Protocol.dropCaps(m.caps)
+  return Effect.zipRight(
+    Protocol.dropCaps(m.caps),
+    Effect.forEach(m.items, (item) => (item._tag === "map" || item._tag === "grant" ? Effect.ignore(Memory.free(item.address)) : Effect.void), {
+      discard: true
+    })
+  )
 }
 
 /** Answers with the handler's outcome, or only counts a kept call; then waits for the next message. */
@@ -400,7 +419,7 @@ const serveOne = (w: Worker, m: Port.Received): Effect.Effect<Port.Received | ty
   if (m.reply === undefined) {
     if (m.label === Labels.DISCONNECT && w.onDisconnect !== undefined) return Effect.zipRight(w.onDisconnect(m.badge), receiveNext(w))
     w.counters.unroutable++
-    return Effect.zipRight(Protocol.dropCaps(m.caps), receiveNext(w))
+    return Effect.zipRight(release(m), receiveNext(w))
   }
   const entry = Protocol.requestEntry(w.protocol, m)
   if (entry instanceof Protocol.InvalidRequest) return refuse(w, m, entry)
@@ -418,8 +437,10 @@ const serveOne = (w: Worker, m: Port.Received): Effect.Effect<Port.Received | ty
 const work = (shared: Shared): Effect.Effect<void, IpcError.IpcError, Process.Process> =>
   Effect.flatMap(
     shared.protocol.requestMax <= shared.inlineMax
-      ? Effect.succeed(undefined)
-      : Effect.map(Protocol.threadBuffer(shared.protocol.maxMessage), (b) => b.options),
+      ? Effect.succeed<Port.ReceiveOptions | undefined>(shared.acceptPages === 0 ? undefined : { pages: shared.acceptPages })
+      : Effect.map(Protocol.threadBuffer(shared.protocol.maxMessage), (b): Port.ReceiveOptions =>
+          shared.acceptPages === 0 ? b.options : { windows: b.windows, pages: shared.acceptPages }
+        ),
     (receive) =>
       Effect.withFiberRuntime((fiber) => {
         const w: Worker = { ...shared, receive, fiber: fiber as Fiber.RuntimeFiber<unknown, unknown> }
@@ -452,7 +473,18 @@ export interface ServeOptions<Ops extends Protocol.Operations> {
    * `disconnects: true` (drop the client's state: open files, sessions…).
    */
   readonly onDisconnect?: (badge: number) => Effect.Effect<void, never, Process.Process>
+  /**
+   * Most pages one request may bring by map and grant items, when some operation declares such
+   * an item (else the workers accept none). Default `DEFAULT_PAGES`.
+   */
+  readonly pages?: number
 }
+
+/** Pages a request may bring by default to a server whose protocol takes pages: 256 MiB. */
+export const DEFAULT_PAGES = 65536
+
+/** Whether some operation of `protocol` declares a map or grant item. */
+const takesPages = (protocol: Protocol.Protocol): boolean => protocol.entries.some((e) => e.operation.items.some((i) => i._tag === "map" || i._tag === "grant"))
 
 /**
  * Serves `protocol` on the port in slot `port` (needs `receive`) with `handlers`, given as a
@@ -488,7 +520,8 @@ export const serve = <Ops extends Protocol.Operations, E = never>(
       stats: protocol.entries.map((e) => counters.operations[e.name]!),
       inlineMax: yield* Protocol.inlineMax,
       onDisconnect: options.onDisconnect,
-      pool: undefined
+      pool: undefined,
+      acceptPages: takesPages(protocol as Protocol.Protocol) ? (options.pages ?? DEFAULT_PAGES) : 0
     }
     if (typeof workers === "number") {
       counters.setWorkers(workers)

@@ -127,31 +127,36 @@ export class PhysicalMemory {
   }
 
   /**
-   * Moves the charge for the first `count` of `frames` (default all) to `account` (page grant: the
-   * receiver pays for what it now owns). Fails with `OutOfMemory` (and changes nothing) when the
-   * receiver's quota cannot take them.
+   * Moves the charge for the first `count` of `frames` (default all) to `account`: a page grant,
+   * where the receiver pays for what it now owns. With `from`, only the frames charged to `from`
+   * move (a page the sender had by a map stays charged to its owner). Fails with `OutOfMemory`
+   * (and changes nothing) when the receiver's quota cannot take the frames that would move.
    */
-  recharge(frames: ArrayLike<number>, account: number, count = frames.length): Either.Either<void, OutOfMemory> {
+  recharge(frames: ArrayLike<number>, account: number, count = frames.length, from?: number): Either.Either<void, OutOfMemory> {
     const acct = this.accounts.get(account)
     const room = acct ? acct.quota - acct.charged : 0
+    const chargedTo = this.chargedTo
+    const moves = (frame: number) => {
+      const owner = chargedTo[frame]!
+      return owner !== account && (from === undefined || owner === from)
+    }
     if (count > room) {
-      // Only frames charged elsewhere count against the quota: count them before moving any.
       let incoming = 0
-      for (let i = 0; i < count; i++) if (this.chargedTo[frames[i]!] !== account) incoming++
+      for (let i = 0; i < count; i++) if (moves(frames[i]!)) incoming++
       if (incoming > room) {
         return Either.left(new OutOfMemory({ account, requested: incoming, available: Math.max(0, room), reason: "quota" }))
       }
     }
     // Frames arrive in runs charged to one account (a granted region): one account update per run.
-    const chargedTo = this.chargedTo
     let moved = 0
     let i = 0
     while (i < count) {
-      const from = chargedTo[frames[i]!]!
+      const owner = chargedTo[frames[i]!]!
       let j = i
-      for (; j < count && chargedTo[frames[j]!] === from; j++) chargedTo[frames[j]!] = account
-      if (from !== account) {
-        const prev = this.accounts.get(from)
+      while (j < count && chargedTo[frames[j]!] === owner) j++
+      if (owner !== account && (from === undefined || owner === from)) {
+        for (let k = i; k < j; k++) chargedTo[frames[k]!] = account
+        const prev = this.accounts.get(owner)
         if (prev) prev.charged -= j - i
         moved += j - i
       }

@@ -38,6 +38,7 @@ const runOne = (t: { readonly offset: number; readonly length: number; readonly 
         Effect.gen(function* () {
           const windows = yield* Memory.allocate(16)
           const m = yield* Port.receive(port.slot, {
+            pages: 65536,
             windows: [
               { address: windows, length: 8 * PAGE_SIZE },
               { address: windows + 8 * PAGE_SIZE, length: 8 * PAGE_SIZE }

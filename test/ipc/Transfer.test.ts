@@ -67,6 +67,7 @@ describe("bulk transfer", () => {
         Effect.gen(function* () {
           const windows = yield* Memory.allocate(2)
           const m = yield* Port.receive(port.slot, {
+            pages: 65536,
             windows: [
               { address: windows, length: PAGE_SIZE },
               { address: windows + PAGE_SIZE, length: PAGE_SIZE }
@@ -148,7 +149,7 @@ describe("bulk transfer", () => {
       yield* k.start(
         server,
         Effect.gen(function* () {
-          const m = yield* Port.receive(port.slot)
+          const m = yield* Port.receive(port.slot, { pages: 65536 })
           const [ro, rw] = m.items.map((i) => (i._tag === "lease" ? i.lease : undefined)) as [Lease.Lease, Lease.Lease]
           const info = yield* Lease.info(rw)
           const head = yield* Lease.readBytes(ro, 1, 3)
@@ -189,7 +190,7 @@ describe("bulk transfer", () => {
       yield* k.start(
         fs.server,
         Effect.gen(function* () {
-          const m = yield* Port.receive(fs.port.slot)
+          const m = yield* Port.receive(fs.port.slot, { pages: 65536 })
           const lease = (m.items[0] as { lease: Lease.Lease }).lease
           const inside = yield* Lease.readBytes(lease, 0, 4)
           const beyond = yield* Effect.flip(Lease.readBytes(lease, 2, 3))
@@ -200,7 +201,7 @@ describe("bulk transfer", () => {
       yield* k.start(
         vfs.server,
         Effect.gen(function* () {
-          const m = yield* Port.receive(vfs.port.slot)
+          const m = yield* Port.receive(vfs.port.slot, { pages: 65536 })
           const lease = (m.items[0] as { lease: Lease.Lease }).lease
           yield* Port.call(1, { label: 2, items: [{ _tag: "lease", from: lease, offset: 3, length: 4, access: "read" }] })
           yield* Port.reply(m.reply!, { label: 0 })
@@ -242,7 +243,7 @@ describe("bulk transfer", () => {
       yield* k.start(
         server,
         Effect.gen(function* () {
-          const g = grantOf(yield* Port.receive(port.slot))
+          const g = grantOf(yield* Port.receive(port.slot, { pages: 65536 }))
           yield* Deferred.succeed(got, yield* Memory.read(g.address, g.pages * PAGE_SIZE))
         })
       )
@@ -265,13 +266,13 @@ describe("bulk transfer", () => {
         yield* k.start(
           server,
           Effect.gen(function* () {
-            const m = yield* Port.receive(port.slot)
+            const m = yield* Port.receive(port.slot, { pages: 65536 })
             const g = grantOf(m)
             const charged = (yield* Memory.usage).framesCharged
             yield* Deferred.succeed(seen, { bytes: yield* Memory.read(g.address, g.pages * PAGE_SIZE), charged })
             yield* Port.reply(m.reply!, { label: 0 })
             // Too many pages for its quota: refused whole, while it waits.
-            const again = yield* Port.receive(port.slot)
+            const again = yield* Port.receive(port.slot, { pages: 65536 })
             if (again.reply !== undefined) yield* Port.reply(again.reply, { label: 1 })
           })
         )
@@ -311,7 +312,7 @@ describe("bulk transfer", () => {
       yield* k.start(
         server,
         Effect.gen(function* () {
-          const m = yield* Port.receive(port.slot)
+          const m = yield* Port.receive(port.slot, { pages: 65536 })
           const item = m.items[0]!
           if (item._tag !== "map") throw new Error("expected a map")
           yield* Memory.write(item.address + 10, new Uint8Array([42]))
@@ -376,7 +377,7 @@ describe("bulk transfer", () => {
       yield* k.start(
         server,
         Effect.gen(function* () {
-          const m = yield* Port.receive(port.slot)
+          const m = yield* Port.receive(port.slot, { pages: 65536 })
           const lease = (m.items[0] as { lease: Lease.Lease }).lease
           yield* Lease.readBytes(lease, 0, 1)
           yield* Deferred.succeed(holding, undefined)
@@ -407,7 +408,7 @@ describe("bulk transfer", () => {
         Effect.gen(function* () {
           const buf = yield* Memory.allocate(1)
           yield* Memory.write(buf, pattern(500, 3))
-          const m = yield* Port.receive(port.slot)
+          const m = yield* Port.receive(port.slot, { pages: 65536 })
           const tooBig = yield* Effect.flip(Port.reply(m.reply!, { label: 0, items: [{ _tag: "copy", address: buf, length: 5000 }] }))
           expect(tooBig._tag).toBe("MessageTooLarge")
           yield* Port.reply(m.reply!, { label: 0, items: [{ _tag: "copy", address: buf, length: 500 }] })
@@ -436,7 +437,7 @@ describe("bulk transfer", () => {
         yield* k.start(
           server,
           Effect.gen(function* () {
-            const m = yield* Port.receive(port.slot)
+            const m = yield* Port.receive(port.slot, { pages: 65536 })
             const { end: ring, answer } = yield* Ring.open(m)
             yield* Port.reply(m.reply!, answer)
             let inOrder = true
@@ -477,7 +478,7 @@ describe("bulk transfer", () => {
       yield* k.start(
         server,
         Effect.gen(function* () {
-          const m = yield* Port.receive(port.slot)
+          const m = yield* Port.receive(port.slot, { pages: 65536 })
           const { answer } = yield* Ring.open(m)
           yield* Port.reply(m.reply!, answer)
           yield* Effect.never

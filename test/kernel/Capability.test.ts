@@ -1,7 +1,7 @@
 import { Either } from "effect"
 import { describe, expect, it } from "vitest"
 import { Capability, CSpace, Rights, rightsOf } from "../../src/kernel/Capability.js"
-import { attach, descendants, detach } from "../../src/kernel/internal/derivation.js"
+import { attach, descendants, detach } from "../../src/memory/derivation.js"
 
 const object = () => ({ kind: "test-object", id: 1, ownerPid: 1, ownerGeneration: 0, closed: false })
 
@@ -15,7 +15,7 @@ const withOriginal = (rights: number = Rights.all) => {
 
 describe("derivation tree", () => {
   it("descendants lists the whole subtree, deepest first; detach re-parents children", () => {
-    const mk = (): any => ({ parent: undefined, children: new Set() })
+    const mk = (): any => ({ parent: undefined, first: undefined, last: undefined, next: undefined, prev: undefined })
     const root = mk(),
       c1 = mk(),
       c2 = mk(),

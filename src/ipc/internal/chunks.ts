@@ -11,6 +11,8 @@
  * what lands in it (the kernel keeps one per receiving process, see `inline.ts`).
  */
 
+import { TypedArrayPrototypeGetLength, TypedArrayPrototypeSet, TypedArrayPrototypeSlice, TypedArrayPrototypeSubarray } from "../../primordials.js"
+
 /** Bytes in one chunk. */
 const CHUNK = 65536
 /** Copies up to this many bytes are arrays of their own, on V8's heap. */
@@ -25,22 +27,22 @@ export class Chunks {
   private used = 0
 
   /** A copy of `source[start, end)` that is never written again: its own array, or a view of a chunk. */
-  copy(source: Uint8Array, start = 0, end = source.length): Uint8Array {
+  copy(source: Uint8Array, start = 0, end = TypedArrayPrototypeGetLength(source)): Uint8Array {
     const n = end - start
     if (n === 0) return EMPTY
-    const whole = start === 0 && end === source.length ? source : source.subarray(start, end)
+    const whole = start === 0 && end === TypedArrayPrototypeGetLength(source) ? source : TypedArrayPrototypeSubarray(source, start, end)
     if (n <= ON_HEAP) {
       const own = new Uint8Array(n)
-      own.set(whole)
+      TypedArrayPrototypeSet(own, whole)
       return own
     }
-    if (n > CHUNK) return whole.slice()
+    if (n > CHUNK) return TypedArrayPrototypeSlice(whole)
     if (this.used + n > CHUNK) {
       this.bytes = new Uint8Array(CHUNK)
       this.used = 0
     }
-    const out = this.bytes.subarray(this.used, this.used + n)
-    out.set(whole)
+    const out = TypedArrayPrototypeSubarray(this.bytes, this.used, this.used + n)
+    TypedArrayPrototypeSet(out, whole)
     this.used += (n + 7) & ~7
     return out
   }

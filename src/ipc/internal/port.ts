@@ -18,13 +18,14 @@ import type { KernelCore } from "../../kernel/Kernel.js"
 import type { Obligation, Pcb } from "../../kernel/Process.js"
 import { PeerDied } from "../errors.js"
 import type { IpcError } from "../errors.js"
-import type { DeliveredItem, Received, Reply, ReplyMessage, Window } from "../Message.js"
-import { deliver, discard, type Prepared, revokeLeases, takeGrants } from "./items.js"
+import type { DeliveredItem, Received, Reply, ReplyMessage } from "../Message.js"
+import { deliver, type Destination, discard, type Prepared, revokeLeases, takeGrants, undeliver } from "./items.js"
 import { participant } from "../../kernel/Trace.js"
 import type { Blocker } from "./blocking.js"
 import { Fifo } from "./fifo.js"
 import { DISCONNECT } from "../labels.js"
 import { copyInline, EMPTY } from "./inline.js"
+import { NO_OPTIONS } from "./snapshot.js"
 
 /** Where an envelope is. */
 export const enum State {
@@ -38,9 +39,35 @@ export const enum State {
 
 type Resume<A> = (effect: Effect.Effect<A, IpcError>) => void
 
-/** A message in the kernel's hands. For a call it is also the reply object. */
-export class Envelope implements Reply, Blocker, Obligation {
+/** Passed to `ReplyHandle`'s constructor by the kernel alone. */
+const KERNEL: unique symbol = Symbol("kernel")
+let envelopeBehind: (handle: unknown) => Envelope | undefined
+
+/**
+ * A one-shot reply capability as its holder sees it: opaque (the label of the call it answers,
+ * nothing else). Only the kernel makes one; the call behind it is in a private field.
+ */
+export class ReplyHandle implements Reply {
   readonly _tag = "Reply"
+  readonly #env: Envelope
+  /** @internal Throws a `TypeError` unless called by the kernel. */
+  constructor(token: typeof KERNEL, env: Envelope) {
+    if (token !== KERNEL) throw new TypeError("a reply capability is made by the kernel only")
+    this.#env = env
+  }
+  get label(): number {
+    return this.#env.label
+  }
+  static {
+    envelopeBehind = (handle) => (typeof handle === "object" && handle !== null && #env in handle ? (handle as ReplyHandle).#env : undefined)
+  }
+}
+
+/** The call behind a reply handle, or undefined when `handle` is not one the kernel made. */
+export const envelopeOf = (handle: unknown): Envelope | undefined => envelopeBehind(handle)
+
+/** A message in the kernel's hands. For a call it is also the reply object, held through a `ReplyHandle`. */
+export class Envelope implements Blocker, Obligation {
   state: State = State.Blocked
   /** The blocked sender's or the waiting caller's continuation; cleared once used. */
   resume: Resume<any> | undefined = undefined
@@ -52,6 +79,8 @@ export class Envelope implements Reply, Blocker, Obligation {
   obligationIndex = -1
   /** For a call: what the caller does with the reply, run in its own fiber as it resumes (saves a `flatMap`). */
   onReply: ((reply: ReplyMessage) => Effect.Effect<unknown, unknown, any>) | undefined = undefined
+  /** Set when delivery was refused (the sender got the error): the receiver got the message without its items. */
+  refused = false
 
   constructor(
     readonly port: Port,
@@ -64,10 +93,10 @@ export class Envelope implements Reply, Blocker, Obligation {
     readonly isCall: boolean,
     /** Whether the reply may carry capabilities or pages (the caller's capability had `grant`). */
     readonly replyMayGrant: boolean,
-    /** Transfer items, decoded and committed on the sender's side. */
-    readonly items: ReadonlyArray<Prepared>,
-    /** For a call: where copy items of the reply may land in the caller's space. */
-    readonly replyWindows: ReadonlyArray<Window> | undefined
+    /** Transfer items, decoded and committed on the sender's side (taken back into transit by an interrupted receiver). */
+    public items: ReadonlyArray<Prepared>,
+    /** For a call: where the reply's copy items may land in the caller's space, and the pages it accepts. */
+    readonly replyTo: Destination
   ) {}
 
   /** The sender's fiber went away: withdraw the message (see `withdraw`). */
@@ -106,14 +135,14 @@ export class Waiter implements Blocker {
   constructor(
     public port: Port,
     public receiver: Pcb,
-    public windows: ReadonlyArray<Window> | undefined
+    public to: Destination
   ) {}
 
   /** Readies the waiter (one per fiber, reused) for a wait on `port` by `receiver`. */
-  arm(port: Port, receiver: Pcb, windows: ReadonlyArray<Window> | undefined): this {
+  arm(port: Port, receiver: Pcb, to: Destination): this {
     this.port = port
     this.receiver = receiver
-    this.windows = windows
+    this.to = to
     this.delivered = undefined
     this.received = undefined
     this.seen = false
@@ -130,8 +159,8 @@ export class Waiter implements Blocker {
     const env = this.delivered
     if (this.seen || env === undefined) return
     this.delivered = undefined
-    // Pages already moved into this process stay there: the message is the process's now.
-    if (env.items.some((i) => i.kind === "map" || i.kind === "grant")) return
+    // A call whose delivery was refused has already failed its caller: nothing to hand back.
+    if (env.refused && env.isCall) return
     unaccept(this.receiver, env, this.received!)
     if (env.state === State.Cancelled) return
     if (this.port.closed) {
@@ -170,7 +199,7 @@ export class Port {
    */
   released(cap: Capability): void {
     if (!this.disconnects || this.closed || cap.badge === 0 || cap.holder !== undefined) return
-    const env = new Envelope(this, this.owner, DISCONNECT, EMPTY, cap.badge, [], false, false, [], undefined)
+    const env = new Envelope(this, this.owner, DISCONNECT, EMPTY, cap.badge, NO_CAPS, false, false, NO_PREPARED, NO_OPTIONS)
     if (this.receivers.length > 0) offer(this, env)
     else {
       env.state = State.Queued
@@ -219,7 +248,7 @@ export const offer = (port: Port, env: Envelope, front = false): State => {
   const w = port.receivers.shift()
   if (w !== undefined) {
     w.delivered = env
-    w.received = accept(w.receiver, env, w.windows)
+    w.received = accept(w.receiver, env, w.to)
     const resume = w.resume!
     w.resume = undefined
     port.kernel.counters.handoffs++
@@ -270,21 +299,24 @@ export const takeNext = (port: Port): Envelope | undefined => {
 export const transferCaps = (caps: ReadonlyArray<Capability>, into: Pcb): Array<number> => {
   if (caps.length === 0) return NO_SLOTS
   const slots: Array<number> = []
-  for (const src of caps) {
+  for (let i = 0; i < caps.length; i++) {
+    const src = caps[i]!
     if (src.holder === undefined) continue
     const slot = into.cspace.insertChild(src, src.rights, src.badge, "transfer")
-    if (Either.isRight(slot)) slots.push(slot.right)
+    if (Either.isRight(slot)) slots[slots.length] = slot.right
   }
   return slots
 }
 const NO_SLOTS: Array<number> = []
+const NO_CAPS: ReadonlyArray<Capability> = []
+const NO_PREPARED: ReadonlyArray<Prepared> = []
 
 /**
  * The receiver takes delivery: items land in its windows and space, and the message becomes a
  * `Received` in `p`'s terms. If an item fails (a copy larger than its window), the caller fails
  * with that error at once and the receiver gets the message without a reply capability.
  */
-export const accept = (p: Pcb, env: Envelope, windows: ReadonlyArray<Window> | undefined): Received => {
+export const accept = (p: Pcb, env: Envelope, to: Destination): Received => {
   const k = env.port.kernel
   k.counters.messages++
   if (k.tracer !== undefined) {
@@ -295,7 +327,8 @@ export const accept = (p: Pcb, env: Envelope, windows: ReadonlyArray<Window> | u
       text: describe(env.isCall ? "call" : "send", env.label, env.data.length, env.items.map(itemText))
     })
   }
-  const delivery = env.items.length === 0 ? NO_DELIVERY : deliver(p, env.sender.space, env.items, windows, env.isCall ? "call" : "send")
+  const delivery = env.items.length === 0 ? NO_DELIVERY : deliver(p, env.sender.space, env.items, to, env.isCall ? "call" : "send")
+  env.refused = delivery.error !== undefined
   if (env.isCall && delivery.error === undefined) {
     env.state = State.Held
     env.holder = p
@@ -313,7 +346,7 @@ export const accept = (p: Pcb, env: Envelope, windows: ReadonlyArray<Window> | u
     p === env.port.owner ? env.data : copyInline(env.data, p),
     env.badge,
     transferCaps(env.caps, p),
-    env.state === State.Held ? env : undefined,
+    env.state === State.Held ? new ReplyHandle(KERNEL, env) : undefined,
     delivery.items
   )
 }
@@ -348,13 +381,20 @@ export class Answer implements ReplyMessage {
 const NO_DELIVERY = { items: [], error: undefined }
 
 /**
- * Reverses `accept` for a message its receiver never saw: capabilities are taken back and leases
- * lose their holder. (Copies are simply delivered again to the next receiver's windows.)
+ * Reverses `accept` for a message its receiver never saw: capabilities are taken back, leases
+ * lose their holder, and mapped or granted pages leave the receiver to travel again. (Copies are
+ * simply delivered again to the next receiver's windows.)
  */
 const unaccept = (p: Pcb, env: Envelope, received: Received): void => {
   env.port.kernel.counters.messages--
-  for (const slot of received.caps) p.cspace.delete(slot)
-  for (const item of env.items) if (item.kind === "lease") item.lease.holder = undefined
+  for (let i = 0; i < received.caps.length; i++) p.cspace.delete(received.caps[i]!)
+  for (let i = 0; i < env.items.length; i++) {
+    const item = env.items[i]!
+    if (item.kind === "lease") item.lease.holder = undefined
+  }
+  // Pages that landed in the receiver travel again (a refused delivery moved none).
+  if (!env.refused) env.items = undeliver(p, env.items, received.items)
+  env.refused = false
   if (env.isCall) {
     p.obligations.delete(env)
     env.holder = undefined
