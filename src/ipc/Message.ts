@@ -1,11 +1,11 @@
 /**
  * Messages: a label, inline bytes, capability transfers and (in the bulk layer) transfer items.
  *
- * `messageSchema(config)` is the contract; `validate` is its hand-written twin used at the syscall
- * boundary (a Schema decode costs ~0.5 µs, too much per message). A property test keeps the two in
- * agreement; when `validate` rejects a message, the Schema's own error text is the reason given.
+ * `messageSchema(config)` is the contract; the syscalls read messages with its hand-written twin,
+ * `internal/snapshot.ts`'s `readMessage` (a Schema decode costs ~0.5 µs, too much per message, and
+ * would read a getter more than once). A property test keeps the two in agreement.
  */
-import { ParseResult, Schema } from "effect"
+import { Schema } from "effect"
 import type { KernelConfig } from "../params.js"
 import { LABEL_MAX } from "./labels.js"
 
@@ -86,62 +86,6 @@ export const transferItemSchema = Schema.Union(
   Schema.TaggedStruct("map", { address: Address, pages: Schema.Int.pipe(Schema.positive()), rights: Schema.Int.pipe(Schema.between(1, 3)) }),
   Schema.TaggedStruct("grant", { address: Address, pages: Schema.Int.pipe(Schema.positive()) })
 )
-
-const isSlot = (n: unknown) => typeof n === "number" && Number.isInteger(n) && n >= 0
-const isAccess = (a: unknown) => a === "read" || a === "write" || a === "readWrite"
-
-const isItem = (i: unknown): boolean => {
-  if (typeof i !== "object" || i === null) return false
-  const it = i as Record<string, unknown>
-  switch (it["_tag"]) {
-    case "copy":
-      return isSlot(it["address"]) && isSlot(it["length"])
-    case "lease":
-      return (
-        isSlot(it["length"]) &&
-        isAccess(it["access"]) &&
-        (it["from"] === undefined
-          ? isSlot(it["address"])
-          : typeof it["from"] === "object" && it["from"] !== null && (it["from"] as Lease)._tag === "Lease" && isSlot(it["offset"]))
-      )
-    case "map":
-      return (
-        isSlot(it["address"]) &&
-        isSlot(it["pages"]) &&
-        (it["pages"] as number) > 0 &&
-        isSlot(it["rights"]) &&
-        (it["rights"] as number) >= 1 &&
-        (it["rights"] as number) <= 3
-      )
-    case "grant":
-      return isSlot(it["address"]) && isSlot(it["pages"]) && (it["pages"] as number) > 0
-    default:
-      return false
-  }
-}
-
-/** The fast check: true when `m` satisfies `messageSchema(config)`. */
-export const isValid = (m: unknown, config: Pick<KernelConfig, "inlineMax" | "maxCaps" | "maxItems">): m is Message => {
-  if (typeof m !== "object" || m === null) return false
-  const { label, data, caps, items } = m as Record<string, unknown>
-  if (typeof label !== "number" || !Number.isInteger(label) || label < 0 || label > LABEL_MAX) return false
-  if (data !== undefined && !(data instanceof Uint8Array && data.length <= config.inlineMax)) return false
-  if (caps !== undefined) {
-    if (!Array.isArray(caps) || caps.length > config.maxCaps) return false
-    for (const c of caps) if (!isSlot(c)) return false
-  }
-  if (items !== undefined) {
-    if (!Array.isArray(items) || items.length > config.maxItems) return false
-    for (const i of items) if (!isItem(i)) return false
-  }
-  return true
-}
-
-/** Why `m` is invalid, in the Schema's words (slow path; only called after `isValid` said no). */
-export const explain = (m: unknown, config: Pick<KernelConfig, "inlineMax" | "maxCaps" | "maxItems">): string => {
-  const r = Schema.decodeUnknownEither(messageSchema(config))(m, { errors: "all" })
-  return r._tag === "Left" ? ParseResult.TreeFormatter.formatErrorSync(r.left) : "rejected by the kernel's check"
-}
 
 /** A message as the receiver gets it. */
 export interface Received {
