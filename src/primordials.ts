@@ -69,3 +69,14 @@ export const MapPrototypeHas = uncurry(Map.prototype.has) as <K, V>(m: Map<K, V>
 export const MapPrototypeDelete = uncurry(Map.prototype.delete) as <K, V>(m: Map<K, V>, key: K) => boolean
 export const WeakMapPrototypeGet = uncurry(WeakMap.prototype.get) as <K extends object, V>(m: WeakMap<K, V>, key: K) => V | undefined
 export const WeakMapPrototypeSet = uncurry(WeakMap.prototype.set) as <K extends object, V>(m: WeakMap<K, V>, key: K, value: V) => WeakMap<K, V>
+
+/**
+ * A new array of `n` elements, every one `value`, with no holes: reading a hole looks the index up
+ * on `Array.prototype`, where a program could have put a getter. Kernel arrays read by index are
+ * made with this.
+ */
+export const filled = <T>(n: number, value: T): Array<T> => {
+  const a = new Array<T>(n)
+  for (let i = 0; i < n; i++) a[i] = value
+  return a
+}

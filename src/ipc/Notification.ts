@@ -89,7 +89,7 @@ export class NotificationObject {
 /** Creates a notification owned by `owner` and puts a capability (every right) in its space. Root-task form. */
 export const createFor = (owner: Pcb): Either.Either<Capability, InvalidArgument> => {
   const n = new NotificationObject(owner, owner.kernel.objectId())
-  owner.deathHooks.add(() => n.close())
+  owner.onDeath(() => n.close())
   return owner.kernel.insertObject(owner, n, Rights.all)
 }
 

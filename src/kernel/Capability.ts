@@ -14,7 +14,7 @@
  */
 import { Either } from "effect"
 import { attach, type DerivationNode, descendants, detach } from "../memory/derivation.js"
-import { NumberIsSafeInteger } from "../primordials.js"
+import { ArrayPrototypeIndexOf, filled, NumberIsSafeInteger } from "../primordials.js"
 import { describe } from "./boundary.js"
 import { InvalidArgument, InvalidCapability, RightsDenied, StaleCapability } from "./errors.js"
 
@@ -82,7 +82,7 @@ export class CSpace {
   private used = 0
 
   constructor(readonly size: number) {
-    this.slots = new Array(size).fill(undefined)
+    this.slots = filled<Capability | undefined>(size, undefined)
   }
 
   /** Slots in use. */
@@ -140,7 +140,7 @@ export class CSpace {
     if (this.used === this.size) {
       return Either.left(new InvalidArgument({ operation, reason: `capability space full (${this.size} slots)` }))
     }
-    const slot = this.slots.indexOf(undefined)
+    const slot = ArrayPrototypeIndexOf(this.slots, undefined)
     this.slots[slot] = cap
     cap.holder = this
     cap.slot = slot
@@ -164,7 +164,9 @@ export class CSpace {
 
   /** Every capability held, for teardown. */
   all(): Array<Capability> {
-    return this.slots.filter((c): c is Capability => c !== undefined)
+    const out: Array<Capability> = []
+    for (let i = 0; i < this.slots.length; i++) if (this.slots[i] !== undefined) out[out.length] = this.slots[i]!
+    return out
   }
 
   // --- operations (decode, then invoke) -------------------------------------------------------
@@ -242,7 +244,7 @@ export class CSpace {
     const cap = this.at(slot, "revoke")
     if (!(cap instanceof Capability)) return Either.left(cap)
     const doomed = descendants(cap)
-    for (const d of doomed) CSpace.removeAnywhere(d)
+    for (let i = 0; i < doomed.length; i++) CSpace.removeAnywhere(doomed[i]!)
     return Either.right(doomed.length)
   }
 

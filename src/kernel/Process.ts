@@ -17,11 +17,12 @@
  * - Teardown runs exactly once, in the main fiber's exit path, uninterruptibly. After it the
  *   process holds no capability, no mapping and no thread; frames only it referenced are free.
  * - While dying, no new thread starts; every thread is interrupted before the process's
- *   capabilities, ports and memory are released, and `deathHooks` run exactly once.
+ *   capabilities, ports and memory are released, and the death hooks run exactly once.
  */
 import { Cause, Context, Deferred, Effect, Exit, Fiber, FiberId } from "effect"
 import type { AddressSpace } from "../memory/AddressSpace.js"
 import type { CSpace } from "./Capability.js"
+import { ArrayPrototypeSplice } from "../primordials.js"
 import type { KernelCore } from "./Kernel.js"
 
 /** How a process ended. */
@@ -52,7 +53,7 @@ export class Obligations {
 
   add(o: Obligation): void {
     o.obligationIndex = this.items.length
-    this.items.push(o)
+    this.items[this.items.length] = o
   }
 
   /** Removes `o` if it is here. */
@@ -69,8 +70,8 @@ export class Obligations {
 
   /** Removes and returns them all. */
   drain(): Array<Obligation> {
-    const all = this.items.splice(0)
-    for (const o of all) o.obligationIndex = -1
+    const all = ArrayPrototypeSplice(this.items, 0)
+    for (let i = 0; i < all.length; i++) all[i]!.obligationIndex = -1
     return all
   }
 }
@@ -115,8 +116,8 @@ export class Pcb {
   main: Fiber.RuntimeFiber<unknown, unknown> | undefined = undefined
   /** Threads forked with `Process.fork`, removed as they end. */
   readonly threads = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
-  /** Run once at death, after the threads are interrupted (IPC closes ports, fails replies…). */
-  readonly deathHooks = new Set<() => void>()
+  /** Run once at death, after the threads are interrupted (see `onDeath`). */
+  private readonly hooks: Array<() => void> = []
   /** What others wait on this process for; failed at death, after the threads stop. */
   readonly obligations = new Obligations()
   /** Bytes the kernel copied on this process's behalf (its lease operations, deliveries into it). */
@@ -142,6 +143,17 @@ export class Pcb {
   ) {
     this.exit = Deferred.unsafeMake(FiberId.none)
     this.handle = new ProcessHandle(KERNEL, this)
+  }
+
+  /** Adds `hook` to what runs once at death, after the threads are interrupted (IPC closes ports, fails replies…). */
+  onDeath(hook: () => void): void {
+    this.hooks[this.hooks.length] = hook
+  }
+
+  /** Runs the death hooks, once (teardown). */
+  runDeathHooks(): void {
+    const hooks = ArrayPrototypeSplice(this.hooks, 0)
+    for (let i = 0; i < hooks.length; i++) hooks[i]!()
   }
 
   /** Whether the process can still act (not dying or dead). */
@@ -225,10 +237,12 @@ export const teardown = (pcb: Pcb, exit: Exit.Exit<unknown, unknown>): Effect.Ef
       if (pcb.status === "dying" || pcb.status === "dead") return
       pcb.status = "dying"
       if (pcb.threads.size > 0) yield* Fiber.interruptAll([...pcb.threads])
-      for (const hook of pcb.deathHooks) hook()
-      pcb.deathHooks.clear()
-      for (const o of pcb.obligations.drain()) o.fail()
-      for (const cap of pcb.cspace.all()) {
+      pcb.runDeathHooks()
+      const obligations = pcb.obligations.drain()
+      for (let i = 0; i < obligations.length; i++) obligations[i]!.fail()
+      const caps = pcb.cspace.all()
+      for (let i = 0; i < caps.length; i++) {
+        const cap = caps[i]!
         pcb.cspace.remove(cap)
         cap.object.released?.(cap)
       }

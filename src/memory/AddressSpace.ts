@@ -21,6 +21,7 @@ import { Either } from "effect"
 import { PAGE_SHIFT, PAGE_SIZE, PAGE_TABLE_ENTRIES, VIRTUAL_PAGES } from "../params.js"
 import {
   ArrayPrototypeSplice,
+  filled,
   MapPrototypeDelete,
   MapPrototypeGet,
   MapPrototypeSet,
@@ -120,7 +121,7 @@ export class TakenRun {
 /** One process's view of memory. */
 export class AddressSpace {
   /** Second-level tables, allocated on first use. Owned by the kernel's synchronous sections. */
-  private readonly directory: Array<Int32Array | undefined> = new Array(VIRTUAL_PAGES / PAGE_TABLE_ENTRIES)
+  private readonly directory: Array<Int32Array | undefined> = filled<Int32Array | undefined>(VIRTUAL_PAGES / PAGE_TABLE_ENTRIES, undefined)
   private readonly ranges = new RangeAllocator(1, VIRTUAL_PAGES - 1)
   /** Reserved regions: first page → page count. */
   private readonly regions = new Map<number, number>()
@@ -264,8 +265,8 @@ export class AddressSpace {
   }
 
   private setNode(vpn: number, node: MappingNode): void {
-    const dir = (this.nodeDir ??= new Array(VIRTUAL_PAGES / PAGE_TABLE_ENTRIES))
-    const table = (dir[vpn >>> 10] ??= new Array(PAGE_TABLE_ENTRIES))
+    const dir = (this.nodeDir ??= filled<Array<MappingNode | undefined> | undefined>(VIRTUAL_PAGES / PAGE_TABLE_ENTRIES, undefined))
+    const table = (dir[vpn >>> 10] ??= filled<MappingNode | undefined>(PAGE_TABLE_ENTRIES, undefined))
     if (table[vpn & 1023] === undefined) this.nodes++
     table[vpn & 1023] = node
     node.space = this
@@ -459,7 +460,7 @@ export class AddressSpace {
     if (this.nodes > 0) {
       for (let i = 0; i < pages; i++) {
         const node = this.clearNode(first + i)
-        if (node !== undefined) (nodes ??= new Array(pages))[i] = node
+        if (node !== undefined) (nodes ??= filled<MappingNode | undefined>(pages, undefined))[i] = node
       }
     }
     return new TakenRun(frames, nodes)

@@ -12,6 +12,7 @@
  * This module is pure bookkeeping (no fibers); the kernel calls it from its synchronous sections.
  */
 import { Either } from "effect"
+import { MapPrototypeDelete, MapPrototypeGet, MapPrototypeSet, NumberIsSafeInteger, TypedArrayPrototypeFill } from "../primordials.js"
 import { OutOfMemory } from "./errors.js"
 import { PAGE_SIZE } from "../params.js"
 
@@ -35,7 +36,7 @@ export class PhysicalMemory {
   private readonly accounts = new Map<number, Account>()
 
   constructor(readonly frames: number) {
-    if (!Number.isInteger(frames) || frames <= 0) {
+    if (!NumberIsSafeInteger(frames) || frames <= 0) {
       throw new RangeError(`PhysicalMemory: frames must be a positive integer, got ${frames}`)
     }
     this.bytes = new Uint8Array(new ArrayBuffer(frames * PAGE_SIZE))
@@ -54,24 +55,24 @@ export class PhysicalMemory {
 
   /** Opens an account with a quota in frames. Re-opening an account resets its quota only. */
   openAccount(account: number, quota: number): void {
-    const existing = this.accounts.get(account)
+    const existing = MapPrototypeGet(this.accounts, account)
     if (existing) existing.quota = quota
-    else this.accounts.set(account, { quota, charged: 0 })
+    else MapPrototypeSet(this.accounts, account, { quota, charged: 0 })
   }
 
   /** Frames charged to `account`. */
   charged(account: number): number {
-    return this.accounts.get(account)?.charged ?? 0
+    return MapPrototypeGet(this.accounts, account)?.charged ?? 0
   }
 
   /** The quota of `account` (0 for an unknown account). */
   quota(account: number): number {
-    return this.accounts.get(account)?.quota ?? 0
+    return MapPrototypeGet(this.accounts, account)?.quota ?? 0
   }
 
   /** Closes an account. Frames still charged to it stay in use until their last reference goes. */
   closeAccount(account: number): void {
-    this.accounts.delete(account)
+    MapPrototypeDelete(this.accounts, account)
   }
 
   /**
@@ -79,7 +80,7 @@ export class PhysicalMemory {
    * Fails with `OutOfMemory` (and changes nothing) when the quota or the machine cannot satisfy it.
    */
   allocate(account: number, count: number): Either.Either<Array<number>, OutOfMemory> {
-    const acct = this.accounts.get(account)
+    const acct = MapPrototypeGet(this.accounts, account)
     const room = acct ? acct.quota - acct.charged : 0
     if (count > room) {
       return Either.left(new OutOfMemory({ account, requested: count, available: Math.max(0, room), reason: "quota" }))
@@ -90,7 +91,7 @@ export class PhysicalMemory {
     const out = new Array<number>(count)
     for (let i = 0; i < count; i++) {
       const frame = this.free[--this.freeTop]!
-      this.bytes.fill(0, frame * PAGE_SIZE, (frame + 1) * PAGE_SIZE)
+      TypedArrayPrototypeFill(this.bytes, 0, frame * PAGE_SIZE, (frame + 1) * PAGE_SIZE)
       this.refs[frame] = 1
       this.chargedTo[frame] = account
       out[i] = frame
@@ -110,7 +111,7 @@ export class PhysicalMemory {
     this.assertInUse(frame, "release")
     if (--this.refs[frame]! > 0) return
     const account = this.chargedTo[frame]!
-    const acct = this.accounts.get(account)
+    const acct = MapPrototypeGet(this.accounts, account)
     if (acct) acct.charged--
     this.chargedTo[frame] = -1
     this.free[this.freeTop++] = frame
@@ -133,7 +134,7 @@ export class PhysicalMemory {
    * (and changes nothing) when the receiver's quota cannot take the frames that would move.
    */
   recharge(frames: ArrayLike<number>, account: number, count = frames.length, from?: number): Either.Either<void, OutOfMemory> {
-    const acct = this.accounts.get(account)
+    const acct = MapPrototypeGet(this.accounts, account)
     const room = acct ? acct.quota - acct.charged : 0
     const chargedTo = this.chargedTo
     const moves = (frame: number) => {
@@ -156,7 +157,7 @@ export class PhysicalMemory {
       while (j < count && chargedTo[frames[j]!] === owner) j++
       if (owner !== account && (from === undefined || owner === from)) {
         for (let k = i; k < j; k++) chargedTo[frames[k]!] = account
-        const prev = this.accounts.get(owner)
+        const prev = MapPrototypeGet(this.accounts, owner)
         if (prev) prev.charged -= j - i
         moved += j - i
       }

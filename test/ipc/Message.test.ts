@@ -28,7 +28,9 @@ describe("Message", () => {
   })
 
   it("a refused message names the field and why", () => {
-    expect(String((readMessage({ label: 1, data: new Uint8Array(17) }, config) as { text: string }).text)).toMatch(/data: inline data is 17 bytes, more than inlineMax 16/)
+    expect(String((readMessage({ label: 1, data: new Uint8Array(17) }, config) as { text: string }).text)).toMatch(
+      /data: inline data is 17 bytes, more than inlineMax 16/
+    )
     expect(String((readMessage({ label: -1 }, config) as { text: string }).text)).toMatch(/^label: /)
   })
 

@@ -12,7 +12,7 @@ export const testObject = (owner: Pcb, rights: number = Rights.all): Capability 
     ownerGeneration: owner.generation,
     closed: false
   }
-  owner.deathHooks.add(() => {
+  owner.onDeath(() => {
     object.closed = true
   })
   return Either.getOrThrow(owner.kernel.insertObject(owner, object, rights))

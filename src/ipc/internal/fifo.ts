@@ -2,13 +2,14 @@
  * A first-in-first-out queue on a growable circular array, with removal from the middle (a
  * withdrawn message, an interrupted waiter). Pure; no fibers.
  */
+import { filled } from "../../primordials.js"
 export class Fifo<A> {
   private items: Array<A | undefined>
   private head = 0
   private size = 0
 
   constructor(initialCapacity = 8) {
-    this.items = new Array(Math.max(2, initialCapacity))
+    this.items = filled<A | undefined>(Math.max(2, initialCapacity), undefined)
   }
 
   get length(): number {
@@ -57,12 +58,12 @@ export class Fifo<A> {
   drain(): Array<A> {
     const out: Array<A> = []
     let a: A | undefined
-    while ((a = this.shift()) !== undefined) out.push(a)
+    while ((a = this.shift()) !== undefined) out[out.length] = a
     return out
   }
 
   private grow(): void {
-    const bigger = new Array<A | undefined>(this.items.length * 2)
+    const bigger = filled<A | undefined>(this.items.length * 2, undefined)
     for (let i = 0; i < this.size; i++) bigger[i] = this.items[(this.head + i) % this.items.length]
     this.items = bigger
     this.head = 0

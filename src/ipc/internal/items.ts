@@ -26,7 +26,7 @@ import { AddressSpace, copyBetween, type TakenRun } from "../../memory/AddressSp
 import { detach } from "../../memory/derivation.js"
 import { InvalidAddress, OutOfMemory } from "../../memory/errors.js"
 import { PAGE_SIZE } from "../../params.js"
-import { MathMax } from "../../primordials.js"
+import { filled, MathMax } from "../../primordials.js"
 import { InvalidMessage, type IpcError, LeaseOutOfBounds, LeaseRevoked, MessageTooLarge, NotAccepted } from "../errors.js"
 import type { DeliveredItem, LeaseAccess } from "../Message.js"
 import { type LeaseHandle, LeaseObject } from "./lease.js"
@@ -326,13 +326,13 @@ const decide = (receiver: Pcb, sender: AddressSpace, prepared: ReadonlyArray<Pre
     if (charged > room) return new OutOfMemory({ account: receiver.account, requested: charged, available: MathMax(0, room), reason: "quota" })
   }
   if (pages === 0) return NO_REGIONS
-  const regions = new Array<number>(prepared.length)
+  const regions = filled(prepared.length, -1)
   for (let i = 0; i < prepared.length; i++) {
     const item = prepared[i]!
     if (item.kind !== "map" && item.kind !== "grant") continue
     const r = receiver.space.reserveGuarded(item.kind === "map" ? item.frames.length : item.pages)
     if (Either.isLeft(r)) {
-      for (let j = 0; j < i; j++) if (regions[j] !== undefined) receiver.space.unreserveGuarded(regions[j]!)
+      for (let j = 0; j < i; j++) if (regions[j]! >= 0) receiver.space.unreserveGuarded(regions[j]!)
       return r.left
     }
     regions[i] = r.right

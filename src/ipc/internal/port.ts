@@ -484,11 +484,15 @@ export const close = (port: Port): void => {
   if (port.closed) return
   port.closed = true
   const counters = port.kernel.counters
-  for (const env of port.senders.drain()) {
+  const senders = port.senders.drain()
+  for (let i = 0; i < senders.length; i++) {
+    const env = senders[i]!
     discard(port.kernel, env.items)
     failCaller(env, port.died(env.isCall ? "call" : "send"))
   }
-  for (const env of port.queue.drain()) {
+  const queued = port.queue.drain()
+  for (let i = 0; i < queued.length; i++) {
+    const env = queued[i]!
     discard(port.kernel, env.items)
     if (env.isCall) failCaller(env, port.died("call"))
     else {
@@ -496,7 +500,9 @@ export const close = (port: Port): void => {
       counters.messagesDropped++
     }
   }
-  for (const w of port.receivers.drain()) {
+  const receivers = port.receivers.drain()
+  for (let i = 0; i < receivers.length; i++) {
+    const w = receivers[i]!
     const resume = w.resume
     w.resume = undefined
     if (resume) {
@@ -509,6 +515,6 @@ export const close = (port: Port): void => {
 /** Creates a port owned by `owner` and closes it when `owner` dies. */
 export const makePort = (owner: Pcb, capacity: number, disconnects = false): Port => {
   const port = new Port(owner.kernel, owner.kernel.objectId(), owner, capacity, disconnects)
-  owner.deathHooks.add(() => close(port))
+  owner.onDeath(() => close(port))
   return port
 }

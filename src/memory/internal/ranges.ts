@@ -2,8 +2,10 @@
  * A first-fit allocator of page ranges: the free virtual ranges of one address space.
  *
  * Invariant: `starts`/`counts` describe disjoint, non-adjacent free ranges sorted by start.
- * Pure data structure, no fibers; unit-tested directly.
+ * Pure data structure, no fibers; unit-tested directly. Uses the kernel's captured built-ins.
  */
+import { ArrayPrototypePush, ArrayPrototypeSplice } from "../../primordials.js"
+
 export class RangeAllocator {
   private readonly starts: Array<number> = []
   private readonly counts: Array<number> = []
@@ -11,8 +13,8 @@ export class RangeAllocator {
   /** Manages pages `[first, first + count)`, all free. */
   constructor(first: number, count: number) {
     if (count > 0) {
-      this.starts.push(first)
-      this.counts.push(count)
+      ArrayPrototypePush(this.starts, first)
+      ArrayPrototypePush(this.counts, count)
     }
   }
 
@@ -23,8 +25,8 @@ export class RangeAllocator {
       if (n < count) continue
       const start = this.starts[i]!
       if (n === count) {
-        this.starts.splice(i, 1)
-        this.counts.splice(i, 1)
+        ArrayPrototypeSplice(this.starts, i, 1)
+        ArrayPrototypeSplice(this.counts, i, 1)
       } else {
         this.starts[i] = start + count
         this.counts[i] = n - count
@@ -50,23 +52,23 @@ export class RangeAllocator {
     const joinsNext = i < this.starts.length && this.starts[i] === end
     if (joinsPrev && joinsNext) {
       this.counts[prev]! += count + this.counts[i]!
-      this.starts.splice(i, 1)
-      this.counts.splice(i, 1)
+      ArrayPrototypeSplice(this.starts, i, 1)
+      ArrayPrototypeSplice(this.counts, i, 1)
     } else if (joinsPrev) {
       this.counts[prev]! += count
     } else if (joinsNext) {
       this.starts[i] = start
       this.counts[i]! += count
     } else {
-      this.starts.splice(i, 0, start)
-      this.counts.splice(i, 0, count)
+      ArrayPrototypeSplice(this.starts, i, 0, start)
+      ArrayPrototypeSplice(this.counts, i, 0, count)
     }
   }
 
   /** Total free pages. */
   get freePages(): number {
     let n = 0
-    for (const c of this.counts) n += c
+    for (let i = 0; i < this.counts.length; i++) n += this.counts[i]!
     return n
   }
 }
