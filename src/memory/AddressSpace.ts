@@ -226,7 +226,7 @@ export class AddressSpace {
    */
   range(address: number, pages: number, operation: string): number | InvalidAddress {
     const region = NumberIsSafeInteger(address) && isPageAligned(address) ? this.regionOf(address) : undefined
-    const first = address / PAGE_SIZE
+    const first = region === undefined ? 0 : address / PAGE_SIZE
     if (region === undefined || !NumberIsSafeInteger(pages) || pages < 1 || first + pages > region.first + region.pages) {
       return new InvalidAddress({
         address,
@@ -593,7 +593,14 @@ export class AddressSpace {
    */
   check(address: number, length: number, access: Access): Either.Either<UserBuffer, PageFault | InvalidAddress> {
     if (!NumberIsSafeInteger(address) || !NumberIsSafeInteger(length) || address < 0 || length < 0) {
-      return Either.left(new InvalidAddress({ address, length, operation: "check", reason: "address and length must be non-negative integers" }))
+      return Either.left(
+        new InvalidAddress({
+          address: typeof address === "number" ? address : -1,
+          length: typeof length === "number" ? length : -1,
+          operation: "check",
+          reason: "address and length must be non-negative integers"
+        })
+      )
     }
     const fault = this.faultAt(address, length, access)
     return fault ? Either.left(fault) : Either.right(new UserBuffer(this, address, length, access))
