@@ -79,7 +79,7 @@ const RIGHTS_MASK = 3
 const badRights = (rights: number, operation: string): InvalidAddress | undefined =>
   NumberIsSafeInteger(rights) && rights >= 0 && (rights & ~RIGHTS_MASK) === 0
     ? undefined
-    : new InvalidAddress({ address: 0, length: 0, operation, reason: `page rights must be a combination of read (1) and write (2), got ${rights}` })
+    : new InvalidAddress({ address: 0, length: 0, operation, reason: "page rights must be a combination of read (1) and write (2)" })
 // A page-table entry: 0 = not present, else ((frame + 1) << 4) | (maxRights << 2) | rights.
 // `maxRights` is what the mapping was given; `protect` can never raise rights above it.
 const pte = (frame: number, rights: number, max: number) => ((frame + 1) << 4) | (max << 2) | rights
@@ -229,10 +229,10 @@ export class AddressSpace {
     const first = region === undefined ? 0 : address / PAGE_SIZE
     if (region === undefined || !NumberIsSafeInteger(pages) || pages < 1 || first + pages > region.first + region.pages) {
       return new InvalidAddress({
-        address,
+        address: typeof address === "number" ? address : -1,
         length: 0,
         operation,
-        reason: `needs a page-aligned address and 1 or more pages inside one region, got ${pages} pages`
+        reason: "needs a page-aligned address and 1 or more pages inside one region"
       })
     }
     return first
