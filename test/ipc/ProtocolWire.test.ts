@@ -119,4 +119,9 @@ describe("Protocol wire", () => {
     expect(refused).toBeInstanceOf(Undecodable)
     expect((refused as Undecodable).reason).toMatch(/\["ino"\][\s\S]*non-negative/)
   })
+
+  it("WIRE-0008 a string that begins with U+FEFF arrives with it", () => {
+    const c = codec(Schema.String)
+    for (const text of ["\uFEFFa", `\uFEFF${"é".repeat(40)}`]) expect(c.decode(c.encode(text, 256) as Uint8Array)).toBe(text)
+  })
 })

@@ -192,7 +192,8 @@ const wellFormed = (s: string): boolean => {
   }
   return true
 }
-const decoder = new TextDecoder("utf-8", { fatal: true })
+/** Keeps a leading U+FEFF: by default a TextDecoder drops it as a byte-order mark, and "\uFEFFa" would arrive as "a". */
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 const decodeUtf8 = (bytes: Uint8Array): string => {
   try {
     return decoder.decode(bytes)
