@@ -298,11 +298,15 @@ describe("Protocol wire: one classification decides", () => {
     expect(option.decode(new Uint8Array([1, ...f64(1.5)]))).toBeInstanceOf(Undecodable)
   })
 
-  it("WIRE-0020 a unique symbol is carried as nothing, like a literal", () => {
+  it("WIRE-0020 a unique symbol and a bigint literal are carried as nothing, like any literal", () => {
     const s = Symbol.for("effect-microkernel/test")
     const c = codec(Schema.UniqueSymbolFromSelf(s))
     expect(c.encode(s, 256)).toEqual(new Uint8Array(0))
     expect(roundTrip(c, s)).toBe(s)
+    const big = codec(Schema.Struct({ a: Schema.Literal(5n) }))
+    expect(big.encode({ a: 5n }, 256)).toEqual(new Uint8Array(0))
+    expect(roundTrip(big, { a: 5n })).toEqual({ a: 5n })
+    expect(big.encode({ a: 6n }, 256)).toMatch(/Expected 5n, actual 6n/)
   })
 
   it("WIRE-0021 bytes a direct reader refuses still decode when Schema accepts them: a union member the bytes name refuses, another accepts", () => {

@@ -786,7 +786,7 @@ const classifyNode = (ast: SchemaAST.AST): Form => {
     case "BigIntKeyword":
       return exact(bigintNode, 1, Infinity)
     case "Literal":
-      return exact(constant(ast.literal, JSON.stringify(ast.literal) ?? String(ast.literal)), 0, 0)
+      return exact(constant(ast.literal, named(ast)), 0, 0)
     case "UniqueSymbol":
       return exact(constant(ast.symbol, String(ast.symbol)), 0, 0)
     case "UndefinedKeyword":
