@@ -57,6 +57,12 @@ const leaves: ReadonlyArray<Case> = [
   make(Schema.String.pipe(Schema.maxLength(3)), fc.string({ maxLength: 3 })),
   make(Schema.NumberFromString, fc.double()),
   make(Schema.BigInt, fc.bigInt()),
+  make(Schema.Record({ key: Schema.String, value: Schema.Number }), fc.dictionary(fc.string({ maxLength: 3 }), fc.double(), { maxKeys: 3 })),
+  make(
+    Schema.Struct({}),
+    fc.anything({ maxDepth: 1 }).filter((v) => v !== null && v !== undefined)
+  ),
+  make(Schema.DateFromSelf, fc.date()),
   make(
     Schema.Trim,
     fc.string({ maxLength: 6 }).map((s) => s.trim())
