@@ -621,7 +621,7 @@ const exact = (node: Node, minBytes: number, maxBytes: number): Form => ({ wire:
 /** A node the wire carries as JSON text; Schema checks it (records, declarations, `object`, symbols). */
 const JSON_FORM: Form = { wire: jsonNode, direct: undefined, minBytes: 1, maxBytes: Infinity, parts: [], protoKey: false }
 
-/** The node of `ast`'s type side built from its parts' nodes (`pick`), or undefined when a part has none. */
+/** Each part's node (`pick`), or undefined when a part has none. */
 const allOf = <A>(parts: ReadonlyArray<A>, pick: (a: A) => Node | undefined): ReadonlyArray<Node> | undefined => {
   const nodes = parts.map(pick)
   return nodes.every((n) => n !== undefined) ? (nodes as ReadonlyArray<Node>) : undefined
@@ -887,7 +887,7 @@ const protoInside = (form: Form, seen: Set<Form> = new Set()): boolean => {
 export const compile = (schema: Schema.Schema.All): Compiled => {
   const form = classify(schema.ast)
   if (form.direct === undefined && protoInside(form)) {
-    throw new Error(`${String(schema.ast)}: a "__proto__" property cannot go through Schema's own pass (it would set the prototype, not the property)`)
+    throw new Error(`${named(schema.ast)}: a "__proto__" property cannot go through Schema's own pass (it would set the prototype, not the property)`)
   }
   const wire = message(form.wire)
   const trusted = form.direct === form.wire
