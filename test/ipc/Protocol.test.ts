@@ -78,8 +78,12 @@ describe("Protocol", () => {
       expect(wrongShape).toBeInstanceOf(Protocol.InvalidRequest)
       expect((wrongShape as Protocol.InvalidRequest).operation).toBe("Add")
       expect((wrongShape as Protocol.InvalidRequest).reason).toMatch(/truncated/)
-      // …and one the server's Schema refuses (the client does not validate: the server is the boundary).
-      const refused = yield* TestKernel.withClient(server, (c) => Effect.flip(c.Sqrt({ x: -4 })))
+      // …and one the server's Schema refuses, from a laxer client (the typed client refuses it before sending).
+      const unsent = yield* TestKernel.withClient(server, (c) => Effect.flip(c.Sqrt({ x: -4 })))
+      expect((unsent as Protocol.InvalidRequest).reason).toMatch(/\["x"\][\s\S]*non-negative/)
+      const { Add, Divide, Echo } = Calc.operations
+      const lax = Protocol.make("calc", { Add, Divide, Echo, Sqrt: Protocol.operation({ payload: { x: Schema.Number }, success: Schema.Number }) })
+      const refused = yield* TestKernel.withClient(server, () => Effect.flip(Protocol.client(lax, 0).Sqrt({ x: -4 })))
       expect(refused._tag).toBe("InvalidRequest")
       expect((refused as Protocol.InvalidRequest).reason).toMatch(/\["x"\][\s\S]*non-negative/)
       // Everyone else is still served.

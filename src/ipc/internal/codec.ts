@@ -13,9 +13,9 @@
  *   view of the scratch, which it must hand to a syscall that copies it before anything else
  *   runs (the client's call does: `Port.unsafeCallFrom` decodes the send synchronously).
  */
-import { Either, ParseResult, Schema, type SchemaAST } from "effect"
+import { Either, ParseResult, Schema } from "effect"
 import { Chunks, EMPTY } from "./chunks.js"
-import { directWire, trusted, type Wire, wire, WireError, Writer } from "./wire.js"
+import { compile, type Wire, WireError, Writer } from "./wire.js"
 
 // --- values <-> bytes ---------------------------------------------------------------------------
 
@@ -57,80 +57,60 @@ export interface Codec {
   readonly maxBytes: number
 }
 
-/**
- * Whether encoding with `ast` is the identity on values (no transformation, declaration or
- * recursion anywhere), so a sender whose value is already typed may skip the encode step.
- */
-export const isPlain = (ast: SchemaAST.AST): boolean => {
-  switch (ast._tag) {
-    case "Transformation":
-    case "Declaration":
-    case "Suspend":
-      return false
-    case "Refinement":
-      return isPlain(ast.from)
-    case "Union":
-      return ast.types.every(isPlain)
-    case "TupleType":
-      return ast.elements.every((e) => isPlain(e.type)) && ast.rest.every((r) => isPlain(r.type))
-    case "TypeLiteral":
-      return ast.propertySignatures.every((p) => isPlain(p.type)) && ast.indexSignatures.every((s) => isPlain(s.type))
-    default:
-      return true
-  }
-}
-
 const describe = (e: ParseResult.ParseError): string => ParseResult.TreeFormatter.formatErrorSync(e)
 
 /**
- * The wire codec of `schema` (which must need no context). A schema with a `directWire` is written
- * and read with no Schema pass, its checks made by the wire itself; when it refuses a value or
- * bytes, the general path runs to say why, in Schema's words (with the path to the fault).
- * Otherwise encoding runs Schema's encode unless it is the identity, and decoding reads the
- * encoded side's bytes and then runs Schema's decode unless the schema is `trusted` (the
- * reader's output is then already exactly a valid value).
+ * The wire codec of `schema` (which must need no context), as `compile` classifies it. A schema
+ * with a direct wire is written and read with no Schema pass, its checks made by the wire itself.
+ * When the direct wire refuses a value, Schema's encode says why, in Schema's words with the path
+ * to the fault (or, when Schema accepts it, the wire's reason stands: the bytes cannot carry it).
+ * When it refuses bytes, the encoded side's wire reads them and Schema decodes them, which gives
+ * Schema's words, or a value Schema accepts where the direct reader would not (a union whose
+ * member, as the bytes name it, refuses a value another member accepts) — unless the schema is
+ * trusted: the same reader then refused them. Any other schema is encoded by Schema before its
+ * wire writes it, and decoded by Schema after its wire reads it. Throws as `compile` does (a
+ * definition-time defect: a schema that needs Schema's pass and has a "__proto__" property).
  */
 export const codec = (schema: Schema.Schema<any, any, never>): Codec => {
-  const plain = isPlain(schema.ast)
-  const skipDecode = trusted(schema.ast)
-  const form = wire(schema)
-  const fast = directWire(schema)
+  const { wire, direct, trusted, maxBytes } = compile(schema)
   const encodeEither = Schema.encodeEither(schema)
   const decodeEither = Schema.decodeUnknownEither(schema)
-  const encodeGeneral = (value: unknown, inlineMax: number, transient = false): Uint8Array | string => {
-    let encoded = value
-    if (!plain) {
-      const r = encodeEither(value)
-      if (Either.isLeft(r)) return describe(r.left)
-      encoded = r.right
-    }
-    return writeWith(form, encoded, inlineMax, transient)
-  }
-  const decodeGeneral = (bytes: Uint8Array): unknown => {
+  /** Reads the encoded side and decodes it with Schema; a wire refusal is `refused`'s reason, or its own. */
+  const readThroughSchema = (bytes: Uint8Array, refused?: string): unknown => {
     let value: unknown
     try {
-      value = form.read(bytes)
+      value = wire.read(bytes)
     } catch (e) {
-      if (e instanceof WireError) return new Undecodable(e.message)
+      if (e instanceof WireError) return new Undecodable(refused ?? e.message)
       throw e
     }
-    if (skipDecode) return value
     const r = decodeEither(value)
     return Either.isLeft(r) ? new Undecodable(describe(r.left)) : r.right
   }
-  if (fast === undefined) return { maxBytes: form.maxBytes, encode: encodeGeneral, decode: decodeGeneral }
+  if (direct === undefined) {
+    return {
+      maxBytes,
+      encode: (value, inlineMax, transient = false) => {
+        const r = encodeEither(value)
+        return Either.isLeft(r) ? describe(r.left) : writeWith(wire, r.right, inlineMax, transient)
+      },
+      decode: (bytes) => readThroughSchema(bytes)
+    }
+  }
   return {
-    maxBytes: form.maxBytes,
+    maxBytes,
     encode: (value, inlineMax, transient = false) => {
-      const bytes = writeWith(fast, value, inlineMax, transient)
-      return typeof bytes === "string" ? encodeGeneral(value, inlineMax, transient) : bytes
+      const bytes = writeWith(direct, value, inlineMax, transient)
+      if (typeof bytes !== "string") return bytes
+      const r = encodeEither(value)
+      return Either.isLeft(r) ? describe(r.left) : bytes
     },
     decode: (bytes) => {
       try {
-        return fast.read(bytes)
+        return direct.read(bytes)
       } catch (e) {
-        if (e instanceof WireError) return decodeGeneral(bytes)
-        throw e
+        if (!(e instanceof WireError)) throw e
+        return trusted ? new Undecodable(e.message) : readThroughSchema(bytes, e.message)
       }
     }
   }

@@ -8,22 +8,37 @@
  * | string, template literal | varint byte length, UTF-8 (well-formed strings only: no lone surrogates) |
  * | boolean | one byte, 0 or 1 |
  * | bigint | its decimal text, as a string |
- * | literal, undefined | nothing (the schema knows the value) |
+ * | literal, unique symbol, undefined | nothing (the schema knows the value) |
  * | void | nothing (any value is accepted and none is carried; `undefined` arrives) |
- * | enums | one byte: the member's index |
- * | union | one byte: the member's index, then that member |
+ * | enums, union of literals | the member's index: one byte, a varint beyond 256 members |
+ * | union | the member's index (as for enums), then that member |
  * | struct | each property in schema order; an optional one is preceded by a presence byte |
- * | tuple / array | fixed elements (optional ones with a presence byte), then a varint count and the rest |
+ * | tuple / array | fixed elements (an optional one after a presence byte; after an absent one nothing follows), then a varint count and the rest |
  * | recursive (suspend) | as its definition |
  * | anything else | JSON text, as a string |
  *
+ * One walk, `classify`, decides everything about a schema node together (STYLE 14): the node that
+ * writes and reads its encoded side (`wire`), the node that writes and reads its type side checked
+ * exactly with no Schema pass (`direct`, when there is one; when it is the wire node itself, the
+ * wire's output is trusted as it stands), and the least and most bytes a value takes. `compile`
+ * hands its answer for a whole schema to the codec; nothing else classifies a schema.
+ *
  * Invariants:
- * - A reader never reads past its bytes and rejects trailing bytes, booleans other than 0/1 and
- *   out-of-range indices: malformed bytes are a `WireError`, never a wrong value.
- * - For a `trusted` schema (no refinement, transformation, declaration, recursion or JSON node),
- *   what the reader returns is a value the Schema accepts, built with exactly the declared
- *   properties: decoding it again with Schema would change nothing. Every other schema's values
- *   go through Schema after reading. (A property test holds the two to agreement.)
+ * - A reader never reads past its bytes and rejects trailing bytes, booleans and presence bytes
+ *   other than 0/1 and out-of-range indices: malformed bytes are a `WireError`, never a wrong
+ *   value. Its work is bounded by its bytes: recursion and JSON nest at most `MAX_DEPTH` deep, a
+ *   count of elements is checked against the bytes they need, and at most `ZERO_WIDTH_LIMIT`
+ *   elements that take no bytes are read per message. Writers refuse what readers would refuse.
+ * - A direct reader returns a value the Schema accepts (`Schema.is`), built fresh, with exactly
+ *   the declared own properties ("__proto__" included) of the member its bytes name and plain
+ *   prototypes; a direct writer accepts only values Schema's encode accepts.
+ *   (A property test, `test/ipc/ProtocolWire.property.test.ts`, holds the two to agreement.)
+ * - Every other value goes through Schema: encoded by Schema before the wire writes it, decoded
+ *   by Schema after the wire reads it. A "__proto__" property never goes that way (Schema's own
+ *   decode would set the prototype instead): the wire refuses it.
+ * - What a writer writes, its reader reads back equal: values the bytes cannot carry exactly are
+ *   refused (lone surrogates; as JSON, anything but plain data: `undefined`, NaN, infinities,
+ *   class instances, accessors, holes, nesting deeper than `MAX_DEPTH`).
  */
 import { BigInt as BigInt_, Option, ParseResult, Schema, SchemaAST } from "effect"
 
@@ -46,6 +61,10 @@ export class Writer {
   view: DataView = viewOf(this.bytes)
   start = 0
   pos = 0
+  /** Recursion depth of the value being written (see `MAX_DEPTH`). */
+  depth = 0
+  /** Elements that take no bytes written so far (see `ZERO_WIDTH_LIMIT`). */
+  zeroWidth = 0
 
   /** Starts a message at `start` of `bytes`. */
   reset(bytes: Uint8Array, start: number): void {
@@ -55,6 +74,8 @@ export class Writer {
     }
     this.start = start
     this.pos = start
+    this.depth = 0
+    this.zeroWidth = 0
   }
 
   /** Bytes written since `reset`. */
@@ -125,10 +146,16 @@ export class Writer {
 export class Reader {
   pos = 0
   bytes: Uint8Array = new Uint8Array(0)
+  /** Recursion depth of the value being read (see `MAX_DEPTH`). */
+  depth = 0
+  /** Elements that take no bytes read so far (see `ZERO_WIDTH_LIMIT`). */
+  zeroWidth = 0
 
   reset(bytes: Uint8Array): void {
     this.bytes = bytes
     this.pos = 0
+    this.depth = 0
+    this.zeroWidth = 0
   }
 
   need(n: number): void {
@@ -192,7 +219,8 @@ const wellFormed = (s: string): boolean => {
   }
   return true
 }
-const decoder = new TextDecoder("utf-8", { fatal: true })
+/** Keeps a leading U+FEFF: by default a TextDecoder drops it as a byte-order mark, and "\uFEFFa" would arrive as "a". */
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 const decodeUtf8 = (bytes: Uint8Array): string => {
   try {
     return decoder.decode(bytes)
@@ -200,6 +228,20 @@ const decodeUtf8 = (bytes: Uint8Array): string => {
     throw new WireError("malformed UTF-8")
   }
 }
+
+/**
+ * How deep recursive schemas (`Schema.suspend`) and JSON values may nest in one message. Deeper
+ * nesting is refused on both sides: a hostile message cannot run a reader, or Schema's decode
+ * after it, out of stack.
+ */
+export const MAX_DEPTH = 256
+
+/**
+ * How many array elements that take no bytes (literals, `undefined`, structs of them…) one
+ * message may hold. Every other element is paid for by its bytes; these would let a few bytes of count
+ * allocate without end.
+ */
+export const ZERO_WIDTH_LIMIT = 65536
 
 /** A compiled encoder/decoder of one schema node. */
 interface Node {
@@ -209,6 +251,14 @@ interface Node {
 
 const expected = (what: string, v: unknown): WireError =>
   new WireError(`expected ${what}, got ${v === null ? "null" : Array.isArray(v) ? "an array" : typeof v}`)
+
+/** How a schema node is named in a reason: its text, shortened (a 300-member union's runs to kilobytes). */
+const named = (ast: SchemaAST.AST): string => {
+  const text = String(ast)
+  return text.length > 80 ? `${text.slice(0, 79)}…` : text
+}
+
+const tooDeep = (): WireError => new WireError(`nested more than ${MAX_DEPTH} deep (or a cycle)`)
 
 const numberNode: Node = {
   write: (w, v) => {
@@ -226,6 +276,23 @@ const stringNode: Node = {
   read: (r) => r.string()
 }
 
+/** A string of a template literal, checked with Schema's own predicate both ways. */
+const templateNode = (ast: SchemaAST.TemplateLiteral): Node => {
+  const is: (u: unknown) => u is string = ParseResult.is(Schema.make<string, string, never>(ast))
+  const what = named(ast)
+  return {
+    write: (w, v) => {
+      if (!is(v)) throw new WireError(`expected ${what}, got ${typeof v === "string" ? JSON.stringify(v) : typeof v}`)
+      w.string(v)
+    },
+    read: (r) => {
+      const s = r.string()
+      if (!is(s)) throw new WireError(`expected ${what}, got ${JSON.stringify(s)}`)
+      return s
+    }
+  }
+}
+
 const booleanNode: Node = {
   write: (w, v) => {
     if (typeof v !== "boolean") throw expected("a boolean", v)
@@ -235,6 +302,20 @@ const booleanNode: Node = {
     const b = r.byte()
     if (b > 1) throw new WireError(`boolean byte ${b}`)
     return b === 1
+  }
+}
+
+/** A `bigint` as its decimal text (the encoded side of `Schema.BigInt`), read back as `Schema.BigInt` decodes it. */
+const bigintNode: Node = {
+  write: (w, v) => {
+    if (typeof v !== "bigint") throw expected("a bigint", v)
+    w.string(v.toString())
+  },
+  read: (r) => {
+    const text = r.string()
+    const n = BigInt_.fromString(text)
+    if (Option.isNone(n)) throw new WireError(`not an integer: ${JSON.stringify(text)}`)
+    return n.value
   }
 }
 
@@ -251,73 +332,151 @@ const voidNode: Node = {
   read: () => undefined
 }
 
-const neverNode: Node = {
+const refusing = (reason: string): Node => ({
   write: () => {
-    throw new WireError("no value is allowed here")
+    throw new WireError(reason)
   },
   read: () => {
-    throw new WireError("no value is allowed here")
+    throw new WireError(reason)
+  }
+})
+
+const neverNode = refusing("no value is allowed here")
+
+/**
+ * JSON text of `v`, which must be plain data that JSON carries exactly: what is read back is equal
+ * to what was written. Each property is read once, and what was read is what is written.
+ */
+const toJson = (v: unknown, depth: number): string => {
+  switch (typeof v) {
+    case "string":
+      return JSON.stringify(v)
+    case "boolean":
+      return v ? "true" : "false"
+    case "number":
+      if (!Number.isFinite(v)) throw new WireError(`JSON cannot carry the number ${v}`)
+      // JSON.stringify writes -0 as "0"; "-0" is JSON too, and parses back to -0
+      return Object.is(v, -0) ? "-0" : JSON.stringify(v)
+    case "object": {
+      if (v === null) return "null"
+      if (depth >= MAX_DEPTH) throw tooDeep()
+      const proto = Object.getPrototypeOf(v)
+      const keys = Reflect.ownKeys(v)
+      if (Array.isArray(v)) {
+        // own keys: the indices and "length", nothing else (no holes, no extra properties)
+        if (proto !== Array.prototype || keys.length !== v.length + 1) throw new WireError("JSON cannot carry an array with holes or extra properties")
+        const items: Array<string> = []
+        for (let i = 0; i < v.length; i++) items.push(toJson(v[i], depth + 1))
+        return `[${items.join(",")}]`
+      }
+      if (proto !== Object.prototype && proto !== null) throw new WireError("JSON cannot carry a class instance")
+      const fields: Array<string> = []
+      for (const key of keys) {
+        const d = Object.getOwnPropertyDescriptor(v, key)!
+        if (typeof key !== "string" || key === "__proto__" || !d.enumerable || !("value" in d)) {
+          throw new WireError(`JSON cannot carry the property ${String(key)} (symbol, "__proto__", hidden or accessor)`)
+        }
+        fields.push(`${JSON.stringify(key)}:${toJson(d.value, depth + 1)}`)
+      }
+      return `{${fields.join(",")}}`
+    }
+    default:
+      throw new WireError(`JSON cannot carry ${typeof v === "undefined" ? "undefined" : `a ${typeof v}`}`)
+  }
+}
+
+/** Refuses JSON nested deeper than `MAX_DEPTH` and "__proto__" keys (which Schema's decode, or a spread, would turn into a prototype). */
+const checkJson = (v: unknown, depth: number): void => {
+  if (typeof v !== "object" || v === null) return
+  if (depth >= MAX_DEPTH) throw tooDeep()
+  if (Array.isArray(v)) {
+    for (const item of v) checkJson(item, depth + 1)
+    return
+  }
+  for (const key of Object.keys(v)) {
+    if (key === "__proto__") throw new WireError('a "__proto__" key in JSON')
+    checkJson((v as Record<string, unknown>)[key], depth + 1)
   }
 }
 
 const jsonNode: Node = {
-  write: (w, v) => {
-    let text: string | undefined
-    try {
-      text = JSON.stringify(v)
-    } catch (e) {
-      throw new WireError(`not representable as JSON: ${String(e)}`)
-    }
-    if (text === undefined) throw new WireError(`not representable as JSON: ${String(v)}`)
-    w.string(text)
-  },
+  write: (w, v) => w.string(toJson(v, 0)),
   read: (r) => {
+    const text = r.string()
+    let v: unknown
     try {
-      return JSON.parse(r.string())
-    } catch (e) {
-      if (e instanceof WireError) throw e
+      v = JSON.parse(text)
+    } catch {
       throw new WireError("malformed JSON")
     }
+    checkJson(v, 0)
+    return v
   }
 }
 
-/** One of a few values, by index. */
-const indexed = (values: ReadonlyArray<unknown>, what: string): Node => {
-  if (values.length > 256) return jsonNode
-  return {
-    write: (w, v) => {
-      const i = values.indexOf(v)
-      if (i < 0) throw new WireError(`expected ${what}, got ${String(v)}`)
-      w.byte(i)
-    },
-    read: (r) => {
-      const i = r.byte()
-      if (i >= values.length) throw new WireError(`${what}: index ${i} out of range`)
-      return values[i]
-    }
-  }
+/** A member index: one byte for up to 256 members, a varint beyond. */
+const writeIndex = (w: Writer, i: number, count: number): void => (count <= 256 ? w.byte(i) : w.varint(i))
+const readIndex = (r: Reader, count: number, what: string): number => {
+  const i = count <= 256 ? r.byte() : r.varint()
+  if (i >= count) throw new WireError(`${what}: index ${i} out of range`)
+  return i
+}
+/** The most bytes an index of `count` members takes. */
+const indexBytes = (count: number): number => {
+  if (count <= 256) return 1
+  let bytes = 1
+  for (let n = count - 1; n >= 0x80; n = Math.floor(n / 0x80)) bytes++
+  return bytes
 }
 
-/** A union of `members` (compiled by the caller), told apart on writing by each member's guard. */
-const union = (ast: SchemaAST.Union, members: ReadonlyArray<Node>): Node => {
-  const guards = ast.types.map((t) => ParseResult.is(Schema.make(t)))
+/** One of a few values (enums, a union of literals), by index. */
+const indexed = (values: ReadonlyArray<unknown>, what: string): Node => ({
+  write: (w, v) => {
+    const i = values.indexOf(v)
+    if (i < 0) throw new WireError(`expected ${what}, got ${String(v)}`)
+    writeIndex(w, i, values.length)
+  },
+  read: (r) => values[readIndex(r, values.length, what)]
+})
+
+/**
+ * A union of `members`, told apart on writing by the first member whose guard accepts the value
+ * (the guards are built on first use: each is a Schema parser).
+ */
+const union = (members: ReadonlyArray<Node>, guards: () => ReadonlyArray<(v: unknown) => boolean>, what: string): Node => {
+  let is: ReadonlyArray<(v: unknown) => boolean> | undefined
   return {
     write: (w, v) => {
-      for (let i = 0; i < guards.length; i++) {
-        if (guards[i]!(v)) {
-          w.byte(i)
+      is ??= guards()
+      for (let i = 0; i < is.length; i++) {
+        if (is[i]!(v)) {
+          writeIndex(w, i, members.length)
           return members[i]!.write(w, v)
         }
       }
-      throw new WireError(`no member of ${String(ast)} matches`)
+      throw new WireError(`no member of ${what} matches`)
     },
-    read: (r) => {
-      const i = r.byte()
-      const m = members[i]
-      if (m === undefined) throw new WireError(`union member ${i} out of range`)
-      return m.read(r)
-    }
+    read: (r) => members[readIndex(r, members.length, what)]!.read(r)
   }
+}
+
+/** Reads a presence byte: whether the optional element that may follow is there. */
+const presence = (r: Reader): boolean => {
+  const b = r.byte()
+  if (b > 1) throw new WireError(`presence byte ${b}`)
+  return b === 1
+}
+
+/** An own property's value (`v["__proto__"]` would read the prototype when there is no own one). */
+const own = (v: object, key: string): unknown => (Object.hasOwn(v, key) ? (v as Record<string, unknown>)[key] : undefined)
+/** Defines an own data property (assigning "__proto__" would set the prototype). */
+const define = (o: object, key: string, value: unknown): void => {
+  Object.defineProperty(o, key, { value, writable: true, enumerable: true, configurable: true })
+}
+
+interface Property {
+  readonly name: string
+  readonly optional: boolean
 }
 
 /**
@@ -326,21 +485,31 @@ const union = (ast: SchemaAST.Union, members: ReadonlyArray<Node>): Node => {
  * node per site and inlines it, and the reader builds its object with one literal, so every
  * decoded value of a schema shares one hidden class. About three times faster than a loop over
  * the properties (the typed-call hot path encodes and decodes two structs per call). The
- * generated text contains only property names quoted by `JSON.stringify` and indices.
+ * generated text contains only property names quoted by `JSON.stringify` and indices. A
+ * "__proto__" property is an own property both ways: read with `own`, built with a computed key
+ * (a plain `"__proto__":` in a literal would set the prototype) or `define`.
  */
-const struct = (ast: SchemaAST.TypeLiteral, nodes: ReadonlyArray<Node>): Node => {
-  const props = ast.propertySignatures.map((p) => ({ key: JSON.stringify(p.name as string), optional: p.isOptional }))
-  const writes = props.map(({ key, optional }, i) =>
-    optional ? `if (Object.hasOwn(v, ${key})) { w.byte(1); n${i}.write(w, v[${key}]) } else w.byte(0)` : `n${i}.write(w, v[${key}])`
+const struct = (props: ReadonlyArray<Property>, nodes: ReadonlyArray<Node>): Node => {
+  const quoted = props.map(({ name, optional }) => ({ key: JSON.stringify(name), proto: name === "__proto__", optional }))
+  const writes = quoted.map(({ key, proto, optional }, i) =>
+    optional
+      ? `if (Object.hasOwn(v, ${key})) { w.byte(1); n${i}.write(w, v[${key}]) } else w.byte(0)`
+      : `n${i}.write(w, ${proto ? `own(v, ${key})` : `v[${key}]`})`
   )
-  const required = props.filter((p) => !p.optional)
-  const reads = props.map(({ key, optional }, i) => (optional ? `if (present(r)) o[${key}] = n${i}.read(r)` : `o[${key}] = n${i}.read(r)`))
-  const literal = `{ ${required.map(({ key }) => `${key}: undefined`).join(", ")} }`
+  const literal = `{ ${quoted
+    .filter((p) => !p.optional)
+    .map(({ key, proto }) => `${proto ? `[${key}]` : key}: undefined`)
+    .join(", ")} }`
+  const reads = quoted.map(({ key, proto, optional }, i) =>
+    optional ? (proto ? `if (present(r)) define(o, ${key}, n${i}.read(r))` : `if (present(r)) o[${key}] = n${i}.read(r)`) : `o[${key}] = n${i}.read(r)`
+  )
   const bindings = nodes.map((_, i) => `const n${i} = nodes[${i}]`).join("\n")
   const make = new Function(
     "nodes",
     "expected",
     "present",
+    "own",
+    "define",
     `${bindings}
 return {
   write(w, v) {
@@ -353,138 +522,61 @@ return {
     return o
   }
 }`
-  ) as (nodes: ReadonlyArray<Node>, e: typeof expected, p: typeof presence) => Node
-  return make(nodes, expected, presence)
+  ) as (nodes: ReadonlyArray<Node>, e: typeof expected, p: typeof presence, o: typeof own, d: typeof define) => Node
+  return make(nodes, expected, presence, own, define)
 }
-
-/** Reads a presence byte: whether the optional element that may follow is there. */
-const presence = (r: Reader): boolean => {
-  const b = r.byte()
-  if (b > 1) throw new WireError(`presence byte ${b}`)
-  return b === 1
-}
-
-/** A tuple of `fixed` elements (compiled by the caller) and at most one `rest` element. */
-const tuple = (ast: SchemaAST.TupleType, fixed: ReadonlyArray<Node>, rest: Node | undefined): Node => {
-  const elements = ast.elements.map((e, i) => ({ optional: e.isOptional, node: fixed[i]! }))
-  return {
-    write: (w, v) => {
-      if (!Array.isArray(v)) throw expected("an array", v)
-      elements.forEach((e, i) => {
-        if (e.optional) {
-          w.byte(i < v.length ? 1 : 0)
-          if (i >= v.length) return
-        } else if (i >= v.length) {
-          throw new WireError(`missing element ${i}`)
-        }
-        e.node.write(w, v[i])
-      })
-      const more = v.length - elements.length
-      if (rest === undefined) {
-        if (more > 0) throw new WireError(`${more} elements too many`)
-        return
-      }
-      w.varint(Math.max(0, more))
-      for (let i = elements.length; i < v.length; i++) rest.write(w, v[i])
-    },
-    read: (r) => {
-      const out: Array<unknown> = []
-      for (const e of elements) {
-        if (e.optional) {
-          const present = r.byte()
-          if (present > 1) throw new WireError(`presence byte ${present}`)
-          if (present === 0) break
-        }
-        out.push(e.node.read(r))
-      }
-      if (rest === undefined) return out
-      if (out.length < elements.length) {
-        if (r.varint() !== 0) throw new WireError("rest elements after a missing optional element")
-        return out
-      }
-      const n = r.varint()
-      if (n > r.bytes.length - r.pos) throw new WireError(`array of ${n} elements in ${r.bytes.length - r.pos} bytes`)
-      for (let i = 0; i < n; i++) out.push(rest.read(r))
-      return out
-    }
-  }
-}
-
-/** A union of literals, as the index of its member. */
-const literals = (ast: SchemaAST.Union): Node =>
-  indexed(
-    ast.types.map((t) => (t as SchemaAST.Literal).literal),
-    String(ast)
-  )
 
 /**
- * Whether a struct has a binary form: named properties only (no index signature), none called
- * "__proto__" (in an object literal that key would set the prototype, not a property).
+ * A tuple of fixed `elements` and at most one `rest` element. A count of rest elements is checked
+ * against the bytes they need (`rest.form.minBytes`, read per message: a recursive element's is
+ * known only once its definition is classified) or, for elements that take none, against
+ * `ZERO_WIDTH_LIMIT`.
  */
-const structCompiles = (ast: SchemaAST.TypeLiteral): boolean =>
-  ast.indexSignatures.length === 0 && ast.propertySignatures.every((p) => typeof p.name === "string" && p.name !== "__proto__")
-
-/** Compiles an encoded-side AST node. */
-const compile = (ast: SchemaAST.AST): Node => {
-  switch (ast._tag) {
-    case "NumberKeyword":
-      return numberNode
-    case "StringKeyword":
-    case "TemplateLiteral":
-      return stringNode
-    case "BooleanKeyword":
-      return booleanNode
-    case "BigIntKeyword":
-      return bigintNode
-    case "Literal":
-      return constant(ast.literal, JSON.stringify(ast.literal) ?? String(ast.literal))
-    case "UndefinedKeyword":
-      return constant(undefined, "undefined")
-    case "VoidKeyword":
-      return voidNode
-    case "NeverKeyword":
-      return neverNode
-    case "Enums":
-      return indexed(
-        ast.enums.map(([, v]) => v),
-        String(ast)
-      )
-    case "Union":
-      if (ast.types.length > 256) return jsonNode
-      if (ast.types.every(SchemaAST.isLiteral)) return literals(ast)
-      return union(ast, ast.types.map(compile))
-    case "TypeLiteral":
-      return structCompiles(ast)
-        ? struct(
-            ast,
-            ast.propertySignatures.map((p) => compile(p.type))
-          )
-        : jsonNode
-    case "TupleType":
-      return ast.rest.length > 1
-        ? jsonNode
-        : tuple(
-            ast,
-            ast.elements.map((e) => compile(e.type)),
-            ast.rest.length === 1 ? compile(ast.rest[0]!.type) : undefined
-          )
-    case "Refinement":
-      return compile(ast.from)
-    case "Transformation":
-      return compile(ast.from)
-    case "Suspend": {
-      let inner: Node | undefined = undefined
-      return {
-        write: (w, v) => (inner ??= compile(ast.f())).write(w, v),
-        read: (r) => (inner ??= compile(ast.f())).read(r)
+const tuple = (
+  elements: ReadonlyArray<{ readonly optional: boolean; readonly node: Node }>,
+  rest: { readonly node: Node; readonly form: Form } | undefined
+): Node => ({
+  write: (w, v) => {
+    if (!Array.isArray(v)) throw expected("an array", v)
+    for (let i = 0; i < elements.length; i++) {
+      const e = elements[i]!
+      if (e.optional) {
+        w.byte(i < v.length ? 1 : 0)
+        if (i >= v.length) return
+      } else if (i >= v.length) {
+        throw new WireError(`missing element ${i}`)
       }
+      e.node.write(w, v[i])
     }
-    default:
-      return jsonNode
+    const more = v.length - elements.length
+    if (rest === undefined) {
+      if (more > 0) throw new WireError(`${more} elements too many`)
+      return
+    }
+    if (rest.form.minBytes === 0 && (w.zeroWidth += more) > ZERO_WIDTH_LIMIT) {
+      throw new WireError(`more than ${ZERO_WIDTH_LIMIT} elements that take no bytes`)
+    }
+    w.varint(more)
+    for (let i = elements.length; i < v.length; i++) rest.node.write(w, v[i])
+  },
+  read: (r) => {
+    const out: Array<unknown> = []
+    for (const e of elements) {
+      if (e.optional && !presence(r)) return out
+      out.push(e.node.read(r))
+    }
+    if (rest === undefined) return out
+    const n = r.varint()
+    const min = rest.form.minBytes
+    if (min > 0 ? n * min > r.bytes.length - r.pos : (r.zeroWidth += n) > ZERO_WIDTH_LIMIT) {
+      throw new WireError(`array of ${n} elements in ${r.bytes.length - r.pos} bytes`)
+    }
+    for (let i = 0; i < n; i++) out.push(rest.node.read(r))
+    return out
   }
-}
+})
 
-/** A refinement's own check, as the wire applies it: the `from` node, then the filter. */
+/** A refinement's own check, as Schema applies it after decoding what it refines: the `from` node, then the filter. */
 const refined = (ast: SchemaAST.Refinement, from: Node): Node => {
   const check = (v: unknown): void => {
     const issue = ast.filter(v, {}, ast)
@@ -503,95 +595,117 @@ const refined = (ast: SchemaAST.Refinement, from: Node): Node => {
   }
 }
 
-/** A `bigint` as its decimal text (the encoded side of `Schema.BigInt`), read back as `Schema.BigInt` decodes it. */
-const bigintNode: Node = {
-  write: (w, v) => {
-    if (typeof v !== "bigint") throw expected("a bigint", v)
-    w.string(v.toString())
-  },
-  read: (r) => {
-    const text = r.string()
-    const n = BigInt_.fromString(text)
-    if (Option.isNone(n)) throw new WireError(`not an integer: ${JSON.stringify(text)}`)
-    return n.value
+/** What the walk decides about one schema node. */
+interface Form {
+  /** Writes the node's encoded-side values (Schema-encoded first) and reads them back (for Schema to decode). */
+  readonly wire: Node
+  /**
+   * Writes and reads the node's type-side values with no Schema pass, checking exactly what Schema
+   * would; undefined when some part needs Schema's own pass. `direct === wire` when the two sides
+   * are one (no refinement, transformation or "__proto__" key): the wire's output is then trusted.
+   */
+  readonly direct: Node | undefined
+  /** The least bytes a value takes (a lower bound; 0 for a recursion not yet classified). */
+  readonly minBytes: number
+  /** The most bytes a value takes; `Infinity` when unbounded. */
+  readonly maxBytes: number
+  /** The forms this one is made of (a recursion's: its definition's). */
+  readonly parts: ReadonlyArray<Form>
+  /** Whether this is a struct with a "__proto__" property. */
+  readonly protoKey: boolean
+}
+
+/** A leaf node read and written the same on both sides and checked exactly. */
+const exact = (node: Node, minBytes: number, maxBytes: number): Form => ({ wire: node, direct: node, minBytes, maxBytes, parts: [], protoKey: false })
+
+/** A node the wire carries as JSON text; Schema checks it (records, declarations, `object`, symbols). */
+const JSON_FORM: Form = { wire: jsonNode, direct: undefined, minBytes: 1, maxBytes: Infinity, parts: [], protoKey: false }
+
+/** Each part's node (`pick`), or undefined when a part has none. */
+const allOf = <A>(parts: ReadonlyArray<A>, pick: (a: A) => Node | undefined): ReadonlyArray<Node> | undefined => {
+  const nodes = parts.map(pick)
+  return nodes.every((n) => n !== undefined) ? (nodes as ReadonlyArray<Node>) : undefined
+}
+
+const enums = (values: ReadonlyArray<unknown>, what: string): Form => exact(indexed(values, what), 1, indexBytes(values.length))
+
+const unionForm = (ast: SchemaAST.Union): Form => {
+  const what = named(ast)
+  if (ast.types.every(SchemaAST.isLiteral)) {
+    return enums(
+      ast.types.map((t) => (t as SchemaAST.Literal).literal),
+      what
+    )
   }
+  const members = ast.types.map(classify)
+  const minBytes = 1 + Math.min(...members.map((m) => m.minBytes))
+  const maxBytes = indexBytes(members.length) + Math.max(...members.map((m) => m.maxBytes))
+  const guards = (side: (t: SchemaAST.AST) => SchemaAST.AST) => () => ast.types.map((t) => ParseResult.is(Schema.make(side(t))))
+  const wire = union(
+    members.map((m) => m.wire),
+    guards(SchemaAST.encodedAST),
+    what
+  )
+  const shape = { wire, minBytes, maxBytes, parts: members, protoKey: false }
+  if (members.every((m) => m.direct === m.wire)) return { ...shape, direct: wire }
+  const directs = allOf(members, (m) => m.direct)
+  const direct =
+    directs &&
+    union(
+      directs,
+      guards((t) => t),
+      what
+    )
+  return { ...shape, direct }
 }
 
 /**
- * Nodes the reader builds exactly from the bytes, with nothing to check after: keywords (values
- * are read as what they are), literals and enums (by index), `unknown`/`any` (JSON text).
+ * A struct in binary: named properties only. With an index signature or a symbol key it is JSON,
+ * and so is `{}` with no properties at all, whose values are any non-nullable value (as in
+ * TypeScript), not just objects.
  */
-const LEAVES: ReadonlySet<SchemaAST.AST["_tag"]> = new Set([
-  "NumberKeyword",
-  "StringKeyword",
-  "BooleanKeyword",
-  "BigIntKeyword",
-  "Literal",
-  "UndefinedKeyword",
-  "VoidKeyword",
-  "NeverKeyword",
-  "Enums",
-  "UnknownKeyword",
-  "AnyKeyword"
-])
-
-/**
- * The node that reads and writes a schema's *type-side* values directly, or undefined when some
- * part needs Schema's own pass. Covers what the reader can check exactly: keywords, literals,
- * enums, unions, structs and tuples of such, refinements (each checked with its own filter, as
- * Schema does after decoding what it refines), and bigints (`Schema.BigIntFromSelf`, and
- * `Schema.BigInt`, whose encoded side is the same decimal text). Any other transformation or
- * declaration, recursion and JSON nodes go the general way: Schema encode, the encoded side's
- * bytes, Schema decode. The bytes are the same either way: this only skips the passes.
- */
-const direct = (ast: SchemaAST.AST): Node | undefined => {
-  if (LEAVES.has(ast._tag)) return compile(ast)
-  switch (ast._tag) {
-    case "Union": {
-      if (ast.types.length > 256) return undefined
-      if (ast.types.every(SchemaAST.isLiteral)) return literals(ast)
-      const members = ast.types.map(direct)
-      return members.every((m) => m !== undefined) ? union(ast, members as Array<Node>) : undefined
-    }
-    case "TypeLiteral": {
-      if (!structCompiles(ast)) return undefined
-      const nodes = ast.propertySignatures.map((p) => direct(p.type))
-      return nodes.every((n) => n !== undefined) ? struct(ast, nodes as Array<Node>) : undefined
-    }
-    case "TupleType": {
-      if (ast.rest.length > 1) return undefined
-      const fixed = ast.elements.map((e) => direct(e.type))
-      const rest = ast.rest.length === 1 ? direct(ast.rest[0]!.type) : undefined
-      if (!fixed.every((n) => n !== undefined) || (ast.rest.length === 1 && rest === undefined)) return undefined
-      return tuple(ast, fixed as Array<Node>, rest)
-    }
-    case "Refinement": {
-      const from = direct(ast.from)
-      return from === undefined ? undefined : refined(ast, from)
-    }
-    case "Transformation":
-      return ast === Schema.BigInt.ast ? bigintNode : undefined
-    default:
-      return undefined
+const structForm = (ast: SchemaAST.TypeLiteral): Form => {
+  if (ast.indexSignatures.length > 0 || ast.propertySignatures.length === 0 || ast.propertySignatures.some((p) => typeof p.name !== "string")) {
+    return JSON_FORM
   }
+  const props = ast.propertySignatures.map((p) => ({ name: p.name as string, optional: p.isOptional, form: classify(p.type) }))
+  const minBytes = props.reduce((n, p) => n + (p.optional ? 1 : p.form.minBytes), 0)
+  const maxBytes = props.reduce((n, p) => n + (p.optional ? 1 : 0) + p.form.maxBytes, 0)
+  const proto = props.some((p) => p.name === "__proto__")
+  const wire = struct(
+    props,
+    props.map((p) => (p.name === "__proto__" ? PROTO_THROUGH_SCHEMA : p.form.wire))
+  )
+  const shape = { wire, minBytes, maxBytes, parts: props.map((p) => p.form), protoKey: proto }
+  if (!proto && props.every((p) => p.form.direct === p.form.wire)) return { ...shape, direct: wire }
+  const directs = allOf(props, (p) => p.form.direct)
+  return { ...shape, direct: directs && struct(props, directs) }
 }
 
-/**
- * Whether the reader's output needs no Schema pass: every node is one the reader builds exactly
- * (see the module invariants).
- */
-export const trusted = (ast: SchemaAST.AST): boolean => {
-  if (LEAVES.has(ast._tag)) return true
-  switch (ast._tag) {
-    case "Union":
-      return ast.types.length <= 256 && ast.types.every(trusted)
-    case "TypeLiteral":
-      return ast.indexSignatures.length === 0 && ast.propertySignatures.every((p) => typeof p.name === "string" && trusted(p.type))
-    case "TupleType":
-      return ast.rest.length <= 1 && ast.elements.every((e) => trusted(e.type)) && ast.rest.every((t) => trusted(t.type))
-    default:
-      return false
+/** What the wire does with a "__proto__" property on Schema's way: Schema would set the prototype with it, not a property. */
+const PROTO_THROUGH_SCHEMA = refusing('a "__proto__" property cannot go through Schema\'s own pass (it would set the prototype, not the property)')
+
+const tupleForm = (ast: SchemaAST.TupleType): Form => {
+  if (ast.rest.length > 1) return JSON_FORM
+  const elements = ast.elements.map((e) => ({ optional: e.isOptional, form: classify(e.type) }))
+  const rest = ast.rest.length === 1 ? classify(ast.rest[0]!.type) : undefined
+  const required = elements.filter((e) => !e.optional)
+  const minBytes = required.reduce((n, e) => n + e.form.minBytes, 0) + (required.length < elements.length || rest !== undefined ? 1 : 0)
+  const maxBytes = rest !== undefined ? Infinity : elements.reduce((n, e) => n + (e.optional ? 1 : 0) + e.form.maxBytes, 0)
+  const build = (pick: (f: Form) => Node | undefined): Node | undefined => {
+    const fixed = allOf(elements, (e) => pick(e.form))
+    const restNode = rest && pick(rest)
+    if (fixed === undefined || (rest !== undefined && restNode === undefined)) return undefined
+    return tuple(
+      elements.map((e, i) => ({ optional: e.optional, node: fixed[i]! })),
+      rest && { node: restNode!, form: rest }
+    )
   }
+  const wire = build((f) => f.wire)!
+  const parts = rest === undefined ? elements.map((e) => e.form) : [...elements.map((e) => e.form), rest]
+  const shape = { wire, minBytes, maxBytes, parts, protoKey: false }
+  if (parts.every((f) => f.direct === f.wire)) return { ...shape, direct: wire }
+  return { ...shape, direct: build((f) => f.direct) }
 }
 
 const limits = (ast: SchemaAST.AST): { readonly maxLength?: number; readonly maxItems?: number } => {
@@ -600,67 +714,143 @@ const limits = (ast: SchemaAST.AST): { readonly maxLength?: number; readonly max
 }
 
 /**
- * The most bytes the wire form of a value of `ast` (an encoded-bound AST: encoded side, with its
- * refinements) can take; `Infinity` when unbounded (a string without `maxLength`, an array
- * without `maxItems`, JSON). Lets senders and receivers skip receive windows for operations whose
- * messages always fit inline.
+ * A refinement: the wire of what it refines (Schema checks it), or a direct node that runs its
+ * filter. Its `maxLength` / `maxItems` (the JSON Schema annotation of `Schema.maxLength`,
+ * `maxItems`, …) bound its bytes only when what it ultimately refines is a string or an array
+ * whose bytes the filtered value itself is (not the encoded side of a transformation).
  */
-export const maxBytes = (ast: SchemaAST.AST): number => {
-  switch (ast._tag) {
-    case "NumberKeyword":
-      return 8
-    case "BooleanKeyword":
-      return 1
-    case "Enums":
-      return ast.enums.length > 256 ? Infinity : 1
-    case "Literal":
-    case "UndefinedKeyword":
-    case "VoidKeyword":
-    case "NeverKeyword":
-      return 0
-    case "Union":
-      if (ast.types.length > 256) return Infinity
-      return ast.types.every(SchemaAST.isLiteral) ? 1 : 1 + Math.max(...ast.types.map(maxBytes))
-    case "TypeLiteral":
-      if (ast.indexSignatures.length > 0 || ast.propertySignatures.some((p) => typeof p.name !== "string")) return Infinity
-      return ast.propertySignatures.reduce((n, p) => n + (p.isOptional ? 1 : 0) + maxBytes(p.type), 0)
-    case "TupleType": {
-      if (ast.rest.length > 0) return Infinity
-      return ast.elements.reduce((n, e) => n + (e.isOptional ? 1 : 0) + maxBytes(e.type), 0)
+const refinementForm = (ast: SchemaAST.Refinement): Form => {
+  const from = classify(ast.from)
+  let base = ast.from
+  while (base._tag === "Refinement") base = base.from
+  const { maxLength, maxItems } = limits(ast)
+  let maxBytes = from.maxBytes
+  if (maxLength !== undefined && (base._tag === "StringKeyword" || base._tag === "TemplateLiteral")) {
+    maxBytes = Math.min(maxBytes, 5 + 3 * maxLength)
+  }
+  if (maxItems !== undefined && base._tag === "TupleType" && base.rest.length === 1) {
+    const fixed = base.elements.reduce((n, e) => n + (e.isOptional ? 1 : 0) + classify(e.type).maxBytes, 0)
+    const each = classify(base.rest[0]!.type).maxBytes
+    maxBytes = Math.min(maxBytes, fixed + 5 + (maxItems === 0 ? 0 : maxItems * each))
+  }
+  return { wire: from.wire, direct: from.direct && refined(ast, from.direct), minBytes: from.minBytes, maxBytes, parts: [from], protoKey: false }
+}
+
+/**
+ * A recursive reference: the wire of its definition, classified on first use (the definition is
+ * a type-side AST that contains this node again, so the memo ties the knot: one compiled node per
+ * definition, not one per level), nested at most `MAX_DEPTH` deep. Never direct: whether the whole
+ * cycle is exact would need a fixpoint, and recursion is rare in protocols.
+ */
+const suspendForm = (ast: SchemaAST.Suspend): Form => {
+  let inner: Node | undefined
+  const definition = (): Node => (inner ??= classify(ast.f()).wire)
+  const wire: Node = {
+    write: (w, v) => {
+      if (++w.depth > MAX_DEPTH) throw tooDeep()
+      definition().write(w, v)
+      w.depth--
+    },
+    read: (r) => {
+      if (++r.depth > MAX_DEPTH) throw tooDeep()
+      const v = definition().read(r)
+      r.depth--
+      return v
     }
-    case "Refinement": {
-      const { maxLength, maxItems } = limits(ast)
-      const from = ast.from
-      if (maxLength !== undefined && (from._tag === "StringKeyword" || from._tag === "TemplateLiteral" || from._tag === "Refinement")) {
-        return Math.min(maxBytes(from), 5 + 3 * maxLength)
-      }
-      if (maxItems !== undefined && from._tag === "TupleType" && from.rest.length === 1) {
-        const fixed = from.elements.reduce((n, e) => n + (e.isOptional ? 1 : 0) + maxBytes(e.type), 0)
-        return Math.min(maxBytes(from), fixed + 5 + maxItems * maxBytes(from.rest[0]!.type))
-      }
-      return maxBytes(from)
-    }
-    case "Transformation":
-      return maxBytes(ast.from)
-    default:
-      return Infinity
+  }
+  return {
+    wire,
+    direct: undefined,
+    maxBytes: Infinity,
+    get minBytes() {
+      return forms.get(ast.f())?.minBytes ?? 0
+    },
+    get parts() {
+      return [classify(ast.f())]
+    },
+    protoKey: false
   }
 }
 
-/** The wire form of a schema: writes its values, reads them back. */
+/** The walk itself: every question about a node, answered once, by its tag. */
+const classifyNode = (ast: SchemaAST.AST): Form => {
+  switch (ast._tag) {
+    case "NumberKeyword":
+      return exact(numberNode, 8, 8)
+    case "StringKeyword":
+      return exact(stringNode, 1, Infinity)
+    case "TemplateLiteral":
+      return exact(templateNode(ast), 1, Infinity)
+    case "BooleanKeyword":
+      return exact(booleanNode, 1, 1)
+    case "BigIntKeyword":
+      return exact(bigintNode, 1, Infinity)
+    case "Literal":
+      return exact(constant(ast.literal, named(ast)), 0, 0)
+    case "UniqueSymbol":
+      return exact(constant(ast.symbol, String(ast.symbol)), 0, 0)
+    case "UndefinedKeyword":
+      return exact(constant(undefined, "undefined"), 0, 0)
+    case "VoidKeyword":
+      return exact(voidNode, 0, 0)
+    case "NeverKeyword":
+      return exact(neverNode, 0, 0)
+    case "UnknownKeyword":
+    case "AnyKeyword":
+      return exact(jsonNode, 1, Infinity)
+    case "Enums":
+      return enums(
+        ast.enums.map(([, v]) => v),
+        named(ast)
+      )
+    case "Union":
+      return unionForm(ast)
+    case "TypeLiteral":
+      return structForm(ast)
+    case "TupleType":
+      return tupleForm(ast)
+    case "Refinement":
+      return refinementForm(ast)
+    case "Transformation": {
+      // The encoded side is `from`'s; only `Schema.BigInt` (decimal text <-> bigint) is read directly.
+      const from = classify(ast.from)
+      const direct = ast === Schema.BigInt.ast ? bigintNode : undefined
+      return { wire: from.wire, direct, minBytes: from.minBytes, maxBytes: from.maxBytes, parts: [from], protoKey: false }
+    }
+    case "Suspend":
+      return suspendForm(ast)
+    default:
+      return JSON_FORM
+  }
+}
+
+/**
+ * Forms by type-side AST node, shared by every codec of the realm (owned by `classify`). A form
+ * is immutable once made (a recursion's definition node is filled in once), so sharing is safe,
+ * and it makes each struct's code generated once however many schemas contain it.
+ */
+const forms = new WeakMap<SchemaAST.AST, Form>()
+
+const classify = (ast: SchemaAST.AST): Form => {
+  let form = forms.get(ast)
+  if (form === undefined) {
+    form = classifyNode(ast)
+    forms.set(ast, form)
+  }
+  return form
+}
+
+/** One message's wire form of a schema side: writes a value, reads one from all of some bytes. */
 export interface Wire {
-  /** Writes `value` at `w.pos`. Throws `WireError`. */
+  /** Writes `value` at `w.pos` (after `w.reset`). Throws `WireError`. */
   readonly write: (w: Writer, value: unknown) => void
   /** Reads one value from all of `bytes`. Throws `WireError`. */
   readonly read: (bytes: Uint8Array) => unknown
-  /** The most bytes a value can take (`Infinity`: unbounded). */
-  readonly maxBytes: number
 }
 
 const reader = new Reader()
 
-const wireOf = (node: Node, schema: Schema.Schema.All): Wire => ({
-  maxBytes: maxBytes(SchemaAST.encodedBoundAST(schema.ast)),
+const message = (node: Node): Wire => ({
   write: node.write,
   read: (bytes) => {
     reader.reset(bytes)
@@ -670,14 +860,36 @@ const wireOf = (node: Node, schema: Schema.Schema.All): Wire => ({
   }
 })
 
-/** Compiles the wire form of `schema`'s encoded side: its values go through Schema on either side. */
-export const wire = (schema: Schema.Schema.All): Wire => wireOf(compile(SchemaAST.encodedAST(schema.ast)), schema)
+/** A schema, compiled: everything the codec needs, decided by one walk. */
+export interface Compiled {
+  /** The encoded side's wire: its values go through Schema on either side. */
+  readonly wire: Wire
+  /** The type side's wire, checked exactly with no Schema pass, or undefined when the schema needs Schema's own pass. */
+  readonly direct: Wire | undefined
+  /** Whether `direct` is `wire` itself: what the wire reads needs no Schema decode, and nothing Schema does could read more. */
+  readonly trusted: boolean
+  /** The most bytes a value can take (`Infinity`: unbounded). Lets senders and receivers skip receive windows for messages that always fit inline. */
+  readonly maxBytes: number
+}
+
+/** Whether a struct with a "__proto__" property is part of `form` (through recursion too). */
+const protoInside = (form: Form, seen: Set<Form> = new Set()): boolean => {
+  if (form.protoKey) return true
+  seen.add(form)
+  return form.parts.some((p) => !seen.has(p) && protoInside(p, seen))
+}
 
 /**
- * The wire form of `schema`'s *type-side* values, checked exactly with no Schema pass (see
- * `direct`), or undefined when the schema needs Schema's own pass. Same bytes as `wire`.
+ * Compiles `schema` (see `Compiled`). Throws (a definition-time defect) when the schema needs
+ * Schema's own pass and has a "__proto__" property: Schema's encode and decode would drop it, or
+ * set the prototype with it, so no value with one could arrive (a schema read directly can have one).
  */
-export const directWire = (schema: Schema.Schema.All): Wire | undefined => {
-  const node = direct(schema.ast)
-  return node === undefined ? undefined : wireOf(node, schema)
+export const compile = (schema: Schema.Schema.All): Compiled => {
+  const form = classify(schema.ast)
+  if (form.direct === undefined && protoInside(form)) {
+    throw new Error(`${named(schema.ast)}: a "__proto__" property cannot go through Schema's own pass (it would set the prototype, not the property)`)
+  }
+  const wire = message(form.wire)
+  const trusted = form.direct === form.wire
+  return { wire, direct: trusted ? wire : form.direct && message(form.direct), trusted, maxBytes: form.maxBytes }
 }
