@@ -181,7 +181,8 @@ export interface ProtocolOptions {
 /**
  * Defines a protocol. Operation ordinals (the request labels) follow the order of `operations`:
  * append new operations at the end to stay compatible. Throws (a defect at definition time) when
- * there are no operations or `maxMessage` is not a positive integer.
+ * there are no operations, `maxMessage` is not a positive integer, or a schema cannot be carried
+ * faithfully (one that needs Schema's own pass and has a `__proto__` key: see docs/protocols.md).
  */
 export const make = <Ops extends Operations>(name: string, operations: Ops, options: ProtocolOptions = {}): Protocol<Ops> => {
   const names = Object.keys(operations)
