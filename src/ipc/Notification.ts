@@ -34,6 +34,11 @@ class BitWaiter implements Blocker {
       this.notification.waiters.remove(this)
     }
   }
+  abort(error: IpcError): void {
+    const resume = this.resume
+    this.cancel()
+    resume?.(Effect.fail(error))
+  }
 }
 
 /** The kernel object. Its word and waiters are mutated only in syscalls' synchronous sections. */

@@ -23,14 +23,15 @@
  * options, or in `call`'s for the reply): L4's receive window for mappings. A message with more
  * is refused as a whole with `NotAccepted` to its sender; nothing ever lands unasked.
  */
-import { Effect, Either, type Fiber } from "effect"
+import { Effect, Either, Exit, type Fiber } from "effect"
 import { bool, field, intField, object, Refusal } from "../kernel/boundary.js"
 import { Capability, Rights } from "../kernel/Capability.js"
 import { InvalidArgument, InvalidCapability, RightsDenied } from "../kernel/errors.js"
 import { type Pcb, Process, processOf } from "../kernel/Process.js"
 import { withCaller } from "../kernel/Syscall.js"
 import { InvalidMessage, type IpcError, WouldBlock } from "./errors.js"
-import { slotOf } from "./internal/blocking.js"
+import { type FiberSlot, slotOf } from "./internal/blocking.js"
+import { DirectEntry, DirectFrame, type DirectHandler } from "./internal/direct.js"
 import { ON_HEAP } from "./internal/chunks.js"
 import { copyInline, EMPTY } from "./internal/inline.js"
 import { deliver, type Destination, prepare, type Prepared } from "./internal/items.js"
@@ -39,6 +40,7 @@ import { type MessageSnapshot, NO_OPTIONS, readMessage, readReceiveOptions, Rece
 import type { DeliveredItem, Message, Received, Reply, ReplyMessage, Window } from "./Message.js"
 
 export type { DeliveredItem, Lease, Message, Received, Reply, ReplyMessage, TransferItem, Window } from "./Message.js"
+export type { DirectHandler } from "./internal/direct.js"
 
 /** Options of `receive`, `tryReceive` and `replyReceive`. */
 export interface ReceiveOptions {
@@ -335,7 +337,7 @@ const replyNow = (p: Pcb, handle: Reply, msg: unknown, operation: string): Eithe
   if ((caps.length > 0 || movesPages) && !reply.replyMayGrant) {
     return Either.left(new RightsDenied({ slot: -1, operation, needed: ["grant"], held: [] }))
   }
-  const live = reply.state === State.Held && reply.resume !== undefined
+  const live = reply.state === State.Held && (reply.resume !== undefined || reply.direct)
   if (!live) return Either.right(answer(reply, NO_REPLY))
   let delivered: ReadonlyArray<DeliveredItem> = NO_DELIVERED
   if (snap.items.length > 0) {
@@ -392,3 +394,126 @@ export const unsafeReplyReceiveFrom = (
   const replied = replyNow(p, r, msg, "replyReceive")
   return Either.isLeft(replied) ? Effect.fail(replied.left) : receiveOn(fiber, p, rcv.port, rcv.to)
 }
+
+// --- direct calls -------------------------------------------------------------------------------
+
+/** Options of `serveDirect`. */
+export interface DirectOptions {
+  /** Bytes of the receive window each direct call's copy items land in (a window per call, in the server's memory). Default 0. */
+  readonly window?: number
+  /** Most pages a direct call may bring by map and grant items. Default 0. */
+  readonly pages?: number
+}
+
+/**
+ * Serves direct calls on the port in `slot`, which the caller must own (and hold with `receive`):
+ * from now on a `callDirect` through a capability to the port runs `handler` on the caller's own
+ * fiber, with this process's `Process` in its context — every syscall in it acts as this process,
+ * with its capabilities and memory, and the call's badge says who called. The handler returns the
+ * reply (checked like a reply), or undefined after answering with `reply`, or to answer later.
+ * Direct calls run at the same time as the process's own threads and as each other (see
+ * docs/ipc.md, "Direct calls"). A second `serveDirect` replaces the handler. Errors:
+ * `InvalidCapability`, `StaleCapability`, `RightsDenied` (no receive right), `InvalidArgument`
+ * (not the port's owner, bad options).
+ */
+export const serveDirect = (slot: number, handler: DirectHandler, options?: DirectOptions): Effect.Effect<void, IpcError, Process> =>
+  withCaller((p) => {
+    p.kernel.counters.syscall("serveDirect")
+    const cap = lookupPort(p, slot, Rights.receive, "serveDirect")
+    if (!(cap instanceof Capability)) return Effect.fail(cap)
+    const port = cap.object as Port
+    if (port.owner !== p) return Effect.fail(new InvalidArgument({ operation: "serveDirect", reason: "only the port's owner serves direct calls on it" }))
+    if (typeof handler !== "function") return Effect.fail(new InvalidArgument({ operation: "serveDirect", reason: "handler: expected a function" }))
+    const o = options === undefined ? {} : object(options, "options")
+    if (o instanceof Refusal) return Effect.fail(new InvalidArgument({ operation: "serveDirect", reason: o.text }))
+    const window = intField(o, "window", "options.window", 0, 2 ** 24, 0)
+    if (window instanceof Refusal) return Effect.fail(new InvalidArgument({ operation: "serveDirect", reason: window.text }))
+    const pages = intField(o, "pages", "options.pages", 0, 2 ** 20, 0)
+    if (pages instanceof Refusal) return Effect.fail(new InvalidArgument({ operation: "serveDirect", reason: pages.text }))
+    port.direct = new DirectEntry(port, p, handler, window, pages)
+    return Effect.void
+  })
+
+/**
+ * Calls the port in `slot` directly (a migrating thread): when its owner serves direct calls
+ * (`serveDirect`), this fiber runs the owner's handler itself, with no hand-off; otherwise it is
+ * an ordinary `call`. The message, items and options are checked exactly as for `call`. Errors:
+ * as `call`; `PeerDied` when the server dies while the call is inside it (or its handler fails).
+ * An interruption of the caller (its deadline, a kill) interrupts the handler where it is; the
+ * call is withdrawn and its leases revoked.
+ */
+export const callDirect = (slot: number, msg: Message, options?: CallOptions): Effect.Effect<ReplyMessage, IpcError, Process> =>
+  Effect.withFiberRuntime((fiber) => unsafeCallDirectFrom(fiber, slot, msg, options))
+
+/**
+ * `callDirect`, made by the fiber in hand, going on with `then(reply)` (see `unsafeCallFrom`).
+ * Eager: the message is decoded and committed when this is called. Errors: as `callDirect`, and `then`'s.
+ */
+export const unsafeCallDirectFrom: {
+  (fiber: Fiber.RuntimeFiber<unknown, unknown>, slot: number, msg: Message, options?: CallOptions): Effect.Effect<ReplyMessage, IpcError, Process>
+  <A, E, R>(
+    fiber: Fiber.RuntimeFiber<unknown, unknown>,
+    slot: number,
+    msg: Message,
+    options: CallOptions | undefined,
+    then: (reply: ReplyMessage) => Effect.Effect<A, E, R>
+  ): Effect.Effect<A, E | IpcError, R | Process>
+} = (
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  slot: number,
+  msg: Message,
+  options?: CallOptions,
+  then?: (reply: ReplyMessage) => Effect.Effect<unknown, unknown, unknown>
+): Effect.Effect<any, any, any> => {
+  const p = processOf(fiber)
+  p.kernel.counters.syscall("callDirect")
+  const env = decodeAndCommitSend(p, slot, msg, "callDirect", true, options, false)
+  if (!(env instanceof Envelope)) return Effect.fail(env)
+  env.onReply = then
+  const slotRecord = slotOf(fiber)
+  const entry = env.port.direct
+  if (entry === undefined) {
+    // No direct entry: an ordinary call.
+    slotRecord.blocked = env
+    return Effect.async<unknown, unknown>((resume) => {
+      env.resume = resume
+      offer(env.port, env)
+    })
+  }
+  return enterDirect(fiber, slotRecord, entry, env)
+}
+
+/** Runs a direct call inside `entry`'s server (see `internal/direct.ts`): deliver, run the handler here, take the outcome. */
+const enterDirect = (
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  slotRecord: FiberSlot,
+  entry: DirectEntry,
+  env: Envelope
+): Effect.Effect<unknown, unknown, never> => {
+  const server = entry.server
+  let copies = false
+  for (let i = 0; i < env.items.length; i++) if (env.items[i]!.kind === "copy") copies = true
+  const to = entry.destination(copies)
+  env.direct = true
+  env.state = State.InFlight
+  const received = accept(server, env, to)
+  if ((env.state as State) !== State.Held) {
+    // Delivery was refused: the caller's error is the outcome.
+    entry.release(to)
+    env.direct = false
+    const refused = env.outcome ?? Effect.fail(entry.port.died("callDirect"))
+    env.outcome = undefined
+    return refused
+  }
+  server.kernel.counters.directCalls++
+  const frame = new DirectFrame(entry, env, fiber, slotRecord, to, received)
+  // The server's code builds its answer here, on the caller's fiber. A handler that answers at
+  // once (`Effect.succeed`, `Effect.fail`: an `Exit`) has nothing left to run: the call ends now,
+  // with no trip through the runtime and no context to switch (building an effect reads none).
+  const handled = frame.enter()
+  if (Exit.isExit(handled)) return frame.finish(handled as Exit.Exit<Message | void, unknown>, replyDirect)
+  return Effect.uninterruptible(Effect.flatMap(Effect.exit(Effect.suspend(() => frame.run(handled))), (exit) => frame.finish(exit, replyDirect)))
+}
+
+/** The reply of a direct handler's returned message, checked like any reply. */
+const replyDirect = (p: Pcb, handle: Reply, msg: Message): Either.Either<boolean, IpcError> => replyNow(p, handle, msg, "callDirect")

@@ -398,7 +398,7 @@ const callOn = (protocol: Protocol, entry: Entry, slot: number, payload: unknown
     const p = processOf(f)
     const inlineMax = p.kernel.config.inlineMax
     if (entry.answerMax <= inlineMax) return callWith(f, protocol, entry, slot, payload, extras, inlineMax, undefined)
-    const buffer = heldBuffer(f, protocol.maxMessage)
+    const buffer = heldBuffer(f, p, protocol.maxMessage)
     if (buffer !== undefined) return callWith(f, protocol, entry, slot, payload, extras, inlineMax, buffer)
     return Effect.flatMap(acquireBuffer(f, p, protocol.maxMessage), (b) => callWith(f, protocol, entry, slot, payload, extras, inlineMax, b))
   })
@@ -453,8 +453,9 @@ const resolving =
 export const threadBuffer = (length: number): Effect.Effect<ThreadBuffer, IpcError, Process> =>
   Effect.withFiberRuntime((fiber) => {
     const f = fiber as Fiber.RuntimeFiber<unknown, unknown>
-    const b = heldBuffer(f, length)
-    return b !== undefined ? Effect.succeed(b) : acquireBuffer(f, processOf(f), length)
+    const p = processOf(f)
+    const b = heldBuffer(f, p, length)
+    return b !== undefined ? Effect.succeed(b) : acquireBuffer(f, p, length)
   })
 
 export type { ThreadBuffer } from "./internal/threadBuffers.js"

@@ -118,6 +118,8 @@ export class Pcb {
   readonly threads = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
   /** Run once at death, after the threads are interrupted (see `onDeath`). */
   private readonly hooks: Array<() => void> = []
+  /** Run once when a kill is asked for, before the fibers are interrupted (see `onKill`). */
+  private readonly killHooks: Array<() => void> = []
   /** What others wait on this process for; failed at death, after the threads stop. */
   readonly obligations = new Obligations()
   /** Bytes the kernel copied on this process's behalf (its lease operations, deliveries into it). */
@@ -148,6 +150,17 @@ export class Pcb {
   /** Adds `hook` to what runs once at death, after the threads are interrupted (IPC closes ports, fails replies…). */
   onDeath(hook: () => void): void {
     this.hooks[this.hooks.length] = hook
+  }
+
+  /** Adds `hook` to what runs once when a kill of the process is asked for, before its fibers are interrupted. */
+  onKill(hook: () => void): void {
+    this.killHooks[this.killHooks.length] = hook
+  }
+
+  /** Runs the kill hooks, once. */
+  runKillHooks(): void {
+    const hooks = ArrayPrototypeSplice(this.killHooks, 0)
+    for (let i = 0; i < hooks.length; i++) hooks[i]!()
   }
 
   /** Runs the death hooks, once (teardown). */
@@ -187,6 +200,9 @@ export const pcbOf = (handle: unknown): Pcb | undefined => pcbBehind(handle)
 export const processOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): Pcb => {
   const p = pcbBehind(Context.unsafeGet(fiber.currentContext as Context.Context<Process>, Process))
   if (p === undefined) throw new Error("invariant violated: the Process service is not a handle the kernel made")
+  // Only a direct call's handler can still run as a process that has died (on its caller's
+  // fiber): it can no longer act.
+  if (p.status === "dead") throw new Error(`invariant violated: ${p} is dead and can make no syscall`)
   return p
 }
 
@@ -204,7 +220,9 @@ export const self: Effect.Effect<{ readonly pid: number; readonly generation: nu
  */
 export const fork = <A, E>(effect: Effect.Effect<A, E, Process>): Effect.Effect<Fiber.RuntimeFiber<A, E>, never, Process> =>
   Effect.withFiberRuntime((caller) => {
-    const p = processOf(caller as Fiber.RuntimeFiber<unknown, unknown>)
+    // A dead process's handle forks a thread that ends at once (below), not a defect.
+    const p = pcbBehind(Context.unsafeGet(caller.currentContext as Context.Context<Process>, Process))
+    if (p === undefined) return Effect.dieMessage("invariant violated: the Process service is not a handle the kernel made")
     return Effect.gen(function* () {
       const fiber = yield* Effect.forkDaemon(
         p.alive

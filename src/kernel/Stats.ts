@@ -19,6 +19,8 @@ export class KernelCounters {
   ringEntries = 0
   /** Times one fiber woke another (a blocked receiver, sender, caller or waiter). */
   handoffs = 0
+  /** Calls run on the caller's own fiber by the server's direct handler (no hand-off). */
+  directCalls = 0
   maxQueueDepth = 0
   repliesDropped = 0
   /** One-way messages lost because their port closed before anyone received them. */
@@ -48,6 +50,7 @@ export interface KernelStats {
   readonly doorbells: number
   readonly ringEntries: number
   readonly handoffs: number
+  readonly directCalls: number
   readonly maxQueueDepth: number
   readonly repliesDropped: number
   readonly messagesDropped: number
@@ -73,6 +76,7 @@ export const snapshot = (c: KernelCounters, gauges: { processesAlive: number; fr
   doorbells: c.doorbells,
   ringEntries: c.ringEntries,
   handoffs: c.handoffs,
+  directCalls: c.directCalls,
   maxQueueDepth: c.maxQueueDepth,
   repliesDropped: c.repliesDropped,
   messagesDropped: c.messagesDropped,

@@ -11,8 +11,11 @@ export interface TraceEvent {
   readonly from: string
   /** Participant acted upon; equal to `from` for a note over one participant. */
   readonly to: string
-  /** `message` and `reply` are arrows; `kernel` is a note over both participants. */
-  readonly kind: "message" | "reply" | "kernel"
+  /**
+   * `message` and `reply` are arrows; `direct` is a thread entering or leaving a server in a
+   * direct call (an open arrow: no message waits anywhere); `kernel` is a note over both participants.
+   */
+  readonly kind: "message" | "reply" | "direct" | "kernel"
   readonly text: string
 }
 
@@ -45,7 +48,8 @@ export const toMermaid = (events: ReadonlyArray<TraceEvent>, title?: string): st
     if (e.kind === "kernel") {
       lines.push(`    Note over ${id(e.from)}${e.to === e.from ? "" : `,${id(e.to)}`}: kernel: ${escape(e.text)}`)
     } else {
-      lines.push(`    ${id(e.from)}${e.kind === "message" ? "->>" : "-->>"}${id(e.to)}: ${escape(e.text)}`)
+      const arrow = e.kind === "message" ? "->>" : e.kind === "reply" ? "-->>" : "-)"
+      lines.push(`    ${id(e.from)}${arrow}${id(e.to)}: ${escape(e.text)}`)
     }
   }
   return lines.join("\n") + "\n"

@@ -12,17 +12,26 @@
  * child fiber), so the observer sees every interruption of a blocked syscall.
  */
 import type { Fiber } from "effect"
+import type { IpcError } from "../errors.js"
 
 /** What a blocked syscall leaves behind for its fiber's exit to clean up. Must be idempotent. */
 export interface Blocker {
+  /** The fiber went away: undo the wait (withdraw the message, leave the queue, hand a message back). */
   cancel(): void
+  /**
+   * Ends the wait at once, resuming the fiber with `error`, if it is still waiting: the server a
+   * direct call is inside has died, and its pending wait must not outlive it.
+   */
+  abort(error: IpcError): void
 }
 
-/** The one blocking record of a fiber. */
+/** The blocking record of a fiber: what it waits on now, and the direct calls it is inside (innermost last). */
 export class FiberSlot {
   blocked: Blocker | undefined = undefined
   /** The fiber's receive waiter, kept for reuse (a fiber waits on one port at a time). */
   waiter: Blocker | undefined = undefined
+  /** Direct calls this fiber is inside, innermost last (see `direct.ts`). */
+  readonly frames: Array<Blocker> = []
 }
 
 const slots = new WeakMap<Fiber.RuntimeFiber<unknown, unknown>, FiberSlot>()
@@ -38,6 +47,7 @@ export const slotOf = (fiber: Fiber.RuntimeFiber<any, any>): FiberSlot => {
       const b = s.blocked
       s.blocked = undefined
       if (b !== undefined) b.cancel()
+      while (s.frames.length > 0) s.frames.pop()!.cancel()
     })
   }
   return slot

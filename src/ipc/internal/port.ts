@@ -25,6 +25,7 @@ import type { Blocker } from "./blocking.js"
 import { Fifo } from "./fifo.js"
 import { DISCONNECT } from "../labels.js"
 import { copyInline, EMPTY } from "./inline.js"
+import type { DirectEntry } from "./direct.js"
 import { NO_OPTIONS } from "./snapshot.js"
 
 /** Where an envelope is. */
@@ -81,6 +82,12 @@ export class Envelope implements Blocker, Obligation {
   onReply: ((reply: ReplyMessage) => Effect.Effect<unknown, unknown, any>) | undefined = undefined
   /** Set when delivery was refused (the sender got the error): the receiver got the message without its items. */
   refused = false
+  /**
+   * For a direct call while its handler runs: the caller is not suspended, so the outcome (a
+   * reply, or the refusal of delivery) is kept here, and the caller takes it when the handler returns.
+   */
+  direct = false
+  outcome: Effect.Effect<unknown, unknown> | undefined = undefined
 
   constructor(
     readonly port: Port,
@@ -102,6 +109,14 @@ export class Envelope implements Blocker, Obligation {
   /** The sender's fiber went away: withdraw the message (see `withdraw`). */
   cancel(): void {
     withdraw(this)
+  }
+
+  /** Withdraws the message and resumes a sender or caller still waiting with `error`. */
+  abort(error: IpcError): void {
+    const resume = this.resume
+    withdraw(this)
+    this.resume = undefined
+    if (resume !== undefined) resume(Effect.fail(error))
   }
 
   /** The holder died without answering: the caller gets `PeerDied`. */
@@ -149,6 +164,15 @@ export class Waiter implements Blocker {
     return this
   }
 
+  /** Resumes a receiver still waiting with `error` (a message already delivered to it is not undone). */
+  abort(error: IpcError): void {
+    const resume = this.resume
+    if (resume === undefined) return
+    this.port.receivers.remove(this)
+    this.resume = undefined
+    resume(Effect.fail(error))
+  }
+
   /** The receiver's fiber went away: leave the queue, or hand back a message it never saw. */
   cancel(): void {
     if (this.resume !== undefined) {
@@ -182,6 +206,8 @@ export class Port {
   readonly senders = new Fifo<Envelope>()
   /** Receivers waiting for a message. */
   readonly receivers = new Fifo<Waiter>()
+  /** The owner's direct entry, if it serves direct calls on this port (`Port.serveDirect`). */
+  direct: DirectEntry | undefined = undefined
 
   constructor(
     readonly kernel: KernelCore,
@@ -229,6 +255,10 @@ const failCaller = (env: Envelope, error: IpcError): void => {
 
 /** Resumes the sender with `outcome`, or leaves it for a sender that has not registered yet. */
 const settle = (env: Envelope, outcome: Effect.Effect<void, IpcError>): void => {
+  if (env.direct) {
+    env.outcome = outcome
+    return
+  }
   const resume = env.resume
   env.resume = undefined
   if (resume) {
@@ -439,14 +469,14 @@ export const answer = (env: Envelope, reply: ReplyMessage): boolean => {
   if (env.holder) env.holder.obligations.delete(env)
   revokeLeases(env.items)
   const resume = env.resume
-  const live = env.state === State.Held && resume !== undefined
+  const live = env.state === State.Held && (resume !== undefined || env.direct)
   env.state = State.Done
   env.resume = undefined
   if (!live) {
     counters.repliesDropped++
     return false
   }
-  counters.handoffs++
+  if (!env.direct) counters.handoffs++
   if (env.port.kernel.tracer !== undefined && env.holder !== undefined) {
     env.port.kernel.tracer.record({
       from: participant(env.holder),
@@ -462,7 +492,12 @@ export const answer = (env: Envelope, reply: ReplyMessage): boolean => {
   }
   const then = env.onReply
   // `then`'s own errors are the caller's to type (see `Port.unsafeCallFrom`), not IPC errors.
-  resume(then === undefined ? Effect.succeed(reply) : (Effect.suspend(() => then(reply)) as Effect.Effect<unknown, IpcError>))
+  const outcome = then === undefined ? Effect.succeed(reply) : (Effect.suspend(() => then(reply)) as Effect.Effect<unknown, IpcError>)
+  if (env.direct) {
+    env.outcome = outcome
+    return true
+  }
+  resume!(outcome)
   return true
 }
 
@@ -483,6 +518,9 @@ const itemText = (i: Prepared): string =>
 export const close = (port: Port): void => {
   if (port.closed) return
   port.closed = true
+  const direct = port.direct
+  port.direct = undefined
+  direct?.died()
   const counters = port.kernel.counters
   const senders = port.senders.drain()
   for (let i = 0; i < senders.length; i++) {

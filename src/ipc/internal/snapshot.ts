@@ -11,7 +11,7 @@
  * handed to a program: the commit copies the bytes into the receiver's own chunks).
  */
 import { describe, field, int, intField, list, object, oneOf, Refusal } from "../../kernel/boundary.js"
-import { isUint8Array, TypedArrayPrototypeGetLength } from "../../primordials.js"
+import { isUint8Array, NumberIsSafeInteger, TypedArrayPrototypeGetLength } from "../../primordials.js"
 import { LABEL_MAX } from "../labels.js"
 import type { LeaseAccess } from "../Message.js"
 import { Chunks, EMPTY } from "./chunks.js"
@@ -161,14 +161,27 @@ const readItem = (v: unknown, path: string): Item | Refusal => {
  * copied now), capability slots (at most `maxCaps`) and transfer items (at most `maxItems`).
  */
 export const readMessage = (m: unknown, limits: Limits): MessageSnapshot | Refusal => {
-  const o = object(m, "message")
-  if (o instanceof Refusal) return o
-  const labelValue = field(o, "label", "label")
-  if (labelValue instanceof Refusal) return labelValue
-  const label = int(labelValue, "label", 0, LABEL_MAX)
+  if (typeof m !== "object" || m === null) return new Refusal("message", `expected an object, got ${describe(m)}`)
+  // Each field read once, by name (a read through a variable key is a slower, megamorphic load).
+  const o = m as { readonly label?: unknown; readonly data?: unknown; readonly caps?: unknown; readonly items?: unknown }
+  let at = "label"
+  let labelValue: unknown, dataValue: unknown, capsValue: unknown, itemsValue: unknown
+  try {
+    labelValue = o.label
+    at = "data"
+    dataValue = o.data
+    at = "caps"
+    capsValue = o.caps
+    at = "items"
+    itemsValue = o.items
+  } catch {
+    return new Refusal(at, "reading it threw")
+  }
+  const label =
+    typeof labelValue === "number" && NumberIsSafeInteger(labelValue) && labelValue >= 0 && labelValue <= LABEL_MAX
+      ? labelValue
+      : int(labelValue, "label", 0, LABEL_MAX)
   if (label instanceof Refusal) return label
-  const dataValue = field(o, "data", "data")
-  if (dataValue instanceof Refusal) return dataValue
   let data: Uint8Array = EMPTY
   if (dataValue !== undefined) {
     if (!isUint8Array(dataValue)) return new Refusal("data", `expected a Uint8Array, got ${describe(dataValue)}`)
@@ -176,8 +189,6 @@ export const readMessage = (m: unknown, limits: Limits): MessageSnapshot | Refus
     if (n > limits.inlineMax) return new Refusal("data", `inline data is ${n} bytes, more than inlineMax ${limits.inlineMax}`)
     data = snapshots.copy(dataValue, 0, n)
   }
-  const capsValue = field(o, "caps", "caps")
-  if (capsValue instanceof Refusal) return capsValue
   let caps = NO_CAPS
   if (capsValue !== undefined) {
     const all = list(capsValue, "caps", limits.maxCaps, false)
@@ -190,8 +201,6 @@ export const readMessage = (m: unknown, limits: Limits): MessageSnapshot | Refus
     }
     caps = slots
   }
-  const itemsValue = field(o, "items", "items")
-  if (itemsValue instanceof Refusal) return itemsValue
   let items = NO_ITEMS
   if (itemsValue !== undefined) {
     const all = list(itemsValue, "items", limits.maxItems, false)

@@ -25,6 +25,8 @@ export class ThreadBuffer {
   /** `{ windows }`, ready to pass as syscall options. */
   readonly options: { readonly windows: ReadonlyArray<Window> }
   constructor(
+    /** The process whose memory holds it. */
+    readonly owner: Pcb,
     readonly address: number,
     readonly length: number
   ) {
@@ -34,43 +36,56 @@ export class ThreadBuffer {
 }
 
 /**
- * Buffers held by live fibers, and buffers of ended fibers ready for reuse, per process.
- * Module-level, keyed weakly; written by the owning fibers only (`acquireBuffer` on the fiber
- * itself, the fiber's exit observer when it ends).
+ * Buffers held by live fibers — one per process a fiber acts for (its own, and the servers it
+ * runs direct calls in) — and buffers of ended fibers ready for reuse, per process. Module-level,
+ * keyed weakly; written by the owning fibers only (`acquireBuffer` on the fiber itself, the
+ * fiber's exit observer when it ends).
  */
-const held = new WeakMap<Fiber.RuntimeFiber<unknown, unknown>, ThreadBuffer>()
+const held = new WeakMap<Fiber.RuntimeFiber<unknown, unknown>, Array<ThreadBuffer>>()
 const pools = new WeakMap<Pcb, Array<ThreadBuffer>>()
 
-/** The buffer `fiber` already holds, if it is at least `length` bytes. Synchronous and cheap. */
-export const heldBuffer = (fiber: Fiber.RuntimeFiber<unknown, unknown>, length: number): ThreadBuffer | undefined => {
-  const b = held.get(fiber)
-  return b !== undefined && b.length >= length ? b : undefined
+const poolOf = (p: Pcb): Array<ThreadBuffer> => {
+  let pool = pools.get(p)
+  if (pool === undefined) pools.set(p, (pool = []))
+  return pool
+}
+
+/** The buffer `fiber` already holds in `p`'s memory, if it is at least `length` bytes. Synchronous and cheap. */
+export const heldBuffer = (fiber: Fiber.RuntimeFiber<unknown, unknown>, p: Pcb, length: number): ThreadBuffer | undefined => {
+  const mine = held.get(fiber)
+  if (mine === undefined) return undefined
+  for (let i = 0; i < mine.length; i++) {
+    const b = mine[i]!
+    if (b.owner === p) return b.length >= length ? b : undefined
+  }
+  return undefined
 }
 
 /**
- * Gives `fiber` (of process `p`) a buffer of at least `length` bytes: one from the pool, or fresh
- * pages. The buffer goes back to the pool when the fiber ends. Errors: `OutOfMemory`.
+ * Gives `fiber` (acting for process `p`) a buffer of at least `length` bytes in `p`'s memory: one
+ * from `p`'s pool, or fresh pages. The buffer goes back to the pool when the fiber ends. Errors:
+ * `OutOfMemory`.
  */
 export const acquireBuffer = (fiber: Fiber.RuntimeFiber<unknown, unknown>, p: Pcb, length: number): Effect.Effect<ThreadBuffer, IpcError, Process> => {
-  let pool = pools.get(p)
-  if (pool === undefined) pools.set(p, (pool = []))
-  const free = pool
+  const free = poolOf(p)
   const adopt = (b: ThreadBuffer): ThreadBuffer => {
-    const previous = held.get(fiber)
-    held.set(fiber, b)
-    if (previous !== undefined) {
-      free.push(previous)
-    } else {
+    let mine = held.get(fiber)
+    if (mine === undefined) {
+      const list: Array<ThreadBuffer> = []
+      mine = list
+      held.set(fiber, list)
       fiber.addObserver(() => {
-        const mine = held.get(fiber)
         held.delete(fiber)
-        if (mine !== undefined) free.push(mine)
+        for (const buffer of list) poolOf(buffer.owner).push(buffer)
       })
     }
+    const previous = mine.findIndex((x) => x.owner === p)
+    if (previous >= 0) free.push(mine.splice(previous, 1)[0]!)
+    mine.push(b)
     return b
   }
   const i = free.findIndex((b) => b.length >= length)
   if (i >= 0) return Effect.succeed(adopt(free.splice(i, 1)[0]!))
   const pages = Math.max(1, Math.ceil(length / PAGE_SIZE))
-  return Effect.map(allocate(pages), (address) => adopt(new ThreadBuffer(address, pages * PAGE_SIZE)))
+  return Effect.map(allocate(pages), (address) => adopt(new ThreadBuffer(p, address, pages * PAGE_SIZE)))
 }

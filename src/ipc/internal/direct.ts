@@ -1,0 +1,306 @@
+/**
+ * Direct calls (migrating threads: LRPC, Spring doors, Mach's and Fiasco's migrating threads): the
+ * caller's own fiber runs the server's registered handler, with the server's `Process` in its
+ * context, so the call costs no fiber hand-off at all.
+ *
+ * A direct call is an ordinary call in every other respect: the same snapshot and checks at the
+ * syscall (`Port`'s decode), the same `Envelope`, the same delivery of items into the server
+ * (`accept`: copies into a window of the entry's, leases lent to the server, pages mapped into it),
+ * the same reply (`Port.reply`, or the message the handler returns, checked like a reply). Only the
+ * two hand-offs are gone: instead of queueing the envelope for a receiver, the kernel accepts it on
+ * the server's behalf and runs the handler in place.
+ *
+ * Invariants:
+ * - A frame (one direct call inside a server) is on its fiber's stack (`FiberSlot.frames`) and in
+ *   its entry's list from the moment the handler starts until it ends; the fiber's exit observer
+ *   cancels every frame still on it (the caller was interrupted or killed): the call is withdrawn,
+ *   its leases revoked, and the server's obligation dropped.
+ * - When the server dies, every live frame is marked dead and any kernel wait it is blocked in
+ *   ends at once with `PeerDied`; from then on none of the server's syscalls can act (its process
+ *   is dead), and the caller gets `PeerDied` whatever the handler returns.
+ * - Entries, frames and windows are owned by the kernel's synchronous sections.
+ */
+import { Cause, Context, Effect, Either, Exit, type Fiber, FiberRef, FiberRefs } from "effect"
+import { type Pcb, Process } from "../../kernel/Process.js"
+import { participant } from "../../kernel/Trace.js"
+import type { IpcError } from "../errors.js"
+import { PAGE_SIZE } from "../../params.js"
+import { ArrayPrototypeIndexOf, ArrayPrototypePush, ArrayPrototypeSplice, MathCeil, WeakMapPrototypeGet, WeakMapPrototypeSet } from "../../primordials.js"
+import type { Message, Received, Reply } from "../Message.js"
+import type { Blocker, FiberSlot } from "./blocking.js"
+import { type Envelope, type Port, State, withdraw } from "./port.js"
+import { ReceiveSnapshot, WindowSnapshot } from "./snapshot.js"
+
+/**
+ * What a direct handler does with a call: answer it (a reply message), or leave it to be answered
+ * with `Port.reply`. It must not fail: a failure, like a defect, is a fault of the server.
+ */
+export type DirectHandler = (call: Received) => Effect.Effect<Message | void, unknown, Process>
+
+/**
+ * A fiber's fiber refs as they are (Effect's runtime keeps them in `_fiberRefs`; the public
+ * `getFiberRefs` first writes the runtime flags into them, making a new object on every call),
+ * and their wholesale replacement (`FiberRuntime.setFiberRefs`, which the public fiber type does
+ * not show). Called only on `fiber` itself, while it runs, as Effect requires.
+ */
+interface FiberInternals {
+  readonly _fiberRefs: FiberRefs.FiberRefs
+  setFiberRefs(refs: FiberRefs.FiberRefs): void
+}
+const refsOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): FiberRefs.FiberRefs => (fiber as unknown as FiberInternals)._fiberRefs
+const setRefs = (fiber: Fiber.RuntimeFiber<unknown, unknown>, refs: FiberRefs.FiberRefs): void => (fiber as unknown as FiberInternals).setFiberRefs(refs)
+
+/**
+ * The frames each caller process has inside direct entries now, so that killing the caller ends
+ * the kernel waits its direct calls are blocked in (a handler runs uninterruptibly; without this,
+ * a kill would wait for it). Owned by the kernel's synchronous sections.
+ */
+const framesOf = new WeakMap<Pcb, Array<DirectFrame>>()
+
+/** Aborts the kernel waits of every direct call `caller` is inside: it is being killed. */
+const abortFramesOf = (caller: Pcb): void => {
+  const frames = WeakMapPrototypeGet(framesOf, caller)
+  if (frames === undefined) return
+  for (let i = 0; i < frames.length; i++) frames[i]!.slot.blocked?.abort(frames[i]!.entry.port.died("callDirect"))
+}
+
+/** A port's direct entry: the handler its owner registered, where items land, and the calls inside it now. */
+export class DirectEntry {
+  /** The frames now inside this entry, in no order. */
+  readonly frames: Array<DirectFrame> = []
+  /** The server's context: its `Process` handle alone, as its own threads see it. */
+  readonly context: Context.Context<never>
+  /**
+   * A caller's fiber refs with the server's context in place of the caller's, by the caller's fiber
+   * refs (immutable, and the same object call after call until the caller changes one): switching a
+   * fiber to the server and back is then two assignments, where `Effect.provide` costs ~15 µs.
+   */
+  private readonly switched = new WeakMap<FiberRefs.FiberRefs, FiberRefs.FiberRefs>()
+  /** Windows of `window` bytes in the server's memory, free for the next frame. */
+  private readonly free: Array<number> = []
+  /** Where the items of a call without copy items land: no window, `pages` pages. */
+  readonly bare: ReceiveSnapshot
+
+  constructor(
+    readonly port: Port,
+    readonly server: Pcb,
+    readonly handler: DirectHandler,
+    /** Bytes of the window each frame's copy items land in (0: copy items are refused as too large). */
+    readonly window: number,
+    /** Pages the handler accepts by map and grant items in one call. */
+    readonly pages: number
+  ) {
+    this.context = Context.make(Process, server.handle) as Context.Context<never>
+    this.bare = new ReceiveSnapshot(undefined, pages)
+  }
+
+  /**
+   * Where a frame's items land: a window of its own (taken from the entry's, or fresh pages of the
+   * server's, charged to it) when the call carries copies, else none. Undefined when the server
+   * has no memory left for one (the copies are then refused as too large).
+   */
+  destination(copies: boolean): ReceiveSnapshot {
+    if (!copies || this.window === 0) return this.bare
+    let address = this.free.pop()
+    if (address === undefined) {
+      const r = this.server.space.allocate(MathCeil(this.window / PAGE_SIZE))
+      if (Either.isLeft(r)) return this.bare
+      address = r.right
+    }
+    return new ReceiveSnapshot([new WindowSnapshot(address, this.window)], this.pages)
+  }
+
+  /** A frame is done with its destination: its window goes back to the entry. */
+  release(to: ReceiveSnapshot): void {
+    if (to.windows !== undefined && this.server.alive) ArrayPrototypePush(this.free, to.windows[0]!.address)
+  }
+
+  /** `fiber`'s fiber refs as they are, and as they are inside this server. */
+  switchedRefs(fiber: Fiber.RuntimeFiber<unknown, unknown>, refs: FiberRefs.FiberRefs): FiberRefs.FiberRefs {
+    let inside = WeakMapPrototypeGet(this.switched, refs)
+    if (inside === undefined) {
+      inside = FiberRefs.updateAs(refs, { fiberId: fiber.id(), fiberRef: FiberRef.currentContext, value: this.context })
+      WeakMapPrototypeSet(this.switched, refs, inside)
+    }
+    return inside
+  }
+
+  /** The server died: every frame inside is dead, and a kernel wait it is blocked in ends now. */
+  died(): void {
+    const frames = this.frames.splice(0)
+    for (let i = 0; i < frames.length; i++) {
+      const frame = frames[i]!
+      frame.dead = true
+      frame.index = -1
+      const blocked = frame.slot.blocked
+      if (blocked !== undefined) blocked.abort(this.port.died("callDirect"))
+    }
+  }
+
+  /** Adds `frame` (it is entering the handler). */
+  enter(frame: DirectFrame): void {
+    frame.index = this.frames.length
+    this.frames[this.frames.length] = frame
+  }
+
+  /** Removes `frame` (it has left the handler, or its caller went away). */
+  leave(frame: DirectFrame): void {
+    const i = frame.index
+    if (i < 0 || this.frames[i] !== frame) return
+    const last = this.frames.pop()!
+    if (last !== frame) {
+      this.frames[i] = last
+      last.index = i
+    }
+    frame.index = -1
+  }
+}
+
+/**
+ * One direct call inside a server: the caller's fiber and slot, the call, where its items landed,
+ * and whether the server has died since. Its methods are the whole of a direct call after delivery
+ * (built as a class, not closures: a direct call allocates this and little else).
+ */
+export class DirectFrame implements Blocker {
+  dead = false
+  /** Where it sits in its entry's `frames` (-1: nowhere). */
+  index = -1
+  /** The caller's own fiber refs, restored when the frame ends. */
+  private saved: FiberRefs.FiberRefs | undefined = undefined
+
+  constructor(
+    readonly entry: DirectEntry,
+    readonly env: Envelope,
+    readonly fiber: Fiber.RuntimeFiber<unknown, unknown>,
+    readonly slot: FiberSlot,
+    readonly to: ReceiveSnapshot,
+    readonly received: Received
+  ) {}
+
+  /** Enters the server: the frame joins its entry, its fiber's stack and its caller's frames, and the handler builds its answer. */
+  enter(): Effect.Effect<Message | void, unknown, Process> {
+    const entry = this.entry
+    this.env.direct = true
+    entry.enter(this)
+    this.slot.frames[this.slot.frames.length] = this
+    const caller = this.env.sender
+    let mine = WeakMapPrototypeGet(framesOf, caller)
+    if (mine === undefined) {
+      WeakMapPrototypeSet(framesOf, caller, (mine = []))
+      caller.onKill(() => abortFramesOf(caller))
+    }
+    mine[mine.length] = this
+    const k = entry.server.kernel
+    if (k.tracer !== undefined)
+      k.tracer.record({
+        from: participant(this.env.sender),
+        to: participant(entry.server),
+        kind: "direct",
+        text: `enters ${entry.server.name} (label ${this.env.label})`
+      })
+    return entry.handler(this.received)
+  }
+
+  /**
+   * Switches the calling fiber to the server (the migration: its context now holds the server's
+   * `Process`) to run the rest of the handler, `handled`. Runs inside an uninterruptible region,
+   * so `finish` always switches the fiber back before any code of the caller's runs again, its
+   * finalizers included.
+   */
+  run(handled: Effect.Effect<Message | void, unknown, Process>): Effect.Effect<Message | void, unknown, never> {
+    const saved = refsOf(this.fiber)
+    this.saved = saved
+    setRefs(this.fiber, this.entry.switchedRefs(this.fiber, saved))
+    return handled as Effect.Effect<Message | void, unknown, never>
+  }
+
+  /** Switches the calling fiber back to the caller. */
+  private back(): void {
+    const saved = this.saved
+    this.saved = undefined
+    if (saved !== undefined) setRefs(this.fiber, saved)
+  }
+
+  /**
+   * The handler ended with `exit`: the caller's outcome. A handler's failure or defect faults the
+   * server (as in one of its own threads); an answer the kernel refuses does too (Hubris faults a
+   * server whose reply is too big). Anything after the server's death is `PeerDied`.
+   */
+  finish(
+    exit: Exit.Exit<Message | void, unknown>,
+    reply: (p: Pcb, handle: Reply, msg: Message) => Either.Either<boolean, IpcError>
+  ): Effect.Effect<unknown, unknown> {
+    const entry = this.entry
+    const env = this.env
+    const server = entry.server
+    this.leave()
+    if (server.kernel.tracer !== undefined)
+      server.kernel.tracer.record({ from: participant(server), to: participant(env.sender), kind: "direct", text: `leaves ${server.name}` })
+    let fault: Cause.Cause<unknown> | undefined = undefined
+    if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) {
+      // The caller's interruption reached a handler that made itself interruptible: the call is
+      // withdrawn (the server is not at fault), and the caller goes on being interrupted.
+      env.direct = false
+      env.outcome = undefined
+      withdraw(env)
+      server.obligations.delete(env)
+      return Effect.failCause(exit.cause)
+    }
+    if (Exit.isFailure(exit)) fault = exit.cause
+    else if (!this.dead && exit.value !== undefined && env.state === State.Held) {
+      const r = reply(server, this.received.reply!, exit.value)
+      if (Either.isLeft(r)) fault = Cause.die(r.left)
+    }
+    if (fault !== undefined || this.dead) {
+      if (fault !== undefined && !this.dead) server.kernel.fault(server, fault)
+      env.direct = false
+      env.outcome = undefined
+      withdraw(env)
+      server.obligations.delete(env)
+      return Effect.fail(entry.port.died("callDirect"))
+    }
+    env.direct = false
+    const outcome = env.outcome
+    env.outcome = undefined
+    if (outcome !== undefined) return outcome
+    // Kept for later: the caller waits for the reply like any caller.
+    this.slot.blocked = env
+    return Effect.async<unknown, unknown>((resume) => {
+      env.resume = resume
+    })
+  }
+
+  /** Takes the frame out of its caller's frames. */
+  private forget(): void {
+    const mine = WeakMapPrototypeGet(framesOf, this.env.sender)
+    if (mine === undefined) return
+    const i = ArrayPrototypeIndexOf(mine, this)
+    if (i >= 0) ArrayPrototypeSplice(mine, i, 1)
+  }
+
+  /** The frame ends: the fiber is the caller's again, out of the entry and off its stack; its window goes back. */
+  private leave(): void {
+    this.back()
+    this.forget()
+    this.entry.leave(this)
+    const frames = this.slot.frames
+    if (frames[frames.length - 1] === this) frames.pop()
+    this.entry.release(this.to)
+  }
+
+  /** The caller's fiber ended inside the handler: the call is withdrawn and the server's obligation dropped. */
+  cancel(): void {
+    this.saved = undefined
+    this.forget()
+    this.entry.leave(this)
+    this.entry.release(this.to)
+    this.env.direct = false
+    withdraw(this.env)
+    this.entry.server.obligations.delete(this.env)
+  }
+
+  /** A frame is not a wait: aborting it is cancelling it. */
+  abort(): void {
+    this.cancel()
+  }
+}

@@ -1,0 +1,380 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Cause, Deferred, Effect, Either } from "effect"
+import { Kernel, Lease, Memory, Port, Process, Trace } from "../../src/index.js"
+import { Rights } from "../../src/kernel/Capability.js"
+import type { Pcb, ProcessExit } from "../../src/kernel/Process.js"
+import { PAGE_SIZE } from "../../src/params.js"
+import { boot, serverWithPort, settle } from "../support/kernel.js"
+
+const valueOf = <A>(exit: ProcessExit): A => {
+  if (exit._tag !== "Exited") throw new Error(`process ended ${exit._tag}: ${exit._tag === "Failed" ? Cause.pretty(exit.cause) : ""}`)
+  return exit.value as A
+}
+const all = Rights.send | Rights.grant
+const tagOf = <A, E extends { readonly _tag: string }, R>(e: Effect.Effect<A, E, R>) =>
+  Effect.map(Effect.either(e), (r) => (Either.isLeft(r) ? r.left._tag : "ok"))
+
+/** A server that registers `handler` on its port and then waits (its own thread does nothing else). */
+const directServer = (
+  handler: Port.DirectHandler,
+  options?: Port.DirectOptions,
+  name = "server"
+): Effect.Effect<
+  { readonly server: Pcb; readonly port: ReturnType<typeof Port.createFor> extends Either.Either<infer C, unknown> ? C : never },
+  never,
+  Kernel.Kernel
+> =>
+  Effect.gen(function* () {
+    const k = yield* Kernel.Kernel
+    const { server, port } = yield* serverWithPort(0, name)
+    yield* k.start(server, Effect.zipRight(Port.serveDirect(port.slot, handler, options), Effect.never))
+    yield* settle
+    return { server, port }
+  })
+
+describe("direct calls", () => {
+  it.effect("DIRECT-0001 the handler runs on the caller's fiber as the server: its identity, memory and badge; no hand-off", () =>
+    Effect.gen(function* () {
+      const k = yield* Kernel.Kernel
+      const { server, port } = yield* directServer((m) =>
+        Effect.gen(function* () {
+          const me = yield* Process.self
+          const page = yield* Memory.allocate(1)
+          yield* Memory.write(page, m.data)
+          return { label: me.pid, data: Uint8Array.of(m.badge, (yield* Memory.read(page, 1))[0]!) }
+        })
+      )
+      const before = k.stats()
+      const client = yield* Kernel.spawn(
+        Effect.gen(function* () {
+          const callerFiber = yield* Effect.withFiberRuntime((f) => Effect.succeed(f.id()))
+          const r = yield* Port.callDirect(0, { label: 1, data: Uint8Array.of(9) })
+          const after = yield* Effect.withFiberRuntime((f) => Effect.succeed(f.id()))
+          return [r.label, [...r.data], callerFiber === after, (yield* Process.self).pid]
+        }),
+        { caps: [{ cap: port, rights: all, badge: 7 }] }
+      )
+      expect(valueOf(yield* client.await)).toEqual([server.pid, [7, 9], true, client.pid])
+      const after = k.stats()
+      expect(after.directCalls - before.directCalls).toBe(1)
+      expect(after.handoffs - before.handoffs).toBe(0)
+      // The page the handler allocated is the server's.
+      expect(server.space.mappedPages).toBe(1)
+    }).pipe(boot)
+  )
+
+  it.effect("DIRECT-0002 the message is read and checked exactly as for a call; a port without a direct entry is called the ordinary way", () =>
+    Effect.gen(function* () {
+      const k = yield* Kernel.Kernel
+      const { port } = yield* directServer(() => Effect.succeed({ label: 5 }))
+      const plain = yield* serverWithPort(0, "plain")
+      yield* k.start(
+        plain.server,
+        Effect.flatMap(Port.receive(plain.port.slot), (m) => Port.reply(m.reply!, { label: 6 }))
+      )
+      const client = yield* Kernel.spawn(
+        Effect.gen(function* () {
+          let reads = 0
+          const counted = Object.defineProperty({}, "label", { enumerable: true, get: () => [1, 1.5][Math.min(reads++, 1)] })
+          return [
+            yield* tagOf(Port.callDirect(0, { label: 1.5 })),
+            yield* tagOf(Port.callDirect(0, { label: 1, data: new Uint8Array(300) })),
+            (yield* Port.callDirect(0, counted as Port.Message)).label,
+            reads,
+            (yield* Port.callDirect(1, { label: 1 })).label
+          ]
+        }),
+        { caps: [{ cap: port }, { cap: plain.port }] }
+      )
+      expect(valueOf(yield* client.await)).toEqual(["InvalidMessage", "InvalidMessage", 5, 1, 6])
+    }).pipe(boot)
+  )
+
+  it.effect("DIRECT-0003 items: copies land in the entry's window, leases work until the handler returns, pages only up to what it accepts", () =>
+    Effect.gen(function* () {
+      let kept: Lease.Lease | undefined = undefined
+      const { port } = yield* directServer(
+        (m) =>
+          Effect.gen(function* () {
+            const copy = m.items.find((i) => i._tag === "copy") as { address: number; length: number } | undefined
+            const lease = m.items.find((i) => i._tag === "lease") as { lease: Lease.Lease; length: number } | undefined
+            const grant = m.items.find((i) => i._tag === "grant") as { address: number; pages: number } | undefined
+            let sum = 0
+            if (copy) for (const b of yield* Memory.read(copy.address, copy.length)) sum += b
+            if (lease) {
+              kept = lease.lease
+              for (const b of yield* Lease.readBytes(lease.lease, 0, lease.length)) sum += b
+            }
+            if (grant) sum += (yield* Memory.read(grant.address, 1))[0]!
+            return { label: sum }
+          }),
+        { window: PAGE_SIZE, pages: 2 }
+      )
+      const client = yield* Kernel.spawn(
+        Effect.gen(function* () {
+          const buf = yield* Memory.allocate(4)
+          yield* Memory.write(buf, Uint8Array.of(1, 2, 3))
+          yield* Memory.write(buf + 2 * PAGE_SIZE, Uint8Array.of(40))
+          const copy = (yield* Port.callDirect(0, { label: 1, items: [{ _tag: "copy", address: buf, length: 3 }] })).label
+          const lease = (yield* Port.callDirect(0, { label: 1, items: [{ _tag: "lease", address: buf, length: 3, access: "read" }] })).label
+          const grant = (yield* Port.callDirect(0, { label: 1, items: [{ _tag: "grant", address: buf + 2 * PAGE_SIZE, pages: 1 }] })).label
+          const three = yield* Memory.allocate(3)
+          const tooMany = yield* tagOf(Port.callDirect(0, { label: 1, items: [{ _tag: "map", address: three, pages: 3, rights: 1 }] }))
+          const tooBig = yield* tagOf(Port.callDirect(0, { label: 1, items: [{ _tag: "copy", address: buf, length: PAGE_SIZE + 1 }] }))
+          return [copy, lease, grant, tooMany, tooBig]
+        }),
+        { caps: [{ cap: port, rights: all }] }
+      )
+      expect(valueOf(yield* client.await)).toEqual([6, 6, 40, "NotAccepted", "MessageTooLarge"])
+      // The lease the handler kept died with its call.
+      expect(kept).toBeDefined()
+    }).pipe(boot)
+  )
+
+  it.effect("DIRECT-0004 the reply is checked like a reply: its copies land in the caller's windows; one the kernel refuses faults the server", () =>
+    Effect.gen(function* () {
+      const { server, port } = yield* directServer((m) =>
+        Effect.gen(function* () {
+          const page = yield* Memory.allocate(1)
+          yield* Memory.write(page, Uint8Array.of(4, 5, 6))
+          if (m.label === 1) return { label: 0, items: [{ _tag: "copy" as const, address: page, length: 3 }] }
+          return { label: 0, data: new Uint8Array(1000) }
+        })
+      )
+      const client = yield* Kernel.spawn(
+        Effect.gen(function* () {
+          const w = yield* Memory.allocate(1)
+          const r = yield* Port.callDirect(0, { label: 1 }, { windows: [{ address: w, length: 16 }] })
+          const copied = [...(yield* Memory.read(w, 3))]
+          return [r.items[0]?._tag, copied, yield* tagOf(Port.callDirect(0, { label: 2 }))]
+        }),
+        { caps: [{ cap: port, rights: all }] }
+      )
+      expect(valueOf(yield* client.await)).toEqual(["copy", [4, 5, 6], "PeerDied"])
+      expect((yield* server.await)._tag).toBe("Failed")
+    }).pipe(boot)
+  )
+
+  it.effect("DIRECT-0005 a defect in the handler faults the server; its caller gets PeerDied, later callers StaleCapability", () =>
+    Effect.gen(function* () {
+      const { server, port } = yield* directServer(() => Effect.die("broken handler"))
+      const client = yield* Kernel.spawn(
+        Effect.all([tagOf(Port.callDirect(0, { label: 1 })), Effect.zipRight(settle, tagOf(Port.callDirect(0, { label: 1 })))]),
+        {
+          caps: [{ cap: port }]
+        }
+      )
+      expect(valueOf(yield* client.await)).toEqual(["PeerDied", "StaleCapability"])
+      const exit = yield* server.await
+      expect(exit._tag === "Failed" && Cause.pretty(exit.cause)).toMatch(/broken handler/)
+    }).pipe(boot)
+  )
+
+  it.effect("DIRECT-0006 the server dies while the handler waits in the kernel: the wait ends, the caller gets PeerDied, the handler can act no more", () =>
+    Effect.gen(function* () {
+      const k = yield* Kernel.Kernel
+      const silent = yield* serverWithPort(0, "silent")
+      yield* k.start(silent.server, Effect.never)
+      const inside = yield* Deferred.make<void>()
+      const acted: Array<string> = []
+      const { server, port } = yield* serverWithPort(0)
+      // The server's slot 1: a capability to a server that never answers.
+      Either.getOrThrow(silent.server.cspace.mint(silent.port.slot, Rights.send, undefined, server.cspace))
+      yield* k.start(
+        server,
+        Effect.zipRight(
+          Port.serveDirect(port.slot, () =>
+            Effect.gen(function* () {
+              yield* Deferred.succeed(inside, undefined)
+              const waited = yield* tagOf(Port.call(1, { label: 1 }))
+              acted.push(`woke with ${waited}`)
+              acted.push(yield* Effect.map(Effect.exit(Memory.allocate(1)), (e) => (e._tag === "Success" ? "allocated" : "could not act")))
+              return { label: 0 }
+            })
+          ),
+          Effect.never
+        )
+      )
+      yield* settle
+      const client = yield* Kernel.spawn(tagOf(Port.callDirect(0, { label: 1 })), { caps: [{ cap: port }] })
+      yield* Deferred.await(inside)
+      yield* Kernel.kill(server)
+      expect(valueOf(yield* client.await)).toBe("PeerDied")
+      expect(acted).toEqual(["woke with PeerDied", "could not act"])
+      // Only the silent server is left.
+      expect(k.stats().processesAlive).toBe(1)
+    }).pipe(boot)
+  )
+
+  it.live(
+    "DIRECT-0007 a handler runs uninterruptibly (LRPC): a caller's deadline takes effect when it returns; one it makes interruptible is cut short, and the caller's finalizer runs as the caller",
+    () =>
+      Effect.gen(function* () {
+        const k = yield* Kernel.Kernel
+        const finished: Array<number> = []
+        const { server, port } = yield* directServer((m) =>
+          Effect.gen(function* () {
+            const wait = Effect.sleep("60 millis")
+            yield* m.label === 1 ? wait : Effect.interruptible(wait)
+            finished.push(m.label)
+            return { label: m.label }
+          })
+        )
+        const client = yield* Kernel.spawn(
+          Effect.gen(function* () {
+            const whoInFinalizer: Array<number> = []
+            const first = yield* Effect.either(Effect.timeout(Port.callDirect(0, { label: 1 }), "10 millis"))
+            const second = yield* Effect.either(
+              Effect.timeout(
+                Effect.ensuring(
+                  Port.callDirect(0, { label: 2 }),
+                  Effect.flatMap(Process.self, (me) => Effect.sync(() => whoInFinalizer.push(me.pid)))
+                ),
+                "10 millis"
+              )
+            )
+            return [first._tag, second._tag, whoInFinalizer]
+          }),
+          { caps: [{ cap: port }] }
+        )
+        const [first, second, who] = valueOf<[string, string, Array<number>]>(yield* client.await)
+        expect([first, second]).toEqual(["Left", "Left"])
+        expect(who).toEqual([client.pid])
+        // The first handler completed its work; the second was cut short.
+        expect(finished).toEqual([1])
+        yield* settle
+        expect(server.obligations.size).toBe(0)
+        expect(k.stats().processesAlive).toBe(1)
+      }).pipe(Effect.provide(Kernel.layer({ frames: 512 }))),
+    10_000
+  )
+
+  it.effect("DIRECT-0008 re-entrancy works and never deadlocks: a handler that calls its own server, and a chain that comes back", () =>
+    Effect.gen(function* () {
+      const k = yield* Kernel.Kernel
+      const a = yield* serverWithPort(0, "a")
+      const b = yield* serverWithPort(0, "b")
+      // a's slot 1: a itself; b's slot 1: a; a's slot 2: b.
+      Either.getOrThrow(a.server.cspace.copy(a.port.slot))
+      Either.getOrThrow(a.server.cspace.mint(a.port.slot, Rights.send, undefined, b.server.cspace))
+      Either.getOrThrow(b.server.cspace.mint(b.port.slot, Rights.send, undefined, a.server.cspace))
+      yield* k.start(
+        a.server,
+        Effect.zipRight(
+          Port.serveDirect(a.port.slot, (m) =>
+            m.label === 0
+              ? Effect.succeed({ label: 100 })
+              : m.label < 10
+                ? Effect.map(Port.callDirect(1, { label: m.label - 1 }), (r) => ({ label: r.label + 1 }))
+                : Effect.map(Port.callDirect(2, { label: 3 }), (r) => ({ label: r.label + 1000 }))
+          ),
+          Effect.never
+        )
+      )
+      yield* k.start(
+        b.server,
+        Effect.zipRight(
+          Port.serveDirect(b.port.slot, (m) => Effect.map(Port.callDirect(1, { label: m.label }), (r) => ({ label: r.label + 10 }))),
+          Effect.never
+        )
+      )
+      yield* settle
+      const client = yield* Kernel.spawn(Effect.all([Port.callDirect(0, { label: 5 }), Port.callDirect(0, { label: 20 })]), { caps: [{ cap: a.port }] })
+      const [recursive, chain] = valueOf<[Port.ReplyMessage, Port.ReplyMessage]>(yield* client.await)
+      expect(recursive.label).toBe(105)
+      expect(chain.label).toBe(1113)
+    }).pipe(boot)
+  )
+
+  it.effect("DIRECT-0009 direct calls and the server's own workers run at once, on one state changed only between syscalls", () =>
+    Effect.gen(function* () {
+      const k = yield* Kernel.Kernel
+      const { server, port } = yield* serverWithPort(0)
+      let total = 0
+      let direct = 0
+      yield* k.start(
+        server,
+        Effect.gen(function* () {
+          yield* Port.serveDirect(port.slot, () =>
+            Effect.sync(() => {
+              total++
+              direct++
+              return { label: total }
+            })
+          )
+          let m = yield* Port.receive(port.slot)
+          for (;;) {
+            total++
+            m = yield* Port.replyReceive(m.reply!, { label: total }, port.slot)
+          }
+        })
+      )
+      yield* settle
+      const clients = yield* Effect.forEach([0, 1, 2, 3], (i) =>
+        Kernel.spawn(
+          Effect.forEach(Array.from({ length: 50 }), () => (i % 2 === 0 ? Port.callDirect(0, { label: 1 }) : Port.call(0, { label: 1 }))),
+          {
+            caps: [{ cap: port }]
+          }
+        )
+      )
+      for (const c of clients) valueOf(yield* c.await)
+      expect(total).toBe(200)
+      expect(direct).toBe(100)
+    }).pipe(boot)
+  )
+
+  it.effect("DIRECT-0010 a caller killed while its handler waits in the kernel: the wait ends and the kill completes; the server lives on", () =>
+    Effect.gen(function* () {
+      const k = yield* Kernel.Kernel
+      const inside = yield* Deferred.make<void>()
+      const { server, port } = yield* serverWithPort(0)
+      yield* k.start(
+        server,
+        Effect.gen(function* () {
+          // A port of the server's own that nobody sends to: the handler waits on it.
+          const note = yield* Port.create({ capacity: 0 })
+          yield* Port.serveDirect(port.slot, () =>
+            Effect.gen(function* () {
+              yield* Deferred.succeed(inside, undefined)
+              yield* Effect.either(Port.receive(note))
+              return { label: 0 }
+            })
+          )
+          return yield* Effect.never
+        })
+      )
+      yield* settle
+      const client = yield* Kernel.spawn(Port.callDirect(0, { label: 1 }), { caps: [{ cap: port }] })
+      yield* Deferred.await(inside)
+      yield* Kernel.kill(client)
+      expect((yield* client.await)._tag).toBe("Killed")
+      expect(server.alive).toBe(true)
+      yield* settle
+      expect(server.obligations.size).toBe(0)
+    }).pipe(boot)
+  )
+
+  it.effect("DIRECT-0011 the trace shows the caller's thread entering and leaving the server", () =>
+    Effect.gen(function* () {
+      const k = yield* Kernel.Kernel
+      k.tracer = new Trace.Tracer()
+      const { port } = yield* directServer(() => Effect.succeed({ label: 0 }), undefined, "echo")
+      const client = yield* Kernel.spawn(Port.callDirect(0, { label: 3 }), { name: "client", caps: [{ cap: port }] })
+      valueOf(yield* client.await)
+      const mermaid = Trace.toMermaid(k.tracer.events)
+      expect(mermaid).toMatch(/client_\d+-\)echo_\d+: enters echo \(label 3\)/)
+      expect(mermaid).toMatch(/echo_\d+-\)client_\d+: leaves echo/)
+    }).pipe(boot)
+  )
+
+  it.effect("DIRECT-0012 only the port's owner serves direct calls on it", () =>
+    Effect.gen(function* () {
+      const { port } = yield* directServer(() => Effect.succeed({ label: 0 }))
+      const other = yield* Kernel.spawn(tagOf(Port.serveDirect(0, () => Effect.succeed({ label: 1 }))), { caps: [{ cap: port, rights: Rights.send }] })
+      expect(valueOf(yield* other.await)).toBe("RightsDenied")
+      const withReceive = yield* Kernel.spawn(tagOf(Port.serveDirect(0, () => Effect.succeed({ label: 1 }))), { caps: [{ cap: port, rights: Rights.all }] })
+      expect(valueOf(yield* withReceive.await)).toBe("InvalidArgument")
+    }).pipe(boot)
+  )
+})
