@@ -23,11 +23,10 @@ import type * as KernelError from "../kernel/errors.js"
 import * as Kernel from "../kernel/Kernel.js"
 import type * as Process from "../kernel/Process.js"
 import * as Server from "../lib/Server.js"
-import type * as Params from "../params.js"
 import * as NameServer from "../servers/names/NameServer.js"
 
-/** A kernel for tests: `Kernel.layer` with 1,024 frames (4 MiB) unless `config` says otherwise. */
-export const layer = (config: Partial<Params.KernelConfig> = {}) => Kernel.layer({ frames: 1024, ...config })
+/** A kernel for tests: `Kernel.layer` with 1,024 frames (4 MiB) unless `options` say otherwise. */
+export const layer = (options: Kernel.KernelOptions = {}) => Kernel.layer({ frames: 1024, ...options })
 
 /** What spawning a process can fail with. */
 export type SpawnError = KernelError.InvalidArgument | KernelError.InvalidCapability | KernelError.StaleCapability | KernelError.RightsDenied
@@ -153,21 +152,21 @@ export const names = (): Effect.Effect<TestNames, SpawnError, Kernel.Kernel> =>
 export class StillWaiting extends Data.TaggedError("StillWaiting")<{ readonly limit: string }> {}
 
 /**
- * Runs `effect` while advancing the `TestClock` by `step` whenever everything is blocked, so
- * code that sleeps (back-offs, retries, timeouts) proceeds without real waiting. Errors: those of
- * `effect`, and `StillWaiting` after `limit` of virtual time (default 1 minute): nothing waits
- * forever.
+ * Runs `effect` while advancing the `TestClock` by `step` whenever everything is blocked (the
+ * kernel settled, `Kernel.settle`), so code that sleeps (back-offs, retries, timeouts) proceeds
+ * without real waiting. Errors: those of `effect`, and `StillWaiting` after `limit` of virtual
+ * time (default 1 minute): nothing waits forever.
  */
 export const withClock = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
   step: Duration.DurationInput = "10 millis",
   limit: Duration.DurationInput = "1 minute"
-): Effect.Effect<A, E | StillWaiting, R> =>
+): Effect.Effect<A, E | StillWaiting, R | Kernel.Kernel> =>
   Effect.gen(function* () {
     const fiber = yield* Effect.fork(effect)
     const steps = Math.ceil(Duration.toMillis(limit) / Duration.toMillis(step))
     for (let i = 0; i <= steps; i++) {
-      yield* Effect.repeatN(Effect.yieldNow(), 20)
+      yield* Kernel.settle
       const done = fiber.unsafePoll()
       if (done !== null) return yield* done
       yield* TestClock.adjust(step)
