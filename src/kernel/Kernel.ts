@@ -335,9 +335,13 @@ export const layer = (options: KernelOptions = {}): Layer.Layer<Kernel> => {
     )
   )
   if (seed === undefined) return kernel
+  // Set one after another: merged (built concurrently), Effect does not undo them afterwards.
   return Layer.flatMap(kernel, (context) => {
     const k = Context.get(context, Kernel)
-    return Layer.mergeAll(Layer.succeedContext(context), Layer.setScheduler(k.scheduler.root), Layer.setClock(k.scheduler.clock!), Layer.setRandom(k.random!))
+    return [Layer.setScheduler(k.scheduler.root), Layer.setClock(k.scheduler.clock!), Layer.setRandom(k.random!)].reduce(
+      (built: Layer.Layer<Kernel>, setting) => Layer.provideMerge(setting, built),
+      Layer.succeedContext(context)
+    )
   })
 }
 

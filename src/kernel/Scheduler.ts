@@ -76,6 +76,9 @@ export class VirtualClock implements Clock.Clock {
   private now = 0
   private readonly timers = new TimerQueue()
 
+  /** `wake`: called on every new deadline (a sleep from outside a drain must start one to be reached). */
+  constructor(private readonly wake: () => void) {}
+
   unsafeCurrentTimeMillis(): number {
     return this.now
   }
@@ -92,6 +95,7 @@ export class VirtualClock implements Clock.Clock {
     if (!Number.isFinite(ms)) return Effect.never
     return Effect.async<void>((resume) => {
       const t = this.timers.add(this.now + Math.max(0, ms), () => resume(Effect.void))
+      this.wake()
       return Effect.sync(() => {
         this.timers.cancel(t)
       })
@@ -188,7 +192,7 @@ export class KernelScheduler {
 
   constructor(readonly seed?: number) {
     this.prng = seed === undefined ? undefined : new Prng(seed)
-    this.clock = seed === undefined ? undefined : new VirtualClock()
+    this.clock = seed === undefined ? undefined : new VirtualClock(() => this.wake())
     this.root = this.schedulerFor(this.rootAccount)
     this.kernel = this.schedulerFor(this.kernelAccount)
   }
@@ -201,6 +205,11 @@ export class KernelScheduler {
   /** Queues `task` for `account`; starts a drain if none is running or scheduled. */
   enqueue(task: Scheduler.Task, account: CpuAccount): void {
     this.queue.push(task, account)
+    this.wake()
+  }
+
+  /** Starts a drain (by a microtask) unless one is running or scheduled. */
+  private wake(): void {
     if (!this.running && !this.drainPending) {
       this.drainPending = true
       queueMicrotask(this.drainScheduled)
@@ -226,7 +235,7 @@ export class KernelScheduler {
 
   private readonly drainScheduled = () => {
     this.drainPending = false
-    if (!this.running && this.queue.size > 0) this.drain()
+    if (!this.running && (this.queue.size > 0 || (this.clock !== undefined && this.clock.pending > 0))) this.drain()
   }
 
   private readonly closeSlice = () => {
