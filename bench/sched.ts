@@ -52,6 +52,17 @@ const timerLag = (timeouts: number) =>
     })
   )
 
+/** Lateness in milliseconds of `timeouts` × 20 ms host timers with nothing else running: the host's own. */
+const hostLag = async (timeouts: number) => {
+  const late: Array<number> = []
+  for (let i = 0; i < timeouts; i++) {
+    const t0 = performance.now()
+    await new Promise<void>((resolve) => setTimeout(resolve, 20))
+    late.push(performance.now() - t0 - 20)
+  }
+  return late.sort((a, b) => a - b)
+}
+
 /** The `q`-quantile of sorted samples. */
 const quantile = (sorted: ReadonlyArray<number>, q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!
 
@@ -197,6 +208,8 @@ export const schedBenchmarks: ReadonlyArray<Benchmark> = [
     unit: "ms",
     run: async () => quantile(await (lagRun ??= timerLag(200)), 0.5)
   },
+  // The same 200 × 20 ms as plain host timers with nothing running: what the host adds by itself.
+  { name: "sched.timer_lag_idle_host.ms", unit: "ms", run: async () => quantile(await hostLag(200), 0.99) },
   { name: "sched.run_sync.null_call.us", unit: "µs", run: () => runSyncCost(false) },
   { name: "sched.run_sync.yield.us", unit: "µs", run: () => runSyncCost(true) },
   { name: "sched.handoff.default_vs_kernel", unit: "ratio", run: () => handoffRatio(5) },
