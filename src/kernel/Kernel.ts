@@ -205,7 +205,8 @@ export class KernelCore {
    * Waits until no kernel fiber is ready: every process is blocked (on IPC, a deadline or the
    * host). Between looks it lets the caller's other fibers run (a few yields) and, while kernel
    * fibers are ready, gives the host a turn (the kernel drains in slices between host turns).
-   * For root-task code and tests that must observe a quiescent kernel. Errors: none.
+   * For root-task code and tests that must observe a quiescent kernel; it waits for good while
+   * some process never blocks. Errors: none.
    */
   readonly settle: Effect.Effect<void> = Effect.suspend(() => {
     const look = (): Effect.Effect<void> =>
