@@ -142,13 +142,11 @@ export class KernelCore {
 
   /** Starts `program` as the main fiber of a created process. */
   start<A, E>(pcb: Pcb, program: Effect.Effect<A, E, Process>): Effect.Effect<void> {
-    return Effect.suspend(() => {
+    return this.onProcessScheduler(pcb, () => {
       if (pcb.status !== "created") return Effect.void
       pcb.status = "running"
       const run = Effect.mapInputContext(program, (_: Context.Context<never>) => Context.make(Process, pcb))
-      const account = new CpuAccount(pcb.pid, pcb.generation, pcb.name)
-      this.accounts.set(pcb.pid, account)
-      return Effect.map(this.onScheduler(Effect.forkDaemon(run), this.scheduler.schedulerFor(account)), (fiber) => {
+      return Effect.map(Effect.forkDaemon(run), (fiber) => {
         pcb.main = fiber as Fiber.RuntimeFiber<unknown, unknown>
         // An observer, not `onExit`: a fiber interrupted before its first step never runs its
         // own finalizers, but its observers always hear of its end.
@@ -156,6 +154,20 @@ export class KernelCore {
           this.runKernel(teardown(pcb, exit))
         })
       })
+    })
+  }
+
+  /**
+   * Runs `body()` with `pcb`'s scheduler account (made now, if `pcb` has not started) as its
+   * scheduler, so that the main fiber it forks, and every fiber forked from that, run on the
+   * kernel's scheduler for `pcb` (with the virtual clock and seeded `Random` in seeded mode).
+   */
+  private onProcessScheduler(pcb: Pcb, body: () => Effect.Effect<void>): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (pcb.status !== "created") return body()
+      const account = new CpuAccount(pcb.pid, pcb.generation, pcb.name)
+      this.accounts.set(pcb.pid, account)
+      return this.onScheduler(Effect.suspend(body), this.scheduler.schedulerFor(account))
     })
   }
 

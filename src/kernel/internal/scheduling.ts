@@ -11,6 +11,10 @@
  *   a cancelled timer is never popped.
  */
 
+// Captured at load, as the kernel's other built-ins: a program that replaces them changes only what it sees.
+const imul = Math.imul
+const floor = Math.floor
+
 /**
  * Ready tasks and who they run for, in a circular buffer that doubles when full (two parallel
  * arrays: pushing allocates nothing). The owner of the last task taken is in `owner`.
@@ -95,12 +99,12 @@ export class Prng {
 
   /** `seed`: any safe integer; its low 53 bits matter. */
   constructor(seed: number) {
-    let s = (seed >>> 0) ^ Math.floor(seed / 4294967296)
+    let s = (seed >>> 0) ^ floor(seed / 4294967296)
     const split = () => {
       s = (s + 0x9e3779b9) | 0
       let z = s
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b)
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35)
+      z = imul(z ^ (z >>> 16), 0x85ebca6b)
+      z = imul(z ^ (z >>> 13), 0xc2b2ae35)
       return (z ^ (z >>> 16)) >>> 0
     }
     this.a = split()
@@ -123,7 +127,7 @@ export class Prng {
 
   /** An integer in `[0, n)`, for `1 <= n <= 2^32`. */
   below(n: number): number {
-    return Math.floor((this.next() / 4294967296) * n)
+    return floor((this.next() / 4294967296) * n)
   }
 }
 
