@@ -8,6 +8,7 @@ import { type Capability, Rights } from "../src/kernel/Capability.js"
 import type { KernelCore } from "../src/kernel/Kernel.js"
 import { asyncHandoff, onScheduler } from "./floor.js"
 import { type Benchmark, microsPerOp, runLoop } from "./harness.js"
+import { pairedRatio } from "./paired.js"
 
 /** Boots a kernel of `frames` frames, runs `body` with it, and shuts it down. */
 export const withKernel = <A>(body: (k: KernelCore) => Effect.Effect<A, unknown, Kernel.Kernel>, frames = 4096): Promise<A> =>
@@ -93,19 +94,19 @@ const sendThroughput = () =>
     })
   )
 
-/** The null call's microseconds ÷ the floor hand-off's, over `rounds` alternating rounds. */
+/** The null call's microseconds ÷ the floor hand-off's, over `rounds` alternating rounds (`pairedRatio`). */
 const nullCallVsFloor = (rounds: number) =>
   withKernel((k) =>
     Effect.gen(function* () {
       const { port } = yield* echoServer(k, 0)
       const floor = runLoop(onScheduler(asyncHandoff))
-      let callUs = Infinity
-      let floorUs = Infinity
-      for (let round = 0; round < rounds; round++) {
-        floorUs = Math.min(floorUs, yield* Effect.promise(() => microsPerOp(50_000, floor, 1)))
-        callUs = Math.min(callUs, yield* Effect.promise(() => microsPerOp(50_000, (n) => callLoop(k, port, n, { label: 1 }), 1)))
-      }
-      return callUs / floorUs
+      return yield* Effect.promise(() =>
+        pairedRatio(
+          rounds,
+          () => microsPerOp(20_000, (n) => callLoop(k, port, n, { label: 1 }), 1),
+          () => microsPerOp(20_000, floor, 1)
+        )
+      )
     })
   )
 
@@ -114,8 +115,8 @@ export const ipcBenchmarks: ReadonlyArray<Benchmark> = [
   { name: "ipc.call_256B.us", unit: "µs", run: callLatency(new Uint8Array(256).fill(1)) },
   { name: "ipc.send.msgs_per_s", unit: "msg/s", run: sendThroughput },
   // Both sides on the kernel scheduler (the floor on one of its own, see floor.ts), timed in
-  // alternating rounds, each side the best of its rounds.
-  { name: "ipc.null_call.vs_floor", unit: "ratio", run: () => nullCallVsFloor(5) },
+  // alternating rounds: the median of the rounds' ratios.
+  { name: "ipc.null_call.vs_floor", unit: "ratio", run: () => nullCallVsFloor(11) },
   {
     name: "ipc.null_call.vs_peer",
     unit: "ratio",

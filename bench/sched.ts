@@ -10,6 +10,7 @@ import type { KernelCore } from "../src/kernel/Kernel.js"
 import type { Pcb } from "../src/kernel/Process.js"
 import { asyncHandoff, onScheduler, Wakeup } from "./floor.js"
 import { type Benchmark, microsPerOp, microsPerOpTimed, runLoop } from "./harness.js"
+import { pairedRatio } from "./paired.js"
 import { echoServer, withKernel } from "./ipc.js"
 
 /** A client process calling `port` with null messages as fast as it can, forever. */
@@ -109,18 +110,13 @@ const runSyncCost = (bare: boolean) =>
     })
   )
 
-/** Effect's default scheduler's hand-off ÷ the kernel scheduler's, in alternating rounds. */
-const handoffRatio = async (rounds: number) => {
-  const onDefault = runLoop(onScheduler(asyncHandoff, Scheduler.defaultScheduler))
-  const onKernel = runLoop(onScheduler(asyncHandoff))
-  let defaultUs = Infinity
-  let kernelUs = Infinity
-  for (let round = 0; round < rounds; round++) {
-    defaultUs = Math.min(defaultUs, await microsPerOp(50_000, onDefault, 1))
-    kernelUs = Math.min(kernelUs, await microsPerOp(50_000, onKernel, 1))
-  }
-  return defaultUs / kernelUs
-}
+/** Effect's default scheduler's hand-off ÷ the kernel scheduler's, in alternating rounds (`pairedRatio`). */
+const handoffRatio = (rounds: number) =>
+  pairedRatio(
+    rounds,
+    () => microsPerOp(20_000, runLoop(onScheduler(asyncHandoff, Scheduler.defaultScheduler)), 1),
+    () => microsPerOp(20_000, runLoop(onScheduler(asyncHandoff)), 1)
+  )
 
 /** Frames and allocated pages of the large kernel memory. */
 const LARGE_FRAMES = 65_536
@@ -164,7 +160,7 @@ const copyCalls = (k: KernelCore, port: Capability, n: number) =>
 
 /**
  * A 64 B copy call on a kernel of 65,536 frames with 60,000 pages allocated (held by a process)
- * ÷ the same on a kernel of 4,096 frames, timed in alternating rounds (best of each).
+ * ÷ the same on a kernel of 4,096 frames, timed in alternating rounds (`pairedRatio`).
  */
 const largeMemoryRatio = (rounds: number) =>
   withKernel(
@@ -183,13 +179,13 @@ const largeMemoryRatio = (rounds: number) =>
           withKernel((small) =>
             Effect.gen(function* () {
               const smallPort = yield* copyServer(small)
-              let largeUs = Infinity
-              let smallUs = Infinity
-              for (let round = 0; round < rounds; round++) {
-                smallUs = Math.min(smallUs, yield* Effect.promise(() => microsPerOpTimed(50_000, (n) => copyCalls(small, smallPort, n), 1)))
-                largeUs = Math.min(largeUs, yield* Effect.promise(() => microsPerOpTimed(50_000, (n) => copyCalls(large, largePort, n), 1)))
-              }
-              return largeUs / smallUs
+              return yield* Effect.promise(() =>
+                pairedRatio(
+                  rounds,
+                  () => microsPerOpTimed(20_000, (n) => copyCalls(large, largePort, n), 1),
+                  () => microsPerOpTimed(20_000, (n) => copyCalls(small, smallPort, n), 1)
+                )
+              )
             })
           )
         )
@@ -212,6 +208,6 @@ export const schedBenchmarks: ReadonlyArray<Benchmark> = [
   { name: "sched.timer_lag_idle_host.ms", unit: "ms", run: async () => quantile(await hostLag(200), 0.99) },
   { name: "sched.run_sync.null_call.us", unit: "µs", run: () => runSyncCost(false) },
   { name: "sched.run_sync.yield.us", unit: "µs", run: () => runSyncCost(true) },
-  { name: "sched.handoff.default_vs_kernel", unit: "ratio", run: () => handoffRatio(5) },
-  { name: "sched.copy_64B.large_vs_small_memory", unit: "ratio", run: () => largeMemoryRatio(5) }
+  { name: "sched.handoff.default_vs_kernel", unit: "ratio", run: () => handoffRatio(11) },
+  { name: "sched.copy_64B.large_vs_small_memory", unit: "ratio", run: () => largeMemoryRatio(11) }
 ]
