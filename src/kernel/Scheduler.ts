@@ -8,8 +8,8 @@
  * in slices: a slice runs ready tasks one after another on one stack, with no microtask between
  * two hand-offs, and ends after `SLICE_MS` of host time; the rest waits for a `setImmediate`, so
  * the host's timers, I/O callbacks and other work run between slices. A deadline therefore fires
- * about one slice late at most however busy the kernel is, and every ready fiber gets a turn within
- * one pass of the queue (it is FIFO). Why `setImmediate` and not `setTimeout(0)` (which Node
+ * about one slice late however busy the kernel is (plus what the host adds: preemption, garbage
+ * collection), and every ready fiber gets a turn within one pass of the queue (it is FIFO). Why `setImmediate` and not `setTimeout(0)` (which Node
  * stretches to a millisecond) or a `MessageChannel`: see docs/scheduling.md, measured with a
  * large kernel memory.
  *
