@@ -1,12 +1,18 @@
 /**
  * The floors every kernel number is compared with: the raw Effect fiber hand-off, the obvious
  * Effect design of call/reply (a `Queue` plus a `Deferred` per call), and `memcpy` bandwidth.
+ *
+ * The hand-off and the peer design run on a kernel scheduler (`KernelScheduler`, the scheduler
+ * every process runs on), so that ratios against them compare designs, not schedulers: on
+ * Effect's default scheduler each hand-off also costs a microtask and a per-fiber runner lookup
+ * (`sched.handoff.default_vs_kernel` measures the difference).
  */
-import { Deferred, Effect, Fiber, Queue } from "effect"
+import { Deferred, Effect, Fiber, Queue, type Scheduler } from "effect"
+import { KernelScheduler } from "../src/kernel/Scheduler.js"
 import { type Benchmark, gbps, microsPerOp, runLoop } from "./harness.js"
 
 /** A one-slot wake-up built directly on `Effect.async`: the cheapest way one fiber resumes another. */
-class Wakeup {
+export class Wakeup {
   private waiter: ((e: Effect.Effect<void>) => void) | undefined = undefined
   private pending = false
   readonly wait: Effect.Effect<void> = Effect.async<void>((resume) => {
@@ -29,7 +35,7 @@ class Wakeup {
 }
 
 /** Two fibers resuming each other through `Effect.async` callbacks; `n` round trips. */
-const asyncHandoff = (n: number) =>
+export const asyncHandoff = (n: number) =>
   Effect.gen(function* () {
     const toServer = new Wakeup()
     const toClient = new Wakeup()
@@ -83,8 +89,17 @@ const memcpy = (size: number): Benchmark => ({
   }
 })
 
+/** The scheduler of the floors: a kernel scheduler of their own (no kernel around it). */
+const floorScheduler = new KernelScheduler()
+
+/** `loop`, its fibers on `scheduler` (default: the floors' kernel scheduler). */
+export const onScheduler =
+  (loop: (n: number) => Effect.Effect<void>, scheduler: Scheduler.Scheduler = floorScheduler.root) =>
+  (n: number) =>
+    Effect.withScheduler(loop(n), scheduler)
+
 export const floorBenchmarks: ReadonlyArray<Benchmark> = [
-  { name: "floor.async_handoff.us", unit: "µs", run: () => microsPerOp(50_000, runLoop(asyncHandoff)) },
-  { name: "peer.queue_call.us", unit: "µs", run: () => microsPerOp(20_000, runLoop(queueCall)) },
+  { name: "floor.async_handoff.us", unit: "µs", run: () => microsPerOp(50_000, runLoop(onScheduler(asyncHandoff))) },
+  { name: "peer.queue_call.us", unit: "µs", run: () => microsPerOp(20_000, runLoop(onScheduler(queueCall))) },
   ...SIZES.map(memcpy)
 ]

@@ -4,6 +4,14 @@ import { floorBenchmarks } from "./floor.js"
 import type { Benchmark } from "./harness.js"
 import { ipcBenchmarks } from "./ipc.js"
 import { protocolBenchmarks } from "./protocol.js"
+import { schedBenchmarks } from "./sched.js"
 import { vfsBenchmarks } from "./vfs.js"
 
-export const benchmarks: ReadonlyArray<Benchmark> = [...floorBenchmarks, ...ipcBenchmarks, ...protocolBenchmarks, ...bulkBenchmarks, ...vfsBenchmarks]
+export const benchmarks: ReadonlyArray<Benchmark> = [
+  ...floorBenchmarks,
+  ...ipcBenchmarks,
+  ...protocolBenchmarks,
+  ...bulkBenchmarks,
+  ...vfsBenchmarks,
+  ...schedBenchmarks
+]

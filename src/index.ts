@@ -5,7 +5,8 @@
  *   whole — `Memory`, `Caps`, `Process`, `Port`, `Message`, `Notification`, `Lease`, `Transfer`,
  *   `Ring`, `Protocol`, `Server`, `NameService`, `FsProtocol`, `Labels`, `Params`, `KernelError`,
  *   `IpcError`, `MemoryError`.
- * - The root task's API: `Kernel` (boot, `spawn`, `kill`, `restart`, counters), `Capability`
+ * - The root task's API: `Kernel` (boot, `spawn`, `kill`, `restart`, counters, `runSync`),
+ *   `Scheduler` (the kernel scheduler, its stats and the drive's errors), `Capability`
  *   (rights and capability spaces, for wiring initial capabilities), `Stats`, `Trace`,
  *   `PhysicalMemory`, `AddressSpace`, `Supervisor`, `FileSystemStack`, `bootFileSystem`, and the
  *   test kit `TestKernel`.
@@ -19,6 +20,7 @@ export * from "./api.js"
 export * as AddressSpace from "./memory/AddressSpace.js"
 export * as Capability from "./kernel/Capability.js"
 export * as Kernel from "./kernel/Kernel.js"
+export * as Scheduler from "./kernel/Scheduler.js"
 export * as PhysicalMemory from "./memory/PhysicalMemory.js"
 export * as Stats from "./kernel/Stats.js"
 export * as Trace from "./kernel/Trace.js"

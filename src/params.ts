@@ -52,6 +52,19 @@ export const defaultConfig: KernelConfig = {
   maxProcesses: 65_536
 }
 
+/**
+ * The kernel scheduler's slice: it runs ready fibers for at most this long (host time, plus the
+ * task under way) before it yields to the host's event loop, so a deadline is late by about one
+ * slice. A seeded kernel reads no host time and counts its slice in steps instead.
+ */
+export const SLICE_MS = 4
+export const SEEDED_SLICE_STEPS = 4096
+/**
+ * How long `runSync` drives the kernel, at most, for an effect that does not finish while other
+ * processes keep the kernel busy (the effect may be waiting on the host behind them).
+ */
+export const RUN_SYNC_LIMIT_MS = 5_000
+
 /** A typed protocol's largest message when `Protocol.make` is given none: four pages. */
 export const DEFAULT_MAX_MESSAGE = 16384
 

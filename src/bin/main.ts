@@ -3,7 +3,7 @@
  *
  * - `lab` (what `npm start` runs): measures the file workload through every transfer strategy,
  *   prints the table, and writes `report.md`, `throughput.svg` and `write-sequence.mmd`.
- * - `trace <scenario>`: prints (or writes) the Mermaid sequence diagram of one scenario.
+ * - `trace <scenario> [--seed N]`: prints (or writes) the Mermaid sequence diagram of one scenario (`--seed` seeds `race`).
  */
 import { Args, Command, HelpDoc, Options, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
@@ -157,11 +157,12 @@ const trace = Command.make(
       Lab.SCENARIOS.map((s) => [s, s] as const),
       { name: "scenario" }
     ),
-    out: Options.file("out").pipe(Options.optional, Options.withDescription("write the diagram to this file instead of printing it"))
+    out: Options.file("out").pipe(Options.optional, Options.withDescription("write the diagram to this file instead of printing it")),
+    seed: Options.integer("seed").pipe(Options.withDefault(1), Options.withDescription("the seed of a seeded scenario's kernel (race)"))
   },
-  ({ scenario, out }) =>
+  ({ scenario, out, seed }) =>
     Effect.gen(function* () {
-      const diagram = yield* Lab.trace(scenario)
+      const diagram = yield* Lab.trace(scenario, seed)
       if (Option.isSome(out)) yield* Effect.sync(() => fs.writeFileSync(out.value, diagram))
       else yield* Console.log(diagram.trimEnd())
     })

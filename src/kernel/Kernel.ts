@@ -9,7 +9,7 @@
  * - A pid names one process slot; a restart of that slot gets the next generation.
  * - A process leaves the table only through its teardown (`Process.teardown`), exactly once.
  */
-import { Cause, Context, Effect, Either, Exit, Fiber, FiberId, Layer } from "effect"
+import { Cause, Context, Effect, Either, Exit, Fiber, FiberId, Layer, Random, Runtime, type Scheduler } from "effect"
 import { AddressSpace, type PageRights } from "../memory/AddressSpace.js"
 import type { OutOfMemory } from "../memory/errors.js"
 import { PhysicalMemory } from "../memory/PhysicalMemory.js"
@@ -17,6 +17,7 @@ import { defaultConfig, type KernelConfig, PAGE_SHIFT } from "../params.js"
 import { Capability, CSpace, type KernelObject, type Rights } from "./Capability.js"
 import { InvalidArgument, type InvalidCapability, type RightsDenied, type StaleCapability } from "./errors.js"
 import { Pcb, Process, type ProcessExit, teardown } from "./Process.js"
+import { accountStats, CpuAccount, isDriving, KernelScheduler, ReentrantRunSync, WouldWaitOnHost } from "./Scheduler.js"
 import { KernelCounters, type KernelStats, snapshot } from "./Stats.js"
 import type { Tracer } from "./Trace.js"
 
@@ -50,9 +51,24 @@ export class KernelCore {
   private nextPid = 1
   private nextObject = 1
   private nextAccount = 1
+  /** The scheduler every process fiber runs on (see `Scheduler`). */
+  readonly scheduler: KernelScheduler
+  /** The `Random` of a seeded kernel's fibers; `undefined` for a live kernel (they keep the host's). */
+  readonly random: Random.Random | undefined
+  /** Scheduler accounts of started processes, by pid; an account leaves with its process. */
+  private readonly accounts = new Map<number, CpuAccount>()
+  /** Runtimes for the kernel's own fibers (teardown) and for `runSync`, made on first use. */
+  private kernelRuntime: Runtime.Runtime<never> | undefined = undefined
+  private rootRuntime: Runtime.Runtime<Kernel> | undefined = undefined
 
-  constructor(readonly config: KernelConfig) {
+  /** `seed`: seeded deterministic mode (see `layer`). */
+  constructor(
+    readonly config: KernelConfig,
+    seed?: number
+  ) {
     this.memory = new PhysicalMemory(config.frames)
+    this.scheduler = new KernelScheduler(seed)
+    this.random = seed === undefined ? undefined : Random.make(seed)
   }
 
   /** A fresh kernel-object id. */
@@ -75,7 +91,8 @@ export class KernelCore {
     return snapshot(this.counters, {
       processesAlive: this.table.size,
       framesInUse: this.memory.framesInUse,
-      framesTotal: this.memory.frames
+      framesTotal: this.memory.frames,
+      scheduler: { ...this.scheduler.stats(), processes: Array.from(this.accounts.values(), accountStats) }
     })
   }
 
@@ -125,7 +142,7 @@ export class KernelCore {
 
   /** Starts `program` as the main fiber of a created process. */
   start<A, E>(pcb: Pcb, program: Effect.Effect<A, E, Process>): Effect.Effect<void> {
-    return Effect.suspend(() => {
+    return this.onProcessScheduler(pcb, () => {
       if (pcb.status !== "created") return Effect.void
       pcb.status = "running"
       const run = Effect.mapInputContext(program, (_: Context.Context<never>) => Context.make(Process, pcb.handle))
@@ -134,9 +151,23 @@ export class KernelCore {
         // An observer, not `onExit`: a fiber interrupted before its first step never runs its
         // own finalizers, but its observers always hear of its end.
         fiber.addObserver((exit) => {
-          Effect.runFork(teardown(pcb, exit))
+          this.runKernel(teardown(pcb, exit))
         })
       })
+    })
+  }
+
+  /**
+   * Runs `body()` with `pcb`'s scheduler account (made now, if `pcb` has not started) as its
+   * scheduler, so that the main fiber it forks, and every fiber forked from that, run on the
+   * kernel's scheduler for `pcb` (with the virtual clock and seeded `Random` in seeded mode).
+   */
+  private onProcessScheduler(pcb: Pcb, body: () => Effect.Effect<void>): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (pcb.status !== "created") return body()
+      const account = new CpuAccount(pcb.pid, pcb.generation, pcb.name)
+      this.accounts.set(pcb.pid, account)
+      return this.onScheduler(Effect.suspend(body), this.scheduler.schedulerFor(account))
     })
   }
 
@@ -164,7 +195,80 @@ export class KernelCore {
   fault(pcb: Pcb, cause: Cause.Cause<unknown>): void {
     if (!pcb.alive) return
     pcb.fault ??= cause
-    Effect.runFork(this.kill(pcb))
+    this.runKernel(this.kill(pcb))
+  }
+
+  /**
+   * `effect` with the kernel's scheduler (as `scheduler`) and, in seeded mode, its virtual clock
+   * and seeded `Random`: what fibers forked inside it inherit.
+   */
+  private onScheduler<A, E, R>(effect: Effect.Effect<A, E, R>, scheduler: Scheduler.Scheduler): Effect.Effect<A, E, R> {
+    const on = Effect.withScheduler(effect, scheduler)
+    const clock = this.scheduler.clock
+    return clock === undefined ? on : Effect.withRandom(Effect.withClock(on, clock), this.random!)
+  }
+
+  /** Starts `effect` as a fiber of the kernel's own (process teardown, faults), on its scheduler. */
+  private runKernel(effect: Effect.Effect<void>): void {
+    this.kernelRuntime ??= Effect.runSync(this.onScheduler(Effect.runtime<never>(), this.scheduler.kernel))
+    Runtime.runFork(this.kernelRuntime)(effect)
+  }
+
+  /**
+   * Waits until no kernel fiber is ready: every process is blocked (on IPC, a deadline or the
+   * host). Between looks it lets the caller's other fibers run (a few yields) and, while kernel
+   * fibers are ready, gives the host a turn (the kernel drains in slices between host turns).
+   * For root-task code and tests that must observe a quiescent kernel; it waits for good while
+   * some process never blocks. Errors: none.
+   */
+  readonly settle: Effect.Effect<void> = Effect.suspend(() => {
+    const look = (): Effect.Effect<void> =>
+      Effect.flatMap(Effect.repeatN(Effect.yieldNow(), 20), () =>
+        this.scheduler.ready === 0
+          ? Effect.void
+          : Effect.flatMap(
+              Effect.async<void>((resume) => {
+                setImmediate(() => resume(Effect.void))
+              }),
+              look
+            )
+      )
+    return look()
+  })
+
+  /**
+   * The synchronous drive: runs `effect` (root-task code, with this kernel as its `Kernel`
+   * service) on this stack until it is done, running every ready kernel fiber it needs, without
+   * returning to the host's event loop. For effects that need only in-kernel work: a call into a
+   * server, a process's whole run. In seeded mode virtual sleeps complete too.
+   *
+   * Errors (and then the effect has been interrupted): `WouldWaitOnHost` when it waits on the
+   * host (nothing in the kernel is ready and it is not done: a real timer, host I/O, a promise),
+   * or did not finish within `limitMs` (default `RUN_SYNC_LIMIT_MS`) while other processes kept
+   * the kernel busy; `ReentrantRunSync` when called from inside a kernel fiber (or another drive),
+   * which changes nothing. Besides these, the effect's own failures.
+   */
+  runSyncExit<A, E>(effect: Effect.Effect<A, E, Kernel>, limitMs?: number): Exit.Exit<A, E | WouldWaitOnHost | ReentrantRunSync> {
+    if (isDriving()) return Exit.fail(new ReentrantRunSync({ operation: "runSync" }))
+    this.rootRuntime ??= Effect.runSync(this.onScheduler(Effect.provideService(Effect.runtime<Kernel>(), Kernel, this), this.scheduler.root))
+    // Not started on this stack: its first step runs inside the drive, under its guard.
+    const fiber = Runtime.runFork(this.rootRuntime)(effect, { immediate: false })
+    const outcome = this.scheduler.drive(fiber, limitMs)
+    if (outcome === "done") return fiber.unsafePoll()!
+    const reason = outcome === "idle" ? "nothing ready" : "limit"
+    fiber.unsafeInterruptAsFork(FiberId.none)
+    this.scheduler.drive(fiber, limitMs)
+    return Exit.fail(new WouldWaitOnHost({ operation: "runSync", reason }))
+  }
+
+  /**
+   * As `runSyncExit`, for plain JavaScript: returns the effect's value, or throws its failure
+   * (`Cause.squash`: the first typed error, else the defect), `WouldWaitOnHost` or `ReentrantRunSync`.
+   */
+  runSync<A, E>(effect: Effect.Effect<A, E, Kernel>, limitMs?: number): A {
+    const exit = this.runSyncExit(effect, limitMs)
+    if (Exit.isSuccess(exit)) return exit.value
+    throw Cause.squash(exit.cause)
   }
 
   /**
@@ -173,6 +277,7 @@ export class KernelCore {
    */
   unregister(pcb: Pcb, how: ProcessExit): void {
     this.memory.closeAccount(pcb.account)
+    this.accounts.delete(pcb.pid)
     this.table.delete(pcb.pid)
     if (how._tag === "Killed") this.counters.processesKilled++
     else this.counters.processesExited++
@@ -214,15 +319,45 @@ export class KernelCore {
 /** The root task's handle on a booted kernel. */
 export class Kernel extends Context.Tag("effect-microkernel/Kernel")<Kernel, KernelCore>() {}
 
-/** Boots a kernel with `config` (missing fields from `defaultConfig`); shutting the layer down kills every process. */
-export const layer = (config: Partial<KernelConfig> = {}): Layer.Layer<Kernel> =>
-  Layer.scoped(
+/** What `layer` takes: the limits (missing ones from `defaultConfig`) and the scheduling mode. */
+export interface KernelOptions extends Partial<KernelConfig> {
+  /**
+   * Seeded deterministic mode: the scheduler picks among ready fibers with a generator seeded by
+   * this safe integer, and the kernel's fibers, and the root task's inside the layer, run on it
+   * with a virtual clock (jumping to the next deadline when nothing is ready) and a `Random`
+   * seeded alike. The same seed and program give the same run. Default: live mode.
+   */
+  readonly seed?: number
+}
+
+/**
+ * Boots a kernel; shutting the layer down kills every process. With `seed`, the effect the layer
+ * is provided to runs on the kernel's scheduler, clock and `Random` as well (see `KernelOptions`).
+ * Defect: a seed that is not a safe integer.
+ */
+export const layer = (options: KernelOptions = {}): Layer.Layer<Kernel> => {
+  const { seed, ...config } = options
+  const kernel = Layer.scoped(
     Kernel,
     Effect.acquireRelease(
-      Effect.sync(() => new KernelCore({ ...defaultConfig, ...config })),
+      Effect.suspend(() =>
+        seed === undefined || Number.isSafeInteger(seed)
+          ? Effect.succeed(new KernelCore({ ...defaultConfig, ...config }, seed))
+          : Effect.die(new InvalidArgument({ operation: "Kernel.layer", reason: `seed must be a safe integer, got ${seed}` }))
+      ),
       (k) => k.shutdown()
     )
   )
+  if (seed === undefined) return kernel
+  // Set one after another: merged (built concurrently), Effect does not undo them afterwards.
+  return Layer.flatMap(kernel, (context) => {
+    const k = Context.get(context, Kernel)
+    return [Layer.setScheduler(k.scheduler.root), Layer.setClock(k.scheduler.clock!), Layer.setRandom(k.random!)].reduce(
+      (built: Layer.Layer<Kernel>, setting) => Layer.provideMerge(setting, built),
+      Layer.succeedContext(context)
+    )
+  })
+}
 
 /** Creates and starts a process running `program`. Errors as `KernelCore.create`. */
 export const spawn = <A, E>(
@@ -244,6 +379,9 @@ export const restart = <A, E>(
 
 /** Kills a process and waits for its teardown. */
 export const kill = (pcb: Pcb): Effect.Effect<void> => pcb.kernel.kill(pcb)
+
+/** Waits until no kernel fiber is ready (see `KernelCore.settle`). */
+export const settle: Effect.Effect<void, never, Kernel> = Effect.flatMap(Kernel, (k) => k.settle)
 
 /** A snapshot of the kernel's counters. */
 export const stats: Effect.Effect<KernelStats, never, Kernel> = Effect.map(Kernel, (k) => k.stats())

@@ -1,7 +1,9 @@
 /**
  * Kernel counters: plain numbers bumped in the kernel's synchronous sections (an Effect
- * `Metric.increment` costs ~350 ns, far too much per message). Read them as one snapshot.
+ * `Metric.increment` costs ~350 ns, far too much per message). Read them as one snapshot, with
+ * the scheduler's counters and each live process's steps and CPU time.
  */
+import type { AccountStats, SchedulerStats } from "./Scheduler.js"
 
 /** The kernel's mutable counters. Owned by the kernel; written only in synchronous sections. */
 export class KernelCounters {
@@ -37,7 +39,12 @@ export class KernelCounters {
   }
 }
 
-/** A point-in-time copy of the counters plus memory gauges. */
+/** The scheduler's counters and each live process's use of it (in order of start). */
+export interface SchedulingStats extends SchedulerStats {
+  readonly processes: ReadonlyArray<AccountStats>
+}
+
+/** A point-in-time copy of the counters plus memory gauges and the scheduler's counters. */
 export interface KernelStats {
   readonly syscalls: Readonly<Record<string, number>>
   readonly messages: number
@@ -61,10 +68,14 @@ export interface KernelStats {
   readonly processesAlive: number
   readonly framesInUse: number
   readonly framesTotal: number
+  readonly scheduler: SchedulingStats
 }
 
 /** Copies the counters into an immutable snapshot. */
-export const snapshot = (c: KernelCounters, gauges: { processesAlive: number; framesInUse: number; framesTotal: number }): KernelStats => ({
+export const snapshot = (
+  c: KernelCounters,
+  gauges: { processesAlive: number; framesInUse: number; framesTotal: number; scheduler: SchedulingStats }
+): KernelStats => ({
   syscalls: { ...c.syscalls },
   messages: c.messages,
   bytesCopied: c.bytesCopied,

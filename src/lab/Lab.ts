@@ -7,6 +7,7 @@ import { Effect, Either } from "effect"
 import * as Kernel from "../kernel/Kernel.js"
 import { toMermaid, Tracer } from "../kernel/Trace.js"
 import * as Port from "../ipc/Port.js"
+import * as Race from "./scenarios/race.js"
 import { runVfsCell, type VfsCellSpec, type VfsMeasurement, VFS_STRATEGIES, type VfsStrategy } from "./VfsWorkload.js"
 import { type CellSpec, type Measurement, runCell, STRATEGIES, type Strategy } from "./Workload.js"
 
@@ -96,15 +97,17 @@ export const run = (
   })
 
 /** The scenarios `trace` can draw. */
-export const SCENARIOS = ["write", "read", "open", "peer-death"] as const
+export const SCENARIOS = ["write", "read", "open", "peer-death", "race"] as const
 /** A traced scenario. */
 export type Scenario = (typeof SCENARIOS)[number]
 
 /**
  * Runs `scenario` on a traced kernel and returns its Mermaid `sequenceDiagram`: `open`, `write`
- * and `read` of an 8 KiB file through the VFS and the RAM file system (by lease), and `peer-death`.
+ * and `read` of an 8 KiB file through the VFS and the RAM file system (by lease), `peer-death`,
+ * and `race` on a kernel seeded with `seed` (default 1; see `scenarios/race.ts`).
  */
-export const trace = (scenario: Scenario): Effect.Effect<string> => {
+export const trace = (scenario: Scenario, seed = 1): Effect.Effect<string> => {
+  if (scenario === "race") return Effect.map(Race.run(seed), (r) => r.diagram)
   const tracer = new Tracer()
   if (scenario === "peer-death") return peerDeath(tracer)
   return Effect.map(runVfsCell({ strategy: "vfs.lease", size: 8192, clients: 1, ops: 1 }, { tracer, step: scenario }), () =>

@@ -15,19 +15,19 @@
  * Everything here is root-task code (it needs the `Kernel` service); the programs it runs see
  * only their `Process`, exactly as in production.
  */
-import { Cause, Data, Duration, Effect, Fiber, TestClock } from "effect"
+import { Cause, Data, Duration, Effect, Exit, Fiber, Scheduler, TestClock } from "effect"
 import * as Port from "../ipc/Port.js"
 import * as Protocol from "../ipc/Protocol.js"
 import * as Capability from "../kernel/Capability.js"
 import type * as KernelError from "../kernel/errors.js"
 import * as Kernel from "../kernel/Kernel.js"
 import type * as Process from "../kernel/Process.js"
+import * as Trace from "../kernel/Trace.js"
 import * as Server from "../lib/Server.js"
-import type * as Params from "../params.js"
 import * as NameServer from "../servers/names/NameServer.js"
 
-/** A kernel for tests: `Kernel.layer` with 1,024 frames (4 MiB) unless `config` says otherwise. */
-export const layer = (config: Partial<Params.KernelConfig> = {}) => Kernel.layer({ frames: 1024, ...config })
+/** A kernel for tests: `Kernel.layer` with 1,024 frames (4 MiB) unless `options` say otherwise. */
+export const layer = (options: Kernel.KernelOptions = {}) => Kernel.layer({ frames: 1024, ...options })
 
 /** What spawning a process can fail with. */
 export type SpawnError = KernelError.InvalidArgument | KernelError.InvalidCapability | KernelError.StaleCapability | KernelError.RightsDenied
@@ -55,6 +55,8 @@ export interface ServeOptions {
   readonly workers?: number | { readonly min: number; readonly max: number }
   /** Capacity of the server's port. Default 0 (rendezvous). */
   readonly capacity?: number
+  /** Capabilities the server holds in slots 0, 1, … (its port comes after them), e.g. to servers it calls. */
+  readonly caps?: ReadonlyArray<Kernel.InitialCapability>
 }
 
 /**
@@ -68,7 +70,7 @@ export const serve = <Ops extends Protocol.Operations, E = never>(
 ): Effect.Effect<TestServer<Ops>, SpawnError, Kernel.Kernel> =>
   Effect.gen(function* () {
     const k = yield* Kernel.Kernel
-    const process = yield* k.create({ name: options.name ?? protocol.name })
+    const process = yield* k.create({ name: options.name ?? protocol.name, caps: options.caps ?? [] })
     const port = yield* Port.createFor(process, options.capacity === undefined ? {} : { capacity: options.capacity })
     const counters = Server.counters(protocol)
     const serverOptions = options.workers === undefined ? { counters } : { counters, workers: options.workers }
@@ -153,25 +155,133 @@ export const names = (): Effect.Effect<TestNames, SpawnError, Kernel.Kernel> =>
 export class StillWaiting extends Data.TaggedError("StillWaiting")<{ readonly limit: string }> {}
 
 /**
- * Runs `effect` while advancing the `TestClock` by `step` whenever everything is blocked, so
- * code that sleeps (back-offs, retries, timeouts) proceeds without real waiting. Errors: those of
- * `effect`, and `StillWaiting` after `limit` of virtual time (default 1 minute): nothing waits
- * forever.
+ * Runs `effect` while advancing the `TestClock` by `step` whenever everything is blocked (the
+ * kernel settled, `Kernel.settle`), so code that sleeps (back-offs, retries, timeouts) proceeds
+ * without real waiting. Errors: those of `effect`, and `StillWaiting` after `limit` of virtual
+ * time (default 1 minute): nothing waits forever.
  */
 export const withClock = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
   step: Duration.DurationInput = "10 millis",
   limit: Duration.DurationInput = "1 minute"
-): Effect.Effect<A, E | StillWaiting, R> =>
+): Effect.Effect<A, E | StillWaiting, R | Kernel.Kernel> =>
   Effect.gen(function* () {
     const fiber = yield* Effect.fork(effect)
     const steps = Math.ceil(Duration.toMillis(limit) / Duration.toMillis(step))
     for (let i = 0; i <= steps; i++) {
-      yield* Effect.repeatN(Effect.yieldNow(), 20)
+      yield* Kernel.settle
       const done = fiber.unsafePoll()
       if (done !== null) return yield* done
       yield* TestClock.adjust(step)
     }
     yield* Fiber.interrupt(fiber)
     return yield* new StillWaiting({ limit: Duration.format(Duration.decode(limit)) })
+  })
+
+/** A seeded run stopped: nothing in the kernel could run any more, and the scenario had not finished. */
+export class Deadlock extends Data.TaggedError("Deadlock")<{ readonly seed: number; readonly virtualTimeMs: number }> {
+  override get message() {
+    return `seed ${this.seed}: deadlock at ${this.virtualTimeMs} ms of virtual time: every fiber waits and no deadline is pending`
+  }
+}
+
+/**
+ * A scenario to explore: root-task code (it spawns servers and clients with the `Kernel`
+ * service) that fails, with a typed error or a defect, when it observes a bug.
+ */
+export type Scenario<A, E> = Effect.Effect<A, E, Kernel.Kernel>
+
+/** One seeded run of a scenario. */
+export interface Run<A, E> {
+  readonly seed: number
+  readonly exit: Exit.Exit<A, E | Deadlock | StillWaiting>
+  /** The message-sequence trace of the whole run (its kernel traces from boot). */
+  readonly trace: ReadonlyArray<Trace.TraceEvent>
+  /** The trace as a Mermaid `sequenceDiagram`. */
+  readonly diagram: string
+}
+
+/** Options of `replay` and `explore`. */
+export interface RunOptions {
+  /** The kernel of every run (frames default 1,024 as in `layer`; the seed is the run's). */
+  readonly kernel?: Omit<Kernel.KernelOptions, "seed">
+  /** Virtual time after which a run that has not finished fails with `StillWaiting`. Default 1 hour. */
+  readonly limit?: Duration.DurationInput
+}
+
+/** Options of `explore`. */
+export interface ExploreOptions extends RunOptions {
+  /** Schedules to try. */
+  readonly schedules: number
+  /** The first schedule's seed; schedule `i` runs with seed `seed + i`. Default 1. */
+  readonly seed?: number
+}
+
+/** What `explore` found: every schedule passed, or the first that failed. */
+export type Explored<A, E> =
+  { readonly _tag: "Passed"; readonly schedules: number } | { readonly _tag: "Failed"; readonly schedule: number; readonly run: Run<A, E> }
+
+/** Waits for a turn of the host's event loop, off the kernel's scheduler (so off its schedule). */
+const hostTurn: Effect.Effect<void> = Effect.withScheduler(
+  Effect.async<void>((resume) => {
+    setImmediate(() => resume(Effect.void))
+  }),
+  Scheduler.defaultScheduler
+)
+
+/**
+ * Runs `scenario` once on a fresh kernel seeded with `seed` (`Kernel.layer({ seed })`: seeded
+ * choice among ready fibers, virtual clock), tracing it. The same seed reruns exactly the same
+ * schedule: same trace, same outcome. The run's exit is the scenario's, or `Deadlock` (nothing
+ * can run and it has not finished) or `StillWaiting` (past `options.limit` of virtual time).
+ * Errors: none (a failure of the scenario is in the exit).
+ */
+export const replay = <A, E>(seed: number, scenario: Scenario<A, E>, options: RunOptions = {}): Effect.Effect<Run<A, E>> => {
+  const limitMs = Duration.toMillis(options.limit ?? "1 hour")
+  return Effect.scoped(
+    Effect.gen(function* () {
+      const k = yield* Kernel.Kernel
+      const tracer = new Trace.Tracer()
+      k.tracer = tracer
+      const clock = k.scheduler.clock!
+      const fiber = yield* Effect.fork(scenario)
+      // The watch runs off the kernel: it reads the kernel, never wakes it, so it cannot change the schedule.
+      const exit = yield* Effect.withScheduler(
+        Effect.gen(function* () {
+          for (;;) {
+            yield* hostTurn
+            const done = fiber.unsafePoll()
+            if (done !== null) return done
+            const stuck =
+              k.scheduler.ready === 0 && clock.pending === 0
+                ? new Deadlock({ seed, virtualTimeMs: clock.unsafeCurrentTimeMillis() })
+                : clock.unsafeCurrentTimeMillis() > limitMs
+                  ? new StillWaiting({ limit: Duration.format(Duration.millis(limitMs)) })
+                  : undefined
+            if (stuck !== undefined) {
+              yield* Fiber.interruptFork(fiber)
+              return Exit.fail(stuck)
+            }
+          }
+        }),
+        Scheduler.defaultScheduler
+      )
+      return { seed, exit, trace: tracer.events, diagram: Trace.toMermaid(tracer.events, `seed ${seed}`) }
+    }).pipe(Effect.provide(layer({ ...options.kernel, seed })))
+  )
+}
+
+/**
+ * Runs `scenario` under `options.schedules` seeded schedules (seeds `seed`, `seed + 1`, …) and
+ * reports the first that failed, with its seed and trace (`replay(run.seed, scenario)` reruns
+ * it exactly), or that all passed. Errors: none.
+ */
+export const explore = <A, E>(scenario: Scenario<A, E>, options: ExploreOptions): Effect.Effect<Explored<A, E>> =>
+  Effect.gen(function* () {
+    const first = options.seed ?? 1
+    for (let schedule = 0; schedule < options.schedules; schedule++) {
+      const run = yield* replay(first + schedule, scenario, options)
+      if (Exit.isFailure(run.exit)) return { _tag: "Failed", schedule, run } as const
+    }
+    return { _tag: "Passed", schedules: options.schedules } as const
   })

@@ -159,7 +159,7 @@ describe("direct calls", () => {
     Effect.gen(function* () {
       const { server, port } = yield* directServer(() => Effect.die("broken handler"))
       const client = yield* Kernel.spawn(
-        Effect.all([tagOf(Port.callDirect(0, { label: 1 })), Effect.zipRight(settle, tagOf(Port.callDirect(0, { label: 1 })))]),
+        Effect.all([tagOf(Port.callDirect(0, { label: 1 })), Effect.zipRight(Effect.repeatN(Effect.yieldNow(), 20), tagOf(Port.callDirect(0, { label: 1 })))]),
         {
           caps: [{ cap: port }]
         }

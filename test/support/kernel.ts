@@ -14,5 +14,5 @@ export const serverWithPort = (capacity = 0, name = "server") =>
     return { server, port: Either.getOrThrow(Port.createFor(server, { capacity })) }
   })
 
-/** Lets every runnable fiber run until all are blocked (a few scheduler turns). */
-export const settle = Effect.repeatN(Effect.yieldNow(), 20)
+/** Lets every runnable fiber run until all are blocked (`Kernel.settle`). */
+export const settle = Kernel.settle

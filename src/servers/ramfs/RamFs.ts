@@ -15,7 +15,7 @@
  *   check. The guards of `unlink`, `rmdir` and `rename` (`ESTALE`) let the VFS act on exactly the
  *   inode it checked.
  */
-import { Effect } from "effect"
+import { type Clock, Effect } from "effect"
 import { FsProtocol as Fs, Lease, Memory, type Message, Params, type Process, Server } from "../../api.js"
 
 const { DIR_PAGE, FsError, FsProtocol, NAME_MAX } = Fs
@@ -48,15 +48,6 @@ interface Inode {
   readonly target: string
 }
 
-const epochOffset = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint()
-let lastNs = 0n
-/** Wall-clock nanoseconds, strictly increasing across calls. */
-const nowNs = (): bigint => {
-  const t = epochOffset + process.hrtime.bigint()
-  lastNs = t > lastNs ? t : lastNs + 1n
-  return lastNs
-}
-
 const fail = (code: string) => Effect.fail(new FsError({ code }))
 
 /** The store: every inode and every region of frames. Owned by the server's one worker. */
@@ -67,14 +58,24 @@ class Store {
   /** The region of each live file page. */
   readonly regionOf = new Map<number, number>()
   private nextIno = 2
+  /** The last timestamp given out. */
+  private lastNs = 0n
   readonly root: Inode
 
-  constructor() {
+  /** `clock`: the server's Effect `Clock` (a kernel's virtual one in seeded mode). */
+  constructor(private readonly clock: Clock.Clock) {
     this.root = this.make("dir", 0o755, 0, 0, "", 1)
   }
 
+  /** The clock's nanoseconds, strictly increasing across calls. */
+  now(): bigint {
+    const t = this.clock.unsafeCurrentTimeNanos()
+    this.lastNs = t > this.lastNs ? t : this.lastNs + 1n
+    return this.lastNs
+  }
+
   make(type: FileType, mode: number, uid: number, gid: number, target: string, ino = this.nextIno++): Inode {
-    const t = nowNs()
+    const t = this.now()
     const inode: Inode = {
       ino,
       type,
@@ -170,7 +171,7 @@ const resize = (s: Store, inode: Inode, size: number): Effect.Effect<void, never
   Effect.suspend(() => {
     const old = inode.size
     inode.size = size
-    inode.mtimeNs = inode.ctimeNs = nowNs()
+    inode.mtimeNs = inode.ctimeNs = s.now()
     if (size >= old) return Effect.void
     const keep = Math.ceil(size / PAGE_SIZE)
     const freed = dropPages(s, inode, keep)
@@ -244,8 +245,9 @@ const leaseError = (e: { readonly _tag: string }) => new FsError({ code: e._tag 
 const ZEROS = new Uint8Array(PAGE_SIZE)
 
 /** The handlers of one RAM file system (fresh state per call: a restarted server starts empty). */
-export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, never, Process.Process> = Effect.sync(() => {
-  const s = new Store()
+export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, never, Process.Process> = Effect.map(Effect.clock, (clock) => {
+  const s = new Store(clock)
+  const nowNs = () => s.now()
   /** Checks a read or write: a regular file, a sane range, and a lease to move the bytes through. */
   const leasedFile = (ino: number, offset: number, length: number, item: DeliveredItem | undefined) => {
     const i = inodeOf(s, ino)
