@@ -32,7 +32,7 @@ import { remove as removeCap } from "../kernel/Caps.js"
 import { read as readMemory, write as writeMemory } from "../kernel/Memory.js"
 import { LABEL_BITS, RESERVED, SPILLED, Status } from "./labels.js"
 import type { DeliveredItem, Message, Received, ReplyMessage, TransferItem } from "./Message.js"
-import { unsafeCallFrom } from "./Port.js"
+import { unsafeCallDirectFrom, unsafeCallFrom } from "./Port.js"
 
 // --- errors -------------------------------------------------------------------------------------
 
@@ -245,7 +245,16 @@ export interface ClientOptions {
    * exponential from 10 ms, at most 8 retries (about 2.5 s in all).
    */
   readonly retry?: Schedule.Schedule<unknown, unknown>
+  /**
+   * Call the server directly (`Port.callDirect`: the server's code runs on the calling fiber, no
+   * hand-off) — for every operation (`true`) or for the named ones. A server that serves no direct
+   * calls is called the ordinary way. Default: none.
+   */
+  readonly direct?: boolean | ReadonlyArray<string>
 }
+
+/** How a method reaches its server: an ordinary call or a direct one (same arguments, same errors). */
+type Caller = typeof unsafeCallFrom
 
 /** The default retry schedule of resolvable clients. */
 export const defaultRetry: Schedule.Schedule<unknown, unknown> = Schedule.exponential("10 millis").pipe(Schedule.intersect(Schedule.recurs(8)))
@@ -296,9 +305,10 @@ const callWith = (
   payload: unknown,
   extras: Extras | undefined,
   inlineMax: number,
-  buffer: ThreadBuffer | undefined
+  buffer: ThreadBuffer | undefined,
+  caller: Caller
 ): Effect.Effect<unknown, unknown, Process> => {
-  // Transient: `unsafeCallFrom` below copies inline bytes into the kernel before it returns.
+  // Transient: the call below copies inline bytes into the kernel before it returns.
   const bytes = entry.payload.encode(payload, inlineMax, true)
   if (typeof bytes === "string") return Effect.fail(invalid(protocol, entry, bytes))
   const caps = extras?.caps ?? NONE
@@ -309,15 +319,15 @@ const callWith = (
   }
   if (bytes.length <= inlineMax) {
     const msg = new WireMessage(entry.ordinal, bytes, caps, items)
-    return unsafeCallFrom(fiber, slot, msg, buffer?.options, entry.onReply)
+    return caller(fiber, slot, msg, buffer?.options, entry.onReply)
   }
   if (bytes.length > protocol.maxMessage) {
     return Effect.fail(invalid(protocol, entry, `payload is ${bytes.length} bytes, more than the protocol's maxMessage ${protocol.maxMessage}`))
   }
   return Effect.flatMap(buffer === undefined ? threadBuffer(protocol.maxMessage) : Effect.succeed(buffer), (b) =>
-    Effect.zipRight(
-      writeMemory(b.address, bytes),
-      unsafeCallFrom(
+    // The call is made once the payload is in the buffer: the caller acts when it is called.
+    Effect.flatMap(writeMemory(b.address, bytes), () =>
+      caller(
         fiber,
         slot,
         new WireMessage(entry.ordinal | SPILLED, EMPTY, caps, [...items, { _tag: "copy", address: b.address, length: bytes.length }]),
@@ -392,15 +402,22 @@ export const dropCaps = (slots: ReadonlyArray<number>): Effect.Effect<void, neve
   Effect.forEach(slots, (s) => Effect.ignore(removeCap(s)), { discard: true })
 
 /** One call on `slot`, with this thread's buffer when the answer may be too long to go inline. */
-const callOn = (protocol: Protocol, entry: Entry, slot: number, payload: unknown, extras: Extras | undefined): Effect.Effect<unknown, unknown, Process> =>
+const callOn = (
+  protocol: Protocol,
+  entry: Entry,
+  slot: number,
+  payload: unknown,
+  extras: Extras | undefined,
+  caller: Caller
+): Effect.Effect<unknown, unknown, Process> =>
   Effect.withFiberRuntime((fiber) => {
     const f = fiber as Fiber.RuntimeFiber<unknown, unknown>
     const p = processOf(f)
     const inlineMax = p.kernel.config.inlineMax
-    if (entry.answerMax <= inlineMax) return callWith(f, protocol, entry, slot, payload, extras, inlineMax, undefined)
+    if (entry.answerMax <= inlineMax) return callWith(f, protocol, entry, slot, payload, extras, inlineMax, undefined, caller)
     const buffer = heldBuffer(f, p, protocol.maxMessage)
-    if (buffer !== undefined) return callWith(f, protocol, entry, slot, payload, extras, inlineMax, buffer)
-    return Effect.flatMap(acquireBuffer(f, p, protocol.maxMessage), (b) => callWith(f, protocol, entry, slot, payload, extras, inlineMax, b))
+    if (buffer !== undefined) return callWith(f, protocol, entry, slot, payload, extras, inlineMax, buffer, caller)
+    return Effect.flatMap(acquireBuffer(f, p, protocol.maxMessage), (b) => callWith(f, protocol, entry, slot, payload, extras, inlineMax, b, caller))
   })
 
 const isDead = (e: unknown): e is { readonly _tag: "PeerDied" | "StaleCapability" } =>
@@ -412,22 +429,31 @@ const isDead = (e: unknown): e is { readonly _tag: "PeerDied" | "StaleCapability
  * `InvalidRequest` (refused locally, or by the server), `InvalidReply`, the kernel's `IpcError`
  * (`PeerDied` when the server died during the call, `StaleCapability` after it died), and, for a
  * `Target`, what resolving fails with. With a `Target`, a dead server is looked up again and the
- * call retried per `options.retry` when that is safe (see the module invariants).
+ * call retried per `options.retry` when that is safe (see the module invariants). With
+ * `options.direct`, the named methods are direct calls (`Port.callDirect`), with the same errors.
+ * Throws when `options.direct` names an operation the protocol lacks.
  */
 export const client = <Ops extends Operations, E = never>(protocol: Protocol<Ops>, target: number | Target<E>, options: ClientOptions = {}): Client<Ops, E> => {
   const methods: Record<string, (payload: unknown, extras?: Extras) => Effect.Effect<unknown, unknown, Process>> = {}
+  const direct = options.direct ?? false
+  if (Array.isArray(direct)) {
+    for (const name of direct) {
+      if (!protocol.entries.some((e) => e.name === name)) throw new Error(`client of ${protocol.name}: direct names no operation ${String(name)}`)
+    }
+  }
   for (const entry of protocol.entries) {
+    const caller: Caller = direct === true || (Array.isArray(direct) && direct.includes(entry.name)) ? (unsafeCallDirectFrom as Caller) : unsafeCallFrom
     methods[entry.name] =
       typeof target === "number"
-        ? (payload, extras) => callOn(protocol, entry, target, payload, extras)
-        : resolving(protocol, entry, target, options.retry ?? defaultRetry)
+        ? (payload, extras) => callOn(protocol, entry, target, payload, extras, caller)
+        : resolving(protocol, entry, target, options.retry ?? defaultRetry, caller)
   }
   return methods as unknown as Client<Ops, E>
 }
 
 /** A method on a resolvable target, with the retry rules of the module header. */
 const resolving =
-  <E>(protocol: Protocol, entry: Entry, target: Target<E>, schedule: Schedule.Schedule<unknown, unknown>) =>
+  <E>(protocol: Protocol, entry: Entry, target: Target<E>, schedule: Schedule.Schedule<unknown, unknown>, caller: Caller) =>
   (payload: unknown, extras?: Extras): Effect.Effect<unknown, unknown, Process> =>
     Effect.suspend(() => {
       let retriable = false
@@ -435,7 +461,7 @@ const resolving =
         Effect.tapError(target.resolve, () => Effect.sync(() => (retriable = true))),
         (slot) => {
           retriable = false
-          return Effect.tapError(callOn(protocol, entry, slot, payload, extras), (e) => {
+          return Effect.tapError(callOn(protocol, entry, slot, payload, extras, caller), (e) => {
             if (!isDead(e)) return Effect.void
             retriable = e._tag === "StaleCapability" || entry.operation.idempotent
             return target.invalidate(slot)

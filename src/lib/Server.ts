@@ -200,6 +200,8 @@ const idleAgain = (pool: Pool): boolean => {
  */
 interface Worker extends Shared {
   readonly receive: Port.ReceiveOptions | undefined
+  /** How the worker goes on after each request (built once per worker). */
+  readonly next: Continue<Port.Received | typeof RETIRED>
   /** The worker's own fiber: its replies are made synchronously through it (`Port.unsafeReplyReceiveFrom`). */
   readonly fiber: Fiber.RuntimeFiber<unknown, unknown>
 }
@@ -347,15 +349,20 @@ const answerAndReceive = (
   return unsafeReplyNext(w, call.reply, new Protocol.WireMessage(ok ? Labels.Status.ok : Labels.Status.failure, bytes))
 }
 
-/** Answers a request that did not decode, deletes its capabilities, and waits for the next. */
+/** Counts a refused request: as an invalid call of its operation, or as unroutable. */
+const countRefused = (shared: Shared, m: Port.Received): void => {
+  const entry = shared.protocol.entries[m.label & Labels.LABEL_BITS]
+  if (entry !== undefined) shared.stats[entry.ordinal]!.invalid++
+  else shared.counters.unroutable++
+}
+
+/** Answers a request that did not decode, gives back what it brought, and waits for the next. */
 const refuse = (
   w: Worker,
   m: Port.Received,
   error: Protocol.InvalidRequest
 ): Effect.Effect<Port.Received | typeof RETIRED, IpcError.IpcError, Process.Process> => {
-  const entry = w.protocol.entries[m.label & Labels.LABEL_BITS]
-  if (entry !== undefined) w.stats[entry.ordinal]!.invalid++
-  else w.counters.unroutable++
+  countRefused(w, m)
   const answer = replyWith(w, m.reply!, Protocol.statusOf(error), Protocol.encodeError(error, w.inlineMax), NONE)
   return Effect.zipRight(release(m), Effect.zipRight(answer, receiveNext(w)))
 }
@@ -377,40 +384,58 @@ const release = (m: Port.Received): Effect.Effect<void, never, Process.Process> 
   )
 }
 
-/** Answers with the handler's outcome, or only counts a kept call; then waits for the next message. */
-const settle = (
-  w: Worker,
-  call: ServerCall,
-  ok: boolean,
-  value: unknown
-): Effect.Effect<Port.Received | typeof RETIRED, IpcError.IpcError, Process.Process> => {
+/**
+ * What serving a request leads to, by how it ends: refused, answered, or kept for later. A worker
+ * goes on to its next message (`A` is that message); a direct call ends with its reply (`A` is
+ * the reply message, or nothing when it is answered otherwise). One object per worker or server.
+ */
+interface Continue<A> {
+  readonly refuse: (m: Port.Received, error: Protocol.InvalidRequest) => Effect.Effect<A, IpcError.IpcError, Process.Process>
+  readonly answer: (call: ServerCall, ok: boolean, value: unknown) => Effect.Effect<A, IpcError.IpcError, Process.Process>
+  readonly kept: Effect.Effect<A, IpcError.IpcError, Process.Process>
+}
+
+/** Answers with the handler's outcome, or only counts a kept call. */
+const settle = <A>(shared: Shared, call: ServerCall, ok: boolean, value: unknown, k: Continue<A>): Effect.Effect<A, IpcError.IpcError, Process.Process> => {
   if (ok && value instanceof ResponderImpl && value.call === call) {
-    w.stats[call.entry.ordinal]!.deferred++
-    return receiveNext(w)
+    shared.stats[call.entry.ordinal]!.deferred++
+    return k.kept
   }
-  return answerAndReceive(w, call, ok, value)
+  return k.answer(call, ok, value)
 }
 
 /** Runs the handler of a decoded request and answers (unless the handler kept the call). */
-const dispatch = (
-  w: Worker,
+const dispatch = <A>(
+  shared: Shared,
   m: Port.Received,
   entry: Protocol.Entry,
   payload: unknown,
-  started: number
-): Effect.Effect<Port.Received | typeof RETIRED, IpcError.IpcError, Process.Process> => {
-  if (payload instanceof Protocol.InvalidRequest) return refuse(w, m, payload)
-  w.stats[entry.ordinal]!.calls++
-  const call = new ServerCall(w, entry, m, started)
-  const handled = w.handlers[entry.ordinal]!(payload, call)
+  started: number,
+  k: Continue<A>
+): Effect.Effect<A, IpcError.IpcError, Process.Process> => {
+  if (payload instanceof Protocol.InvalidRequest) return k.refuse(m, payload)
+  shared.stats[entry.ordinal]!.calls++
+  const call = new ServerCall(shared, entry, m, started)
+  const handled = shared.handlers[entry.ordinal]!(payload, call)
   // A handler that answered at once (`Effect.succeed`/`Effect.fail` are `Exit`s) needs no trip
   // through the runtime: the hot path of small servers.
   if (Exit.isExit(handled)) {
-    if (Exit.isSuccess(handled)) return settle(w, call, true, handled.value)
+    if (Exit.isSuccess(handled)) return settle(shared, call, true, handled.value, k)
     const failure = Cause.failureOption(handled.cause)
-    if (failure._tag === "Some") return settle(w, call, false, failure.value)
+    if (failure._tag === "Some") return settle(shared, call, false, failure.value, k)
   }
-  return Effect.flatMap(Effect.either(handled), (r) => (Either.isRight(r) ? settle(w, call, true, r.right) : settle(w, call, false, r.left)))
+  return Effect.flatMap(Effect.either(handled), (r) => (Either.isRight(r) ? settle(shared, call, true, r.right, k) : settle(shared, call, false, r.left, k)))
+}
+
+/** Serves one call: its operation checked, its payload read (from the window when it spilled) and decoded, then dispatched. */
+const request = <A>(shared: Shared, m: Port.Received, started: number, k: Continue<A>): Effect.Effect<A, IpcError.IpcError, Process.Process> => {
+  const entry = Protocol.requestEntry(shared.protocol, m)
+  if (entry instanceof Protocol.InvalidRequest) return k.refuse(m, entry)
+  const spilled = Protocol.spilledPayload(m)
+  if (spilled === undefined) return dispatch(shared, m, entry, Protocol.decodePayload(shared.protocol, entry, m.data), started, k)
+  return Effect.flatMap(Memory.read(spilled.address, spilled.length), (bytes) =>
+    dispatch(shared, m, entry, Protocol.decodePayload(shared.protocol, entry, bytes), started, k)
+  )
 }
 
 /** Serves one received message; yields the next one (or `RETIRED`). */
@@ -421,13 +446,32 @@ const serveOne = (w: Worker, m: Port.Received): Effect.Effect<Port.Received | ty
     w.counters.unroutable++
     return Effect.zipRight(release(m), receiveNext(w))
   }
-  const entry = Protocol.requestEntry(w.protocol, m)
-  if (entry instanceof Protocol.InvalidRequest) return refuse(w, m, entry)
-  const spilled = Protocol.spilledPayload(m)
-  if (spilled === undefined) return dispatch(w, m, entry, Protocol.decodePayload(w.protocol, entry, m.data), started)
-  return Effect.flatMap(Memory.read(spilled.address, spilled.length), (bytes) =>
-    dispatch(w, m, entry, Protocol.decodePayload(w.protocol, entry, bytes), started)
-  )
+  return request(w, m, started, w.next)
+}
+
+/**
+ * The server's direct handler (`Server.serve` with `direct`): the same decoding, handlers and
+ * counters as its workers, run on the caller's fiber. A plain inline answer is the handler's
+ * result (the kernel replies with it); answers with capabilities or too long to go inline go
+ * through `Port.reply`, as a worker's do.
+ */
+const directHandler = (shared: Shared): Port.DirectHandler => {
+  const k: Continue<Port.Message | void> = {
+    refuse: (m, error) => {
+      countRefused(shared, m)
+      return Effect.as(release(m), new Protocol.WireMessage(Protocol.statusOf(error), Protocol.encodeError(error, shared.inlineMax)))
+    },
+    answer: (call, ok, value) => {
+      const entry = call.entry
+      if (ok && entry.operation.replyCaps) return Effect.asVoid(answerWith(shared, call, ok, value, undefined))
+      const bytes = Protocol.encodeAnswer(shared.protocol, entry, ok, value, shared.inlineMax)
+      if (bytes instanceof Protocol.InvalidReply || bytes.length > shared.inlineMax) return Effect.asVoid(answerWith(shared, call, ok, value, bytes))
+      answered(shared.stats[entry.ordinal]!, ok, call.started)
+      return Effect.succeed(new Protocol.WireMessage(ok ? Labels.Status.ok : Labels.Status.failure, bytes))
+    },
+    kept: Effect.void
+  }
+  return (m) => request(shared, m, shared.counters.received++ % LATENCY_SAMPLE === 0 ? performance.now() : -1, k)
 }
 
 /**
@@ -443,7 +487,12 @@ const work = (shared: Shared): Effect.Effect<void, IpcError.IpcError, Process.Pr
         ),
     (receive) =>
       Effect.withFiberRuntime((fiber) => {
-        const w: Worker = { ...shared, receive, fiber: fiber as Fiber.RuntimeFiber<unknown, unknown> }
+        const w: Worker = { ...shared, receive, fiber: fiber as Fiber.RuntimeFiber<unknown, unknown>, next: undefined as never }
+        ;(w as { next: Continue<Port.Received | typeof RETIRED> }).next = {
+          refuse: (m, error) => refuse(w, m, error),
+          answer: (call, ok, value) => answerAndReceive(w, call, ok, value),
+          kept: receiveNext(w)
+        }
         const pool = w.pool
         const loop = (m: Port.Received | typeof RETIRED): Effect.Effect<void, IpcError.IpcError, Process.Process> => {
           if (m === RETIRED) return Effect.void
@@ -478,6 +527,13 @@ export interface ServeOptions<Ops extends Protocol.Operations> {
    * an item (else the workers accept none). Default `DEFAULT_PAGES`.
    */
   readonly pages?: number
+  /**
+   * Also serve direct calls (`Port.serveDirect`): a client calling with `direct` runs the
+   * handlers on its own fiber, with this server's process, and skips the hand-off to a worker.
+   * Handlers then run concurrently with the workers and with each other; see docs/ipc.md,
+   * "Direct calls". Default false.
+   */
+  readonly direct?: boolean
 }
 
 /** Pages a request may bring by default to a server whose protocol takes pages: 256 MiB. */
@@ -522,6 +578,10 @@ export const serve = <Ops extends Protocol.Operations, E = never>(
       onDisconnect: options.onDisconnect,
       pool: undefined,
       acceptPages: takesPages(protocol as Protocol.Protocol) ? (options.pages ?? DEFAULT_PAGES) : 0
+    }
+    if (options.direct === true) {
+      const window = shared.protocol.requestMax > shared.inlineMax ? shared.protocol.maxMessage : 0
+      yield* Port.serveDirect(port, directHandler(shared), { window, pages: shared.acceptPages })
     }
     if (typeof workers === "number") {
       counters.setWorkers(workers)

@@ -57,6 +57,8 @@ export interface ServeOptions {
   readonly capacity?: number
   /** Capabilities the server holds in slots 0, 1, … (its port comes after them), e.g. to servers it calls. */
   readonly caps?: ReadonlyArray<Kernel.InitialCapability>
+  /** As `Server.ServeOptions.direct`: also serve direct calls. Default false. */
+  readonly direct?: boolean
 }
 
 /**
@@ -73,7 +75,7 @@ export const serve = <Ops extends Protocol.Operations, E = never>(
     const process = yield* k.create({ name: options.name ?? protocol.name, caps: options.caps ?? [] })
     const port = yield* Port.createFor(process, options.capacity === undefined ? {} : { capacity: options.capacity })
     const counters = Server.counters(protocol)
-    const serverOptions = options.workers === undefined ? { counters } : { counters, workers: options.workers }
+    const serverOptions = { counters, direct: options.direct === true, ...(options.workers === undefined ? {} : { workers: options.workers }) }
     yield* k.start(process, Server.serve(protocol, handlers, port.slot, serverOptions))
     return { protocol, process, port, counters }
   })
@@ -110,6 +112,8 @@ export interface ClientOptions {
   readonly rights?: number
   /** More capabilities for the client, in slots 1, 2, … */
   readonly caps?: ReadonlyArray<Kernel.InitialCapability>
+  /** As `Protocol.ClientOptions.direct`: which methods call directly. Default: none. */
+  readonly direct?: boolean | ReadonlyArray<string>
 }
 
 /**
@@ -126,7 +130,7 @@ export const withClient = <Ops extends Protocol.Operations, A, E>(
     rights: options.rights ?? Capability.Rights.send | Capability.Rights.grant,
     ...(options.badge === undefined ? {} : { badge: options.badge })
   }
-  return run(f(Protocol.client(server.protocol, 0)), { caps: [first, ...(options.caps ?? [])] })
+  return run(f(Protocol.client(server.protocol, 0, options.direct === undefined ? {} : { direct: options.direct })), { caps: [first, ...(options.caps ?? [])] })
 }
 
 /** A running name service. */

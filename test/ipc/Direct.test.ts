@@ -1,6 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Deferred, Effect, Either } from "effect"
-import { Kernel, Lease, Memory, Port, Process, Trace } from "../../src/index.js"
+import { Cause, Deferred, Effect, Either, Fiber, Schema } from "effect"
+import { Caps, Kernel, Labels, Lease, Memory, Port, Process, Trace } from "../../src/index.js"
+import * as Protocol from "../../src/ipc/Protocol.js"
+import * as Server from "../../src/lib/Server.js"
+import * as TestKernel from "../../src/root/TestKernel.js"
 import { Rights } from "../../src/kernel/Capability.js"
 import type { Pcb, ProcessExit } from "../../src/kernel/Process.js"
 import { PAGE_SIZE } from "../../src/params.js"
@@ -376,5 +379,161 @@ describe("direct calls", () => {
       const withReceive = yield* Kernel.spawn(tagOf(Port.serveDirect(0, () => Effect.succeed({ label: 1 }))), { caps: [{ cap: port, rights: Rights.all }] })
       expect(valueOf(yield* withReceive.await)).toBe("InvalidArgument")
     }).pipe(boot)
+  )
+})
+
+class DivideByZero extends Schema.TaggedError<DivideByZero>()("DivideByZero", { dividend: Schema.Number }) {}
+
+const Calc = Protocol.make("calc", {
+  Divide: Protocol.operation({ payload: { a: Schema.Number, b: Schema.Number }, success: Schema.Number, failure: DivideByZero }),
+  Echo: Protocol.operation({ payload: { text: Schema.String }, success: { text: Schema.String, pid: Schema.Int } }),
+  Badge: Protocol.operation({ success: Schema.Int }),
+  Keep: Protocol.operation({ caps: 1, success: { kind: Schema.String } }),
+  Give: Protocol.operation({ success: { note: Schema.String }, replyCaps: true }),
+  Checksum: Protocol.operation({ payload: { length: Schema.Int }, success: Schema.Int, items: [{ _tag: "lease", access: "read" }] }),
+  Hold: Protocol.operation({ payload: { n: Schema.Number }, success: Schema.Number }),
+  Release: Protocol.operation({ success: Schema.Int }),
+  Crash: Protocol.operation({})
+})
+
+const calc = Effect.sync((): Server.Handlers<typeof Calc.operations> => {
+  const held: Array<{ readonly n: number; readonly responder: Server.Responder<typeof Calc.operations.Hold> }> = []
+  return {
+    Divide: ({ a, b }) => (b === 0 ? Effect.fail(new DivideByZero({ dividend: a })) : Effect.succeed(a / b)),
+    Echo: ({ text }) => Effect.map(Process.self, (me) => ({ text, pid: me.pid })),
+    Badge: (_, call) => Effect.succeed(call.badge),
+    Keep: (_, call) => Effect.map(Caps.inspect(call.caps[0]!), (c) => ({ kind: c.kind })).pipe(Effect.orDie),
+    Give: () => Effect.map(Port.create(), (slot) => ({ value: { note: "a port of my own" }, caps: [slot] })).pipe(Effect.orDie),
+    Checksum: ({ length }, call) => {
+      const item = call.items[0]!
+      if (item._tag !== "lease") return Effect.die("declared a lease")
+      return Effect.map(Lease.readBytes(item.lease, 0, length), (bytes) => bytes.reduce((a, b) => a + b, 0)).pipe(Effect.orDie)
+    },
+    Hold: ({ n }, call) =>
+      Effect.sync(() => {
+        const responder = call.defer()
+        held.push({ n, responder })
+        return responder
+      }),
+    Release: () =>
+      Effect.gen(function* () {
+        const count = held.length
+        while (held.length > 0) {
+          const { n, responder } = held.pop()!
+          yield* Effect.orDie(responder.succeed(n * 10))
+        }
+        return count
+      }),
+    Crash: () => Effect.die("handler bug")
+  }
+})
+
+/** Every operation of `Calc` once, from a client process; what each gave (values, typed errors, capabilities as their kinds). */
+const exercise = (c: Protocol.Client<typeof Calc.operations>) =>
+  Effect.gen(function* () {
+    const page = yield* Memory.allocate(1)
+    yield* Memory.write(page, Uint8Array.of(1, 2, 3, 4))
+    const long = "x".repeat(5000)
+    const echoed = yield* c.Echo({ text: long })
+    const given = yield* c.Give()
+    return {
+      divide: yield* c.Divide({ a: 9, b: 3 }),
+      byZero: yield* Effect.flip(c.Divide({ a: 7, b: 0 })),
+      echo: { same: echoed.text === long, pid: echoed.pid },
+      badge: yield* c.Badge(),
+      keep: yield* c.Keep(undefined, { caps: [0] }),
+      give: { note: given.value.note, kind: (yield* Caps.inspect(given.caps[0]!)).kind },
+      checksum: yield* c.Checksum({ length: 4 }, { items: [{ _tag: "lease", address: page, length: 4, access: "read" }] })
+    }
+  })
+
+describe("typed direct calls", () => {
+  it.effect(
+    "DIRECT-0013 a typed client calling directly gets what an ordinary client gets: values, typed errors, spilled payloads, capabilities both ways, leases",
+    () =>
+      Effect.gen(function* () {
+        const k = yield* Kernel.Kernel
+        const server = yield* TestKernel.serve(Calc, calc, { direct: true })
+        const ordinary = yield* TestKernel.withClient(server, exercise, { badge: 4 })
+        const before = k.stats()
+        const direct = yield* TestKernel.withClient(server, exercise, { badge: 4, direct: true })
+        const after = k.stats()
+        expect(direct).toEqual(ordinary)
+        expect(direct.byZero).toBeInstanceOf(DivideByZero)
+        expect(direct.echo.pid).toBe(server.process.pid)
+        expect(direct.badge).toBe(4)
+        expect(direct.give.kind).toBe("port")
+        expect(direct.checksum).toBe(10)
+        expect(after.directCalls - before.directCalls).toBe(7)
+        expect(after.handoffs - before.handoffs).toBe(0)
+        expect(server.counters.operations.Divide.calls).toBe(4)
+        expect(server.counters.operations.Divide.failures).toBe(2)
+        expect(server.counters.operations.Echo.answered).toBe(2)
+      }).pipe(boot)
+  )
+
+  it.effect("DIRECT-0014 a request the server refuses is answered InvalidRequest on the caller's fiber, counted, and its capabilities deleted", () =>
+    Effect.gen(function* () {
+      const server = yield* TestKernel.serve(Calc, calc, { direct: true })
+      const before = server.process.cspace.size
+      const labels = yield* TestKernel.run(
+        Effect.gen(function* () {
+          const own = yield* Port.create()
+          const truncated = yield* Port.callDirect(0, { label: 0, data: new Uint8Array([1, 2, 3]) })
+          const unknown = yield* Port.callDirect(0, { label: 99, caps: [own] })
+          return [truncated.label, unknown.label]
+        }),
+        { caps: [{ cap: server.port, rights: Rights.send | Rights.grant }] }
+      )
+      expect(labels).toEqual([Labels.Status.invalidRequest, Labels.Status.invalidRequest])
+      expect(server.counters.operations.Divide.invalid).toBe(1)
+      expect(server.counters.snapshot().unroutable).toBe(1)
+      expect(server.process.cspace.size).toBe(before)
+    }).pipe(boot)
+  )
+
+  it.effect("DIRECT-0015 a handler may keep a direct call and answer it later, from another call: the caller waits until then", () =>
+    Effect.gen(function* () {
+      const server = yield* TestKernel.serve(Calc, calc, { direct: true })
+      const held = yield* Effect.fork(TestKernel.withClient(server, (c) => c.Hold({ n: 4 }), { direct: true }))
+      yield* settle
+      expect(server.counters.operations.Hold.deferred).toBe(1)
+      expect(yield* TestKernel.withClient(server, (c) => c.Release())).toBe(1)
+      expect(yield* Fiber.join(held)).toBe(40)
+    }).pipe(boot)
+  )
+
+  it.effect("DIRECT-0016 a handler's defect in a direct call kills the server, as a worker's does: the caller gets PeerDied, nobody hangs", () =>
+    Effect.gen(function* () {
+      const server = yield* TestKernel.serve(Calc, calc, { direct: true })
+      const waiting = yield* Effect.fork(TestKernel.withClient(server, (c) => Effect.flip(c.Hold({ n: 1 }))))
+      yield* settle
+      const crashed = yield* TestKernel.withClient(server, (c) => Effect.flip(c.Crash()), { direct: true })
+      expect(crashed._tag).toBe("PeerDied")
+      yield* settle
+      expect(server.process.alive).toBe(false)
+      expect((yield* Fiber.join(waiting))._tag).toBe("PeerDied")
+    }).pipe(boot)
+  )
+
+  it.effect(
+    "DIRECT-0017 a client calls directly only the operations it names; a server that serves no direct calls is called the ordinary way; an unknown name throws",
+    () =>
+      Effect.gen(function* () {
+        const k = yield* Kernel.Kernel
+        const server = yield* TestKernel.serve(Calc, calc, { direct: true })
+        const plain = yield* TestKernel.serve(Calc, calc)
+        const count = <A, E>(e: Effect.Effect<A, E, Kernel.Kernel>) =>
+          Effect.gen(function* () {
+            const before = k.stats().directCalls
+            const value = yield* e
+            return [value, k.stats().directCalls - before] as const
+          })
+        expect(yield* count(TestKernel.withClient(server, (c) => Effect.all([c.Divide({ a: 1, b: 1 }), c.Badge(), c.Badge()]), { direct: ["Badge"] }))).toEqual(
+          [[1, 0, 0], 2]
+        )
+        expect(yield* count(TestKernel.withClient(plain, (c) => c.Divide({ a: 6, b: 2 }), { direct: true }))).toEqual([3, 0])
+        expect(() => Protocol.client(Calc, 0, { direct: ["Divide", "Multiply"] })).toThrow(/direct names no operation Multiply/)
+      }).pipe(boot)
   )
 })
