@@ -59,6 +59,8 @@ export const TypedArrayPrototypeCopyWithin = uncurry(Uint8Array.prototype.copyWi
 /** Whether `v` is a real `Uint8Array` (not a proxy, not an object that only claims to be one). */
 export const isUint8Array = (v: unknown): v is Uint8Array => TypedArrayPrototypeGetSymbolToStringTag(v) === "Uint8Array"
 
+/** `FunctionPrototypeCall(f, self, ...args)` is `f.call(self, ...args)` with the original `call`. */
+export const FunctionPrototypeCall = uncurry(call) as <T, A extends ReadonlyArray<unknown>, R>(f: (this: T, ...args: A) => R, self: T, ...args: A) => R
 export const ArrayPrototypePush = uncurry(Array.prototype.push) as <T>(a: Array<T>, ...items: Array<T>) => number
 export const ArrayPrototypeSplice = uncurry(Array.prototype.splice) as <T>(a: Array<T>, start: number, deleteCount?: number, ...items: Array<T>) => Array<T>
 export const ArrayPrototypeIndexOf = uncurry(Array.prototype.indexOf) as <T>(a: ReadonlyArray<T>, item: T) => number

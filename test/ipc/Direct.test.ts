@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Deferred, Effect, Either, Fiber, Schema } from "effect"
+import { Cause, Deferred, Effect, Either, Exit, Fiber, Schema } from "effect"
 import { Caps, Kernel, Labels, Lease, Memory, Port, Process, Trace } from "../../src/index.js"
 import * as Protocol from "../../src/ipc/Protocol.js"
 import * as Server from "../../src/lib/Server.js"
@@ -173,44 +173,76 @@ describe("direct calls", () => {
     }).pipe(boot)
   )
 
-  it.effect("DIRECT-0006 the server dies while the handler waits in the kernel: the wait ends, the caller gets PeerDied, the handler can act no more", () =>
-    Effect.gen(function* () {
-      const k = yield* Kernel.Kernel
-      const silent = yield* serverWithPort(0, "silent")
-      yield* k.start(silent.server, Effect.never)
-      const inside = yield* Deferred.make<void>()
-      const acted: Array<string> = []
-      const { server, port } = yield* serverWithPort(0)
-      // The server's slot 1: a capability to a server that never answers.
-      Either.getOrThrow(silent.server.cspace.mint(silent.port.slot, Rights.send, undefined, server.cspace))
-      yield* k.start(
-        server,
-        Effect.zipRight(
-          Port.serveDirect(port.slot, () =>
-            Effect.gen(function* () {
-              yield* Deferred.succeed(inside, undefined)
-              const waited = yield* tagOf(Port.call(1, { label: 1 }))
-              acted.push(`woke with ${waited}`)
-              acted.push(yield* Effect.map(Effect.exit(Memory.allocate(1)), (e) => (e._tag === "Success" ? "allocated" : "could not act")))
-              return { label: 0 }
-            })
-          ),
-          Effect.never
+  it.effect(
+    "DIRECT-0006 the server dies while the handler waits, in the kernel or not: the wait ends, the caller gets PeerDied at once, and no more of the handler runs",
+    () =>
+      Effect.gen(function* () {
+        const k = yield* Kernel.Kernel
+        const silent = yield* serverWithPort(0, "silent")
+        yield* k.start(silent.server, Effect.never)
+        const inside = yield* Deferred.make<void>()
+        const never = yield* Deferred.make<void>()
+        const acted: Array<string> = []
+        const { server, port } = yield* serverWithPort(0)
+        // The server's slot 1: a capability to a server that never answers.
+        Either.getOrThrow(silent.server.cspace.mint(silent.port.slot, Rights.send, undefined, server.cspace))
+        yield* k.start(
+          server,
+          Effect.zipRight(
+            Port.serveDirect(port.slot, (m) =>
+              Effect.gen(function* () {
+                yield* Deferred.succeed(inside, undefined)
+                // Label 1 waits in the kernel (a call nobody answers); label 2 on something of the server's own.
+                const waited = m.label === 1 ? yield* tagOf(Port.call(1, { label: 1 })) : yield* tagOf(Deferred.await(never))
+                acted.push(`woke with ${waited}`)
+                return { label: 0 }
+              }).pipe(
+                Effect.ensuring(
+                  Effect.flatMap(Effect.exit(Memory.allocate(1)), (e) =>
+                    Effect.sync(() => acted.push(`finalizer ${e._tag === "Success" ? "allocated" : "could not act"}`))
+                  )
+                )
+              )
+            ),
+            Effect.never
+          )
         )
-      )
-      yield* settle
-      const client = yield* Kernel.spawn(tagOf(Port.callDirect(0, { label: 1 })), { caps: [{ cap: port }] })
-      yield* Deferred.await(inside)
-      yield* Kernel.kill(server)
-      expect(valueOf(yield* client.await)).toBe("PeerDied")
-      expect(acted).toEqual(["woke with PeerDied", "could not act"])
-      // Only the silent server is left.
-      expect(k.stats().processesAlive).toBe(1)
-    }).pipe(boot)
+        yield* settle
+        const client = yield* Kernel.spawn(Effect.all([tagOf(Port.callDirect(0, { label: 1 })), Effect.succeed("after")]), { caps: [{ cap: port }] })
+        yield* Deferred.await(inside)
+        yield* Kernel.kill(server)
+        expect(valueOf(yield* client.await)).toEqual(["PeerDied", "after"])
+        expect(acted).toEqual(["finalizer could not act"])
+
+        const second = yield* serverWithPort(0, "second")
+        const inside2 = yield* Deferred.make<void>()
+        yield* k.start(
+          second.server,
+          Effect.zipRight(
+            Port.serveDirect(second.port.slot, () =>
+              Effect.gen(function* () {
+                yield* Deferred.succeed(inside2, undefined)
+                yield* Deferred.await(never)
+                acted.push("woke")
+                return { label: 0 }
+              })
+            ),
+            Effect.never
+          )
+        )
+        yield* settle
+        const client2 = yield* Kernel.spawn(tagOf(Port.callDirect(0, { label: 2 })), { caps: [{ cap: second.port }] })
+        yield* Deferred.await(inside2)
+        yield* Kernel.kill(second.server)
+        expect(valueOf(yield* client2.await)).toBe("PeerDied")
+        expect(acted).toEqual(["finalizer could not act"])
+        // Only the silent server is left.
+        expect(k.stats().processesAlive).toBe(1)
+      }).pipe(boot)
   )
 
   it.live(
-    "DIRECT-0007 a handler runs uninterruptibly (LRPC): a caller's deadline takes effect when it returns; one it makes interruptible is cut short, and the caller's finalizer runs as the caller",
+    "DIRECT-0007 a handler is never interrupted by its caller (LRPC): the caller's deadline takes effect when it returns, even around an interruptible section; the caller's finalizer runs as the caller",
     () =>
       Effect.gen(function* () {
         const k = yield* Kernel.Kernel
@@ -226,6 +258,7 @@ describe("direct calls", () => {
         const client = yield* Kernel.spawn(
           Effect.gen(function* () {
             const whoInFinalizer: Array<number> = []
+            const started = Date.now()
             const first = yield* Effect.either(Effect.timeout(Port.callDirect(0, { label: 1 }), "10 millis"))
             const second = yield* Effect.either(
               Effect.timeout(
@@ -236,15 +269,16 @@ describe("direct calls", () => {
                 "10 millis"
               )
             )
-            return [first._tag, second._tag, whoInFinalizer]
+            return [first._tag, second._tag, whoInFinalizer, Date.now() - started]
           }),
           { caps: [{ cap: port }] }
         )
-        const [first, second, who] = valueOf<[string, string, Array<number>]>(yield* client.await)
+        const [first, second, who, took] = valueOf<[string, string, Array<number>, number]>(yield* client.await)
         expect([first, second]).toEqual(["Left", "Left"])
         expect(who).toEqual([client.pid])
-        // The first handler completed its work; the second was cut short.
-        expect(finished).toEqual([1])
+        // Both handlers completed their work; each deadline took effect when its handler returned.
+        expect(finished).toEqual([1, 2])
+        expect(took).toBeGreaterThanOrEqual(110)
         yield* settle
         expect(server.obligations.size).toBe(0)
         expect(k.stats().processesAlive).toBe(1)
@@ -356,6 +390,155 @@ describe("direct calls", () => {
       yield* settle
       expect(server.obligations.size).toBe(0)
     }).pipe(boot)
+  )
+
+  it.live(
+    "DIRECT-0018 a caller killed while its handler waits on something of the server's own: the handler is cut short, its finalizer runs, the kill completes, and no more of the caller runs",
+    () =>
+      Effect.gen(function* () {
+        const k = yield* Kernel.Kernel
+        const inside = yield* Deferred.make<void>()
+        const never = yield* Deferred.make<void>()
+        const log: Array<string> = []
+        const { server, port } = yield* directServer(() =>
+          Effect.gen(function* () {
+            yield* Deferred.succeed(inside, undefined)
+            yield* Deferred.await(never)
+            log.push("handler went on")
+            return { label: 3 }
+          }).pipe(Effect.ensuring(Effect.sync(() => log.push("handler finalizer"))))
+        )
+        const client = yield* Kernel.spawn(
+          Effect.gen(function* () {
+            yield* Port.callDirect(0, { label: 1 })
+            log.push("caller went on")
+          }),
+          { caps: [{ cap: port }] }
+        )
+        yield* Deferred.await(inside)
+        yield* Kernel.kill(client)
+        expect((yield* client.await)._tag).toBe("Killed")
+        yield* Effect.sleep("20 millis")
+        expect(log).toEqual(["handler finalizer"])
+        expect(server.alive).toBe(true)
+        expect(server.obligations.size).toBe(0)
+        expect(k.stats().processesAlive).toBe(1)
+      }).pipe(boot)
+  )
+
+  it.live(
+    "DIRECT-0019 an interruption of the caller's thread while inside waits for the handler, then ends the thread: none of the caller's code runs after it",
+    () =>
+      Effect.gen(function* () {
+        const inside = yield* Deferred.make<void>()
+        const log: Array<string> = []
+        const { port } = yield* directServer(() =>
+          Effect.gen(function* () {
+            yield* Deferred.succeed(inside, undefined)
+            yield* Effect.sleep("30 millis")
+            log.push("handler done")
+            return { label: 3 }
+          })
+        )
+        const client = yield* Kernel.spawn(
+          Effect.gen(function* () {
+            const thread = yield* Effect.fork(
+              Effect.gen(function* () {
+                yield* Port.callDirect(0, { label: 1 })
+                log.push("thread went on")
+                yield* Effect.sleep("1 millis")
+                log.push("thread went on again")
+              })
+            )
+            yield* Deferred.await(inside)
+            const exit = yield* Fiber.interrupt(thread)
+            return Exit.isInterrupted(exit)
+          }),
+          { caps: [{ cap: port }] }
+        )
+        expect(valueOf(yield* client.await)).toBe(true)
+        expect(log).toEqual(["handler done"])
+      }).pipe(boot)
+  )
+
+  it.effect(
+    "DIRECT-0020 the server's death cuts only what its handler started: fibers the caller forked before the call live on, fibers the handler forked end",
+    () =>
+      Effect.gen(function* () {
+        const inside = yield* Deferred.make<void>()
+        const never = yield* Deferred.make<void>()
+        const ended: Array<string> = []
+        const { server, port } = yield* directServer(() =>
+          Effect.gen(function* () {
+            yield* Effect.fork(Effect.onInterrupt(Deferred.await(never), () => Effect.sync(() => ended.push("handler's fiber"))))
+            yield* Deferred.succeed(inside, undefined)
+            return yield* Effect.as(Deferred.await(never), { label: 0 })
+          })
+        )
+        const client = yield* Kernel.spawn(
+          Effect.gen(function* () {
+            const mine = yield* Effect.fork(
+              Effect.onInterrupt(Effect.as(Effect.yieldNow(), "caller's fiber done"), () => Effect.sync(() => ended.push("caller's fiber")))
+            )
+            const outcome = yield* tagOf(Port.callDirect(0, { label: 1 }))
+            return [outcome, yield* Fiber.join(mine)]
+          }),
+          { caps: [{ cap: port }] }
+        )
+        yield* Deferred.await(inside)
+        yield* Kernel.kill(server)
+        expect(valueOf(yield* client.await)).toEqual(["PeerDied", "caller's fiber done"])
+        yield* settle
+        expect(ended).toEqual(["handler's fiber"])
+      }).pipe(boot)
+  )
+
+  it.effect(
+    "DIRECT-0021 the outer server dies while the thread is inside an inner one: the inner call, the dead server's own, is cut as a killed caller's is, then the outer; the caller gets PeerDied and the inner server lives on",
+    () =>
+      Effect.gen(function* () {
+        const k = yield* Kernel.Kernel
+        const inside = yield* Deferred.make<void>()
+        const never = yield* Deferred.make<void>()
+        const log: Array<string> = []
+        const inner = yield* directServer(
+          () =>
+            Effect.gen(function* () {
+              yield* Deferred.succeed(inside, undefined)
+              yield* Deferred.await(never)
+              log.push("inner went on")
+              return { label: 7 }
+            }).pipe(Effect.ensuring(Effect.sync(() => log.push("inner finalizer")))),
+          undefined,
+          "inner"
+        )
+        const outer = yield* serverWithPort(0, "outer")
+        // outer's slot 1: the inner server.
+        Either.getOrThrow(inner.server.cspace.mint(inner.port.slot, Rights.send, undefined, outer.server.cspace))
+        yield* k.start(
+          outer.server,
+          Effect.zipRight(
+            Port.serveDirect(outer.port.slot, () =>
+              Effect.gen(function* () {
+                const r = yield* Effect.either(Port.callDirect(1, { label: 1 }))
+                log.push("outer went on")
+                return { label: Either.isRight(r) ? r.right.label : 0 }
+              }).pipe(Effect.ensuring(Effect.sync(() => log.push("outer finalizer"))))
+            ),
+            Effect.never
+          )
+        )
+        yield* settle
+        const client = yield* Kernel.spawn(Effect.all([tagOf(Port.callDirect(0, { label: 1 })), Effect.succeed("caller went on")]), {
+          caps: [{ cap: outer.port }]
+        })
+        yield* Deferred.await(inside)
+        yield* Kernel.kill(outer.server)
+        expect(valueOf(yield* client.await)).toEqual(["PeerDied", "caller went on"])
+        expect(log).toEqual(["inner finalizer", "outer finalizer"])
+        expect(inner.server.alive).toBe(true)
+        expect(inner.server.obligations.size).toBe(0)
+      }).pipe(boot)
   )
 
   it.effect("DIRECT-0011 the trace shows the caller's thread entering and leaving the server", () =>

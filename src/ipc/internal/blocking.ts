@@ -32,6 +32,8 @@ export class FiberSlot {
   waiter: Blocker | undefined = undefined
   /** Direct calls this fiber is inside, innermost last (see `direct.ts`). */
   readonly frames: Array<Blocker> = []
+  /** Interruptions sent to the fiber while inside direct calls, told when it leaves the last (see `direct.ts`); undefined until its first. */
+  held: Array<object> | undefined = undefined
 }
 
 const slots = new WeakMap<Fiber.RuntimeFiber<unknown, unknown>, FiberSlot>()

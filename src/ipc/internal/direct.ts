@@ -20,12 +20,20 @@
  *   is dead), and the caller gets `PeerDied` whatever the handler returns.
  * - Entries, frames and windows are owned by the kernel's synchronous sections.
  */
-import { Cause, Context, Effect, Either, Exit, type Fiber, FiberRef, FiberRefs } from "effect"
+import { Cause, Context, Effect, Either, Exit, type Fiber, FiberId, FiberRef, FiberRefs } from "effect"
 import { type Pcb, Process } from "../../kernel/Process.js"
 import { participant } from "../../kernel/Trace.js"
 import type { IpcError } from "../errors.js"
 import { PAGE_SIZE } from "../../params.js"
-import { ArrayPrototypeIndexOf, ArrayPrototypePush, ArrayPrototypeSplice, MathCeil, WeakMapPrototypeGet, WeakMapPrototypeSet } from "../../primordials.js"
+import {
+  ArrayPrototypeIndexOf,
+  ArrayPrototypePush,
+  ArrayPrototypeSplice,
+  FunctionPrototypeCall,
+  MathCeil,
+  WeakMapPrototypeGet,
+  WeakMapPrototypeSet
+} from "../../primordials.js"
 import type { Message, Received, Reply } from "../Message.js"
 import type { Blocker, FiberSlot } from "./blocking.js"
 import { type Envelope, type Port, State, withdraw } from "./port.js"
@@ -46,9 +54,52 @@ export type DirectHandler = (call: Received) => Effect.Effect<Message | void, un
 interface FiberInternals {
   readonly _fiberRefs: FiberRefs.FiberRefs
   setFiberRefs(refs: FiberRefs.FiberRefs): void
+  /** The fibers it forked that are still attached to it (interrupted with it). */
+  _children: Set<unknown> | null
+  /** How every message reaches a fiber (an interruption among them): `FiberRuntime.tell`. */
+  tell(message: FiberMessage): void
 }
-const refsOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): FiberRefs.FiberRefs => (fiber as unknown as FiberInternals)._fiberRefs
-const setRefs = (fiber: Fiber.RuntimeFiber<unknown, unknown>, refs: FiberRefs.FiberRefs): void => (fiber as unknown as FiberInternals).setFiberRefs(refs)
+/** A message to a fiber, as `tell` takes it; an interruption is `{ _tag: "InterruptSignal", cause }`. */
+interface FiberMessage {
+  readonly _tag: string
+  readonly cause?: Cause.Cause<never>
+}
+const internals = (fiber: Fiber.RuntimeFiber<unknown, unknown>): FiberInternals => fiber as unknown as FiberInternals
+const refsOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): FiberRefs.FiberRefs => internals(fiber)._fiberRefs
+const setRefs = (fiber: Fiber.RuntimeFiber<unknown, unknown>, refs: FiberRefs.FiberRefs): void => internals(fiber).setFiberRefs(refs)
+
+/**
+ * Who interrupts a handler the kernel cuts short (its server died, its caller is being killed):
+ * the one interruption that reaches a fiber inside a direct call at once.
+ */
+const KERNEL_CUT = FiberId.make(-1, 0)
+const isCut = (message: FiberMessage): boolean => message.cause !== undefined && message.cause._tag === "Interrupt" && message.cause.fiberId === KERNEL_CUT
+
+/**
+ * The fence of a fiber that runs handlers (installed on its first slow direct call, and kept):
+ * while the fiber is inside a direct call, an interruption sent to it (its caller's deadline, a
+ * parent's interruption, a kill) is held in its slot, and told once the fiber is the caller's
+ * again — except the kernel's own cut. Every other message passes at once.
+ */
+const fence = (fiber: Fiber.RuntimeFiber<unknown, unknown>, slot: FiberSlot): void => {
+  if (slot.held !== undefined) return
+  const held: Array<FiberMessage> = []
+  slot.held = held
+  const f = internals(fiber)
+  const tell = f.tell
+  f.tell = function (this: FiberInternals, message: FiberMessage) {
+    if (slot.frames.length > 0 && message._tag === "InterruptSignal" && !isCut(message)) held[held.length] = message
+    else FunctionPrototypeCall(tell, this, message)
+  }
+}
+
+/** Tells the interruptions held while the fiber was inside direct calls (it has left the last one). */
+const release = (fiber: Fiber.RuntimeFiber<unknown, unknown>, slot: FiberSlot): void => {
+  const held = slot.held
+  if (held === undefined || held.length === 0) return
+  const messages = ArrayPrototypeSplice(held, 0, held.length)
+  for (let i = 0; i < messages.length; i++) internals(fiber).tell(messages[i] as FiberMessage)
+}
 
 /**
  * The frames each caller process has inside direct entries now, so that killing the caller ends
@@ -57,11 +108,14 @@ const setRefs = (fiber: Fiber.RuntimeFiber<unknown, unknown>, refs: FiberRefs.Fi
  */
 const framesOf = new WeakMap<Pcb, Array<DirectFrame>>()
 
-/** Aborts the kernel waits of every direct call `caller` is inside: it is being killed. */
+/** Cuts short every direct call `caller` is inside: it is being killed. */
 const abortFramesOf = (caller: Pcb): void => {
   const frames = WeakMapPrototypeGet(framesOf, caller)
   if (frames === undefined) return
-  for (let i = 0; i < frames.length; i++) frames[i]!.slot.blocked?.abort(frames[i]!.entry.port.died("callDirect"))
+  for (let i = 0; i < frames.length; i++) {
+    frames[i]!.killed = true
+    frames[i]!.cut()
+  }
 }
 
 /** A port's direct entry: the handler its owner registered, where items land, and the calls inside it now. */
@@ -119,7 +173,9 @@ export class DirectEntry {
   switchedRefs(fiber: Fiber.RuntimeFiber<unknown, unknown>, refs: FiberRefs.FiberRefs): FiberRefs.FiberRefs {
     let inside = WeakMapPrototypeGet(this.switched, refs)
     if (inside === undefined) {
+      // The server's context, and none of the caller's interruptions (those wait for the call's end).
       inside = FiberRefs.updateAs(refs, { fiberId: fiber.id(), fiberRef: FiberRef.currentContext, value: this.context })
+      inside = FiberRefs.updateAs(inside, { fiberId: fiber.id(), fiberRef: FiberRef.interruptedCause, value: Cause.empty })
       WeakMapPrototypeSet(this.switched, refs, inside)
     }
     return inside
@@ -132,8 +188,7 @@ export class DirectEntry {
       const frame = frames[i]!
       frame.dead = true
       frame.index = -1
-      const blocked = frame.slot.blocked
-      if (blocked !== undefined) blocked.abort(this.port.died("callDirect"))
+      frame.cut()
     }
   }
 
@@ -162,11 +217,18 @@ export class DirectEntry {
  * (built as a class, not closures: a direct call allocates this and little else).
  */
 export class DirectFrame implements Blocker {
+  /** The server died while the call was inside it. */
   dead = false
+  /** The caller is being killed. */
+  killed = false
+  /** The kernel has cut the handler short (or will, once the frames inside this one end). */
+  private cutSent = false
   /** Where it sits in its entry's `frames` (-1: nowhere). */
   index = -1
-  /** The caller's own fiber refs, restored when the frame ends. */
+  /** The caller's own fiber refs, restored when the frame ends (undefined until the handler runs on the runtime). */
   private saved: FiberRefs.FiberRefs | undefined = undefined
+  /** The fibers the caller had forked, set aside while the handler runs (a cut interrupts only the handler's). */
+  private children: Set<unknown> | null = null
 
   constructor(
     readonly entry: DirectEntry,
@@ -208,17 +270,49 @@ export class DirectFrame implements Blocker {
    * finalizers included.
    */
   run(handled: Effect.Effect<Message | void, unknown, Process>): Effect.Effect<Message | void, unknown, never> {
-    const saved = refsOf(this.fiber)
+    const fiber = this.fiber
+    const saved = refsOf(fiber)
     this.saved = saved
-    setRefs(this.fiber, this.entry.switchedRefs(this.fiber, saved))
-    return handled as Effect.Effect<Message | void, unknown, never>
+    fence(fiber, this.slot)
+    setRefs(fiber, this.entry.switchedRefs(fiber, saved))
+    const f = internals(fiber)
+    this.children = f._children
+    f._children = null
+    // Interruptible: only the kernel's cut can reach it (the fence holds the caller's), and the
+    // handler's own uninterruptible sections are kept.
+    if (this.dead || this.killed) this.cut()
+    return Effect.interruptible(handled as Effect.Effect<Message | void, unknown, never>)
   }
 
-  /** Switches the calling fiber back to the caller. */
+  /**
+   * Cuts the handler short: the server died, or the caller is being killed. A kernel wait it is
+   * in ends now (`PeerDied`), and the innermost frame of the fiber is interrupted, as the kernel
+   * (`KERNEL_CUT`): the handler stops at its next interruptible point, its finalizers run, and no
+   * more of its code runs. A frame with frames inside it is cut when they end (their servers'
+   * code runs to its end undisturbed).
+   */
+  cut(): void {
+    const blocked = this.slot.blocked
+    if (blocked !== undefined && this.slot.frames[this.slot.frames.length - 1] === this) blocked.abort(this.entry.port.died("callDirect"))
+    if (this.cutSent || this.saved === undefined || this.slot.frames[this.slot.frames.length - 1] !== this) return
+    this.cutSent = true
+    this.fiber.unsafeInterruptAsFork(KERNEL_CUT)
+  }
+
+  /** Switches the calling fiber back to the caller: its fiber refs and its children (with any the handler forked). */
   private back(): void {
     const saved = this.saved
     this.saved = undefined
-    if (saved !== undefined) setRefs(this.fiber, saved)
+    if (saved === undefined) return
+    setRefs(this.fiber, saved)
+    const f = internals(this.fiber)
+    const forked = f._children
+    f._children = this.children
+    this.children = null
+    if (forked !== null) {
+      if (f._children === null) f._children = forked
+      else for (const child of forked) f._children.add(child)
+    }
   }
 
   /**
@@ -237,14 +331,14 @@ export class DirectFrame implements Blocker {
     if (server.kernel.tracer !== undefined)
       server.kernel.tracer.record({ from: participant(server), to: participant(env.sender), kind: "direct", text: `leaves ${server.name}` })
     let fault: Cause.Cause<unknown> | undefined = undefined
-    if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) {
-      // The caller's interruption reached a handler that made itself interruptible: the call is
-      // withdrawn (the server is not at fault), and the caller goes on being interrupted.
+    if (this.killed && !this.dead) {
+      // The caller is being killed: the call is withdrawn (the server is not at fault), and the
+      // kill, held by the fence until now, ends the caller.
       env.direct = false
       env.outcome = undefined
       withdraw(env)
       server.obligations.delete(env)
-      return Effect.failCause(exit.cause)
+      return Effect.interrupt
     }
     if (Exit.isFailure(exit)) fault = exit.cause
     else if (!this.dead && exit.value !== undefined && env.state === State.Held) {
@@ -286,6 +380,11 @@ export class DirectFrame implements Blocker {
     const frames = this.slot.frames
     if (frames[frames.length - 1] === this) frames.pop()
     this.entry.release(this.to)
+    if (frames.length === 0) release(this.fiber, this.slot)
+    else {
+      const outer = frames[frames.length - 1] as DirectFrame
+      if (outer.dead || outer.killed) outer.cut()
+    }
   }
 
   /** The caller's fiber ended inside the handler: the call is withdrawn and the server's obligation dropped. */
