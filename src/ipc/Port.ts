@@ -439,15 +439,17 @@ export const serveDirect = (slot: number, handler: DirectHandler, options?: Dire
  * (`serveDirect`), this fiber runs the owner's handler itself, with no hand-off; otherwise it is
  * an ordinary `call`. The message, items and options are checked exactly as for `call`. Errors:
  * as `call`; `PeerDied` when the server dies while the call is inside it (or its handler fails).
- * An interruption of the caller (its deadline, a kill) interrupts the handler where it is; the
- * call is withdrawn and its leases revoked.
+ * The handler is never interrupted by the caller: an interruption (a deadline, a parent's) takes
+ * effect when it returns. A kill of the caller, or the server's death, cuts the handler short
+ * wherever it waits; the call is withdrawn and its leases revoked (see docs/ipc.md, "Direct calls").
  */
 export const callDirect = (slot: number, msg: Message, options?: CallOptions): Effect.Effect<ReplyMessage, IpcError, Process> =>
   Effect.withFiberRuntime((fiber) => unsafeCallDirectFrom(fiber, slot, msg, options))
 
 /**
  * `callDirect`, made by the fiber in hand, going on with `then(reply)` (see `unsafeCallFrom`).
- * Eager: the message is decoded and committed when this is called. Errors: as `callDirect`, and `then`'s.
+ * Eager: the message is decoded and committed, and the handler entered, when this is called (its
+ * items are read then). Errors: as `callDirect`, and `then`'s.
  */
 export const unsafeCallDirectFrom: {
   (fiber: Fiber.RuntimeFiber<unknown, unknown>, slot: number, msg: Message, options?: CallOptions): Effect.Effect<ReplyMessage, IpcError, Process>

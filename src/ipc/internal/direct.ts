@@ -15,9 +15,13 @@
  *   its entry's list from the moment the handler starts until it ends; the fiber's exit observer
  *   cancels every frame still on it (the caller was interrupted or killed): the call is withdrawn,
  *   its leases revoked, and the server's obligation dropped.
- * - When the server dies, every live frame is marked dead and any kernel wait it is blocked in
- *   ends at once with `PeerDied`; from then on none of the server's syscalls can act (its process
- *   is dead), and the caller gets `PeerDied` whatever the handler returns.
+ * - While a fiber is inside a direct call (on the runtime), the fence holds every interruption sent
+ *   to it, and tells them when it leaves its last: the caller never interrupts server code.
+ * - When the server dies, or the caller is killed, the frame is cut: a kernel wait it is blocked in
+ *   ends at once with `PeerDied`, and the kernel's interruption (`KERNEL_CUT`) stops the handler
+ *   at its next interruptible point, wherever it waits; only the innermost frame of a fiber is
+ *   interrupted, an outer one when the frames inside it have ended. The caller gets `PeerDied`
+ *   (or, being killed, ends) whatever the handler returns.
  * - Entries, frames and windows are owned by the kernel's synchronous sections.
  */
 import { Cause, Context, Effect, Either, Exit, type Fiber, FiberId, FiberRef, FiberRefs } from "effect"
@@ -88,9 +92,19 @@ const fence = (fiber: Fiber.RuntimeFiber<unknown, unknown>, slot: FiberSlot): vo
   const f = internals(fiber)
   const tell = f.tell
   f.tell = function (this: FiberInternals, message: FiberMessage) {
-    if (slot.frames.length > 0 && message._tag === "InterruptSignal" && !isCut(message)) held[held.length] = message
-    else FunctionPrototypeCall(tell, this, message)
+    if (slot.frames.length === 0 || message._tag !== "InterruptSignal" || isCut(message)) return FunctionPrototypeCall(tell, this, message)
+    held[held.length] = message
+    // The thread's own process is being killed (or is ending): its calls are cut short.
+    const caller = (slot.frames[0] as DirectFrame).env.sender
+    if (caller.killed || !caller.alive) cutFrom(slot, 0)
   }
+}
+
+/** Marks the frames of `slot` from `index` on (inner ones) as their callers' killed, and cuts the innermost. */
+const cutFrom = (slot: FiberSlot, index: number): void => {
+  const frames = slot.frames as Array<DirectFrame>
+  for (let i = index; i < frames.length; i++) frames[i]!.killed = true
+  if (frames.length > 0) frames[frames.length - 1]!.cut()
 }
 
 /** Tells the interruptions held while the fiber was inside direct calls (it has left the last one). */
@@ -99,23 +113,6 @@ const release = (fiber: Fiber.RuntimeFiber<unknown, unknown>, slot: FiberSlot): 
   if (held === undefined || held.length === 0) return
   const messages = ArrayPrototypeSplice(held, 0, held.length)
   for (let i = 0; i < messages.length; i++) internals(fiber).tell(messages[i] as FiberMessage)
-}
-
-/**
- * The frames each caller process has inside direct entries now, so that killing the caller ends
- * the kernel waits its direct calls are blocked in (a handler runs uninterruptibly; without this,
- * a kill would wait for it). Owned by the kernel's synchronous sections.
- */
-const framesOf = new WeakMap<Pcb, Array<DirectFrame>>()
-
-/** Cuts short every direct call `caller` is inside: it is being killed. */
-const abortFramesOf = (caller: Pcb): void => {
-  const frames = WeakMapPrototypeGet(framesOf, caller)
-  if (frames === undefined) return
-  for (let i = 0; i < frames.length; i++) {
-    frames[i]!.killed = true
-    frames[i]!.cut()
-  }
 }
 
 /** A port's direct entry: the handler its owner registered, where items land, and the calls inside it now. */
@@ -188,7 +185,8 @@ export class DirectEntry {
       const frame = frames[i]!
       frame.dead = true
       frame.index = -1
-      frame.cut()
+      // Calls the handler made directly, on the same thread, have a dead caller: they are cut too.
+      cutFrom(frame.slot, ArrayPrototypeIndexOf(frame.slot.frames, frame) + 1)
     }
   }
 
@@ -245,13 +243,6 @@ export class DirectFrame implements Blocker {
     this.env.direct = true
     entry.enter(this)
     this.slot.frames[this.slot.frames.length] = this
-    const caller = this.env.sender
-    let mine = WeakMapPrototypeGet(framesOf, caller)
-    if (mine === undefined) {
-      WeakMapPrototypeSet(framesOf, caller, (mine = []))
-      caller.onKill(() => abortFramesOf(caller))
-    }
-    mine[mine.length] = this
     const k = entry.server.kernel
     if (k.tracer !== undefined)
       k.tracer.record({
@@ -364,18 +355,9 @@ export class DirectFrame implements Blocker {
     })
   }
 
-  /** Takes the frame out of its caller's frames. */
-  private forget(): void {
-    const mine = WeakMapPrototypeGet(framesOf, this.env.sender)
-    if (mine === undefined) return
-    const i = ArrayPrototypeIndexOf(mine, this)
-    if (i >= 0) ArrayPrototypeSplice(mine, i, 1)
-  }
-
   /** The frame ends: the fiber is the caller's again, out of the entry and off its stack; its window goes back. */
   private leave(): void {
     this.back()
-    this.forget()
     this.entry.leave(this)
     const frames = this.slot.frames
     if (frames[frames.length - 1] === this) frames.pop()
@@ -390,7 +372,6 @@ export class DirectFrame implements Blocker {
   /** The caller's fiber ended inside the handler: the call is withdrawn and the server's obligation dropped. */
   cancel(): void {
     this.saved = undefined
-    this.forget()
     this.entry.leave(this)
     this.entry.release(this.to)
     this.env.direct = false
