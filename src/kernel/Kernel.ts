@@ -185,7 +185,6 @@ export class KernelCore {
     return Effect.suspend(() => {
       if (pcb.status === "dead") return Effect.void
       pcb.killed = true
-      pcb.runKillHooks()
       if (pcb.main === undefined) return teardown(pcb, Exit.interrupt(FiberId.none))
       return Effect.asVoid(Effect.zipRight(Fiber.interrupt(pcb.main), pcb.await))
     })

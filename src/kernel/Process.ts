@@ -118,8 +118,6 @@ export class Pcb {
   readonly threads = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
   /** Run once at death, after the threads are interrupted (see `onDeath`). */
   private readonly hooks: Array<() => void> = []
-  /** Run once when a kill is asked for, before the fibers are interrupted (see `onKill`). */
-  private readonly killHooks: Array<() => void> = []
   /** What others wait on this process for; failed at death, after the threads stop. */
   readonly obligations = new Obligations()
   /** Bytes the kernel copied on this process's behalf (its lease operations, deliveries into it). */
@@ -150,17 +148,6 @@ export class Pcb {
   /** Adds `hook` to what runs once at death, after the threads are interrupted (IPC closes ports, fails replies…). */
   onDeath(hook: () => void): void {
     this.hooks[this.hooks.length] = hook
-  }
-
-  /** Adds `hook` to what runs once when a kill of the process is asked for, before its fibers are interrupted. */
-  onKill(hook: () => void): void {
-    this.killHooks[this.killHooks.length] = hook
-  }
-
-  /** Runs the kill hooks, once. */
-  runKillHooks(): void {
-    const hooks = ArrayPrototypeSplice(this.killHooks, 0)
-    for (let i = 0; i < hooks.length; i++) hooks[i]!()
   }
 
   /** Runs the death hooks, once (teardown). */
