@@ -20,22 +20,22 @@ const Adder = Protocol.make("adder", {
 
 const CALLS = 50_000
 
-/** An adder server on a fresh port. */
-const adderServer = (k: KernelCore) =>
+/** An adder server on a fresh port (serving direct calls too, with `direct`). */
+export const adderServer = (k: KernelCore, direct = false) =>
   Effect.gen(function* () {
     const server = Either.getOrThrow(k.create({ name: "adder" }))
     const port = Either.getOrThrow(Port.createFor(server))
-    yield* k.start(server, Server.serve(Adder, { Add: ({ a, b }) => Effect.succeed({ sum: a + b }) }, port.slot))
+    yield* k.start(server, Server.serve(Adder, { Add: ({ a, b }) => Effect.succeed({ sum: a + b }) }, port.slot, { direct }))
     return port
   })
 
-/** Runs `n` typed `Add` calls from a fresh client process. */
-const typedLoop = (k: KernelCore, port: Capability, n: number) =>
+/** Runs `n` typed `Add` calls from a fresh client process (direct calls, with `direct`). */
+export const typedLoop = (k: KernelCore, port: Capability, n: number, direct = false) =>
   Effect.runPromise(
     Effect.gen(function* () {
       const client = yield* Kernel.spawn(
         Effect.gen(function* () {
-          const adder = Protocol.client(Adder, 0)
+          const adder = Protocol.client(Adder, 0, { direct })
           // One payload object, as ipc.null_call reuses one message: a literal per call
           // stays reachable for the whole call and V8 may pretenure its site (see
           // docs/protocols.md, Costs), which would measure V8's heuristics, not the layer.

@@ -1,5 +1,6 @@
 /** Every benchmark, in the order they run. */
 import { bulkBenchmarks } from "./bulk.js"
+import { directBenchmarks } from "./direct.js"
 import { floorBenchmarks } from "./floor.js"
 import type { Benchmark } from "./harness.js"
 import { ipcBenchmarks } from "./ipc.js"
@@ -11,6 +12,7 @@ export const benchmarks: ReadonlyArray<Benchmark> = [
   ...floorBenchmarks,
   ...ipcBenchmarks,
   ...protocolBenchmarks,
+  ...directBenchmarks,
   ...bulkBenchmarks,
   ...vfsBenchmarks,
   ...schedBenchmarks
