@@ -308,8 +308,9 @@ export class DirectFrame implements Blocker {
 
   /**
    * The handler ended with `exit`: the caller's outcome. A handler's failure or defect faults the
-   * server (as in one of its own threads); an answer the kernel refuses does too (Hubris faults a
-   * server whose reply is too big). Anything after the server's death is `PeerDied`.
+   * server (as in one of its own threads); an answer the kernel refuses does too (it is the
+   * server's bug, and the caller has no one else to hear it from). After the server's death, or
+   * a cut, the caller gets `PeerDied` (or, being killed, ends).
    */
   finish(
     exit: Exit.Exit<Message | void, unknown>,
