@@ -214,9 +214,7 @@ export class FileHandle extends EventEmitter {
       if (d instanceof Uint8Array) return this.#run(core.writeAll(this.#host.ctx, this.#fd, d))
       for await (const chunk of d as AsyncIterable<unknown>) {
         checkAborted(signal)
-        const bytes = isArrayBufferView(chunk)
-          ? chunk
-          : Buffer.from(validateStringAfterArrayBufferView(chunk, "data"), (o.encoding as BufferEncoding) || "utf8")
+        const bytes = isArrayBufferView(chunk) ? chunk : Buffer.from(chunk as string, (o.encoding as BufferEncoding) || "utf8")
         await this.#run(core.writeAll(this.#host.ctx, this.#fd, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)))
         checkAborted(signal)
       }

@@ -97,9 +97,7 @@ export const copyFile = (ctx: Context, src: unknown, dest: unknown, mode: unknow
 
 export const cp = (ctx: Context, src: unknown, dest: unknown, options: unknown): Sys<void> => {
   const o = validateCpOptions(options)
-  const s = target(getValidatedPath(src, "src"))
-  const d = target(getValidatedPath(dest, "dest"))
-  return compound.cp(ctx, s.text, d.text, o)
+  return compound.cp(ctx, getValidatedPath(src, "src"), getValidatedPath(dest, "dest"), o)
 }
 
 export const fchmod = (ctx: Context, fd: unknown, mode: unknown): Sys<void> => {
@@ -317,7 +315,8 @@ export const readFile = (ctx: Context, path: unknown, options: unknown, fds = tr
     const b = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     return o.encoding ? b.toString(o.encoding) : b
   }
-  if (fds && isFd(path)) return Effect.map(core.readToEnd(ctx, path), decode)
+  // Node checks such a descriptor only when it reads (where a bad one is an uncaught exception); here it fails the call.
+  if (fds && isFd(path)) return Effect.flatMap(Effect.try({ try: () => bindingFd(path), catch: (e) => e }), (fd) => Effect.map(core.readToEnd(ctx, fd), decode))
   const stop = aborted(o.signal)
   if (stop !== undefined) return stop
   const flags = stringToFlags(o.flag, "options.flag")
@@ -340,7 +339,7 @@ export const dataOf = (data: unknown, encoding: unknown): Uint8Array => {
 
 /** `writeFile(path, data, options)` once `data` is bytes (and, `fds` — the callback form — `writeFile(fd, …)`). */
 export const writeFileWith = (ctx: Context, path: unknown, bytes: Uint8Array, o: Options, fds = true): Sys<void> => {
-  if (fds && isFd(path)) return core.writeAll(ctx, path, bytes)
+  if (fds && isFd(path)) return core.writeAll(ctx, getValidatedFd(path), bytes)
   const stop = aborted(o.signal)
   if (stop !== undefined) return stop
   const flags = stringToFlags(o.flag || "w")

@@ -6,15 +6,15 @@
  *
  * Every path these build is resolved against `/`, the facade's working directory.
  */
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import { Buffer } from "node:buffer"
 import { posix } from "node:path"
 import * as core from "./core.js"
-import { type Context, type Sys, Target } from "./core.js"
-import { errnoOf, hasCode, NodeFsError, SystemError } from "./errors.js"
+import { type Context, type Sys, Target, target } from "./core.js"
+import { errnoOf, hasCode, SystemError } from "./errors.js"
 import { Dirent, direntOf, modeOf } from "./stats.js"
 import type { Stat } from "../../servers/vfs/VfsProtocol.js"
-import type { CpOptions, RmdirOptions } from "./validators.js"
+import type { CpOptions, PathArg, RmdirOptions } from "./validators.js"
 
 /** A name or path in `encoding` (`buffer`: the UTF-8 bytes), as Node returns names. */
 export const encoded = (name: string, encoding: unknown): string | Buffer =>
@@ -192,26 +192,36 @@ const cpError = (
   key:
     "ERR_FS_CP_EINVAL" | "ERR_FS_CP_DIR_TO_NON_DIR" | "ERR_FS_CP_NON_DIR_TO_DIR" | "ERR_FS_CP_EEXIST" | "ERR_FS_CP_SYMLINK_TO_SUBDIRECTORY" | "ERR_FS_EISDIR",
   message: string,
-  path: string,
+  path: PathArg,
   code: keyof typeof errnoOf
-) => new SystemError(key, { message, path, syscall: "cp", errno: errnoOf[code], code })
+) => new SystemError(key, { message, path: String(path), syscall: "cp", errno: errnoOf[code], code })
 
-const components = (path: string) => core.resolvePath(path).split("/").filter(Boolean)
+const components = (path: PathArg) =>
+  core
+    .resolvePath(path as string)
+    .split("/")
+    .filter(Boolean)
 /** Node's `isSrcSubdir`: every component of `src` begins `dest` (path strings only). */
-const isSrcSubdir = (src: string, dest: string): boolean => {
+const isSrcSubdir = (src: PathArg, dest: PathArg): boolean => {
   const d = components(dest)
   return components(src).every((c, i) => d[i] === c)
 }
 const identical = (a: CpStat, b: CpStat) => b.ino !== 0 && b.dev !== 0 && a.ino === b.ino && a.dev === b.dev
 
 /** Node's `cpFn`: copies `src` to `dest` with `opts` (checked by `validateCpOptions`). */
-export const cp = (ctx: Context, src: string, dest: string, opts: CpOptions): Sys<void> => {
-  const statOf = (path: string, follow: boolean): Sys<CpStat> => core.stat(ctx, new Target(path), follow)
-  const statFn = (path: string) => statOf(path, opts.dereference)
-  const filtered = (s: string, d: string): Sys<boolean> =>
-    opts.filter === undefined ? Effect.succeed(true) : Effect.map(Effect.tryPromise({ try: async () => opts.filter!(s, d), catch: (e) => e }), Boolean)
+export const cp = (ctx: Context, src: PathArg, dest: PathArg, opts: CpOptions): Sys<void> => {
+  // Paths as given: the VFS gets their text; Node's path functions get them as they are, so a
+  // \`Buffer\` path fails where Node's \`path.dirname\` or \`path.join\` fails (see the end).
+  type P = PathArg
+  const T = (p: P) => (typeof p === "string" ? new Target(p) : target(p))
+  const statOf = (path: P, follow: boolean): Sys<CpStat> => core.stat(ctx, T(path), follow)
+  const statFn = (path: P) => statOf(path, opts.dereference)
+  const filtered = (s: P, d: P): Sys<boolean> =>
+    opts.filter === undefined
+      ? Effect.succeed(true)
+      : Effect.map(Effect.tryPromise({ try: async () => opts.filter!(s as string, d as string), catch: (e) => e }), Boolean)
 
-  const checkPaths = (s: string, d: string): Sys<{ srcStat: CpStat; destStat: CpStat | undefined } | undefined> =>
+  const checkPaths = (s: P, d: P): Sys<{ srcStat: CpStat; destStat: CpStat | undefined } | undefined> =>
     Effect.gen(function* () {
       if (!(yield* filtered(s, d))) return undefined
       const [srcStat, destStat] = yield* Effect.all(
@@ -230,10 +240,10 @@ export const cp = (ctx: Context, src: string, dest: string, opts: CpOptions): Sy
       return { srcStat, destStat }
     })
 
-  const checkParentPaths = (s: string, srcStat: CpStat, d: string): Sys<void> =>
+  const checkParentPaths = (s: P, srcStat: CpStat, d: P): Sys<void> =>
     Effect.gen(function* () {
-      const srcParent = core.resolvePath(posix.dirname(s))
-      const destParent = core.resolvePath(posix.dirname(d))
+      const srcParent = core.resolvePath(posix.dirname(s as string))
+      const destParent = core.resolvePath(posix.dirname(d as string))
       if (destParent === srcParent || destParent === "/") return
       const st = yield* Effect.either(statOf(destParent, true))
       if (st._tag === "Left") return codeOf(st.left) === "ENOENT" ? undefined : yield* Effect.fail(st.left)
@@ -241,69 +251,69 @@ export const cp = (ctx: Context, src: string, dest: string, opts: CpOptions): Sy
       return yield* checkParentPaths(s, srcStat, destParent)
     })
 
-  const chmodTo = (d: string, mode: number) => core.chmod(ctx, new Target(d), mode)
+  const chmodTo = (d: P, mode: number) => core.chmod(ctx, T(d), mode)
 
-  const copyFile = (srcStat: CpStat, s: string, d: string): Sys<void> =>
+  const copyFile = (srcStat: CpStat, s: P, d: P): Sys<void> =>
     Effect.gen(function* () {
-      yield* core.copyFile(ctx, new Target(s), new Target(d), (opts.mode & 1) !== 0)
+      yield* core.copyFile(ctx, T(s), T(d), (opts.mode & 1) !== 0)
       const mode = modeOf({ type: srcStat.type, mode: srcStat.mode })
       if (opts.preserveTimestamps) {
         if ((mode & 0o200) === 0) yield* chmodTo(d, mode | 0o200)
         const now = yield* statOf(s, true)
-        yield* core.utimes(ctx, new Target(d), Number(now.atimeNs / 1_000_000n) / 1000, Number(now.mtimeNs / 1_000_000n) / 1000, true)
+        yield* core.utimes(ctx, T(d), Number(now.atimeNs / 1_000_000n) / 1000, Number(now.mtimeNs / 1_000_000n) / 1000, true)
       }
       yield* chmodTo(d, mode)
     })
 
-  const onFile = (srcStat: CpStat, destStat: CpStat | undefined, s: string, d: string): Sys<void> => {
+  const onFile = (srcStat: CpStat, destStat: CpStat | undefined, s: P, d: P): Sys<void> => {
     if (destStat === undefined) return copyFile(srcStat, s, d)
-    if (opts.force) return Effect.zipRight(core.unlink(ctx, new Target(d)), copyFile(srcStat, s, d))
+    if (opts.force) return Effect.zipRight(core.unlink(ctx, T(d)), copyFile(srcStat, s, d))
     if (opts.errorOnExist) return Effect.fail(cpError("ERR_FS_CP_EEXIST", `${d} already exists`, d, "EEXIST"))
     return Effect.void
   }
 
-  const copyDir = (s: string, d: string): Sys<void> =>
+  const copyDir = (s: P, d: P): Sys<void> =>
     Effect.gen(function* () {
-      const entries = yield* core.readdir(ctx, new Target(s))
+      const entries = yield* core.readdir(ctx, T(s))
       for (const { name } of entries) {
-        const si = posix.join(s, name)
-        const di = posix.join(d, name)
+        const si = posix.join(s as string, name)
+        const di = posix.join(d as string, name)
         const checked = yield* checkPaths(si, di)
         if (checked !== undefined) yield* forCopy(checked.destStat, si, di)
       }
     })
 
-  const onDir = (srcStat: CpStat, destStat: CpStat | undefined, s: string, d: string): Sys<void> =>
+  const onDir = (srcStat: CpStat, destStat: CpStat | undefined, s: P, d: P): Sys<void> =>
     destStat !== undefined
       ? copyDir(s, d)
       : Effect.gen(function* () {
-          const made = yield* Effect.either(core.mkdir(ctx, new Target(d), 0o777, false))
+          const made = yield* Effect.either(core.mkdir(ctx, T(d), 0o777, false))
           if (made._tag === "Left" && !(codeOf(made.left) === "EEXIST" && !opts.errorOnExist)) return yield* Effect.fail(made.left)
           yield* copyDir(s, d)
           yield* chmodTo(d, modeOf({ type: srcStat.type, mode: srcStat.mode }))
         })
 
-  const onLink = (destStat: CpStat | undefined, s: string, d: string): Sys<void> =>
+  const onLink = (destStat: CpStat | undefined, s: P, d: P): Sys<void> =>
     Effect.gen(function* () {
-      let resolvedSrc = yield* core.readlink(ctx, new Target(s))
-      if (!opts.verbatimSymlinks && !posix.isAbsolute(resolvedSrc)) resolvedSrc = core.resolvePath(posix.dirname(s), resolvedSrc)
-      if (destStat === undefined) return yield* core.symlink(ctx, resolvedSrc, new Target(d))
-      const destLink = yield* Effect.either(core.readlink(ctx, new Target(d)))
+      let resolvedSrc = yield* core.readlink(ctx, T(s))
+      if (!opts.verbatimSymlinks && !posix.isAbsolute(resolvedSrc)) resolvedSrc = core.resolvePath(posix.dirname(s as string), resolvedSrc)
+      if (destStat === undefined) return yield* core.symlink(ctx, resolvedSrc, T(d))
+      const destLink = yield* Effect.either(core.readlink(ctx, T(d)))
       if (destLink._tag === "Left") {
-        if (codeOf(destLink.left) === "EINVAL") return yield* core.symlink(ctx, resolvedSrc, new Target(d))
+        if (codeOf(destLink.left) === "EINVAL") return yield* core.symlink(ctx, resolvedSrc, T(d))
         return yield* Effect.fail(destLink.left)
       }
-      const resolvedDest = posix.isAbsolute(destLink.right) ? destLink.right : core.resolvePath(posix.dirname(d), destLink.right)
-      if ((yield* isDirectory(ctx, core.resolvePath(s))) && isSrcSubdir(resolvedSrc, resolvedDest))
+      const resolvedDest = posix.isAbsolute(destLink.right) ? destLink.right : core.resolvePath(posix.dirname(d as string), destLink.right)
+      if ((yield* isDirectory(ctx, core.resolvePath(s as string))) && isSrcSubdir(resolvedSrc, resolvedDest))
         return yield* Effect.fail(cpError("ERR_FS_CP_EINVAL", `cannot copy ${resolvedSrc} to a subdirectory of self ${resolvedDest}`, d, "EINVAL"))
       const srcStat = yield* statOf(s, true)
       if (srcStat.type === "dir" && isSrcSubdir(resolvedDest, resolvedSrc))
         return yield* Effect.fail(cpError("ERR_FS_CP_SYMLINK_TO_SUBDIRECTORY", `cannot overwrite ${resolvedDest} with ${resolvedSrc}`, d, "EINVAL"))
-      yield* core.unlink(ctx, new Target(d))
-      yield* core.symlink(ctx, resolvedSrc, new Target(d))
+      yield* core.unlink(ctx, T(d))
+      yield* core.symlink(ctx, resolvedSrc, T(d))
     })
 
-  const forCopy = (destStat: CpStat | undefined, s: string, d: string): Sys<void> =>
+  const forCopy = (destStat: CpStat | undefined, s: P, d: P): Sys<void> =>
     Effect.flatMap(statFn(s), (srcStat) => {
       if (srcStat.type === "dir" && opts.recursive) return onDir(srcStat, destStat, s, d)
       if (srcStat.type === "dir") return Effect.fail(cpError("ERR_FS_EISDIR", `${s} is a directory (not copied)`, s, "EISDIR"))
@@ -315,15 +325,12 @@ export const cp = (ctx: Context, src: string, dest: string, opts: CpOptions): Sy
     const checked = yield* checkPaths(src, dest)
     if (checked === undefined) return
     yield* checkParentPaths(src, checked.srcStat, dest)
-    const parent = posix.dirname(dest)
+    const parent = posix.dirname(dest as string)
     const exists = yield* Effect.either(statOf(parent, true))
     if (exists._tag === "Left") {
       if (codeOf(exists.left) !== "ENOENT") return yield* Effect.fail(exists.left)
-      yield* core.mkdir(ctx, new Target(parent), 0o777, true)
+      yield* core.mkdir(ctx, T(parent), 0o777, true)
     }
     yield* forCopy(checked.destStat, src, dest)
-  })
+  }).pipe(Effect.catchSomeDefect((e) => (hasCode(e, "ERR_INVALID_ARG_TYPE") ? Option.some(Effect.fail(e)) : Option.none())))
 }
-
-/** `true` when `e` is Node's error for a missing file. */
-export const isMissing = (e: unknown): boolean => hasCode(e, "ENOENT") && e instanceof NodeFsError

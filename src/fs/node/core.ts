@@ -211,7 +211,9 @@ export const fchown = (ctx: Context, fd: number, uid: number, gid: number): Sys<
 
 /** `futimes(2)` (through the descriptor's path); times in seconds as Node passes them. */
 export const futimes = (ctx: Context, fd: number, atime: number, mtime: number): Sys<void> =>
-  Effect.flatMap(pathOfFd(ctx, fd, "futime"), (path) => named(ctx.vfs.setattr({ path, follow: true, ...timeChanges(atime, mtime) }), "futime"))
+  Effect.flatMap(pathOfFd(ctx, fd, "futime"), (path) =>
+    Effect.flatMap(timeChanges(atime, mtime, "futime"), (times) => named(ctx.vfs.setattr({ path, follow: true, ...times }), "futime"))
+  )
 
 // --- paths -------------------------------------------------------------------------------------
 
@@ -234,11 +236,12 @@ export const chown = (ctx: Context, p: Target, uid: number, gid: number, follow:
 
 /**
  * libuv's `uv__fs_to_timespec` for a time in seconds: truncated to whole microseconds (as Node
- * does, so sub-microsecond parts are dropped, not rounded); infinite → now; NaN → unchanged.
+ * does, so sub-microsecond parts are dropped, not rounded); NaN, infinite or out of range:
+ * `"invalid"` (`EINVAL`).
  */
-export const timeNs = (t: number): bigint | "now" | undefined => {
-  if (Number.isNaN(t)) return undefined
-  if (!Number.isFinite(t)) return "now"
+export const timeNs = (t: number): bigint | "invalid" => {
+  // What libuv cannot turn into a timespec (NaN, infinite, beyond 64-bit seconds) the kernel refuses.
+  if (!Number.isFinite(t) || Math.abs(t) >= 2 ** 63) return "invalid"
   let sec = Math.trunc(t)
   let nsec = Math.trunc((t - sec) * 1e9)
   nsec -= nsec % 1000
@@ -249,23 +252,18 @@ export const timeNs = (t: number): bigint | "now" | undefined => {
   return BigInt(sec) * 1_000_000_000n + BigInt(nsec)
 }
 
-/** The clock the RAM file system stamps with, for a time that is "now" while the other is not. */
-const nowNs = () => BigInt(Date.now()) * 1_000_000n
-
-/** The `setattr` changes for `utimes(atime, mtime)` in seconds. */
-const timeChanges = (atime: number, mtime: number): { now?: boolean; atimeNs?: bigint; mtimeNs?: bigint } => {
+/** `setattr`'s time changes for `utimes(atime, mtime)` in seconds; `EINVAL` (for `syscall` on `path`) when one is invalid. */
+const timeChanges = (atime: number, mtime: number, syscall: string, path?: string): Sys<{ atimeNs: bigint; mtimeNs: bigint }> => {
   const a = timeNs(atime)
   const m = timeNs(mtime)
-  if (a === "now" && m === "now") return { now: true }
-  return {
-    ...(a === undefined ? {} : { atimeNs: a === "now" ? nowNs() : a }),
-    ...(m === undefined ? {} : { mtimeNs: m === "now" ? nowNs() : m })
-  }
+  return a === "invalid" || m === "invalid" ? fail("EINVAL", syscall, path) : Effect.succeed({ atimeNs: a, mtimeNs: m })
 }
 
 /** `utimes(2)` (`follow`) or `lutimes(2)`; times in seconds. */
-export const utimes = (ctx: Context, p: Target, atime: number, mtime: number, follow: boolean): Sys<void> =>
-  named(ctx.vfs.setattr({ path: p.vfs, follow, ...timeChanges(atime, mtime) }), follow ? "utime" : "lutime", p.text)
+export const utimes = (ctx: Context, p: Target, atime: number, mtime: number, follow: boolean): Sys<void> => {
+  const syscall = follow ? "utime" : "lutime"
+  return Effect.flatMap(timeChanges(atime, mtime, syscall, p.text), (times) => named(ctx.vfs.setattr({ path: p.vfs, follow, ...times }), syscall, p.text))
+}
 
 /**
  * `mkdir(2)`, or with `recursive` `mkdir -p`: the first directory created, if any, named as Node
@@ -274,14 +272,16 @@ export const utimes = (ctx: Context, p: Target, atime: number, mtime: number, fo
  * end in `.` or `..`, which no `mkdir` makes).
  */
 export const mkdir = (ctx: Context, p: Target, mode: number, recursive: boolean): Sys<string | undefined> =>
-  Effect.map(named(ctx.vfs.mkdir({ path: p.vfs, mode: mode & 0o7777, recursive }), "mkdir", p.text), (first) => {
-    if (first === null) return undefined
-    for (let cut = p.text; ; cut = cut.slice(0, cut.lastIndexOf("/"))) {
-      const last = posix.basename(cut)
-      if (last !== "." && last !== ".." && posix.normalize(new Target(cut).vfs).replace(/(.)\/+$/, "$1") === first) return cut
-      if (!cut.includes("/")) return first
-    }
-  })
+  p.vfs === ""
+    ? fail("ENOENT", "mkdir", p.text)
+    : Effect.map(named(ctx.vfs.mkdir({ path: p.vfs, mode: mode & 0o7777, recursive }), "mkdir", p.text), (first) => {
+        if (first === null) return undefined
+        for (let cut = p.text; ; cut = cut.slice(0, cut.lastIndexOf("/"))) {
+          const last = posix.basename(cut)
+          if (last !== "." && last !== ".." && posix.normalize(new Target(cut).vfs).replace(/(.)\/+$/, "$1") === first) return cut
+          if (!cut.includes("/")) return first
+        }
+      })
 
 /** UTF-8 byte order of two names (what libuv's `scandir` sorts by: `strcmp`). */
 export const byteOrder = (a: string, b: string): number => {
@@ -426,6 +426,8 @@ const TEMP_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234567
 /** `mkdtemp(3)`: a new directory `prefix` + six random characters (mode 0o700); its path as given. Errors name the path tried. */
 export const mkdtemp = (ctx: Context, prefix: Target): Sys<string> =>
   Effect.gen(function* () {
+    // Node and libuv refuse an empty prefix, naming the template as they cut it.
+    if (prefix.text === "") return yield* fail("EINVAL", "mkdtemp", "XXXXX")
     for (;;) {
       let suffix = ""
       for (let i = 0; i < 6; i++) suffix += TEMP_CHARS[Math.floor(Math.random() * TEMP_CHARS.length)]

@@ -9,7 +9,7 @@ import { Buffer } from "node:buffer"
 import { fileURLToPath } from "node:url"
 import { types } from "node:util"
 import { flagsNumber, O } from "../../servers/vfs/flags.js"
-import { bindingError, incompatibleOptionPair, invalidArgType, invalidArgValue, invalidSymlinkType, outOfRange } from "./errors.js"
+import { bindingError, describe, incompatibleOptionPair, invalidArgType, invalidArgValue, invalidSymlinkType, outOfRange } from "./errors.js"
 
 const isUint8Array = (v: unknown): v is Uint8Array => v instanceof Uint8Array
 /** `ArrayBuffer.isView`: a `Buffer`, any typed array, or a `DataView`. */
@@ -157,23 +157,38 @@ export const getValidatedFd = (fd: unknown, name = "fd"): number => (Object.is(f
 
 /**
  * The descriptor check of Node's C++ bindings (`close`, `fstat`, `fsync`, `ftruncate`, `futimes`,
- * `fchmod`, `fchown`…): the same rule as `getValidatedFd`, thrown as a plain `TypeError`/`RangeError`.
+ * `fchmod`, `fchown`…): the same rule as `getValidatedFd`, thrown as a plain `TypeError`/`RangeError`
+ * whose text the C++ side builds (a bigint without its `n`, a function without its name, the
+ * message cut at a null byte, as a C string is).
  */
 export const bindingFd = (fd: unknown): number => {
   if (typeof fd !== "number")
-    throw bindingError(TypeError, "ERR_INVALID_ARG_TYPE", `The "fd" argument must be of type number. Received ${describeForBinding(fd)}`)
+    throw bindingError(TypeError, "ERR_INVALID_ARG_TYPE", cString(`The "fd" argument must be of type number. Received ${bindingDescribe(fd)}`))
   if (!Number.isInteger(fd)) throw bindingError(RangeError, "ERR_OUT_OF_RANGE", `The value of "fd" is out of range. It must be an integer. Received ${fd}`)
   if (fd < 0 || fd > 2147483647)
     throw bindingError(RangeError, "ERR_OUT_OF_RANGE", `The value of "fd" is out of range. It must be >= 0 && <= 2147483647. Received ${fd}`)
   return fd === 0 ? 0 : fd
 }
-const describeForBinding = (v: unknown): string => invalidArgType("x", "number", v).message.replace(/^.*? Received /, "")
+const bindingDescribe = (v: unknown): string =>
+  typeof v === "bigint"
+    ? `type bigint (${v})`
+    : typeof v === "function"
+      ? "function"
+      : typeof v === "object" && v !== null
+        ? `an instance of ${(v as { constructor?: { name?: string } }).constructor?.name ?? "Object"}`
+        : describe(v)
+const cString = (s: string) => (s.includes("\u0000") ? s.slice(0, s.indexOf("\u0000")) : s)
 
-/** The access/copy mode check of Node's C++ bindings: an int32 (or absent: `def`) within `[0, max]`. */
+/**
+ * The access/copy mode check of Node's C++ bindings: absent → `def`; a number, not NaN or infinite,
+ * truncated to an int32 as C does (out of range: the lowest int32), within `[0, max]`.
+ */
 export const bindingMode = (mode: unknown, max: number, def = 0): number => {
   if (mode == null) return def
   if (typeof mode !== "number") throw bindingError(TypeError, "ERR_INVALID_ARG_TYPE", "mode must be int32 or null/undefined")
-  const m = Math.trunc(mode) | 0
+  if (!Number.isFinite(mode)) throw bindingError(RangeError, "ERR_OUT_OF_RANGE", "mode is out of range")
+  const t = Math.trunc(mode)
+  const m = t >= -2147483648 && t <= 2147483647 ? t : -2147483648
   if (m < 0 || m > max) throw bindingError(RangeError, "ERR_OUT_OF_RANGE", `mode is out of range: >= 0 && <= ${max}`)
   return m
 }
@@ -319,5 +334,9 @@ export const transferOptions = (options: unknown, buffer: ArrayBufferView | unde
   }
 }
 
-/** Node's `isFd` (for `readFile`/`writeFile`/`appendFile`): a uint32 given where a path goes. */
-export const isFd = (path: unknown): path is number => typeof path === "number" && path >>> 0 === path
+/**
+ * Node 20's `isFd` (for `readFile`/`writeFile`/`appendFile`): an int32 given where a path goes. It
+ * is Node's `value === (value | 0)`, so a bigint, a symbol or an object without a primitive value
+ * throws the `TypeError` that conversion throws, as in Node.
+ */
+export const isFd = (path: unknown): path is number => path === ((path as number) | 0)

@@ -108,14 +108,14 @@ export type StreamOptions = {
 // --- generators ------------------------------------------------------------------------------------
 
 const names = ["a", "b", "c", "l1", "l2"]
-const component = fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...names) }, { weight: 1, arbitrary: fc.constantFrom(".", "..") })
+const component = fc.oneof({ weight: 14, arbitrary: fc.constantFrom(...names) }, { weight: 1, arbitrary: fc.constantFrom(".", "..") })
 
-/** A path under the base: up to three components (at most two `..`), sometimes a trailing slash, rarely the base or empty. */
+/** A path under the base: up to three components (at most two `..`), now and then a trailing slash, rarely the base or empty. */
 export const rel: fc.Arbitrary<Rel> = fc.oneof(
   {
     weight: 20,
     arbitrary: fc
-      .tuple(fc.array(component, { minLength: 1, maxLength: 3 }), fc.boolean(), fc.nat(9))
+      .tuple(fc.array(component, { minLength: 1, maxLength: 3 }), fc.boolean(), fc.nat(19))
       .filter(([cs]) => cs.filter((c) => c === "..").length <= 2)
       .map(([cs, , n]) => cs.join("/") + (n === 0 ? "/" : ""))
   },
@@ -350,7 +350,7 @@ const positionArg = (p: Position): number | null | bigint => (p !== null && type
 export type Outcome = { readonly ok: unknown } | { readonly err: unknown } | { readonly threw: unknown }
 
 /** Calls `f` with a callback appended; the outcome is everything the callback received. */
-const viaCallback = (f: (...a: Array<any>) => unknown, ...args: Array<unknown>): Promise<Outcome> =>
+export const viaCallback = (f: (...a: Array<any>) => unknown, ...args: Array<unknown>): Promise<Outcome> =>
   new Promise((resolve) => {
     try {
       f(...args, (...got: Array<unknown>) => resolve(got[0] instanceof Error ? { err: got } : { ok: got }))
@@ -360,7 +360,7 @@ const viaCallback = (f: (...a: Array<any>) => unknown, ...args: Array<unknown>):
   })
 
 /** Awaits `f(...args)`; a synchronous throw is told apart from a rejection. */
-const viaPromise = async (f: (...a: Array<any>) => Promise<unknown>, ...args: Array<unknown>): Promise<Outcome> => {
+export const viaPromise = async (f: (...a: Array<any>) => Promise<unknown>, ...args: Array<unknown>): Promise<Outcome> => {
   let p: Promise<unknown>
   try {
     p = f(...args)
@@ -624,6 +624,10 @@ const STAT_FIELDS = ["mode", "nlink", "uid", "gid", "rdev", "blksize"] as const
 export const normalise = (v: unknown): unknown => {
   if (v === null || v === undefined || typeof v === "number" || typeof v === "string" || typeof v === "boolean") return v
   if (typeof v === "bigint") return `${v}n`
+  if (typeof v === "symbol") return String(v)
+  if (typeof v === "function") return "function"
+  const kind = (v as { constructor?: { name?: string } }).constructor?.name
+  if (kind === "Dir" || kind === "FileHandle" || kind === "StatFs" || kind === "ReadStream" || kind === "WriteStream") return `<${kind}>`
   if (Buffer.isBuffer(v)) return `buffer:${v.toString("hex")}`
   if (v instanceof Error) return errorOf(v)
   if (Array.isArray(v)) return v.map(normalise)
@@ -704,21 +708,32 @@ const codeIn = (o: unknown): string | undefined => {
  * name with a trailing slash is `ENOENT`, `mkdir("")` is `ENOENT`); the VFS checks the last
  * component first and answers `EISDIR`/`EINVAL`, or makes the name. Linux walks `..` only from a
  * directory (`file/..` is `ENOTDIR`); the VFS steps back from anything. `mkdir -p` of an existing
- * non-directory is `EEXIST` (the VFS: `ENOTDIR`), and through a dangling link `ENOTDIR` naming the
- * link (the VFS: `ENOENT`). Creating through a link whose target ends in `/`
+ * non-directory is `EEXIST` (the VFS: `ENOTDIR`), through a dangling link `ENOTDIR` naming the
+ * link (the VFS: `ENOENT`), and onto one `ENOENT` (the VFS: done). Creating through a link whose target ends in `/`
  * is `EISDIR` before the link is followed again (the VFS follows it: `ELOOP`). And `mkdir -p` of a path with
  * `..` makes what Linux's walk makes (`a/..` makes `a`); the VFS normalises `..` away first. A step that differs only so
- * ends its sequence (the trees may differ from there) and is counted; the label says which. A
- * `mkdir -p` with `..` ends its sequence whatever it answered.
+ * is counted under its label; it ends its sequence unless neither side changed anything (both
+ * failed), since the trees may differ from there. A `mkdir -p` with `..` ends its sequence
+ * whatever it answered.
  */
-export const vfsDivergence = (op: Op, expected: unknown, actual: unknown): string | undefined => {
+export const vfsDivergence = (op: Op, expected: unknown, actual: unknown): { readonly label: string; readonly ends: boolean } | undefined => {
   if (op.op === "group") {
-    const labels = op.ops.map((o, i) => {
+    const found = op.ops.map((o, i) => {
       const [e, a] = [(expected as Array<unknown>)[i], (actual as Array<unknown>)[i]]
       return vfsDivergence(o, e, a) ?? (JSON.stringify(e) === JSON.stringify(a) ? null : undefined)
     })
-    return labels.includes(undefined) ? undefined : (labels.find((l) => l !== null) ?? undefined)
+    if (found.includes(undefined)) return undefined
+    const known = found.filter((f) => f != null)
+    return known.length === 0 ? undefined : { label: known[0]!.label, ends: known.some((k) => k.ends) }
   }
+  const label = divergenceLabel(op, expected, actual)
+  if (label === undefined) return undefined
+  // Where both sides failed (or only read), neither changed anything: the sequence goes on.
+  const failedBoth = codeIn(expected) !== undefined && codeIn(actual) !== undefined
+  return { label, ends: !(failedBoth || op.op === "readFd") || label.startsWith("mkdir -p reads") }
+}
+
+const divergenceLabel = (op: Op, expected: unknown, actual: unknown): string | undefined => {
   if (op.op === "mkdir" && op.recursive && op.path.split("/").includes("..")) return "mkdir -p reads `..` lexically"
   const [linux, vfs] = [codeIn(expected) ?? "ok", codeIn(actual) ?? "ok"]
   if (op.op === "readFd" && vfs === "EBADF" && (linux === "ok" || linux === "ERR_INVALID_ARG_TYPE")) return "Node 20 drops readFile(fd)'s EBADF (DIFFERENCES)"
@@ -728,6 +743,7 @@ export const vfsDivergence = (op: Op, expected: unknown, actual: unknown): strin
   if (op.op === "mkdir" && op.recursive && linux === "EEXIST" && vfs === "ENOTDIR") return "mkdir -p onto a non-directory (Linux EEXIST, VFS ENOTDIR)"
   if (op.op === "mkdir" && op.recursive && linux === "ENOTDIR" && vfs === "ENOENT")
     return "mkdir -p through a dangling link (Linux ENOTDIR at the link, VFS ENOENT)"
+  if (op.op === "mkdir" && op.recursive && linux === "ENOENT" && vfs === "ok") return "mkdir -p onto a dangling link (Linux ENOENT, VFS ok)"
   if (linux === "EISDIR" && vfs === "ELOOP") return "create through a link to `name/` (Linux EISDIR, VFS ELOOP)"
   if (pathsOf(op).some(specialLast)) return `last component (${op.op}: Linux ${linux}, VFS ${vfs})`
   return undefined
