@@ -84,11 +84,17 @@ type Absent = Extract<keyof NodeFsModule, `${string}Sync`> | "watch" | "watchFil
 
 /**
  * The type of the Node-compatible `fs` object: `node:fs`'s own declarations, but the `*Sync`
- * functions and the watchers; `lchmod` is absent, as on Linux; and `BigIntStats`/`StatFs` classes.
+ * functions and the watchers; `lchmod` is absent, as on Linux; plus the `BigIntStats`/`StatFs`
+ * classes and the top-level `F_OK`…`X_OK` that those declarations leave out.
  */
 export type NodeFs = Omit<NodeFsModule, Absent> & {
   readonly promises: Omit<NodeFsModule["promises"], "watch">
   readonly lchmod: undefined
   readonly BigIntStats: typeof BigIntStats
   readonly StatFs: typeof StatFs
+  /** `fs.F_OK`… as Node 20 still has them (the same values as `constants`). */
+  readonly F_OK: number
+  readonly R_OK: number
+  readonly W_OK: number
+  readonly X_OK: number
 }

@@ -47,6 +47,11 @@ export interface StreamClasses {
 
 let asyncIds = 0
 
+/** Takes a reference to a handle (a stream made from it), as Node's `kRef`. */
+export const kRef = Symbol("kRef")
+/** Gives a reference up; the last one closes the descriptor, as Node's `kUnref`. */
+export const kUnref = Symbol("kUnref")
+
 /** Node's `FileHandle`. */
 export class FileHandle extends EventEmitter {
   #fd: number
@@ -75,11 +80,11 @@ export class FileHandle extends EventEmitter {
   /** Runs `f` holding a reference, as Node's `fsCall` does: a closed handle rejects with "file closed" (`syscall` named after `name`). */
   async #call<A>(name: string, f: () => Promise<A>): Promise<A> {
     if (this.#fd === -1) throw fileClosed(name)
-    this.ref()
+    this[kRef]()
     try {
       return await f()
     } finally {
-      this.unref()
+      this[kUnref]()
     }
   }
 
@@ -130,7 +135,8 @@ export class FileHandle extends EventEmitter {
       if (buf.byteLength === 0) throw invalidArgValue("buffer", buf, "is empty and cannot be written")
       validateOffsetLengthRead(off, len, buf.byteLength)
       const pos = position == null ? -1 : validatePosition(position, "position")
-      const bytesRead = await this.#run(core.read(this.#host.ctx, this.#fd, buf, off, len, B.positionOf(pos)))
+      // Node 20's promise binding reads at the descriptor's position when given a bigint one (its callback read does not).
+      const bytesRead = await this.#run(core.read(this.#host.ctx, this.#fd, buf, off, len, typeof pos === "bigint" ? -1 : B.positionOf(pos)))
       return { bytesRead, buffer: buf }
     })
   }
@@ -258,7 +264,7 @@ export class FileHandle extends EventEmitter {
     if (this.#locked) throw invalidState("The FileHandle is locked")
     this.#locked = true
     if (options.type !== undefined) validateString(options.type, "options.type")
-    const ondone = () => this.unref()
+    const ondone = () => this[kUnref]()
     const readable =
       options.type === "bytes"
         ? new ReadableStream({
@@ -285,7 +291,7 @@ export class FileHandle extends EventEmitter {
             },
             cancel: ondone
           })
-    this.ref()
+    this[kRef]()
     this.once("close", () => {
       readable.cancel().catch(() => undefined)
     })
@@ -303,12 +309,12 @@ export class FileHandle extends EventEmitter {
   }
 
   /** Takes a reference (a stream made from the handle). */
-  ref(): void {
+  [kRef](): void {
     this.#refs++
   }
 
   /** Gives a reference up; the last one closes the descriptor (and settles a waiting `close()`). */
-  unref(): void {
+  [kUnref](): void {
     this.#refs--
     if (this.#refs === 0) {
       const fd = this.#fd

@@ -8,7 +8,7 @@
  * Node's does: the stream holds a reference to it, reads and writes through it, and closes with it.
  */
 import * as nodeFs from "node:fs"
-import { FileHandle } from "./FileHandle.js"
+import { FileHandle, kRef, kUnref } from "./FileHandle.js"
 import { methodNotImplemented } from "./errors.js"
 import { copyObject, getOptions, type Options } from "./validators.js"
 
@@ -30,7 +30,7 @@ const handleOperations = (handle: FileHandle): StreamFs => ({
     throw methodNotImplemented("open()")
   },
   close: (_fd, cb) => {
-    handle.unref()
+    handle[kUnref]()
     handle.close().then(() => cb(null), cb)
   },
   fsync: (_fd, cb) => {
@@ -74,7 +74,7 @@ const NodeWriteStream = nodeFs.WriteStream as unknown as StreamClass<nodeFs.Writ
 /** Ties a stream made over a `FileHandle` to it: a reference held, and closed with it. */
 const tie = (stream: { close(): void }, handle: FileHandle | undefined) => {
   if (handle === undefined) return
-  handle.ref()
+  handle[kRef]()
   handle.on("close", () => stream.close())
 }
 
