@@ -1,9 +1,10 @@
 /**
  * One directory on `node:fs` (tmpfs when there is one) and the same absolute path on a freshly
  * booted facade, with the test process's credentials, so that a scenario can run on both and its
- * results compare as they are (the property and argument tests work the same way).
+ * results compare as they are (the property and argument tests work the same way). The Node side
+ * is `node:fs`'s module object (what `require("fs")` gives), which libraries may extend.
  */
-import * as nodeFs from "node:fs"
+import nodeFs from "node:fs"
 import { tmpdir } from "node:os"
 import { type BootedFileSystem, bootFileSystem } from "../../../src/root/bootFileSystem.js"
 
