@@ -14,6 +14,7 @@ import { isDeepStrictEqual } from "node:util"
 import { afterAll, describe, it } from "vitest"
 import { bootFileSystem } from "../../src/root/bootFileSystem.js"
 import { fuzzBudget } from "../support/fuzz.js"
+import { mirrorBase } from "./support/sandbox.js"
 import { brief, closeAll, DIFFERENCES, exec, normalise, sequence, type Side, tree, vfsDivergence } from "./support/differential.js"
 
 const root = nodeFs.mkdtempSync(`${nodeFs.existsSync("/dev/shm") ? "/dev/shm" : tmpdir()}/fsdiff-`)
@@ -60,14 +61,7 @@ describe("Node-compatible fs against node:fs", () => {
         nodeFs.mkdirSync(base, { recursive: true })
         const booted = await bootFileSystem({ frames: 8192, uid, gid, umask })
         try {
-          // The base and its ancestors, with the oracle's modes and owners, made by root.
-          const admin = (await booted.spawnFs("admin")).fs.promises
-          await admin.mkdir(base, { recursive: true })
-          for (let p = base; p !== "/"; p = p.slice(0, p.lastIndexOf("/")) || "/") {
-            const s = nodeFs.statSync(p)
-            await admin.chmod(p, s.mode & 0o7777)
-            await admin.chown(p, s.uid, s.gid)
-          }
+          await mirrorBase(booted, base)
           const node: Side = { fs: nodeFs, base, slots: [] }
           const facade: Side = { fs: booted.fs, base, slots: [] }
           for (const [op, form] of seq) {

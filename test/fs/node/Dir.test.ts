@@ -2,21 +2,17 @@
  * `opendir` and `fs.Dir` in their three forms, each scenario run on `node:fs` and on the facade
  * (entries compared as sets: both read in the order of their file system).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Sandbox, sandbox } from "../support/sandbox.js"
+import { beforeAll, describe, expect, it } from "vitest"
+import { useSandbox } from "../support/sandbox.js"
 
-let box: Sandbox
+const box$ = useSandbox()
 beforeAll(async () => {
-  box = await sandbox()
-  await box.both(async (fs, base) => {
+  await box$().both(async (fs, base) => {
     await fs.promises.mkdir(`${base}/d/sub`, { recursive: true })
     for (const n of ["a", "b", "c"]) await fs.promises.writeFile(`${base}/d/${n}`, n)
     await fs.promises.writeFile(`${base}/d/sub/inner`, "i")
     await fs.promises.symlink("a", `${base}/d/link`)
   })
-})
-afterAll(async () => {
-  await box.close()
 })
 
 const describeEntry = (d: { name: string; parentPath: string; isFile(): boolean; isDirectory(): boolean; isSymbolicLink(): boolean }, base: string) =>
@@ -24,7 +20,7 @@ const describeEntry = (d: { name: string; parentPath: string; isFile(): boolean;
 
 describe("Dir", () => {
   it("FS-0400 the promise form: read() until null, path, close(); once closed read throws and close rejects ERR_DIR_CLOSED", async () => {
-    const [node, facade] = await box.both(async (fs, base) => {
+    const [node, facade] = await box$().both(async (fs, base) => {
       const dir = await fs.promises.opendir(`${base}/d`)
       const seen: Array<string> = []
       for (let d = await dir.read(); d !== null; d = await dir.read()) seen.push(describeEntry(d, base))
@@ -49,7 +45,7 @@ describe("Dir", () => {
   })
 
   it("FS-0401 the callback form: opendir(cb), read(cb) (reads queue behind one another), close(cb)", async () => {
-    const [node, facade] = await box.both(
+    const [node, facade] = await box$().both(
       (fs, base) =>
         new Promise((resolve) => {
           fs.opendir(`${base}/d`, { bufferSize: 2 }, (err: unknown, dir: any) => {
@@ -70,7 +66,7 @@ describe("Dir", () => {
   })
 
   it("FS-0402 for await: every entry, then the directory closed (also on break); { recursive } walks into directories", async () => {
-    const [node, facade] = await box.both(async (fs, base) => {
+    const [node, facade] = await box$().both(async (fs, base) => {
       const all: Array<string> = []
       for await (const d of await fs.promises.opendir(`${base}/d`, { recursive: true })) all.push(describeEntry(d, base))
       const dir = await fs.promises.opendir(`${base}/d`)
@@ -84,13 +80,13 @@ describe("Dir", () => {
   })
 
   it("FS-0403 opendir errors name opendir (ENOENT, ENOTDIR); options.bufferSize must be a positive uint32 (checked before anything is opened)", async () => {
-    const [node, facade] = await box.both(async (fs, base) => {
+    const [node, facade] = await box$().both(async (fs, base) => {
       const missing = await fs.promises.opendir(`${base}/none`).catch((e: { code: string; syscall: string }) => `${e.code}:${e.syscall}`)
       const file = await fs.promises.opendir(`${base}/d/a`).catch((e: { code: string; syscall: string }) => `${e.code}:${e.syscall}`)
       return { missing, file }
     })
     expect(facade).toEqual(node)
     expect(facade).toEqual({ missing: "ENOENT:opendir", file: "ENOTDIR:opendir" })
-    await expect(box.facade.promises.opendir(`${box.base}/d`, { bufferSize: 0 })).rejects.toMatchObject({ code: "ERR_OUT_OF_RANGE" })
+    await expect(box$().facade.promises.opendir(`${box$().base}/d`, { bufferSize: 0 })).rejects.toMatchObject({ code: "ERR_OUT_OF_RANGE" })
   })
 })

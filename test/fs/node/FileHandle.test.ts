@@ -3,16 +3,10 @@
  * scenario run on `node:fs` and on the facade with the same results.
  */
 import * as nodeFs from "node:fs"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Sandbox, sandbox } from "../support/sandbox.js"
+import { describe, expect, it } from "vitest"
+import { useSandbox } from "../support/sandbox.js"
 
-let box: Sandbox
-beforeAll(async () => {
-  box = await sandbox()
-})
-afterAll(async () => {
-  await box.close()
-})
+const box$ = useSandbox()
 
 const methodsOf = (o: object) =>
   Object.getOwnPropertyNames(Object.getPrototypeOf(o))
@@ -21,7 +15,7 @@ const methodsOf = (o: object) =>
 
 describe("FileHandle", () => {
   it("FS-0300 has every method of Node 20's FileHandle, an own close, Symbol.asyncDispose, and is an EventEmitter", async () => {
-    const [node, facade] = await box.both(async (fs, base) => {
+    const [node, facade] = await box$().both(async (fs, base) => {
       await fs.promises.writeFile(`${base}/m`, "")
       const h = await fs.promises.open(`${base}/m`)
       const shape = {
@@ -55,7 +49,7 @@ describe("FileHandle", () => {
   })
 
   it("FS-0301 read and write in all their forms, readv/writev, with Node's results", async () => {
-    const [node, facade] = await box.both(async (fs, base) => {
+    const [node, facade] = await box$().both(async (fs, base) => {
       const h = await fs.promises.open(`${base}/rw`, "w+")
       const out: Array<unknown> = []
       const w = async (p: Promise<{ bytesWritten: number; buffer?: unknown; buffers?: unknown }>) => out.push((await p).bytesWritten)
@@ -85,7 +79,7 @@ describe("FileHandle", () => {
   it("FS-0302 stat ({ bigint }), truncate, chmod, chown, utimes, sync and datasync through the handle", async () => {
     const uid = process.getuid?.() ?? 0
     const gid = process.getgid?.() ?? 0
-    const [node, facade] = await box.both(async (fs, base) => {
+    const [node, facade] = await box$().both(async (fs, base) => {
       const h = await fs.promises.open(`${base}/attrs`, "w+")
       await h.writeFile("0123456789")
       await h.truncate(4)
@@ -104,7 +98,7 @@ describe("FileHandle", () => {
   })
 
   it("FS-0303 close emits 'close', a second close resolves, later calls reject with EBADF 'file closed'; await using closes", async () => {
-    const [node, facade] = await box.both(async (fs, base) => {
+    const [node, facade] = await box$().both(async (fs, base) => {
       await fs.promises.writeFile(`${base}/c`, "x")
       const h = await fs.promises.open(`${base}/c`)
       let closes = 0
@@ -124,7 +118,7 @@ describe("FileHandle", () => {
   })
 
   it("FS-0304 readableWebStream (default and bytes) yields the file and locks the handle; readLines yields its lines", async () => {
-    const [node, facade] = await box.both(async (fs, base) => {
+    const [node, facade] = await box$().both(async (fs, base) => {
       await fs.promises.writeFile(`${base}/web`, "line one\nline two\r\nline three")
       const text = async (type?: "bytes") => {
         const h = await fs.promises.open(`${base}/web`)
@@ -150,13 +144,13 @@ describe("FileHandle", () => {
   })
 
   it("FS-0305 the f* calls the VFS takes by path go through the path the descriptor was opened by; once that names another file, ESTALE", async () => {
-    const fs = box.facade.promises
-    const h = await fs.open(`${box.base}/fch`, "w")
+    const fs = box$().facade.promises
+    const h = await fs.open(`${box$().base}/fch`, "w")
     await h.chmod(0o600)
-    expect((await fs.stat(`${box.base}/fch`)).mode & 0o777).toBe(0o600)
-    await fs.rename(`${box.base}/fch`, `${box.base}/fch-moved`)
+    expect((await fs.stat(`${box$().base}/fch`)).mode & 0o777).toBe(0o600)
+    await fs.rename(`${box$().base}/fch`, `${box$().base}/fch-moved`)
     await expect(h.chmod(0o644)).rejects.toMatchObject({ code: "ESTALE", syscall: "fchmod" })
     await h.close()
-    expect(nodeFs.constants.O_RDONLY).toBe(box.facade.constants.O_RDONLY)
+    expect(nodeFs.constants.O_RDONLY).toBe(box$().facade.constants.O_RDONLY)
   })
 })

@@ -3,16 +3,10 @@
  * options, `rm`/`rmdir({ recursive })`, the JavaScript `realpath` against `realpath.native`, and
  * `readdir({ recursive })` in the order of each form, each scenario run on `node:fs` and on the facade.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Sandbox, sandbox } from "../support/sandbox.js"
+import { describe, expect, it } from "vitest"
+import { useSandbox } from "../support/sandbox.js"
 
-let box: Sandbox
-beforeAll(async () => {
-  box = await sandbox()
-})
-afterAll(async () => {
-  await box.close()
-})
+const box$ = useSandbox()
 
 const cb =
   (fs: any, name: string) =>
@@ -36,7 +30,7 @@ const listing = async (fs: any, dir: string): Promise<Array<string>> => {
 
 describe("cp", () => {
   it("FS-0500 copies a file, a tree with recursive (links as links, made absolute, or verbatim), with modes; dereference copies what links point to", async () => {
-    const [node, facade] = await box.both(async (fs, base) => {
+    const [node, facade] = await box$().both(async (fs, base) => {
       const src = `${base}/cp/src`
       await fs.promises.mkdir(`${src}/sub`, { recursive: true })
       await fs.promises.writeFile(`${src}/a`, "A", { mode: 0o640 })
@@ -56,7 +50,7 @@ describe("cp", () => {
   })
 
   it("FS-0501 cp's errors: a directory without recursive (ERR_FS_EISDIR), into itself (ERR_FS_CP_EINVAL), onto a file (ERR_FS_CP_DIR_TO_NON_DIR), errorOnExist with force false (ERR_FS_CP_EEXIST); filter skips", async () => {
-    const [node, facade] = await box.both(async (fs, base) => {
+    const [node, facade] = await box$().both(async (fs, base) => {
       const src = `${base}/cpe/src`
       await fs.promises.mkdir(src, { recursive: true })
       await fs.promises.writeFile(`${src}/keep`, "k")
@@ -85,7 +79,7 @@ describe("cp", () => {
 
 describe("rm and rmdir", () => {
   it("FS-0502 rm of a directory without recursive is ERR_FS_EISDIR (a SystemError: info, errno, syscall rm); recursive removes a tree; force passes a missing path", async () => {
-    const [node, facade] = await box.both(async (fs, base) => {
+    const [node, facade] = await box$().both(async (fs, base) => {
       await fs.promises.mkdir(`${base}/rm/a/b/c`, { recursive: true })
       for (const n of ["x", "a/y", "a/b/z", "a/b/c/w"]) await fs.promises.writeFile(`${base}/rm/${n}`, n)
       const notRecursive = await attempt(fs.promises.rm(`${base}/rm`))
@@ -107,7 +101,7 @@ describe("rm and rmdir", () => {
   })
 
   it("FS-0503 rmdir({ recursive }): a tree goes; a file is ENOTDIR (rmdir); a missing path fails at lstat in the callback form and at stat in the promise form", async () => {
-    const [node, facade] = await box.both(async (fs, base) => {
+    const [node, facade] = await box$().both(async (fs, base) => {
       await fs.promises.mkdir(`${base}/rd/t/u`, { recursive: true })
       await fs.promises.writeFile(`${base}/rd/t/u/f`, "f")
       await fs.promises.writeFile(`${base}/rd/file`, "f")
@@ -128,7 +122,7 @@ describe("rm and rmdir", () => {
 
 describe("realpath and recursive readdir", () => {
   it("FS-0504 the callback realpath walks with lstat (its errors name lstat); realpath.native and promises.realpath name realpath; both resolve links", async () => {
-    const [node, facade] = await box.both(async (fs, base) => {
+    const [node, facade] = await box$().both(async (fs, base) => {
       await fs.promises.mkdir(`${base}/rp/real/deeper`, { recursive: true })
       await fs.promises.symlink("real", `${base}/rp/link`)
       await fs.promises.symlink(`${base}/rp/link/deeper`, `${base}/rp/abs`)
@@ -147,7 +141,7 @@ describe("realpath and recursive readdir", () => {
   })
 
   it("FS-0505 readdir({ recursive }): the callback form breadth first, the promise form depth first (Node 20's orders), names relative; withFileTypes gives Dirents with parentPath", async () => {
-    const [node, facade] = await box.both(async (fs, base) => {
+    const [node, facade] = await box$().both(async (fs, base) => {
       await fs.promises.mkdir(`${base}/rr/a/b`, { recursive: true })
       await fs.promises.mkdir(`${base}/rr/c`)
       for (const n of ["a/f", "a/b/g", "c/h", "z"]) await fs.promises.writeFile(`${base}/rr/${n}`, n)

@@ -7,40 +7,31 @@
  */
 import { Effect } from "effect"
 import * as nodeFs from "node:fs"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { bootFileSystem } from "../../../src/root/bootFileSystem.js"
-import { type Sandbox, sandbox } from "../support/sandbox.js"
+import { useSandbox, viaCallbackArgs } from "../support/sandbox.js"
 
-let box: Sandbox
-beforeAll(async () => {
-  box = await sandbox()
-})
-afterAll(async () => {
-  await box.close()
-})
+const box$ = useSandbox()
 
-const cb =
-  (fs: any, name: string) =>
-  (...args: Array<unknown>): Promise<Array<unknown>> =>
-    new Promise((resolve) => fs[name](...args, (...got: Array<unknown>) => resolve(got)))
+const cb = viaCallbackArgs
 
 describe("the surface", () => {
   it("FS-0600 every function and class of node:fs but the *Sync ones and the watchers; every one of Node 20's fs.constants, and F_OK…X_OK", () => {
     const absent = (k: string) => k.endsWith("Sync") || k === "watch" || k === "watchFile" || k === "unwatchFile"
     const nodeKeys = Object.keys(nodeFs).filter((k) => !absent(k) && k !== "default")
-    expect(nodeKeys.filter((k) => !(k in box.facade))).toEqual([])
-    expect(box.facade.constants).toEqual(nodeFs.constants)
-    expect([box.facade.F_OK, box.facade.R_OK, box.facade.W_OK, box.facade.X_OK]).toEqual(
+    expect(nodeKeys.filter((k) => !(k in box$().facade))).toEqual([])
+    expect(box$().facade.constants).toEqual(nodeFs.constants)
+    expect([box$().facade.F_OK, box$().facade.R_OK, box$().facade.W_OK, box$().facade.X_OK]).toEqual(
       [0, 4, 2, 1].map((v, i) => ((nodeFs as unknown as Record<string, number>)[["F_OK", "R_OK", "W_OK", "X_OK"][i]!] === v ? v : -1))
     )
     const nodePromises = Object.keys(nodeFs.promises).filter((k) => k !== "watch")
-    expect(nodePromises.filter((k) => !(k in box.facade.promises))).toEqual([])
-    expect(typeof box.facade.realpath.native).toBe("function")
-    expect(box.facade.lchmod).toBe(nodeFs.lchmod)
+    expect(nodePromises.filter((k) => !(k in box$().facade.promises))).toEqual([])
+    expect(typeof box$().facade.realpath.native).toBe("function")
+    expect(box$().facade.lchmod).toBe(nodeFs.lchmod)
   })
 
   it("FS-0601 Stats and BigIntStats have Node's fields in Node's order and serialise to JSON as Node's do; StatFs and Dirent as Node's", async () => {
-    const [node, facade] = await box.both(async (fs, base) => {
+    const [node, facade] = await box$().both(async (fs, base) => {
       await fs.promises.writeFile(`${base}/st`, "stat me")
       const s = await fs.promises.stat(`${base}/st`)
       const b = await fs.promises.stat(`${base}/st`, { bigint: true })
@@ -61,7 +52,7 @@ describe("the surface", () => {
   })
 
   it("FS-0602 utimes keeps whole microseconds, truncating the rest as Node's libuv does; a negative time is now; 'Infinity' or an invalid Date is EINVAL", async () => {
-    const [node, facade] = await box.both(async (fs, base) => {
+    const [node, facade] = await box$().both(async (fs, base) => {
       await fs.promises.writeFile(`${base}/t`, "")
       const out: Array<unknown> = []
       for (const [a, m] of [
@@ -91,7 +82,7 @@ describe("the surface", () => {
 
   it("FS-0603 readdir lists names in UTF-8 byte order, as libuv sorts them (not the file system's order)", async () => {
     const names = ["b", "a", "é", "Z", "\u{1F600}", "\uFFFD", "aa", "A", "_"]
-    const [node, facade] = await box.both(async (fs, base) => {
+    const [node, facade] = await box$().both(async (fs, base) => {
       await fs.promises.mkdir(`${base}/order`)
       for (const n of names) await fs.promises.writeFile(`${base}/order/${n}`, "")
       return fs.promises.readdir(`${base}/order`)
@@ -103,7 +94,7 @@ describe("the surface", () => {
 
 describe("system calls", () => {
   it("FS-0604 fs.read takes a bigint position; fs.write takes only a number one (a bigint writes at the descriptor's position, as Node's does)", async () => {
-    const [node, facade] = await box.both(async (fs, base) => {
+    const [node, facade] = await box$().both(async (fs, base) => {
       await fs.promises.writeFile(`${base}/pos`, "0123456789")
       const [, fd] = (await cb(fs, "open")(`${base}/pos`, "r+")) as [unknown, number]
       const b = Buffer.alloc(3)
@@ -118,7 +109,7 @@ describe("system calls", () => {
   })
 
   it("FS-0605 an aborted signal: readFile and writeFile reject with AbortError (ABORT_ERR, the reason as cause) and write nothing", async () => {
-    const [node, facade] = await box.both(async (fs, base) => {
+    const [node, facade] = await box$().both(async (fs, base) => {
       const c = new AbortController()
       c.abort(new Error("stop"))
       const read = await fs.promises
@@ -135,7 +126,7 @@ describe("system calls", () => {
   it("FS-0606 the f* and l* families: lutimes and lchown act on the link itself, futimes/fchmod/fchown/fsync/fdatasync on a descriptor (EBADF naming the call on a bad one)", async () => {
     const uid = process.getuid?.() ?? 0
     const gid = process.getgid?.() ?? 0
-    const [node, facade] = await box.both(async (fs, base) => {
+    const [node, facade] = await box$().both(async (fs, base) => {
       await fs.promises.writeFile(`${base}/target`, "t")
       await fs.promises.symlink("target", `${base}/link`)
       await fs.promises.lutimes(`${base}/link`, 10, 20)
@@ -166,11 +157,11 @@ describe("system calls", () => {
     const listen = (e: unknown) => unhandled.push(e)
     process.on("unhandledRejection", listen)
     try {
-      expect(() => (box.facade.exists as unknown as (p: string) => void)("/x")).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARG_TYPE" }))
-      const p = box.facade.promises.chmod("/x", "zzz" as unknown as number)
+      expect(() => (box$().facade.exists as unknown as (p: string) => void)("/x")).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARG_TYPE" }))
+      const p = box$().facade.promises.chmod("/x", "zzz" as unknown as number)
       await expect(p).rejects.toMatchObject({ code: "ERR_INVALID_ARG_VALUE" })
-      await expect(box.facade.promises.truncate(`${box.base}/none`, 1.5)).rejects.toMatchObject({ code: "ENOENT" })
-      expect(() => box.facade.truncate("/x", 1.5, () => undefined)).toThrow(expect.objectContaining({ code: "ERR_OUT_OF_RANGE" }))
+      await expect(box$().facade.promises.truncate(`${box$().base}/none`, 1.5)).rejects.toMatchObject({ code: "ENOENT" })
+      expect(() => box$().facade.truncate("/x", 1.5, () => undefined)).toThrow(expect.objectContaining({ code: "ERR_OUT_OF_RANGE" }))
       await new Promise((r) => setTimeout(r, 50))
     } finally {
       process.off("unhandledRejection", listen)
@@ -210,10 +201,10 @@ describe("system calls", () => {
   })
 
   it("FS-0610 a relative path resolves against /, the facade's working directory (Node resolves against process.cwd()); errors name it as given", async () => {
-    const fs = box.facade.promises
+    const fs = box$().facade.promises
     await fs.writeFile("relative-file", "r")
     expect(await fs.readFile("/relative-file", "utf8")).toBe("r")
-    expect(await new Promise((res) => box.facade.realpath("relative-file", (e, p) => res(e ?? p)))).toBe("/relative-file")
+    expect(await new Promise((res) => box$().facade.realpath("relative-file", (e, p) => res(e ?? p)))).toBe("/relative-file")
     await expect(fs.readFile("no/such")).rejects.toMatchObject({ code: "ENOENT", path: "no/such" })
     await fs.unlink("relative-file")
   })

@@ -4,16 +4,10 @@
  */
 import * as nodeFs from "node:fs"
 import { pipeline } from "node:stream/promises"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Sandbox, sandbox } from "../support/sandbox.js"
+import { describe, expect, it } from "vitest"
+import { useSandbox } from "../support/sandbox.js"
 
-let box: Sandbox
-beforeAll(async () => {
-  box = await sandbox()
-})
-afterAll(async () => {
-  await box.close()
-})
+const box$ = useSandbox()
 
 /** Everything a read stream does until it closes: events in order, chunks, its properties along the way. */
 const readAll = (fs: any, path: unknown, options?: unknown) =>
@@ -34,7 +28,7 @@ const readAll = (fs: any, path: unknown, options?: unknown) =>
 
 describe("ReadStream", () => {
   it("FS-0200 fs.ReadStream is a class (Node's own, over this fs): new, instanceof, open → ready → data → end → close, path, fd, bytesRead, pending", async () => {
-    const [node, facade] = await box.both(async (fs, base) => {
+    const [node, facade] = await box$().both(async (fs, base) => {
       await fs.promises.writeFile(`${base}/r0`, "0123456789")
       const s = new fs.ReadStream(`${base}/r0`)
       const shape = { isNodeClass: s instanceof nodeFs.ReadStream, isOwn: s instanceof fs.ReadStream, same: fs.ReadStream === fs.FileReadStream }
@@ -47,7 +41,7 @@ describe("ReadStream", () => {
   })
 
   it("FS-0201 options: the string form (encoding), { encoding: 'hex' } decodes, start and end inclusive, highWaterMark sizes the chunks", async () => {
-    const [node, facade] = await box.both(async (fs, base) => {
+    const [node, facade] = await box$().both(async (fs, base) => {
       await fs.promises.writeFile(`${base}/r1`, "héllo wörld")
       return [
         await readAll(fs, `${base}/r1`, "utf8"),
@@ -65,7 +59,7 @@ describe("ReadStream", () => {
   })
 
   it("FS-0202 { fd } reads an open descriptor from its position; autoClose: false leaves it open; emitClose: false emits no 'close'", async () => {
-    const [node, facade] = await box.both(async (fs, base) => {
+    const [node, facade] = await box$().both(async (fs, base) => {
       await fs.promises.writeFile(`${base}/r2`, "abcdef")
       const fd: number = await new Promise((res, rej) => fs.open(`${base}/r2`, "r", (e: unknown, d: number) => (e ? rej(e) : res(d))))
       await new Promise((res) => fs.read(fd, Buffer.alloc(2), 0, 2, null, res))
@@ -93,7 +87,7 @@ describe("ReadStream", () => {
   })
 
   it("FS-0203 a missing file: 'error' (ENOENT, open), then 'close'; a bad start throws ERR_OUT_OF_RANGE at once", async () => {
-    const [node, facade] = await box.both(async (fs, base) => {
+    const [node, facade] = await box$().both(async (fs, base) => {
       const run = await readAll(fs, `${base}/missing`)
       let thrown: unknown
       try {
@@ -111,7 +105,7 @@ describe("ReadStream", () => {
 
 describe("WriteStream", () => {
   it("FS-0204 { flags: 'r+', start: 1 } writes at 1; { encoding: 'hex' } writes the decoded bytes; open, ready, finish, close; bytesWritten", async () => {
-    const [node, facade] = await box.both(async (fs, base) => {
+    const [node, facade] = await box$().both(async (fs, base) => {
       await fs.promises.writeFile(`${base}/w0`, "0123456789")
       const events: Array<string> = []
       await new Promise<void>((res) => {
@@ -141,13 +135,13 @@ describe("WriteStream", () => {
   })
 
   it("FS-0205 1 MiB through pipeline arrives whole in 37 VFS calls: 2 opens, 17 reads of 64 KiB (the last at the end), 16 writes, 2 closes", async () => {
-    const fs = box.facade
+    const fs = box$().facade
     const data = Buffer.alloc(1 << 20)
     for (let i = 0; i < data.length; i++) data[i] = (i * 7 + 3) & 0xff
-    await fs.promises.writeFile(`${box.base}/big`, data)
-    const ops = box.booted.system.vfsCounters.operations
+    await fs.promises.writeFile(`${box$().base}/big`, data)
+    const ops = box$().booted.system.vfsCounters.operations
     const before = { open: ops.open.calls, read: ops.read.calls, write: ops.write.calls, close: ops.close.calls }
-    await pipeline(fs.createReadStream(`${box.base}/big`), fs.createWriteStream(`${box.base}/copy`))
+    await pipeline(fs.createReadStream(`${box$().base}/big`), fs.createWriteStream(`${box$().base}/copy`))
     const calls = {
       open: ops.open.calls - before.open,
       read: ops.read.calls - before.read,
@@ -155,13 +149,13 @@ describe("WriteStream", () => {
       close: ops.close.calls - before.close
     }
     expect(calls).toEqual({ open: 2, read: 17, write: 16, close: 2 })
-    expect(Buffer.compare(await fs.promises.readFile(`${box.base}/copy`), data)).toBe(0)
+    expect(Buffer.compare(await fs.promises.readFile(`${box$().base}/copy`), data)).toBe(0)
   })
 })
 
 describe("streams of a FileHandle", () => {
   it("FS-0206 handle.createReadStream/createWriteStream hold the handle open while they run and close it with them (autoClose); closing the handle ends a stream", async () => {
-    const [node, facade] = await box.both(async (fs, base) => {
+    const [node, facade] = await box$().both(async (fs, base) => {
       await fs.promises.writeFile(`${base}/h0`, "handle data")
       const h = await fs.promises.open(`${base}/h0`, "r")
       const text = await new Promise<string>((res) => {

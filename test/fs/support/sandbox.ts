@@ -6,6 +6,7 @@
  */
 import nodeFs from "node:fs"
 import { tmpdir } from "node:os"
+import { afterAll, beforeAll } from "vitest"
 import { type BootedFileSystem, bootFileSystem } from "../../../src/root/bootFileSystem.js"
 
 /** Both sides of a sandbox. */
@@ -19,12 +20,8 @@ export interface Sandbox {
   readonly close: () => Promise<void>
 }
 
-/** A fresh sandbox (`frames` for the facade's kernel). */
-export const sandbox = async (frames = 8192): Promise<Sandbox> => {
-  const root = nodeFs.mkdtempSync(`${nodeFs.existsSync("/dev/shm") ? "/dev/shm" : tmpdir()}/fssandbox-`)
-  const base = `${root}/w`
-  nodeFs.mkdirSync(base)
-  const booted = await bootFileSystem({ frames, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, umask: process.umask() })
+/** Makes `base` on the facade `booted` as it is on `node:fs`: its ancestors with Node's modes and owners (made by root). */
+export const mirrorBase = async (booted: BootedFileSystem, base: string): Promise<void> => {
   const admin = (await booted.spawnFs("admin")).fs.promises
   await admin.mkdir(base, { recursive: true })
   for (let p = base; p !== "/"; p = p.slice(0, p.lastIndexOf("/")) || "/") {
@@ -32,6 +29,33 @@ export const sandbox = async (frames = 8192): Promise<Sandbox> => {
     await admin.chmod(p, s.mode & 0o7777)
     await admin.chown(p, s.uid, s.gid)
   }
+}
+
+/** `name(...args)` of a callback API, the callback's arguments as the result. */
+export const viaCallbackArgs =
+  (fs: any, name: string) =>
+  (...args: Array<unknown>): Promise<Array<unknown>> =>
+    new Promise((resolve) => fs[name](...args, (...got: Array<unknown>) => resolve(got)))
+
+/** A sandbox for the tests of one file: made before them, removed after them. */
+export const useSandbox = (): (() => Sandbox) => {
+  let box: Sandbox | undefined
+  beforeAll(async () => {
+    box = await sandbox()
+  })
+  afterAll(async () => {
+    await box?.close()
+  })
+  return () => box!
+}
+
+/** A fresh sandbox (`frames` for the facade's kernel). */
+export const sandbox = async (frames = 8192): Promise<Sandbox> => {
+  const root = nodeFs.mkdtempSync(`${nodeFs.existsSync("/dev/shm") ? "/dev/shm" : tmpdir()}/fssandbox-`)
+  const base = `${root}/w`
+  nodeFs.mkdirSync(base)
+  const booted = await bootFileSystem({ frames, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, umask: process.umask() })
+  await mirrorBase(booted, base)
   return {
     base,
     node: nodeFs,
