@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Fiber } from "effect"
 import * as Protocol from "../../src/ipc/Protocol.js"
 import { LIMIT, TemplateProtocol } from "../../src/servers/template/TemplateProtocol.js"
 import { handlers } from "../../src/servers/template/TemplateServer.js"
@@ -49,6 +49,23 @@ describe("template server", () => {
       yield* TestKernel.withClient(server, (c) => Effect.zipRight(c.Add({ amount: 4 }), c.Reset()), { badge: 2 })
       expect(yield* TestKernel.withClient(server, (c) => c.Total(), { badge: 1 })).toEqual({ total: 4 })
       expect(yield* TestKernel.withClient(server, (c) => c.Total(), { badge: 2 })).toEqual({ total: 0 })
+    }).pipe(Effect.provide(TestKernel.layer()))
+  )
+
+  it.effect("TPL-0005 served directly too, many callers at once keep every total exact", () =>
+    Effect.gen(function* () {
+      const server = yield* TestKernel.serve(TemplateProtocol, handlers, { direct: true, workers: 2 })
+      const clients = yield* Effect.forEach([0, 1, 2, 3], (i) =>
+        Effect.fork(
+          TestKernel.withClient(server, (c) => Effect.forEach(Array.from({ length: 100 }), () => c.Add({ amount: 1 }), { concurrency: 4 }), {
+            badge: 1,
+            direct: i % 2 === 0
+          })
+        )
+      )
+      for (const c of clients) yield* Fiber.join(c)
+      expect(yield* TestKernel.withClient(server, (c) => c.Total(), { badge: 1, direct: true })).toEqual({ total: 400 })
+      expect(server.counters.operations.Add.calls).toBe(400)
     }).pipe(Effect.provide(TestKernel.layer()))
   )
 })

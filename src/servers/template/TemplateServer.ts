@@ -18,7 +18,8 @@ import { LIMIT, Overflow, TemplateProtocol } from "./TemplateProtocol.js"
  * without a trip through the runtime.
  */
 export const handlers = Effect.sync((): Server.Handlers<typeof TemplateProtocol.operations> => {
-  // Owned by this server's threads; changed only between syscalls, so no lock is needed.
+  // Owned by this server's threads (and, with `direct`, its callers' threads): each handler reads
+  // and changes it in one synchronous step, so no lock is needed however many run at once.
   const totals = new Map<number, number>()
   return {
     Add: ({ amount }, call) => {
@@ -34,6 +35,7 @@ export const handlers = Effect.sync((): Server.Handlers<typeof TemplateProtocol.
 
 /**
  * The server program: `Kernel.spawn(program({ register: { names: 0, name: "template" } }), …)`, or
- * under a supervisor. Errors: as `Server.make`.
+ * under a supervisor; `{ direct: true }` serves direct calls too (the handlers are safe for it,
+ * see docs/servers.md). Errors: as `Server.make`.
  */
 export const program = (options: Server.ServerOptions<typeof TemplateProtocol.operations> = {}) => Server.make(TemplateProtocol, handlers, options)
