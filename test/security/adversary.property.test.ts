@@ -1,7 +1,8 @@
 /**
  * The adversary: hostile processes issue random syscalls with random and hostile arguments
  * (getters that change between reads, proxies, wrong types, huge and negative numbers, NaN, other
- * processes' slots, addresses and handles) while honest client/server pairs keep calling.
+ * processes' slots, addresses and handles), serve direct calls with hostile handlers and call each
+ * other directly, while honest client/server pairs keep calling (half of them directly).
  *
  * Asserted: no defect (every failure is a typed error), no hang, no frame leaked once every
  * process has exited, no byte of a process seen or changed by another except what it lent,
@@ -153,13 +154,15 @@ const inspect = (loot: Loot, value: unknown): void => {
 }
 
 /** One random syscall of a hostile process. */
-const hostileStep = (r: Rng, own: Array<number>, caps: Array<number>, loot: Loot): Effect.Effect<unknown, unknown, Process.Process> => {
+function hostileStep(r: Rng, own: Array<number>, caps: Array<number>, loot: Loot): Effect.Effect<unknown, unknown, Process.Process> {
   const n = () => hostileNumber(r, own) as number
   const handle = () =>
     (loot.handles.length > 0 && r.int(2) === 0 ? r.pick(loot.handles) : r.pick([{ _tag: "Reply", label: 1 }, { _tag: "Lease" }, null, n()])) as never
   const bytes = () => (r.int(4) === 0 ? (n() as never) : new Uint8Array(r.int(300)))
   const slot = () => (r.int(3) === 0 ? n() : r.pick([...caps, 0, 1, 2, 3]))
-  switch (r.int(30)) {
+  // A slot to give up: seldom the process's own port or its peer's (the direct calls need them).
+  const spare = () => (r.int(8) === 0 ? slot() : r.int(3) === 0 ? n() : r.pick([...caps.slice(4), 0, 3]))
+  switch (r.int(32)) {
     case 0:
       return Effect.tap(Memory.allocate(r.int(4) === 0 ? n() : r.int(8) + 1, r.int(4) === 0 ? n() : 3), (a) => Effect.sync(() => own.push(a)))
     case 1:
@@ -173,9 +176,15 @@ const hostileStep = (r: Rng, own: Array<number>, caps: Array<number>, loot: Loot
     case 5:
       return Memory.copy(n(), n(), n())
     case 6:
-      return r.pick([Caps.copy(slot()), Caps.mint(slot(), n(), r.int(2) === 0 ? undefined : n()), Caps.move(slot()), Caps.remove(slot()), Caps.inspect(slot())])
+      return r.pick([
+        Caps.copy(slot()),
+        Caps.mint(slot(), n(), r.int(2) === 0 ? undefined : n()),
+        Caps.move(spare()),
+        Caps.remove(spare()),
+        Caps.inspect(slot())
+      ])
     case 7:
-      return Caps.revoke(slot())
+      return Caps.revoke(spare())
     case 8:
       return Effect.tap(Port.create(r.int(3) === 0 ? (hostileOptions(r, own) as never) : { capacity: r.int(3) }), (s) => Effect.sync(() => caps.push(s)))
     case 9:
@@ -239,17 +248,64 @@ const hostileStep = (r: Rng, own: Array<number>, caps: Array<number>, loot: Loot
       return Memory.usage
     case 28:
       return Caps.usage
+    case 29:
+      // Mostly on its own port (caps[1]), so that the others' direct calls meet its handler.
+      return Port.serveDirect(
+        r.int(4) === 0 ? slot() : caps[1]!,
+        hostileHandler(r, own, caps, loot),
+        r.int(3) === 0 ? (hostileOptions(r, own) as never) : { window: PAGE_SIZE, pages: 4 }
+      )
+    case 30:
+    case 31:
+      // Half into the next hostile's port (caps[2]) with a well-formed message, to reach its handler.
+      return r.int(2) === 0
+        ? Port.callDirect(caps[2]!, { label: r.int(8), data: new Uint8Array(r.int(64)) })
+        : Port.callDirect(slot(), hostileMessage(r, own, caps, loot) as never, hostileOptions(r, own) as never)
     default:
       return Effect.yieldNow()
   }
 }
 
+/**
+ * A hostile direct handler: on a call into its server it answers with a hostile message, fails,
+ * dies, throws while building its effect, waits, answers twice, keeps the call, or makes a
+ * random syscall as the server first.
+ */
+const hostileHandler =
+  (r: Rng, own: Array<number>, caps: Array<number>, loot: Loot): Port.DirectHandler =>
+  (m) => {
+    if (m.reply !== undefined) loot.handles.push(m.reply)
+    // Four in 64 fault the handler's own server (it dies, and its callers get PeerDied): often
+    // enough to happen in every run, seldom enough for the server to see many calls first.
+    switch (r.int(64)) {
+      case 0:
+        return Effect.succeed(hostileMessage(r, own, caps, loot) as never)
+      case 1:
+        return Effect.fail("hostile failure")
+      case 2:
+        return Effect.die("hostile defect")
+      case 3:
+        throw new Error("hostile throw")
+      case 4:
+        return Effect.as(Effect.sleep("5 millis"), { label: 1 })
+      case 5:
+        return Effect.zipRight(Effect.ignore(Port.reply(m.reply!, { label: 2 })), Effect.succeed({ label: 3 }))
+      case 6:
+        return Effect.void
+      case 7:
+        return Effect.as(Effect.ignore(hostileStep(r, own, caps, loot)), { label: 4 })
+      default:
+        return Effect.succeed({ label: m.label, data: m.data })
+    }
+  }
+
 /** A hostile program: `steps` random syscalls, each bounded in time, every outcome inspected. */
-const hostile = (seed: number, steps: number, loot: Loot) =>
+const hostile = (seed: number, steps: number, loot: Loot, mine: number, peer: number) =>
   Effect.gen(function* () {
     const r = prng(seed)
     const own: Array<number> = []
-    const caps: Array<number> = [0, 1]
+    // Slot 0: the honest server; `mine`: this process's own port; `peer`: the next hostile's.
+    const caps: Array<number> = [0, mine, peer, peer]
     for (let i = 0; i < steps; i++) {
       const exit = yield* Effect.exit(Effect.timeout(hostileStep(r, own, caps, loot), "20 millis"))
       const f = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : undefined
@@ -275,32 +331,42 @@ const checksum = (bytes: Uint8Array): number => {
 }
 
 /**
- * The honest server: echo (label 1), checksum of a lease (2), checksum of granted pages (3). It
- * keeps a page of secrets, frees every page it is given, and answers every call it can.
+ * The honest server: echo (label 1), checksum of a lease (2), checksum of granted pages (3), by
+ * call and by direct call. It keeps a page of secrets, frees every page it is given, and answers
+ * every call it can.
  */
 const honestServer = (portSlot: number) =>
   Effect.gen(function* () {
     const secret = yield* Memory.allocate(1)
     yield* Memory.write(secret, secretPage())
     const window = yield* Memory.allocate(1)
+    // The same answers to direct calls, on the callers' threads.
+    yield* Port.serveDirect(portSlot, (msg) => honestAnswer(msg), { window: PAGE_SIZE, pages: 64 })
     for (;;) {
       const m = yield* Effect.either(Port.receive(portSlot, { windows: [{ address: window, length: PAGE_SIZE }], pages: 64 }))
       if (m._tag === "Left") continue
       const msg = m.right
-      const pages = msg.items.filter((i) => i._tag === "map" || i._tag === "grant")
-      let answer = new Uint8Array(4)
-      if (msg.label === 1) answer = msg.data.slice().reverse()
-      else if (msg.label === 2 && msg.items[0]?._tag === "lease") {
-        const bytes = yield* Effect.either(Lease.readBytes(msg.items[0].lease, 0, msg.items[0].length))
-        if (bytes._tag === "Right") new DataView(answer.buffer).setUint32(0, checksum(bytes.right), true)
-      } else if (msg.label === 3 && msg.items[0]?._tag === "grant") {
-        const bytes = yield* Effect.either(Memory.read(msg.items[0].address, msg.items[0].pages * PAGE_SIZE))
-        if (bytes._tag === "Right") new DataView(answer.buffer).setUint32(0, checksum(bytes.right), true)
-      }
-      for (const p of pages) yield* Effect.ignore(Memory.free((p as { address: number }).address))
-      if (msg.reply !== undefined) yield* Effect.ignore(Port.reply(msg.reply, { label: msg.label, data: answer }))
-      if (containsSecret(answer) && msg.label !== 1) return yield* Effect.die("the server was about to answer with its secret")
+      const answer = yield* honestAnswer(msg)
+      if (msg.reply !== undefined) yield* Effect.ignore(Port.reply(msg.reply, answer))
     }
+  })
+
+/** The honest server's answer to `msg`; the pages it brought are freed. */
+const honestAnswer = (msg: Port.Received) =>
+  Effect.gen(function* () {
+    const pages = msg.items.filter((i) => i._tag === "map" || i._tag === "grant")
+    let answer = new Uint8Array(4)
+    if (msg.label === 1) answer = msg.data.slice().reverse()
+    else if (msg.label === 2 && msg.items[0]?._tag === "lease") {
+      const bytes = yield* Effect.either(Lease.readBytes(msg.items[0].lease, 0, msg.items[0].length))
+      if (bytes._tag === "Right") new DataView(answer.buffer).setUint32(0, checksum(bytes.right), true)
+    } else if (msg.label === 3 && msg.items[0]?._tag === "grant") {
+      const bytes = yield* Effect.either(Memory.read(msg.items[0].address, msg.items[0].pages * PAGE_SIZE))
+      if (bytes._tag === "Right") new DataView(answer.buffer).setUint32(0, checksum(bytes.right), true)
+    }
+    for (const p of pages) yield* Effect.ignore(Memory.free((p as { address: number }).address))
+    if (containsSecret(answer) && msg.label !== 1) return yield* Effect.die("the server was about to answer with its secret")
+    return { label: msg.label, data: answer }
   })
 
 /** An honest client: `calls` checked calls by copy, lease and grant; it keeps a page of secrets and checks it at the end. */
@@ -310,30 +376,35 @@ const honestClient = (seed: number, calls: number) =>
     const secret = yield* Memory.allocate(1)
     yield* Memory.write(secret, secretPage())
     let correct = 0
+    let directCalls = 0
     for (let i = 0; i < calls; i++) {
       const data = Uint8Array.from({ length: r.int(200) + 1 }, () => r.int(200))
       const kind = r.int(3)
+      // Half the calls direct: the same answers, on this thread.
+      const direct = r.int(2) === 0
+      if (direct) directCalls++
+      const call = direct ? Port.callDirect : Port.call
       if (kind === 0) {
-        const reply = yield* Port.call(0, { label: 1, data })
+        const reply = yield* call(0, { label: 1, data })
         if (checksum(reply.data) === checksum(data.slice().reverse())) correct++
       } else if (kind === 1) {
         const buf = yield* Memory.allocate(1)
         yield* Memory.write(buf, data)
-        const reply = yield* Port.call(0, { label: 2, items: [{ _tag: "lease", address: buf, length: data.length, access: "read" }] })
+        const reply = yield* call(0, { label: 2, items: [{ _tag: "lease", address: buf, length: data.length, access: "read" }] })
         if (new DataView(reply.data.buffer, reply.data.byteOffset).getUint32(0, true) === checksum(data)) correct++
         yield* Memory.free(buf)
       } else {
         const buf = yield* Memory.allocate(1)
         yield* Memory.write(buf, data)
         const page = yield* Memory.read(buf, PAGE_SIZE)
-        const reply = yield* Port.call(0, { label: 3, items: [{ _tag: "grant", address: buf, pages: 1 }] })
+        const reply = yield* call(0, { label: 3, items: [{ _tag: "grant", address: buf, pages: 1 }] })
         if (new DataView(reply.data.buffer, reply.data.byteOffset).getUint32(0, true) === checksum(page)) correct++
         yield* Memory.free(buf)
       }
       if (i % 25 === 0) yield* Effect.sleep("1 millis")
     }
     const intact = checksum(yield* Memory.read(secret, PAGE_SIZE)) === checksum(secretPage())
-    return { correct, intact }
+    return { correct, intact, directCalls }
   })
 
 const exitText = (e: ProcessExit): string => (e._tag === "Failed" ? `Failed: ${Cause.pretty(e.cause).split("\n")[0]}` : e._tag)
@@ -355,25 +426,36 @@ describe("the adversary", () => {
         const hostiles: Array<Pcb> = []
         for (let i = 0; i < HOSTILE; i++)
           hostiles.push(yield* Effect.orDie(k.create({ name: `hostile-${i}`, caps: [{ cap: port, rights: Rights.all & ~Rights.receive, badge: 100 + i }] })))
+        const mine: Array<number> = []
+        const peer: Array<number> = []
         for (let i = 0; i < HOSTILE; i++) {
           const next = hostiles[(i + 1) % HOSTILE]!
           const theirs = yield* Effect.orDie(Port.createFor(next, { capacity: 1 }))
-          yield* Effect.orDie(Effect.suspend(() => next.cspace.mint(theirs.slot, Rights.send | Rights.grant, undefined, hostiles[i]!.cspace)))
+          mine[(i + 1) % HOSTILE] = theirs.slot
+          peer[i] = yield* Effect.orDie(Effect.suspend(() => next.cspace.mint(theirs.slot, Rights.send | Rights.grant, undefined, hostiles[i]!.cspace)))
         }
-        for (let i = 0; i < HOSTILE; i++) yield* k.start(hostiles[i]!, hostile(SEED * 31 + i, STEPS, loot))
+        for (let i = 0; i < HOSTILE; i++) yield* k.start(hostiles[i]!, hostile(SEED * 31 + i, STEPS, loot, mine[i]!, peer[i]!))
         const hostileExits = yield* Effect.forEach(hostiles, (h) => h.await)
         const honest = yield* Effect.forEach(clients, (c) => c.await)
         yield* Kernel.kill(server)
         expect(loot.defects).toEqual([])
         // The attack reached the kernel: many calls succeeded, and the refusals are of many kinds.
-        expect(loot.outcomes["ok"] ?? 0).toBeGreaterThan((HOSTILE * STEPS) / 10)
+        expect(loot.outcomes["ok"] ?? 0).toBeGreaterThan((HOSTILE * STEPS) / 15)
         expect(Object.keys(loot.outcomes).length).toBeGreaterThan(8)
-        if (process.env["FUZZ_VERBOSE"] !== undefined) console.log(JSON.stringify(loot.outcomes))
-        expect(hostileExits.map(exitText)).toEqual(hostiles.map(() => "Exited"))
-        expect(honest.map((e) => (e._tag === "Exited" ? e.value : exitText(e)))).toEqual([
-          { correct: HONEST_CALLS, intact: true },
-          { correct: HONEST_CALLS, intact: true }
+        if (process.env["FUZZ_VERBOSE"] !== undefined) console.log(JSON.stringify(loot.outcomes), "direct calls", k.stats().directCalls)
+        // A hostile process ends when its steps are done, or when a direct handler of its own faulted it.
+        for (const exit of hostileExits.map(exitText))
+          expect(exit).toMatch(
+            /^Exited$|^Failed: (Error: hostile|hostile defect|InvalidMessage|InvalidAddress|InvalidArgument|NotAccepted|MessageTooLarge|PageFault|RightsDenied|InvalidCapability)/
+          )
+        const answered = honest.map((e) => (e._tag === "Exited" ? (e.value as { correct: number; intact: boolean; directCalls: number }) : exitText(e)))
+        expect(answered).toEqual([
+          { correct: HONEST_CALLS, intact: true, directCalls: expect.any(Number) },
+          { correct: HONEST_CALLS, intact: true, directCalls: expect.any(Number) }
         ])
+        // Hostile handlers were entered, not only the honest server's.
+        const honestDirect = answered.reduce((n, a) => n + (typeof a === "string" ? 0 : a.directCalls), 0)
+        expect(k.stats().directCalls - honestDirect).toBeGreaterThan(0)
         expect(loot.leaked).toBe(0)
         expect(k.stats().processesAlive).toBe(0)
         expect(k.memory.framesInUse).toBe(0)

@@ -251,7 +251,13 @@ export class DirectFrame implements Blocker {
         kind: "direct",
         text: `enters ${entry.server.name} (label ${this.env.label})`
       })
-    return entry.handler(this.received)
+    // A handler that throws while it builds its effect, or builds none, has a defect (the server's).
+    try {
+      const handled = entry.handler(this.received)
+      return Effect.isEffect(handled) ? handled : Exit.die(new TypeError(`the direct handler of ${entry.server.name} returned no effect`))
+    } catch (error) {
+      return Exit.die(error)
+    }
   }
 
   /**
