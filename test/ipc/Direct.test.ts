@@ -541,6 +541,21 @@ describe("direct calls", () => {
       }).pipe(boot)
   )
 
+  it.effect("DIRECT-0022 a handler that throws while it builds its effect, or builds none, faults its server; the caller gets PeerDied", () =>
+    Effect.gen(function* () {
+      const throwing = yield* directServer(() => {
+        throw new Error("thrown while building")
+      })
+      const none = yield* directServer((() => 42) as never, undefined, "none")
+      for (const { server, port } of [throwing, none]) {
+        const client = yield* Kernel.spawn(Effect.all([tagOf(Port.callDirect(0, { label: 1 })), Effect.succeed("caller went on")]), { caps: [{ cap: port }] })
+        expect(valueOf(yield* client.await)).toEqual(["PeerDied", "caller went on"])
+        const exit = yield* server.await
+        expect(exit._tag === "Failed" && Cause.pretty(exit.cause)).toMatch(/thrown while building|returned no effect/)
+      }
+    }).pipe(boot)
+  )
+
   it.effect("DIRECT-0011 the trace shows the caller's thread entering and leaving the server", () =>
     Effect.gen(function* () {
       const k = yield* Kernel.Kernel
