@@ -1,7 +1,8 @@
 /**
- * The VFS server: the namespace (mount table, path resolution with `.`, `..`, symbolic links and
- * mount crossings), per-client descriptor tables keyed by the caller's badge, and the forwarding
- * of data calls to the file-system server of each mount.
+ * The VFS server: the namespace (the mount table; path resolution with `.`, `..`, symbolic links
+ * and mount crossings is `namei.ts`), per-client descriptor tables keyed by the caller's badge
+ * (`descriptors.ts`), per-client credentials (`credentials.ts`) checked by the rules of
+ * `permissions.ts`, and the forwarding of data calls to the file-system server of each mount.
  *
  * Why the VFS never touches data: a client's `read`/`write` carries its buffer as a lease; the VFS
  * forwards that lease (`{ _tag: "lease", from }`) to the mount's server, which copies between the
@@ -30,10 +31,14 @@
  */
 import { Effect } from "effect"
 import { FsProtocol as Fs, type IpcError, Memory, type Process, Protocol, Server } from "../../api.js"
+import { CredentialTable } from "./credentials.js"
+import { DescriptorTables } from "./descriptors.js"
+import { err, named } from "./errors.js"
 import { type OpenFlags, parseFlags } from "./flags.js"
-import { mustBeDir, normalize, split } from "./path.js"
-import { chownError, createMode, type Credentials, owns, permits, R_OK, ROOT, stickyRestricts, utimesError, valid, W_OK, X_OK } from "./permissions.js"
-import { MAX_FDS, MAX_WORKERS, PATH_MAX, type Stat, SYMLINK_MAX, VfsProtocol } from "./VfsProtocol.js"
+import { type Mount as NameMount, type Node as NameNode, resolver } from "./namei.js"
+import { join, mustBeDir, normalize, split } from "./path.js"
+import { chownError, createMode, type Credentials, owns, permits, R_OK, ROOT, stickyRestricts, utimesError, W_OK, X_OK } from "./permissions.js"
+import { MAX_FDS, MAX_WORKERS, type Stat, SYMLINK_MAX, VfsProtocol } from "./VfsProtocol.js"
 
 const { FsError, FsProtocol } = Fs
 type FsError = Fs.FsError
@@ -72,19 +77,12 @@ export interface VfsOptions {
 
 type FsClient = Protocol.Client<FsProtocol["operations"]>
 
-interface Mount {
-  readonly path: string
-  readonly dev: number
+/** A mount of the VFS: what resolution needs, and the whole file-system client for everything else. */
+interface Mount extends NameMount<Process.Process> {
   readonly fs: FsClient
-  root: Attr | undefined
 }
 
-/** A point of the namespace: an inode of a mount, reached by the real path `path`. */
-interface Node {
-  readonly mount: Mount
-  readonly attr: Attr
-  readonly path: string
-}
+type Node = NameNode<Mount>
 
 /** An open file description. Owned by the worker threads of the VFS; `position` moves with reads and writes. */
 interface OpenFile {
@@ -95,14 +93,9 @@ interface OpenFile {
   position: number
 }
 
-const err = (code: string, syscall: string, path?: string, dest?: string) =>
-  new FsError(dest === undefined ? (path === undefined ? { code, syscall } : { code, syscall, path }) : { code, syscall, path: path ?? "", dest })
-
 /** An FS answer or a transport failure, as an `FsError` (transport failures: `EIO`). */
 const onFs = <A>(e: Effect.Effect<A, FsError | Protocol.ProtocolError | IpcError.IpcError, Process.Process>): Effect.Effect<A, FsError, Process.Process> =>
   Effect.mapError(e, (x) => (x instanceof FsError ? x : new FsError({ code: "EIO" })))
-
-const join = (dir: string, name: string) => (dir === "/" ? `/${name}` : `${dir}/${name}`)
 
 /** A node's `Stat`: its attributes and its mount's device number (built field by field: a spread copies through a slow path). */
 const stat = (n: { readonly mount: Mount; readonly attr: Attr }): Stat => {
@@ -155,102 +148,26 @@ export const program = (options: VfsOptions) =>
   Effect.gen(function* () {
     const mounts = new Map<string, Mount>()
     options.mounts.forEach((m, i) => {
-      mounts.set(normalize(m.path), { path: normalize(m.path), dev: i + 1, fs: Protocol.client(FsProtocol, m.slot), root: undefined })
+      const fs = Protocol.client(FsProtocol, m.slot)
+      const names = {
+        root: () => onFs(fs.root()),
+        lookup: (dir: number, name: string) => onFs(fs.lookup({ dir, name })),
+        readlink: (ino: number) => onFs(fs.readlink({ ino }))
+      }
+      mounts.set(normalize(m.path), { path: normalize(m.path), dev: i + 1, fs, names, root: undefined })
     })
     const rootMount = mounts.get("/")
     if (rootMount === undefined) return yield* Effect.dieMessage("invariant violated: the VFS needs a mount at /")
-    const maxFds = options.maxFds ?? MAX_FDS
-    const tables = new Map<number, Map<number, OpenFile>>()
-    // Credentials per badge; a badge without an entry acts with `defaults`.
-    const defaults = options.defaultCredentials ?? ROOT
-    const credentials = new Map<number, Credentials>()
-    const credentialsFrom = options.credentialsFrom
-    if (credentialsFrom !== undefined) credentials.set(credentialsFrom, ROOT)
-    const credOf = (badge: number): Credentials => credentials.get(badge) ?? defaults
-
-    const rootOf = (m: Mount) => (m.root !== undefined ? Effect.succeed(m.root) : Effect.tap(onFs(m.fs.root()), (a) => Effect.sync(() => (m.root = a))))
+    const { resolve, parentOf } = resolver<Process.Process, Mount>(mounts, rootMount)
+    const tables = new DescriptorTables<OpenFile>(options.maxFds ?? MAX_FDS)
+    const credentials = new CredentialTable(options.defaultCredentials ?? ROOT, options.credentialsFrom)
+    const credOf = (badge: number): Credentials => credentials.of(badge)
 
     /** Fails with `code` unless `ok`. */
     const check = (ok: boolean, code: string, syscall: string, path: string, dest?: string): Effect.Effect<void, FsError> =>
       ok ? Effect.void : Effect.fail(err(code, syscall, path, dest))
 
-    /**
-     * Resolves `path` to a node for a caller with credentials `c`: every symbolic link followed,
-     * the last one too when `follow`; search permission needed on every directory walked
-     * (`EACCES`). `syscall` names the failures.
-     */
-    const resolve = (c: Credentials, path: string, follow: boolean, syscall: string): Effect.Effect<Node, FsError, Process.Process> =>
-      Effect.gen(function* () {
-        if (path.length === 0 || path[0] !== "/") return yield* Effect.fail(err("ENOENT", syscall, path))
-        if (path.length > PATH_MAX) return yield* Effect.fail(err("ENAMETOOLONG", syscall, path))
-        const dirOnly = mustBeDir(path)
-        const first: Node = { mount: rootMount, attr: yield* rootOf(rootMount), path: "/" }
-        let stack: Array<Node> = [first]
-        const pending = split(path)
-        let links = 0
-        while (pending.length > 0) {
-          const part = pending.shift()!
-          const cur = stack[stack.length - 1]!
-          if (part === "..") {
-            if (cur.attr.type === "dir" && !permits(c, cur.attr, X_OK)) return yield* Effect.fail(err("EACCES", syscall, path))
-            if (stack.length > 1) stack.pop()
-            continue
-          }
-          if (cur.attr.type !== "dir") return yield* Effect.fail(err("ENOTDIR", syscall, path))
-          if (!permits(c, cur.attr, X_OK)) return yield* Effect.fail(err("EACCES", syscall, path))
-          // A mount covers its path whether or not the parent file system has a directory there.
-          const mounted = mounts.get(join(cur.path, part))
-          if (mounted !== undefined) {
-            stack.push({ mount: mounted, attr: yield* rootOf(mounted), path: join(cur.path, part) })
-            continue
-          }
-          const a = yield* Effect.mapError(onFs(cur.mount.fs.lookup({ dir: cur.attr.ino, name: part })), (e) => err(e.code, syscall, path))
-          if (a.type === "symlink" && (pending.length > 0 || follow || dirOnly)) {
-            if (++links > SYMLINK_MAX) return yield* Effect.fail(err("ELOOP", syscall, path))
-            const target = yield* Effect.mapError(onFs(cur.mount.fs.readlink({ ino: a.ino })), (e) => err(e.code, syscall, path))
-            pending.unshift(...split(target))
-            if (target.startsWith("/")) stack = [first]
-            continue
-          }
-          stack.push({ mount: cur.mount, attr: a, path: join(cur.path, part) })
-        }
-        const node = stack[stack.length - 1]!
-        if (dirOnly && node.attr.type !== "dir") return yield* Effect.fail(err("ENOTDIR", syscall, path))
-        return node
-      })
-
-    /**
-     * The directory that would hold the last component of `path`, and that component. A failure
-     * to resolve the directory names `path` itself (as POSIX reports it), not the directory. With
-     * `change`, the caller must also be able to write and search the directory (`EACCES`): what
-     * creating, removing or renaming an entry needs.
-     */
-    const parentOf = (
-      c: Credentials,
-      path: string,
-      syscall: string,
-      change: boolean
-    ): Effect.Effect<{ readonly dir: Node; readonly name: string }, FsError, Process.Process> =>
-      Effect.gen(function* () {
-        if (path.length === 0 || path[0] !== "/") return yield* Effect.fail(err("ENOENT", syscall, path))
-        const parts = path.split("/").filter((c) => c !== "")
-        const name = parts.pop()
-        if (name === undefined || name === "." || name === "..") return yield* Effect.fail(err(name === undefined ? "EBUSY" : "EINVAL", syscall, path))
-        const dir = yield* Effect.mapError(resolve(c, "/" + parts.join("/"), true, syscall), (e) => err(e.code, syscall, path))
-        if (dir.attr.type !== "dir") return yield* Effect.fail(err("ENOTDIR", syscall, path))
-        if (mounts.has(join(dir.path, name))) return yield* Effect.fail(err("EBUSY", syscall, path))
-        if (change && !permits(c, dir.attr, W_OK | X_OK)) return yield* Effect.fail(err("EACCES", syscall, path))
-        return { dir, name }
-      })
-
-    const table = (badge: number) => {
-      let t = tables.get(badge)
-      if (t === undefined) tables.set(badge, (t = new Map()))
-      return t
-    }
-    const fileOf = (badge: number, fd: number, syscall: string): OpenFile | FsError => tables.get(badge)?.get(fd) ?? err("EBADF", syscall)
-
-    const named = (syscall: string, path: string, dest?: string) => (e: FsError) => (e.syscall === undefined ? err(e.code, syscall, path, dest) : e)
+    const fileOf = (badge: number, fd: number, syscall: string): OpenFile | FsError => tables.get(badge, fd) ?? err("EBADF", syscall)
 
     /**
      * `open(path)` for `c`. Failures name `path`, as Node's do, even when they arose at the target
@@ -261,8 +178,7 @@ export const program = (options: VfsOptions) =>
         Effect.gen(function* () {
           const flags = parseFlags(flagsIn)
           if (flags === undefined || (flags.create && flags.directory)) return yield* Effect.fail(err("EINVAL", "open", at))
-          const t = table(badge)
-          if (t.size >= maxFds) return yield* Effect.fail(err("EMFILE", "open", at))
+          if (tables.full(badge)) return yield* Effect.fail(err("EMFILE", "open", at))
           let node: Node
           if (flags.create) {
             // O_EXCL never follows the last component: an existing symbolic link is EEXIST.
@@ -291,7 +207,7 @@ export const program = (options: VfsOptions) =>
                 )
               )
               if (created._tag === "Right") {
-                const fd = insert(t, { mount: dir.mount, ino: created.right.ino, flags, isDir: false, position: 0 })
+                const fd = tables.insert(badge, { mount: dir.mount, ino: created.right.ino, flags, isDir: false, position: 0 })
                 return { fd, stat: stat({ mount: dir.mount, attr: created.right }) }
               }
               if (created.left.code !== "EEXIST" || flags.exclusive) return yield* Effect.fail(created.left)
@@ -313,17 +229,10 @@ export const program = (options: VfsOptions) =>
           const want = (flags.read ? R_OK : 0) | (flags.write || flags.truncate ? W_OK : 0)
           yield* check(permits(c, node.attr, want), "EACCES", "open", at)
           const a = yield* onFs(node.mount.fs.open({ ino: node.attr.ino, truncate: flags.truncate }))
-          const fd = insert(t, { mount: node.mount, ino: a.ino, flags, isDir, position: 0 })
+          const fd = tables.insert(badge, { mount: node.mount, ino: a.ino, flags, isDir, position: 0 })
           return { fd, stat: stat({ mount: node.mount, attr: a }) }
         })
       return retryStale(attempt(path, 0)).pipe(Effect.mapError((e) => err(e.code, "open", path)))
-    }
-
-    const insert = (t: Map<number, OpenFile>, f: OpenFile): number => {
-      let fd = 3
-      while (t.has(fd)) fd++
-      t.set(fd, f)
-      return fd
     }
 
     /** Creates the directory `name` in `dir` for `c`: its uid/gid, `mode & ~umask`. */
@@ -410,7 +319,7 @@ export const program = (options: VfsOptions) =>
       close: ({ fd }, call) => {
         const f = fileOf(call.badge, fd, "close")
         if (f instanceof FsError) return Effect.fail(f)
-        tables.get(call.badge)!.delete(fd)
+        tables.remove(call.badge, fd)
         return Effect.mapError(onFs(f.mount.fs.release({ ino: f.ino })), () => err("EIO", "close"))
       },
       read: ({ fd, length, position }, call) => {
@@ -565,28 +474,21 @@ export const program = (options: VfsOptions) =>
         )
       },
       setCredentials: ({ badge, credentials: given }, call) => {
-        if (credentialsFrom === undefined || call.badge !== credentialsFrom) return Effect.fail(err("EPERM", "setCredentials"))
-        if (!Number.isInteger(badge) || badge < 1 || !valid(given)) return Effect.fail(err("EINVAL", "setCredentials"))
-        credentials.set(badge, { uid: given.uid, gid: given.gid, groups: [...given.groups], umask: given.umask })
-        return Effect.void
+        const refused = credentials.set(call.badge, badge, given)
+        return refused === undefined ? Effect.void : Effect.fail(err(refused, "setCredentials"))
       },
       umask: ({ mask }, call) => {
-        const c = credOf(call.badge)
-        if (mask === undefined) return Effect.succeed(c.umask)
-        if (!Number.isInteger(mask) || mask < 0 || mask > 0o777) return Effect.fail(err("EINVAL", "umask"))
-        credentials.set(call.badge, { ...c, umask: mask })
-        return Effect.succeed(c.umask)
+        if (mask === undefined) return Effect.succeed(credOf(call.badge).umask)
+        const previous = credentials.setUmask(call.badge, mask)
+        return previous === "EINVAL" ? Effect.fail(err("EINVAL", "umask")) : Effect.succeed(previous)
       }
     }
     // A client died: forget its credentials, and release every file it still had open, so
     // unlinked files it held are freed.
     const onDisconnect = (badge: number) =>
       Effect.suspend(() => {
-        credentials.delete(badge)
-        const t = tables.get(badge)
-        tables.delete(badge)
-        if (t === undefined) return Effect.void
-        return Effect.forEach(t.values(), (f) => Effect.ignore(onFs(f.mount.fs.release({ ino: f.ino }))), { discard: true })
+        credentials.forget(badge)
+        return Effect.forEach(tables.drop(badge), (f) => Effect.ignore(onFs(f.mount.fs.release({ ino: f.ino }))), { discard: true })
       })
     return yield* Server.serve(VfsProtocol, handlers, options.port, {
       workers: { min: 2, max: MAX_WORKERS },
