@@ -308,7 +308,7 @@ export class FileHandle {
     const o = optsOf(options)
     const bytes = await this.run(
       Effect.flatMap(
-        Effect.mapError(this.vfs.fstat({ fd: this.fd }), (e) => toNodeError(Vfs.fsError(e, "fstat"), "fstat")),
+        Effect.mapError(Vfs.fstat(this.vfs, this.fd), (e) => toNodeError(e, "fstat")),
         (st) => Effect.mapError(Vfs.readToEnd(this.vfs, this.fd, st.size), (e) => toNodeError(e, "read"))
       )
     )
@@ -322,7 +322,7 @@ export class FileHandle {
     return this.writeFile(data, options)
   }
   async stat() {
-    return new Stats(await this.run(Effect.mapError(this.vfs.fstat({ fd: this.fd }), (e) => toNodeError(Vfs.fsError(e, "fstat"), "fstat"))))
+    return new Stats(await this.run(Effect.mapError(Vfs.fstat(this.vfs, this.fd), (e) => toNodeError(e, "fstat"))))
   }
   async truncate(len = 0) {
     await this.run(Effect.mapError(this.vfs.ftruncate({ fd: this.fd, size: len }), (e) => toNodeError(Vfs.fsError(e, "ftruncate"), "ftruncate")))
@@ -342,7 +342,7 @@ export class FileHandle {
 export const makePromises = (vfs: Vfs.Vfs, run: Runner) => {
   const call = <A>(syscall: string, path: string | undefined, e: Effect.Effect<A, unknown, Process>) =>
     run(Effect.mapError(e, (x) => toNodeError(Vfs.fsError(x, syscall, path), syscall, path)))
-  const statOf = (p: string, follow: boolean) => call(follow ? "stat" : "lstat", p, vfs.stat({ path: p, follow })).then((s) => new Stats(s))
+  const statOf = (p: string, follow: boolean) => call(follow ? "stat" : "lstat", p, Vfs.stat(vfs, p, follow)).then((s) => new Stats(s))
   const rmRec = (p: string): Effect.Effect<void, unknown, Process> =>
     Effect.gen(function* () {
       const st = yield* vfs.stat({ path: p, follow: false })

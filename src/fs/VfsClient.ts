@@ -8,7 +8,7 @@
  */
 import { Effect } from "effect"
 import { FsProtocol, Memory, Params, type Process as P, Protocol } from "../api.js"
-import { type Stat, VfsProtocol } from "../servers/vfs/VfsProtocol.js"
+import { type Stat, statOf, VfsProtocol } from "../servers/vfs/VfsProtocol.js"
 
 type Process = P.Process
 const { FsError } = FsProtocol
@@ -130,4 +130,8 @@ export const writeFile = (vfs: Vfs, path: string, bytes: Uint8Array, flag: strin
 
 /** `stat` (following links) or `lstat`. */
 export const stat = (vfs: Vfs, path: string, follow = true): Effect.Effect<Stat, FsError, Process> =>
-  Effect.mapError(vfs.stat({ path, follow }), (e) => fsError(e, follow ? "stat" : "lstat", path))
+  Effect.mapBoth(vfs.stat({ path, follow }), { onFailure: (e) => fsError(e, follow ? "stat" : "lstat", path), onSuccess: statOf })
+
+/** `fstat`: the attributes of the file open as `fd`. */
+export const fstat = (vfs: Vfs, fd: number): Effect.Effect<Stat, FsError, Process> =>
+  Effect.mapBoth(vfs.fstat({ fd }), { onFailure: (e) => fsError(e, "fstat"), onSuccess: statOf })

@@ -58,10 +58,14 @@ const attr = (ino: number, type: FileType, mode: number, uid = 0): Attr => ({
   gid: uid,
   size: 0,
   blocks: 0,
-  atimeNs: 0n,
-  mtimeNs: 0n,
-  ctimeNs: 0n,
-  birthtimeNs: 0n
+  atimeSec: 0,
+  atimeNsec: 0,
+  mtimeSec: 0,
+  mtimeNsec: 0,
+  ctimeSec: 0,
+  ctimeNsec: 0,
+  birthtimeSec: 0,
+  birthtimeNsec: 0
 })
 
 const root: Credentials = { uid: 0, gid: 0, groups: [], umask: 0o022 }

@@ -8,7 +8,7 @@ import { normalize, split } from "../../src/servers/vfs/path.js"
 import { chownError, createMode, permits, R_OK, stickyAllows, utimesError, W_OK, X_OK } from "../../src/servers/vfs/permissions.js"
 import * as TestKernel from "../../src/root/TestKernel.js"
 import * as RamFs from "../../src/servers/ramfs/RamFs.js"
-import { FsProtocol } from "../../src/lib/FsProtocol.js"
+import * as FsProtocol from "../../src/lib/FsProtocol.js"
 import * as VfsServer from "../../src/servers/vfs/VfsServer.js"
 import { VfsProtocol } from "../../src/servers/vfs/VfsProtocol.js"
 import * as Server from "../../src/lib/Server.js"
@@ -788,7 +788,7 @@ describe("vfs permissions", () => {
 
   it.effect("VFS-0057 the RAM file system's guards: unlink, rmdir and rename act only on the inode the VFS checked (else ESTALE, nothing changes)", () =>
     Effect.gen(function* () {
-      const server = yield* TestKernel.serve(FsProtocol, RamFs.handlers)
+      const server = yield* TestKernel.serve(FsProtocol.FsProtocol, RamFs.handlers)
       const r = yield* TestKernel.withClient(server, (fs) =>
         Effect.gen(function* () {
           const root = yield* fs.root()
@@ -822,6 +822,36 @@ describe("vfs permissions", () => {
 })
 
 describe("VFS workers", () => {
+  it.effect(
+    "VFS-0059 times cross the wire as seconds and nanoseconds, exact: set before and after the epoch, read back to the nanosecond; the clock never goes back",
+    () =>
+      Effect.gen(function* () {
+        const sys = yield* System.start()
+        const late = 1_733_000_000_123_456_789n
+        const early = -1_500_000_001n
+        const r = ok(
+          yield* asClient(sys, (vfs) =>
+            Effect.gen(function* () {
+              yield* Vfs.writeFile(vfs, "/t", enc("x"))
+              yield* vfs.setattr({ path: "/t", follow: true, atimeNs: early, mtimeNs: late })
+              const set = yield* Vfs.stat(vfs, "/t")
+              yield* vfs.mkdir({ path: "/d", mode: 0o755, recursive: false })
+              const before = (yield* Vfs.stat(vfs, "/d")).mtimeNs
+              yield* Vfs.writeFile(vfs, "/d/u", enc("y"))
+              const after = (yield* Vfs.stat(vfs, "/d")).mtimeNs
+              return { atime: set.atimeNs, mtime: set.mtimeNs, ctimeAfterEpoch: set.ctimeNs > late, advanced: after > before }
+            })
+          )
+        )
+        expect(r).toEqual({ atime: early, mtime: late, ctimeAfterEpoch: true, advanced: true })
+        expect([FsProtocol.fromNs(early), FsProtocol.fromNs(late), FsProtocol.toNs(-2, 499_999_999)]).toEqual([
+          [-2, 499_999_999],
+          [1_733_000_000, 123_456_789],
+          early
+        ])
+      }).pipe(boot)
+  )
+
   it.effect("VFS-0058 a slow mount holds up only the calls waiting on it: the VFS's worker pool grows and other mounts are served meanwhile", () =>
     Effect.gen(function* () {
       const k = yield* Kernel.Kernel
@@ -832,11 +862,11 @@ describe("VFS workers", () => {
       yield* k.start(fast, RamFs.program(fastPort.slot))
       const slow = yield* k.create({ name: "ramfs/slow" })
       const slowPort = yield* Port.createFor(slow)
-      const stalled = Effect.map(RamFs.handlers, (h): Server.Handlers<FsProtocol["operations"]> => ({
+      const stalled = Effect.map(RamFs.handlers, (h): Server.Handlers<FsProtocol.FsProtocol["operations"]> => ({
         ...h,
         lookup: (payload, call) => Effect.zipRight(Deferred.await(release), h.lookup(payload, call))
       }))
-      yield* k.start(slow, Server.serve(FsProtocol, stalled, slowPort.slot, { workers: 8 }))
+      yield* k.start(slow, Server.serve(FsProtocol.FsProtocol, stalled, slowPort.slot, { workers: 8 }))
       const vfs = yield* k.create({
         name: "vfs",
         caps: [

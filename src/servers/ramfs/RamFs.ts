@@ -18,7 +18,7 @@
 import { Effect } from "effect"
 import { FsProtocol as Fs, Lease, Memory, type Message, Params, type Process, Server } from "../../api.js"
 
-const { DIR_PAGE, FsError, FsProtocol, NAME_MAX } = Fs
+const { DIR_PAGE, FsError, FsProtocol, fromNs, NAME_MAX } = Fs
 type FsError = Fs.FsError
 type FsProtocol = Fs.FsProtocol
 type Attr = Fs.Attr
@@ -36,10 +36,10 @@ interface Inode {
   nlink: number
   opens: number
   size: number
-  atimeNs: bigint
-  mtimeNs: bigint
-  ctimeNs: bigint
-  readonly birthtimeNs: bigint
+  atime: Time
+  mtime: Time
+  ctime: Time
+  readonly birthtime: Time
   /** File pages: a page address in this server's space, or -1 for a hole. */
   readonly pages: Array<number>
   /** Directory entries (directories only), in creation order. */
@@ -48,13 +48,46 @@ interface Inode {
   readonly target: string
 }
 
-const epochOffset = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint()
-let lastNs = 0n
-/** Wall-clock nanoseconds, strictly increasing across calls. */
-const nowNs = (): bigint => {
-  const t = epochOffset + process.hrtime.bigint()
-  lastNs = t > lastNs ? t : lastNs + 1n
-  return lastNs
+/** A point in time as POSIX's `timespec` (the form `Attr` carries): seconds since the epoch, nanoseconds `0..999_999_999`. Immutable. */
+class Time {
+  constructor(
+    readonly sec: number,
+    readonly nsec: number
+  ) {}
+
+  /** From nanoseconds since the epoch (a `setattr`'s bigint). */
+  static ofNs(ns: bigint): Time {
+    const [sec, nsec] = fromNs(ns)
+    return new Time(sec, nsec)
+  }
+}
+
+/** The wall clock at the monotonic clock's origin, in nanoseconds since the epoch split as seconds and nanoseconds. */
+const [originSec, originNsec] = (() => {
+  const [s, n] = process.hrtime()
+  return fromNs(BigInt(Date.now()) * 1_000_000n - (BigInt(s) * 1_000_000_000n + BigInt(n)))
+})()
+/** The last time `now` gave. Owned by the server's one worker (module-wide: every RAM file system's clock is one clock). */
+let last = new Time(0, 0)
+/** Wall-clock time, strictly increasing across calls (a tick later than the last when the clock has not moved). */
+const now = (): Time => {
+  const [s, n] = process.hrtime()
+  let sec = originSec + s
+  let nsec = originNsec + n
+  if (nsec >= 1_000_000_000) {
+    sec++
+    nsec -= 1_000_000_000
+  }
+  if (sec < last.sec || (sec === last.sec && nsec <= last.nsec)) {
+    sec = last.sec
+    nsec = last.nsec + 1
+    if (nsec === 1_000_000_000) {
+      sec++
+      nsec = 0
+    }
+  }
+  last = new Time(sec, nsec)
+  return last
 }
 
 const fail = (code: string) => Effect.fail(new FsError({ code }))
@@ -74,7 +107,7 @@ class Store {
   }
 
   make(type: FileType, mode: number, uid: number, gid: number, target: string, ino = this.nextIno++): Inode {
-    const t = nowNs()
+    const t = now()
     const inode: Inode = {
       ino,
       type,
@@ -84,10 +117,10 @@ class Store {
       nlink: type === "dir" ? 2 : 1,
       opens: 0,
       size: type === "symlink" ? new TextEncoder().encode(target).length : 0,
-      atimeNs: t,
-      mtimeNs: t,
-      ctimeNs: t,
-      birthtimeNs: t,
+      atime: t,
+      mtime: t,
+      ctime: t,
+      birthtime: t,
       pages: [],
       entries: new Map(),
       target
@@ -108,10 +141,14 @@ class Store {
       gid: i.gid,
       size,
       blocks,
-      atimeNs: i.atimeNs,
-      mtimeNs: i.mtimeNs,
-      ctimeNs: i.ctimeNs,
-      birthtimeNs: i.birthtimeNs
+      atimeSec: i.atime.sec,
+      atimeNsec: i.atime.nsec,
+      mtimeSec: i.mtime.sec,
+      mtimeNsec: i.mtime.nsec,
+      ctimeSec: i.ctime.sec,
+      ctimeNsec: i.ctime.nsec,
+      birthtimeSec: i.birthtime.sec,
+      birthtimeNsec: i.birthtime.nsec
     }
   }
 
@@ -170,7 +207,7 @@ const resize = (s: Store, inode: Inode, size: number): Effect.Effect<void, never
   Effect.suspend(() => {
     const old = inode.size
     inode.size = size
-    inode.mtimeNs = inode.ctimeNs = nowNs()
+    inode.mtime = inode.ctime = now()
     if (size >= old) return Effect.void
     const keep = Math.ceil(size / PAGE_SIZE)
     const freed = dropPages(s, inode, keep)
@@ -264,7 +301,7 @@ export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, 
     const inode = make()
     d.entries.set(name, inode.ino)
     if (inode.type === "dir") d.nlink++
-    d.mtimeNs = d.ctimeNs = nowNs()
+    d.mtime = d.ctime = now()
     return Effect.succeed(s.attr(inode))
   }
   const removing = (dir: number, name: string, wantDir: boolean, guard: number | undefined): Effect.Effect<void, FsError, Process.Process> =>
@@ -280,12 +317,12 @@ export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, 
       if (!wantDir && inode.type === "dir") return fail("EISDIR")
       if (wantDir && inode.entries.size > 0) return fail("ENOTEMPTY")
       d.entries.delete(name)
-      d.mtimeNs = d.ctimeNs = nowNs()
+      d.mtime = d.ctime = now()
       if (inode.type === "dir") {
         d.nlink--
         inode.nlink = 0
       } else inode.nlink--
-      inode.ctimeNs = nowNs()
+      inode.ctime = now()
       return freeAll(reap(s, inode))
     })
   /** Whether `ancestor` is `ino` or contains it (a directory may not move into itself). */
@@ -357,7 +394,7 @@ export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, 
       if (i.nlink === 0) return fail("ENOENT")
       return creating(dir, name, () => {
         i.nlink++
-        i.ctimeNs = nowNs()
+        i.ctime = now()
         return i
       })
     },
@@ -384,7 +421,7 @@ export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, 
           if (moving.type !== "dir" && target.type === "dir") return fail("EISDIR")
           if (target.type === "dir" && target.entries.size > 0) return fail("ENOTEMPTY")
         }
-        const t = nowNs()
+        const t = now()
         let freed: Array<number> = []
         if (target !== undefined) {
           to.entries.delete(toName)
@@ -400,7 +437,7 @@ export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, 
           from.nlink--
           to.nlink++
         }
-        from.mtimeNs = from.ctimeNs = to.mtimeNs = to.ctimeNs = moving.ctimeNs = t
+        from.mtime = from.ctime = to.mtime = to.ctime = moving.ctime = t
         return freeAll(freed)
       }),
     readdir: ({ dir, cookie }) => {
@@ -413,7 +450,7 @@ export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, 
         const i = s.get(ino)
         if (i !== undefined) entries.push({ name, ino, type: i.type })
       }
-      d.atimeNs = nowNs()
+      d.atime = now()
       return Effect.succeed({ entries, next: cookie + DIR_PAGE < all.length ? cookie + DIR_PAGE : -1 })
     },
     read: ({ ino, offset, length }, call) =>
@@ -426,7 +463,7 @@ export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, 
           ),
           (e) => leaseError(e as { _tag: string })
         )
-        i.atimeNs = nowNs()
+        i.atime = now()
         return n
       }),
     write: ({ ino, offset, length, append }, call) =>
@@ -442,7 +479,7 @@ export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, 
           )
           if (at + length > i.size) i.size = at + length
         }
-        i.mtimeNs = i.ctimeNs = nowNs()
+        i.mtime = i.ctime = now()
         return { offset: at, written: length, size: i.size }
       }),
     writeGrant: ({ ino, offset, length }, call) =>
@@ -496,7 +533,7 @@ export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, 
           yield* Effect.orDie(Memory.write(granted.address + (granted.pages - 1) * PAGE_SIZE + tail, new Uint8Array(PAGE_SIZE - tail)))
         }
         if (end > i.size) i.size = end
-        i.mtimeNs = i.ctimeNs = nowNs()
+        i.mtime = i.ctime = now()
         yield* freeAll(replaced)
         return { offset, written: length, size: i.size }
       }),
@@ -507,18 +544,18 @@ export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, 
       if (!Number.isSafeInteger(size) || size < 0) return fail("EINVAL")
       return Effect.map(resize(s, i, size), () => s.attr(i))
     },
-    setattr: ({ ino, now, mode, uid, gid, atimeNs, mtimeNs }) => {
+    setattr: ({ ino, now: toNow, mode, uid, gid, atimeNs, mtimeNs }) => {
       const i = inodeOf(s, ino)
       if (i instanceof FsError) return Effect.fail(i)
       if (mode !== undefined) i.mode = mode & 0o7777
       if (uid !== undefined && uid >= 0) i.uid = uid
       if (gid !== undefined && gid >= 0) i.gid = gid
-      if (now === true) i.atimeNs = i.mtimeNs = nowNs()
+      if (toNow === true) i.atime = i.mtime = now()
       else {
-        if (atimeNs !== undefined) i.atimeNs = atimeNs
-        if (mtimeNs !== undefined) i.mtimeNs = mtimeNs
+        if (atimeNs !== undefined) i.atime = Time.ofNs(atimeNs)
+        if (mtimeNs !== undefined) i.mtime = Time.ofNs(mtimeNs)
       }
-      i.ctimeNs = nowNs()
+      i.ctime = now()
       return Effect.succeed(s.attr(i))
     }
   }

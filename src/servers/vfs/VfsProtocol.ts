@@ -14,7 +14,7 @@
 import { Schema } from "effect"
 import { FsProtocol, Protocol } from "../../api.js"
 
-const { Attr, AttrChanges, DirPage, FsError } = FsProtocol
+const { Attr, AttrChanges, DirPage, FsError, toNs } = FsProtocol
 
 // --- limits -------------------------------------------------------------------------------------
 
@@ -27,9 +27,44 @@ export const MAX_FDS = 1024
 /** Worker threads of the VFS at most: how many calls a slow mount may hold before others wait. */
 export const MAX_WORKERS = 1024
 
-/** What `stat` answers: the inode's attributes and the device (mount) it lives on. */
-export const Stat = Schema.Struct({ ...Attr.fields, dev: Schema.Int })
-export type Stat = typeof Stat.Type
+/** What `stat` answers on the wire: the inode's attributes (times as `timespec`s) and the device (mount) it lives on. */
+export const WireStat = Schema.Struct({ ...Attr.fields, dev: Schema.Int })
+export type WireStat = typeof WireStat.Type
+
+/** A `stat` as clients use it: the attributes, the device, and each time in nanoseconds since the epoch. */
+export interface Stat {
+  readonly ino: number
+  readonly type: FsProtocol.FileType
+  /** Permission bits only (`0o7777`); the type is `type`. */
+  readonly mode: number
+  readonly nlink: number
+  readonly uid: number
+  readonly gid: number
+  readonly size: number
+  readonly blocks: number
+  readonly atimeNs: bigint
+  readonly mtimeNs: bigint
+  readonly ctimeNs: bigint
+  readonly birthtimeNs: bigint
+  readonly dev: number
+}
+
+/** The client's `Stat` of a wire `stat` (exact: the times become bigints). */
+export const statOf = (w: WireStat): Stat => ({
+  ino: w.ino,
+  type: w.type,
+  mode: w.mode,
+  nlink: w.nlink,
+  uid: w.uid,
+  gid: w.gid,
+  size: w.size,
+  blocks: w.blocks,
+  atimeNs: toNs(w.atimeSec, w.atimeNsec),
+  mtimeNs: toNs(w.mtimeSec, w.mtimeNsec),
+  ctimeNs: toNs(w.ctimeSec, w.ctimeNsec),
+  birthtimeNs: toNs(w.birthtimeSec, w.birthtimeNsec),
+  dev: w.dev
+})
 
 /**
  * A client's credentials (`permissions.ts`): `uid`, `gid`, supplementary `groups`, and the
@@ -47,7 +82,7 @@ const Position = Schema.Int
 export const VfsProtocol = Protocol.make("vfs", {
   open: Protocol.operation({
     payload: { path: Path, flags: Schema.Union(Schema.String, Schema.Int), mode: Schema.Int },
-    success: { fd: Fd, stat: Stat },
+    success: { fd: Fd, stat: WireStat },
     failure: FsError
   }),
   close: Protocol.operation({ payload: { fd: Fd }, failure: FsError }),
@@ -69,9 +104,9 @@ export const VfsProtocol = Protocol.make("vfs", {
     failure: FsError,
     items: [{ _tag: "grant" }]
   }),
-  fstat: Protocol.operation({ payload: { fd: Fd }, success: Stat, failure: FsError, idempotent: true }),
+  fstat: Protocol.operation({ payload: { fd: Fd }, success: WireStat, failure: FsError, idempotent: true }),
   ftruncate: Protocol.operation({ payload: { fd: Fd, size: Schema.Int }, failure: FsError }),
-  stat: Protocol.operation({ payload: { path: Path, follow: Schema.Boolean }, success: Stat, failure: FsError, idempotent: true }),
+  stat: Protocol.operation({ payload: { path: Path, follow: Schema.Boolean }, success: WireStat, failure: FsError, idempotent: true }),
   /** Creates a directory (and, with `recursive`, its missing parents); the first one created, if any. */
   mkdir: Protocol.operation({
     payload: { path: Path, mode: Schema.Int, recursive: Schema.Boolean },

@@ -38,7 +38,7 @@ import { type OpenFlags, parseFlags } from "./flags.js"
 import { type Mount as NameMount, type Node as NameNode, resolver } from "./namei.js"
 import { join, mustBeDir, normalize, split } from "./path.js"
 import { chownError, createMode, type Credentials, owns, permits, R_OK, ROOT, stickyRestricts, utimesError, W_OK, X_OK } from "./permissions.js"
-import { MAX_FDS, MAX_WORKERS, type Stat, SYMLINK_MAX, VfsProtocol } from "./VfsProtocol.js"
+import { MAX_FDS, MAX_WORKERS, SYMLINK_MAX, type WireStat, VfsProtocol } from "./VfsProtocol.js"
 
 const { FsError, FsProtocol } = Fs
 type FsError = Fs.FsError
@@ -98,7 +98,7 @@ const onFs = <A>(e: Effect.Effect<A, FsError | Protocol.ProtocolError | IpcError
   Effect.mapError(e, (x) => (x instanceof FsError ? x : new FsError({ code: "EIO" })))
 
 /** A node's `Stat`: its attributes and its mount's device number (built field by field: a spread copies through a slow path). */
-const stat = (n: { readonly mount: Mount; readonly attr: Attr }): Stat => {
+const stat = (n: { readonly mount: Mount; readonly attr: Attr }): WireStat => {
   const a = n.attr
   return {
     ino: a.ino,
@@ -109,10 +109,14 @@ const stat = (n: { readonly mount: Mount; readonly attr: Attr }): Stat => {
     gid: a.gid,
     size: a.size,
     blocks: a.blocks,
-    atimeNs: a.atimeNs,
-    mtimeNs: a.mtimeNs,
-    ctimeNs: a.ctimeNs,
-    birthtimeNs: a.birthtimeNs,
+    atimeSec: a.atimeSec,
+    atimeNsec: a.atimeNsec,
+    mtimeSec: a.mtimeSec,
+    mtimeNsec: a.mtimeNsec,
+    ctimeSec: a.ctimeSec,
+    ctimeNsec: a.ctimeNsec,
+    birthtimeSec: a.birthtimeSec,
+    birthtimeNsec: a.birthtimeNsec,
     dev: n.mount.dev
   }
 }
@@ -174,7 +178,7 @@ export const program = (options: VfsOptions) =>
      * of a dangling symbolic link that `O_CREAT` creates (as Linux does).
      */
     const open = (c: Credentials, badge: number, path: string, flagsIn: string | number, mode: number) => {
-      const attempt = (at: string, hops: number): Effect.Effect<{ fd: number; stat: Stat }, FsError, Process.Process> =>
+      const attempt = (at: string, hops: number): Effect.Effect<{ fd: number; stat: WireStat }, FsError, Process.Process> =>
         Effect.gen(function* () {
           const flags = parseFlags(flagsIn)
           if (flags === undefined || (flags.create && flags.directory)) return yield* Effect.fail(err("EINVAL", "open", at))
