@@ -1,9 +1,17 @@
 /** Every benchmark, in the order they run. */
 import { bulkBenchmarks } from "./bulk.js"
 import { floorBenchmarks } from "./floor.js"
+import { fsBenchmarks } from "./fs.js"
 import type { Benchmark } from "./harness.js"
 import { ipcBenchmarks } from "./ipc.js"
 import { protocolBenchmarks } from "./protocol.js"
 import { vfsBenchmarks } from "./vfs.js"
 
-export const benchmarks: ReadonlyArray<Benchmark> = [...floorBenchmarks, ...ipcBenchmarks, ...protocolBenchmarks, ...bulkBenchmarks, ...vfsBenchmarks]
+export const benchmarks: ReadonlyArray<Benchmark> = [
+  ...floorBenchmarks,
+  ...ipcBenchmarks,
+  ...protocolBenchmarks,
+  ...bulkBenchmarks,
+  ...vfsBenchmarks,
+  ...fsBenchmarks
+]
