@@ -17,16 +17,30 @@
 import { Schema } from "effect"
 import * as Protocol from "../ipc/Protocol.js"
 
-/**
- * A POSIX error. `syscall`, `path` and `dest` are filled in by the VFS (a file-system server knows
- * inodes, not paths).
- */
-export class FsError extends Schema.TaggedError<FsError>()("FsError", {
+const FsErrorFields = {
   code: Schema.String,
   syscall: Schema.optional(Schema.String),
   path: Schema.optional(Schema.String),
   dest: Schema.optional(Schema.String)
-}) {
+}
+
+/**
+ * A POSIX error. `syscall`, `path` and `dest` are filled in by the VFS (a file-system server knows
+ * inodes, not paths).
+ *
+ * Made without a stack trace and without re-checking its fields (the types already do): an
+ * `FsError` is an answer that crosses processes, where the stack of the thread that made it says
+ * nothing, and an `ENOENT` is an everyday answer (a globber's misses) whose construction cost more
+ * than the call that carries it (a stack capture and a Schema validation, several µs each).
+ */
+export class FsError extends Schema.TaggedError<FsError>()("FsError", FsErrorFields) {
+  constructor(props: { readonly code: string; readonly syscall?: string; readonly path?: string; readonly dest?: string }) {
+    const limit = Error.stackTraceLimit
+    Error.stackTraceLimit = 0
+    super(props, true)
+    Error.stackTraceLimit = limit
+  }
+
   override get message() {
     return `${this.code}: ${this.syscall ?? "fs"}${this.path === undefined ? "" : ` '${this.path}'`}${this.dest === undefined ? "" : ` -> '${this.dest}'`}`
   }
