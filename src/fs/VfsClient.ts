@@ -11,7 +11,7 @@ import { FsProtocol, Memory, Params, type Process as P, Protocol } from "../api.
 import { type Stat, statOf, VfsProtocol } from "../servers/vfs/VfsProtocol.js"
 
 type Process = P.Process
-const { FsError } = FsProtocol
+const { FsError, unpackDir } = FsProtocol
 type FsError = FsProtocol.FsError
 type DirEntry = FsProtocol.DirEntry
 const { PAGE_SIZE } = Params
@@ -99,33 +99,54 @@ export const readToEnd = (vfs: Vfs, fd: number, sizeHint: number): Effect.Effect
     })
   )
 
-/** Every entry of the directory at `path` (all pages). */
+/** Every entry of the directory at `path` (all pages; a page is one call, about 8 KiB of names). */
 export const readdirAll = (vfs: Vfs, path: string): Effect.Effect<Array<DirEntry>, FsError, Process> =>
   Effect.gen(function* () {
     const out: Array<DirEntry> = []
     let cookie = 0
     while (cookie >= 0) {
       const page = yield* Effect.mapError(vfs.readdir({ path, cookie }), (e) => fsError(e, "scandir", path))
-      out.push(...page.entries)
+      const broken = unpackDir(page, out)
+      if (broken !== undefined) return yield* Effect.fail(fsError(broken, "scandir", path))
       cookie = page.next
     }
     return out
   })
 
-/** Opens, reads to the end, closes. */
+/** Bytes `readFile` asks for in its one call: a file this long or shorter costs that call alone. */
+export const READ_FILE_CHUNK = 65536
+
+/**
+ * Node's `readFile`: one `readFile` call to the VFS (open, read, close), and for a file longer than
+ * `READ_FILE_CHUNK` reads of the rest through the descriptor it leaves open, then a close.
+ */
 export const readFile = (vfs: Vfs, path: string, flag: string | number = "r"): Effect.Effect<Uint8Array, FsError, Process> =>
-  Effect.acquireUseRelease(
-    Effect.mapError(vfs.open({ path, flags: flag, mode: 0o666 }), (e) => fsError(e, "open", path)),
-    ({ fd, stat }) => (stat.type === "dir" ? Effect.fail(new FsError({ code: "EISDIR", syscall: "read" })) : readToEnd(vfs, fd, stat.size)),
-    ({ fd }) => Effect.ignore(vfs.close({ fd }))
+  withBuffer(READ_FILE_CHUNK, (address) =>
+    Effect.gen(function* () {
+      const r = yield* Effect.mapError(
+        vfs.readFile({ path, flags: flag, length: READ_FILE_CHUNK }, { items: [{ _tag: "lease", address, length: READ_FILE_CHUNK, access: "write" }] }),
+        (e) => fsError(e, "open", path)
+      )
+      const first = r.read === 0 ? new Uint8Array(0) : yield* Effect.mapError(Memory.read(address, r.read), (e) => fsError(e, "read"))
+      if (r.fd < 0) return first
+      const rest = yield* Effect.ensuring(readToEnd(vfs, r.fd, READ_FILE_CHUNK), Effect.ignore(vfs.close({ fd: r.fd })))
+      const out = new Uint8Array(first.length + rest.length)
+      out.set(first)
+      out.set(rest, first.length)
+      return out
+    })
   )
 
-/** Opens (default `w`), writes every byte, closes. */
+/** Node's `writeFile` (flags default `w`): one `writeFile` call to the VFS (open, truncate and write, close). */
 export const writeFile = (vfs: Vfs, path: string, bytes: Uint8Array, flag: string | number = "w", mode = 0o666): Effect.Effect<void, FsError, Process> =>
-  Effect.acquireUseRelease(
-    Effect.mapError(vfs.open({ path, flags: flag, mode }), (e) => fsError(e, "open", path)),
-    ({ fd }) => Effect.asVoid(writeBytes(vfs, fd, bytes)),
-    ({ fd }) => Effect.ignore(vfs.close({ fd }))
+  withBuffer(bytes.length, (address) =>
+    Effect.zipRight(
+      Effect.mapError(Memory.write(address, bytes), (e) => fsError(e, "write")),
+      Effect.mapError(
+        vfs.writeFile({ path, flags: flag, mode, length: bytes.length }, { items: [{ _tag: "lease", address, length: bytes.length, access: "read" }] }),
+        (e) => fsError(e, "open", path)
+      )
+    )
   )
 
 /** `stat` (following links) or `lstat`. */

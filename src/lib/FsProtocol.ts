@@ -48,8 +48,8 @@ export class FsError extends Schema.TaggedError<FsError>()("FsError", FsErrorFie
 
 /** Longest name in a directory (`ENAMETOOLONG` beyond), as on most POSIX file systems. */
 export const NAME_MAX = 255
-/** Most entries in one `readdir` page (kept well under the protocol's message size). */
-export const DIR_PAGE = 64
+/** Most bytes of names in one `readdir` page (kept well under the protocol's message size). */
+export const DIR_PAGE_BYTES = 8192
 
 /** Kinds of inode. */
 export const FileType = Schema.Literal("file", "dir", "symlink")
@@ -99,12 +99,46 @@ export const fromNs = (ns: bigint): readonly [number, number] => {
 }
 
 /** One directory entry. */
-export const DirEntry = Schema.Struct({ name: Schema.String, ino: Schema.Int, type: FileType })
-export type DirEntry = typeof DirEntry.Type
+export interface DirEntry {
+  readonly name: string
+  readonly type: FileType
+}
 
-/** A page of directory entries; `next` is the cookie of the next page, -1 at the end. */
-export const DirPage = Schema.Struct({ entries: Schema.Array(DirEntry), next: Schema.Int })
+/**
+ * A page of directory entries, packed: `names` joined by `/` (which no name contains; `""` for
+ * none) and `types` one character per entry (`f` file, `d` directory, `l` symbolic link), so a
+ * page is two strings on the wire rather than an object per entry (a hundred entries cost 35 µs to
+ * write and read as objects, 4 µs packed). `next` is the cookie of the next page, -1 at the end.
+ */
+export const DirPage = Schema.Struct({ names: Schema.String, types: Schema.String, next: Schema.Int })
 export type DirPage = typeof DirPage.Type
+
+const typeChar: Record<FileType, string> = { file: "f", dir: "d", symlink: "l" }
+const charType: Record<string, FileType> = { f: "file", d: "dir", l: "symlink" }
+
+/** Packs `entries` into a page whose next cookie is `next`. */
+export const packDir = (entries: ReadonlyArray<DirEntry>, next: number): DirPage => {
+  let types = ""
+  for (const e of entries) types += typeChar[e.type]
+  return { names: entries.map((e) => e.name).join("/"), types, next }
+}
+
+/** The entries of a page, appended to `out`. A page whose names and types do not match in count fails with `EIO` (a broken server). */
+export const unpackDir = (page: DirPage, out: Array<DirEntry>): FsError | undefined => {
+  if (page.names === "") return page.types === "" ? undefined : new FsError({ code: "EIO" })
+  const names = page.names.split("/")
+  if (names.length !== page.types.length) return new FsError({ code: "EIO" })
+  for (let i = 0; i < names.length; i++) {
+    const type = charType[page.types[i]!]
+    if (type === undefined || names[i] === "") return new FsError({ code: "EIO" })
+    out.push({ name: names[i]!, type })
+  }
+  return undefined
+}
+
+/** What a removal leaves: the inode whose name went, and its links left (0: it lives on only while the VFS holds it open). */
+export const Removed = Schema.Struct({ ino: Schema.Int, nlink: Schema.Int })
+export type Removed = typeof Removed.Type
 
 const Ino = Schema.Int
 const Name = Schema.String
@@ -129,7 +163,10 @@ export const FsProtocol = Protocol.make("fs", {
   root: Protocol.operation({ success: Attr, failure: FsError, idempotent: true }),
   lookup: Protocol.operation({ payload: { dir: Ino, name: Name }, success: Attr, failure: FsError, idempotent: true }),
   getattr: Protocol.operation({ payload: { ino: Ino }, success: Attr, failure: FsError, idempotent: true }),
-  /** Opens or creates `name` in `dir` as a regular file and counts an open (see `release`). */
+  /**
+   * Opens or creates `name` in `dir` as a regular file and counts an open (see `release`). The VFS
+   * counts its clients' descriptors itself and holds one such open per inode it keeps open.
+   */
   create: Protocol.operation({
     payload: { dir: Ino, name: Name, mode: Schema.Int, ...Owner, exclusive: Schema.Boolean, truncate: Schema.Boolean },
     success: Attr,
@@ -142,18 +179,24 @@ export const FsProtocol = Protocol.make("fs", {
   symlink: Protocol.operation({ payload: { dir: Ino, name: Name, target: Schema.String, ...Owner }, success: Attr, failure: FsError }),
   readlink: Protocol.operation({ payload: { ino: Ino }, success: Schema.String, failure: FsError, idempotent: true }),
   link: Protocol.operation({ payload: { dir: Ino, name: Name, ino: Ino }, success: Attr, failure: FsError }),
-  /** Removes `name` from `dir`; with `ino`, only while `name` still names inode `ino` (else `ESTALE`). */
-  unlink: Protocol.operation({ payload: { dir: Ino, name: Name, ino: Schema.optional(Ino) }, failure: FsError }),
-  /** Removes the empty directory `name` from `dir`; `ino` as `unlink`. */
-  rmdir: Protocol.operation({ payload: { dir: Ino, name: Name, ino: Schema.optional(Ino) }, failure: FsError }),
+  /**
+   * Removes `name` from `dir`; with `ino`, only while `name` still names inode `ino` (else
+   * `ESTALE`). Answers the inode removed and its links left, so the VFS can keep its caches exact
+   * (another name of the same inode) and let go of an inode it holds open once no link is left.
+   */
+  unlink: Protocol.operation({ payload: { dir: Ino, name: Name, ino: Schema.optional(Ino) }, success: Removed, failure: FsError }),
+  /** Removes the empty directory `name` from `dir`; `ino` and the answer as `unlink`. */
+  rmdir: Protocol.operation({ payload: { dir: Ino, name: Name, ino: Schema.optional(Ino) }, success: Removed, failure: FsError }),
   /**
    * Moves `fromName` of `fromDir` to `toName` of `toDir`, replacing what was there. Guards, when
    * given: `fromIno`, the inode `fromName` must still name; `toIno`, the inode `toName` must still
    * name, 0 for "must not exist". A guard that no longer holds fails with `ESTALE` and changes
-   * nothing (the VFS checked permissions on what it looked up; see `VfsServer`).
+   * nothing (the VFS checked permissions on what it looked up; see `VfsServer`). Answers the
+   * inode moved and, when a name was replaced, what that removal left (as `unlink`).
    */
   rename: Protocol.operation({
     payload: { fromDir: Ino, fromName: Name, toDir: Ino, toName: Name, fromIno: Schema.optional(Ino), toIno: Schema.optional(Ino) },
+    success: { ino: Ino, replaced: Schema.NullOr(Removed) },
     failure: FsError
   }),
   readdir: Protocol.operation({ payload: { dir: Ino, cookie: Schema.Int }, success: DirPage, failure: FsError, idempotent: true }),
@@ -165,9 +208,12 @@ export const FsProtocol = Protocol.make("fs", {
     idempotent: true,
     items: [{ _tag: "lease", access: "write" }]
   }),
-  /** Copies `length` bytes of the lease to `offset` (the end of file, atomically, with `append`). */
+  /**
+   * Copies `length` bytes of the lease to `offset` (the end of file, atomically, with `append`);
+   * with `truncate`, the file is emptied first in the same step (`O_TRUNC` and the write as one).
+   */
   write: Protocol.operation({
-    payload: { ino: Ino, offset: Schema.Int, length: Schema.Int, append: Schema.Boolean },
+    payload: { ino: Ino, offset: Schema.Int, length: Schema.Int, append: Schema.Boolean, truncate: Schema.Boolean },
     success: { offset: Schema.Int, written: Schema.Int, size: Schema.Int },
     failure: FsError,
     items: [{ _tag: "lease", access: "read" }]

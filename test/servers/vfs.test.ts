@@ -229,6 +229,119 @@ describe("vfs + ramfs", () => {
     }).pipe(boot)
   )
 
+  it.effect(
+    "VFS-0060 readFile is one call to the VFS for a file up to READ_FILE_CHUNK; a longer one is read whole through the descriptor it leaves, then closed",
+    () =>
+      Effect.gen(function* () {
+        const sys = yield* System.start()
+        const big = new Uint8Array(Vfs.READ_FILE_CHUNK * 2 + 123).map((_, i) => i % 251)
+        const calls = () => {
+          const o = sys.vfsCounters.operations
+          return { readFile: o.readFile.calls, open: o.open.calls, read: o.read.calls, close: o.close.calls }
+        }
+        const r = yield* asClient(sys, (vfs) =>
+          Effect.gen(function* () {
+            yield* Vfs.writeFile(vfs, "/small", enc("small file"))
+            yield* Vfs.writeFile(vfs, "/big", big)
+            yield* Vfs.writeFile(vfs, "/exact", new Uint8Array(Vfs.READ_FILE_CHUNK).fill(9))
+            const c0 = calls()
+            const small = dec(yield* Vfs.readFile(vfs, "/small"))
+            const c1 = calls()
+            const back = yield* Vfs.readFile(vfs, "/big")
+            const c2 = calls()
+            const exact = yield* Vfs.readFile(vfs, "/exact")
+            const empty = yield* Vfs.readFile(vfs, "/small", "w+")
+            // Every descriptor the reads opened is closed again: the table fills only with the caller's own.
+            const fds = yield* Effect.forEach(Array.from({ length: 3 }), () => Effect.map(vfs.open({ path: "/small", flags: "r", mode: 0 }), (o) => o.fd))
+            return {
+              small,
+              one: [c1.readFile - c0.readFile, c1.open - c0.open, c1.read - c0.read, c1.close - c0.close],
+              bigWhole: back.length === big.length && back.every((b, i) => b === big[i]),
+              bigCalls: [c2.readFile - c1.readFile, c2.read - c1.read > 0, c2.close - c1.close],
+              exact: exact.length,
+              empty: empty.length,
+              fds,
+              dir: yield* Effect.map(Effect.either(Vfs.readFile(vfs, "/")), (e) => (e._tag === "Left" ? [e.left.code, e.left.syscall] : "ok")),
+              missing: yield* Effect.map(Effect.either(Vfs.readFile(vfs, "/nope")), (e) =>
+                e._tag === "Left" ? [e.left.code, e.left.syscall, e.left.path] : "ok"
+              )
+            }
+          })
+        )
+        expect(ok(r)).toEqual({
+          small: "small file",
+          one: [1, 0, 0, 0],
+          bigWhole: true,
+          bigCalls: [1, true, 1],
+          exact: Vfs.READ_FILE_CHUNK,
+          empty: 0,
+          fds: [3, 4, 5],
+          dir: ["EISDIR", "read"],
+          missing: ["ENOENT", "open", "/nope"]
+        })
+      }).pipe(boot)
+  )
+
+  it.effect(
+    "VFS-0061 writeFile is one call: w creates and truncates in one step with the write, a appends, wx refuses an existing file; each byte copied once, by the file system",
+    () =>
+      Effect.gen(function* () {
+        const sys = yield* System.start()
+        const k = yield* Kernel.Kernel
+        const size = 64 * 1024
+        const r = yield* asClient(sys, (vfs) =>
+          Effect.gen(function* () {
+            yield* Vfs.writeFile(vfs, "/f", enc("a long first version"))
+            yield* Vfs.writeFile(vfs, "/f", enc("short"))
+            const short = dec(yield* Vfs.readFile(vfs, "/f"))
+            yield* Vfs.writeFile(vfs, "/f", enc("+more"), "a")
+            const appended = dec(yield* Vfs.readFile(vfs, "/f"))
+            const wx = yield* Effect.map(Effect.either(Vfs.writeFile(vfs, "/f", enc("no"), "wx")), code)
+            const readOnly = yield* Effect.map(Effect.either(Vfs.writeFile(vfs, "/f", enc("no"), "r")), code)
+            const calls = sys.vfsCounters.operations.writeFile.calls
+            const before = k.stats().bytesCopied
+            yield* Vfs.writeFile(vfs, "/big", new Uint8Array(size).fill(3))
+            const copied = k.stats().bytesCopied - before
+            return {
+              short,
+              appended,
+              wx,
+              readOnly,
+              calls: sys.vfsCounters.operations.writeFile.calls - calls,
+              copied,
+              after: dec(yield* Vfs.readFile(vfs, "/f"))
+            }
+          })
+        )
+        expect(ok(r)).toEqual({ short: "short", appended: "short+more", wx: "EEXIST", readOnly: "EBADF", calls: 1, copied: size, after: "short+more" })
+        expect(sys.vfs.bytesCopied).toBe(0)
+      }).pipe(boot)
+  )
+
+  it.effect("VFS-0062 readdir pages by bytes: a thousand long names come in a few pages, each once, in creation order, with their types", () =>
+    Effect.gen(function* () {
+      const sys = yield* System.start()
+      const name = (i: number) => `entry-${String(i).padStart(4, "0")}-${"n".repeat(60)}`
+      const r = yield* asClient(sys, (vfs) =>
+        Effect.gen(function* () {
+          yield* vfs.mkdir({ path: "/d", mode: 0o755, recursive: false })
+          for (let i = 0; i < 1000; i++) {
+            if (i % 10 === 0) yield* vfs.mkdir({ path: `/d/${name(i)}`, mode: 0o755, recursive: false })
+            else yield* Vfs.writeFile(vfs, `/d/${name(i)}`, enc(""))
+          }
+          const pages = sys.vfsCounters.operations.readdir.calls
+          const all = yield* Vfs.readdirAll(vfs, "/d")
+          return { pages: sys.vfsCounters.operations.readdir.calls - pages, all }
+        })
+      )
+      const { pages, all } = ok(r)
+      expect(all.map((e) => e.name)).toEqual(Array.from({ length: 1000 }, (_, i) => name(i)))
+      expect(all.filter((e) => e.type === "dir").length).toBe(100)
+      expect(pages).toBeGreaterThan(1)
+      expect(pages).toBeLessThanOrEqual(30)
+    }).pipe(boot)
+  )
+
   it.effect("VFS-0030 64 client processes: one exclusive-create winner, one mkdir winner, whole appends, own files intact", () =>
     Effect.gen(function* () {
       const sys = yield* System.start()
@@ -802,13 +915,13 @@ describe("vfs permissions", () => {
             renameOntoAbsent: yield* codeOf(fs.rename({ fromDir: root.ino, fromName: "a", toDir: root.ino, toName: "b", toIno: 0 })),
             renameOnto: yield* codeOf(fs.rename({ fromDir: root.ino, fromName: "a", toDir: root.ino, toName: "b", toIno: a.ino }))
           }
-          const names = (yield* fs.readdir({ dir: root.ino, cookie: 0 })).entries.map((e) => e.name)
+          const names = (yield* fs.readdir({ dir: root.ino, cookie: 0 })).names.split("/")
           const held = {
             unlink: yield* codeOf(fs.unlink({ dir: root.ino, name: "a", ino: a.ino })),
             rmdir: yield* codeOf(fs.rmdir({ dir: root.ino, name: "d", ino: d.ino })),
             rename: yield* codeOf(fs.rename({ fromDir: root.ino, fromName: "b", toDir: root.ino, toName: "c", fromIno: b.ino, toIno: 0 }))
           }
-          return { stale, names, held, after: (yield* fs.readdir({ dir: root.ino, cookie: 0 })).entries.map((e) => e.name) }
+          return { stale, names, held, after: (yield* fs.readdir({ dir: root.ino, cookie: 0 })).names.split("/") }
         })
       )
       expect(r).toEqual({

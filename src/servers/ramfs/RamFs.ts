@@ -18,11 +18,12 @@
 import { Effect } from "effect"
 import { FsProtocol as Fs, Lease, Memory, type Message, Params, type Process, Server } from "../../api.js"
 
-const { DIR_PAGE, FsError, FsProtocol, fromNs, NAME_MAX } = Fs
+const { DIR_PAGE_BYTES, FsError, FsProtocol, fromNs, NAME_MAX, packDir } = Fs
 type FsError = Fs.FsError
 type FsProtocol = Fs.FsProtocol
 type Attr = Fs.Attr
 type DirEntry = Fs.DirEntry
+type Removed = Fs.Removed
 type FileType = Fs.FileType
 type DeliveredItem = Message.DeliveredItem
 const { PAGE_SIZE } = Params
@@ -304,7 +305,7 @@ export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, 
     d.mtime = d.ctime = now()
     return Effect.succeed(s.attr(inode))
   }
-  const removing = (dir: number, name: string, wantDir: boolean, guard: number | undefined): Effect.Effect<void, FsError, Process.Process> =>
+  const removing = (dir: number, name: string, wantDir: boolean, guard: number | undefined): Effect.Effect<Removed, FsError, Process.Process> =>
     Effect.suspend(() => {
       const d = dirOf(s, dir)
       if (d instanceof FsError) return Effect.fail(d)
@@ -323,7 +324,7 @@ export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, 
         inode.nlink = 0
       } else inode.nlink--
       inode.ctime = now()
-      return freeAll(reap(s, inode))
+      return Effect.as(freeAll(reap(s, inode)), { ino: inode.ino, nlink: inode.nlink })
     })
   /** Whether `ancestor` is `ino` or contains it (a directory may not move into itself). */
   const contains = (ancestor: Inode, ino: number): boolean => {
@@ -414,7 +415,7 @@ export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, 
         const targetIno = to.entries.get(toName)
         const target = targetIno === undefined ? undefined : s.get(targetIno)
         if ((fromIno !== undefined && fromIno !== moving.ino) || (toIno !== undefined && toIno !== (target?.ino ?? 0))) return fail("ESTALE")
-        if (target !== undefined && target.ino === moving.ino) return Effect.void
+        if (target !== undefined && target.ino === moving.ino) return Effect.succeed({ ino: moving.ino, replaced: null })
         if (moving.type === "dir" && contains(moving, to.ino)) return fail("EINVAL")
         if (target !== undefined) {
           if (moving.type === "dir" && target.type !== "dir") return fail("ENOTDIR")
@@ -438,7 +439,7 @@ export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, 
           to.nlink++
         }
         from.mtime = from.ctime = to.mtime = to.ctime = moving.ctime = t
-        return freeAll(freed)
+        return Effect.as(freeAll(freed), { ino: moving.ino, replaced: target === undefined ? null : { ino: target.ino, nlink: target.nlink } })
       }),
     readdir: ({ dir, cookie }) => {
       const d = dirOf(s, dir)
@@ -446,12 +447,17 @@ export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, 
       if (!Number.isInteger(cookie) || cookie < 0) return fail("EINVAL")
       const all = [...d.entries]
       const entries: Array<DirEntry> = []
-      for (const [name, ino] of all.slice(cookie, cookie + DIR_PAGE)) {
+      let bytes = 0
+      let at = cookie
+      // At least one entry per page, then as many as fit in `DIR_PAGE_BYTES` (a name is at most 255 UTF-16 units, 3 bytes each in UTF-8).
+      for (; at < all.length && (entries.length === 0 || bytes + 3 * all[at]![0].length + 2 <= DIR_PAGE_BYTES); at++) {
+        const [name, ino] = all[at]!
         const i = s.get(ino)
-        if (i !== undefined) entries.push({ name, ino, type: i.type })
+        if (i !== undefined) entries.push({ name, type: i.type })
+        bytes += 3 * name.length + 2
       }
       d.atime = now()
-      return Effect.succeed({ entries, next: cookie + DIR_PAGE < all.length ? cookie + DIR_PAGE : -1 })
+      return Effect.succeed(packDir(entries, at < all.length ? at : -1))
     },
     read: ({ ino, offset, length }, call) =>
       Effect.gen(function* () {
@@ -466,10 +472,11 @@ export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, 
         i.atime = now()
         return n
       }),
-    write: ({ ino, offset, length, append }, call) =>
+    write: ({ ino, offset, length, append, truncate }, call) =>
       Effect.gen(function* () {
         const { i, item } = yield* leasedFile(ino, offset, length, call.items[0])
         if (length > item.length) return yield* fail("EINVAL")
+        if (truncate && i.size > 0) yield* resize(s, i, 0)
         const at = append ? i.size : offset
         if (length > 0) {
           yield* ensurePages(s, i, Math.floor(at / PAGE_SIZE), Math.floor((at + length - 1) / PAGE_SIZE))

@@ -82,7 +82,7 @@ const Position = Schema.Int
 export const VfsProtocol = Protocol.make("vfs", {
   open: Protocol.operation({
     payload: { path: Path, flags: Schema.Union(Schema.String, Schema.Int), mode: Schema.Int },
-    success: { fd: Fd, stat: WireStat },
+    success: { fd: Fd },
     failure: FsError
   }),
   close: Protocol.operation({ payload: { fd: Fd }, failure: FsError }),
@@ -149,6 +149,31 @@ export const VfsProtocol = Protocol.make("vfs", {
    * The caller's file-mode creation mask, as `process.umask`: returns the mask in force and, when
    * `mask` is given, replaces it (only the caller's own; `0..0o777`, else `EINVAL`).
    */
-  umask: Protocol.operation({ payload: { mask: Schema.optional(Schema.Int) }, success: Schema.Int, failure: FsError })
+  umask: Protocol.operation({ payload: { mask: Schema.optional(Schema.Int) }, success: Schema.Int, failure: FsError }),
+  /**
+   * Node's `readFile` in one call: opens `path` with `flags` (as `open`, mode 0o666), reads up to
+   * `length` bytes from its start into the lease, and closes it when that was the whole file
+   * (`fd` -1). A file longer than `length` stays open: `fd` is a descriptor positioned after the
+   * bytes read, for the caller to read the rest from and close. Errors: `open`'s, and `EISDIR`
+   * (`read`) for a directory.
+   */
+  readFile: Protocol.operation({
+    payload: { path: Path, flags: Schema.Union(Schema.String, Schema.Int), length: Schema.Int },
+    success: { read: Schema.Int, fd: Fd },
+    failure: FsError,
+    items: [{ _tag: "lease", access: "write" }]
+  }),
+  /**
+   * Node's `writeFile` in one call: opens `path` with `flags` (as `open`; `w` creates and
+   * truncates, `a` appends), writes the lease's `length` bytes from the start (or at the end with
+   * `a`), closes it; answers the count written. The truncation and the write are one step at the
+   * file system. Errors: `open`'s and `write`'s.
+   */
+  writeFile: Protocol.operation({
+    payload: { path: Path, flags: Schema.Union(Schema.String, Schema.Int), mode: Schema.Int, length: Schema.Int },
+    success: Schema.Int,
+    failure: FsError,
+    items: [{ _tag: "lease", access: "read" }]
+  })
 })
 export type VfsProtocol = typeof VfsProtocol

@@ -30,7 +30,7 @@
  *   an unchecked file someone else created in between (such a race retries the open).
  */
 import { Effect } from "effect"
-import { FsProtocol as Fs, type IpcError, Memory, type Process, Protocol, Server } from "../../api.js"
+import { Caps, FsProtocol as Fs, type IpcError, type Lease, Memory, type Message, type Process, Protocol, Server } from "../../api.js"
 import { CredentialTable } from "./credentials.js"
 import { DescriptorTables } from "./descriptors.js"
 import { err, named } from "./errors.js"
@@ -38,12 +38,14 @@ import { type OpenFlags, parseFlags } from "./flags.js"
 import { type Mount as NameMount, type Node as NameNode, resolver } from "./namei.js"
 import { join, mustBeDir, normalize, split } from "./path.js"
 import { chownError, createMode, type Credentials, owns, permits, R_OK, ROOT, stickyRestricts, utimesError, W_OK, X_OK } from "./permissions.js"
-import { MAX_FDS, MAX_WORKERS, SYMLINK_MAX, type WireStat, VfsProtocol } from "./VfsProtocol.js"
+import { type CacheFs, MountCache, type Vnode } from "./vnodes.js"
+import { MAX_FDS, MAX_WORKERS, SYMLINK_MAX, VfsProtocol, type WireStat } from "./VfsProtocol.js"
 
 const { FsError, FsProtocol } = Fs
 type FsError = Fs.FsError
 type FsProtocol = Fs.FsProtocol
 type Attr = Fs.Attr
+type P = Process.Process
 
 /** A mount of the initial table: a path and the slot of a capability to a file-system server's port. */
 export interface MountSpec {
@@ -76,50 +78,47 @@ export interface VfsOptions {
 }
 
 type FsClient = Protocol.Client<FsProtocol["operations"]>
+type Raw<A> = Effect.Effect<A, FsError | Protocol.ProtocolError | IpcError.IpcError, P>
 
-/** A mount of the VFS: what resolution needs, and the whole file-system client for everything else. */
-interface Mount extends NameMount<Process.Process> {
+/** A mount of the VFS: its cache (what resolution walks) and its file-system client. */
+interface Mount extends NameMount<Vnode, P> {
   readonly fs: FsClient
+  readonly cache: MountCache<P>
+  /** A call to the mount's file system, its transport failures as `EIO` (the cache is then dropped: the server is gone). */
+  readonly call: <A>(e: Raw<A>) => Effect.Effect<A, FsError, P>
 }
 
-type Node = NameNode<Mount>
+type Node = NameNode<Mount, Vnode>
 
 /** An open file description. Owned by the worker threads of the VFS; `position` moves with reads and writes. */
 interface OpenFile {
   readonly mount: Mount
-  readonly ino: number
+  readonly vnode: Vnode
   readonly flags: OpenFlags
   readonly isDir: boolean
   position: number
 }
 
-/** An FS answer or a transport failure, as an `FsError` (transport failures: `EIO`). */
-const onFs = <A>(e: Effect.Effect<A, FsError | Protocol.ProtocolError | IpcError.IpcError, Process.Process>): Effect.Effect<A, FsError, Process.Process> =>
-  Effect.mapError(e, (x) => (x instanceof FsError ? x : new FsError({ code: "EIO" })))
-
-/** A node's `Stat`: its attributes and its mount's device number (built field by field: a spread copies through a slow path). */
-const stat = (n: { readonly mount: Mount; readonly attr: Attr }): WireStat => {
-  const a = n.attr
-  return {
-    ino: a.ino,
-    type: a.type,
-    mode: a.mode,
-    nlink: a.nlink,
-    uid: a.uid,
-    gid: a.gid,
-    size: a.size,
-    blocks: a.blocks,
-    atimeSec: a.atimeSec,
-    atimeNsec: a.atimeNsec,
-    mtimeSec: a.mtimeSec,
-    mtimeNsec: a.mtimeNsec,
-    ctimeSec: a.ctimeSec,
-    ctimeNsec: a.ctimeNsec,
-    birthtimeSec: a.birthtimeSec,
-    birthtimeNsec: a.birthtimeNsec,
-    dev: n.mount.dev
-  }
-}
+/** A `stat` of attributes `a` on mount `m` (built field by field: a spread copies through a slow path). */
+const stat = (m: Mount, a: Attr): WireStat => ({
+  ino: a.ino,
+  type: a.type,
+  mode: a.mode,
+  nlink: a.nlink,
+  uid: a.uid,
+  gid: a.gid,
+  size: a.size,
+  blocks: a.blocks,
+  atimeSec: a.atimeSec,
+  atimeNsec: a.atimeNsec,
+  mtimeSec: a.mtimeSec,
+  mtimeNsec: a.mtimeNsec,
+  ctimeSec: a.ctimeSec,
+  ctimeNsec: a.ctimeNsec,
+  birthtimeSec: a.birthtimeSec,
+  birthtimeNsec: a.birthtimeNsec,
+  dev: m.dev
+})
 
 /** Attempts of an operation whose check was overtaken (the file system answered `ESTALE`) before it fails with `EAGAIN`. */
 const ATTEMPTS = 8
@@ -128,7 +127,7 @@ const ATTEMPTS = 8
  * Runs `attempt` again while the entry it checked changed before it acted (`ESTALE`); after
  * `ATTEMPTS`, `EAGAIN`. Other failures pass through.
  */
-const retryStale = <A>(attempt: Effect.Effect<A, FsError, Process.Process>, left = ATTEMPTS - 1): Effect.Effect<A, FsError, Process.Process> =>
+const retryStale = <A>(attempt: Effect.Effect<A, FsError, P>, left = ATTEMPTS - 1): Effect.Effect<A, FsError, P> =>
   // A plain catch, not `Effect.retry`: that builds a schedule driver on every call, and every
   // open pays for it though a retry is rare.
   Effect.catchIf(
@@ -147,22 +146,65 @@ const retryStale = <A>(attempt: Effect.Effect<A, FsError, Process.Process>, left
           )
   )
 
+/** A mount on `slot`: its file-system client, and the cache in front of it. */
+const mountOf = (path: string, dev: number, slot: number): Mount => {
+  const fs = Protocol.client(FsProtocol, slot)
+  const lost = () => {
+    cache.clear()
+    return new FsError({ code: "EIO" })
+  }
+  const call = <A>(e: Raw<A>): Effect.Effect<A, FsError, P> => Effect.mapError(e, (x) => (x instanceof FsError ? x : lost()))
+  const cacheFs: CacheFs<P> = {
+    root: () => call(fs.root()),
+    lookup: (dir, name) => call(fs.lookup({ dir, name })),
+    getattr: (ino) => call(fs.getattr({ ino })),
+    readlink: (ino) => call(fs.readlink({ ino })),
+    release: (ino) => call(fs.release({ ino })),
+    // The server's port closes when it dies: its capability goes stale.
+    alive: Effect.mapError(Effect.asVoid(Caps.inspect(slot)), lost)
+  }
+  const cache = new MountCache(cacheFs)
+  return { path, dev, fs, names: cache, cache, call }
+}
+
+/**
+ * Runs change `e` on mount `m`, then `after` with its answer and whether the answer may be cached
+ * (`MountCache.settle`). A failed change settles the clock too (it may have changed something).
+ */
+const change = <A, B>(m: Mount, e: Raw<A>, after: (a: A, fresh: boolean) => Effect.Effect<B, FsError, P>): Effect.Effect<B, FsError, P> =>
+  Effect.suspend(() => {
+    const at = m.cache.clock
+    return Effect.matchEffect(m.call(e), {
+      onFailure: (x) => {
+        m.cache.settle(at)
+        return Effect.fail(x)
+      },
+      onSuccess: (a) => after(a, m.cache.settle(at))
+    })
+  })
+
+/** A change of the data or times of `v` (read, write): settles the clock and marks `v`'s attributes moved, whatever the outcome. */
+const touching = <A>(m: Mount, v: Vnode, e: Raw<A>): Effect.Effect<A, FsError, P> =>
+  Effect.suspend(() => {
+    const at = m.cache.clock
+    return Effect.onExit(m.call(e), () =>
+      Effect.sync(() => {
+        m.cache.settle(at)
+        m.cache.touched(v)
+      })
+    )
+  })
+
 /** The VFS server program. Errors: its port's (`IpcError`), or `InvalidArgument`-like defects for a table without `/`. */
 export const program = (options: VfsOptions) =>
   Effect.gen(function* () {
     const mounts = new Map<string, Mount>()
     options.mounts.forEach((m, i) => {
-      const fs = Protocol.client(FsProtocol, m.slot)
-      const names = {
-        root: () => onFs(fs.root()),
-        lookup: (dir: number, name: string) => onFs(fs.lookup({ dir, name })),
-        readlink: (ino: number) => onFs(fs.readlink({ ino }))
-      }
-      mounts.set(normalize(m.path), { path: normalize(m.path), dev: i + 1, fs, names, root: undefined })
+      mounts.set(normalize(m.path), mountOf(normalize(m.path), i + 1, m.slot))
     })
     const rootMount = mounts.get("/")
     if (rootMount === undefined) return yield* Effect.dieMessage("invariant violated: the VFS needs a mount at /")
-    const { resolve, parentOf } = resolver<Process.Process, Mount>(mounts, rootMount)
+    const { resolve, parentOf } = resolver<Vnode, P, Mount>(mounts, rootMount)
     const tables = new DescriptorTables<OpenFile>(options.maxFds ?? MAX_FDS)
     const credentials = new CredentialTable(options.defaultCredentials ?? ROOT, options.credentialsFrom)
     const credOf = (badge: number): Credentials => credentials.of(badge)
@@ -174,11 +216,42 @@ export const program = (options: VfsOptions) =>
     const fileOf = (badge: number, fd: number, syscall: string): OpenFile | FsError => tables.get(badge, fd) ?? err("EBADF", syscall)
 
     /**
-     * `open(path)` for `c`. Failures name `path`, as Node's do, even when they arose at the target
-     * of a dangling symbolic link that `O_CREAT` creates (as Linux does).
+     * Makes `v` (reached through `node`) usable by a new descriptor: counts the descriptor, and
+     * has the file system count an open when the VFS holds none for it, or truncates it. On
+     * failure the count is undone; `ENOENT` (the inode went behind the cache) buries the vnode.
      */
-    const open = (c: Credentials, badge: number, path: string, flagsIn: string | number, mode: number) => {
-      const attempt = (at: string, hops: number): Effect.Effect<{ fd: number; stat: WireStat }, FsError, Process.Process> =>
+    const hold = (m: Mount, v: Vnode, truncate: boolean): Effect.Effect<void, FsError, P> => {
+      m.cache.opened(v)
+      const undo = (e: FsError) => {
+        if (e.code === "ENOENT") m.cache.bury(v)
+        return Effect.zipRight(Effect.ignore(m.cache.closed(v)), Effect.fail(e))
+      }
+      if (v.held === 0) {
+        return Effect.catchAll(
+          change(m, m.fs.open({ ino: v.ino, truncate }), (a, fresh) =>
+            Effect.sync(() => {
+              m.cache.hold(v)
+              m.cache.replaced(v, a, fresh)
+            })
+          ),
+          undo
+        )
+      }
+      if (!truncate) return Effect.void
+      return Effect.catchAll(
+        change(m, m.fs.truncate({ ino: v.ino, size: 0 }), (a, fresh) => Effect.sync(() => m.cache.replaced(v, a, fresh))),
+        undo
+      )
+    }
+
+    /**
+     * `open(path)` for `c`: the open file, counted on its vnode but in no descriptor table yet.
+     * `truncateNow: false` leaves an `O_TRUNC` to the caller's first write (`writeFile` does both
+     * in one step). Failures name `path`, as Node's do, even when they arose at the target of a
+     * dangling symbolic link that `O_CREAT` creates (as Linux does).
+     */
+    const openFile = (c: Credentials, badge: number, path: string, flagsIn: string | number, mode: number, truncateNow = true) => {
+      const attempt = (at: string, hops: number): Effect.Effect<OpenFile, FsError, P> =>
         Effect.gen(function* () {
           const flags = parseFlags(flagsIn)
           if (flags === undefined || (flags.create && flags.directory)) return yield* Effect.fail(err("EINVAL", "open", at))
@@ -195,56 +268,62 @@ export const program = (options: VfsOptions) =>
             } else {
               if (mustBeDir(at)) return yield* Effect.fail(err("EISDIR", "open", at))
               const { dir, name } = yield* parentOf(c, at, "open", true)
+              const m = dir.mount
               // Exclusive at the file system whatever the flags, so that a file another client
               // created since the lookup is never opened unchecked.
               const created = yield* Effect.either(
-                onFs(
-                  dir.mount.fs.create({
-                    dir: dir.attr.ino,
+                change(
+                  m,
+                  m.fs.create({
+                    dir: dir.inode.ino,
                     name,
                     mode: createMode(mode, c.umask, false),
                     uid: c.uid,
                     gid: c.gid,
                     exclusive: true,
                     truncate: false
-                  })
+                  }),
+                  (a, fresh) => Effect.succeed(m.cache.entered(dir.inode, name, a, fresh))
                 )
               )
               if (created._tag === "Right") {
-                const fd = tables.insert(badge, { mount: dir.mount, ino: created.right.ino, flags, isDir: false, position: 0 })
-                return { fd, stat: stat({ mount: dir.mount, attr: created.right }) }
+                const v = created.right
+                m.cache.opened(v)
+                m.cache.hold(v)
+                return { mount: m, vnode: v, flags, isDir: false, position: 0 }
               }
               if (created.left.code !== "EEXIST" || flags.exclusive) return yield* Effect.fail(created.left)
               // The name exists after all: a dangling symbolic link (create its target), or a file
               // created since the lookup (the next attempt opens it, after its check).
-              const entry = yield* Effect.mapError(onFs(dir.mount.fs.lookup({ dir: dir.attr.ino, name })), (e) =>
-                e.code === "ENOENT" ? err("ESTALE", "open", at) : e
-              )
+              m.cache.forget(dir.inode, name)
+              const entry = yield* Effect.mapError(m.cache.lookup(dir.inode, name), (e) => (e.code === "ENOENT" ? err("ESTALE", "open", at) : e))
               if (entry.type !== "symlink") return yield* Effect.fail(err("ESTALE", "open", at))
               if (hops >= SYMLINK_MAX) return yield* Effect.fail(err("ELOOP", "open", at))
-              const target = yield* onFs(dir.mount.fs.readlink({ ino: entry.ino }))
+              const target = yield* m.cache.readlink(entry)
               return yield* attempt(target.startsWith("/") ? target : join(dir.path, target), hops + 1)
             }
           } else node = yield* resolve(c, at, !flags.nofollow, "open")
-          if (node.attr.type === "symlink") return yield* Effect.fail(err("ELOOP", "open", at))
-          const isDir = node.attr.type === "dir"
+          const v = node.inode
+          if (v.type === "symlink") return yield* Effect.fail(err("ELOOP", "open", at))
+          const isDir = v.type === "dir"
           if (flags.directory && !isDir) return yield* Effect.fail(err("ENOTDIR", "open", at))
           if (isDir && (flags.write || flags.truncate)) return yield* Effect.fail(err("EISDIR", "open", at))
           const want = (flags.read ? R_OK : 0) | (flags.write || flags.truncate ? W_OK : 0)
-          yield* check(permits(c, node.attr, want), "EACCES", "open", at)
-          const a = yield* onFs(node.mount.fs.open({ ino: node.attr.ino, truncate: flags.truncate }))
-          const fd = tables.insert(badge, { mount: node.mount, ino: a.ino, flags, isDir, position: 0 })
-          return { fd, stat: stat({ mount: node.mount, attr: a }) }
+          yield* check(permits(c, v, want), "EACCES", "open", at)
+          yield* hold(node.mount, v, flags.truncate && truncateNow)
+          return { mount: node.mount, vnode: v, flags, isDir, position: 0 }
         })
       return retryStale(attempt(path, 0)).pipe(Effect.mapError((e) => err(e.code, "open", path)))
     }
 
     /** Creates the directory `name` in `dir` for `c`: its uid/gid, `mode & ~umask`. */
     const makeDir = (c: Credentials, dir: Node, name: string, mode: number) =>
-      onFs(dir.mount.fs.mkdir({ dir: dir.attr.ino, name, mode: createMode(mode, c.umask, true), uid: c.uid, gid: c.gid }))
+      change(dir.mount, dir.mount.fs.mkdir({ dir: dir.inode.ino, name, mode: createMode(mode, c.umask, true), uid: c.uid, gid: c.gid }), (a, fresh) =>
+        Effect.succeed(dir.mount.cache.entered(dir.inode, name, a, fresh))
+      )
 
     /** `mkdir -p`: creates every missing directory of `path`; the first one created, if any. Failures name `path`. */
-    const mkdirRecursive = (c: Credentials, path: string, mode: number): Effect.Effect<string | null, FsError, Process.Process> =>
+    const mkdirRecursive = (c: Credentials, path: string, mode: number): Effect.Effect<string | null, FsError, P> =>
       Effect.gen(function* () {
         const parts = split(normalize(path))
         let first: string | null = null
@@ -252,7 +331,7 @@ export const program = (options: VfsOptions) =>
           const prefix = "/" + parts.slice(0, i).join("/")
           const found = yield* Effect.either(resolve(c, prefix, true, "mkdir"))
           if (found._tag === "Right") {
-            if (found.right.attr.type !== "dir") return yield* Effect.fail(err("ENOTDIR", "mkdir", path))
+            if (found.right.inode.type !== "dir") return yield* Effect.fail(err("ENOTDIR", "mkdir", path))
             continue
           }
           if (found.left.code !== "ENOENT") return yield* Effect.fail(found.left)
@@ -263,24 +342,38 @@ export const program = (options: VfsOptions) =>
         return first
       }).pipe(Effect.mapError((e) => err(e.code, "mkdir", path)))
 
+    /** An entry a guarded change checked was not there any more (`ESTALE`): forget what the cache thought, so the retry looks again. */
+    const forgetting = <A>(dir: Node, names: ReadonlyArray<readonly [Vnode, string]>, e: Effect.Effect<A, FsError, P>) =>
+      Effect.tapError(e, (x) =>
+        Effect.sync(() => {
+          if (x.code === "ESTALE") for (const [d, n] of names) dir.mount.cache.forget(d, n)
+        })
+      )
+
     /**
      * `unlink` or `rmdir`: write and search permission on the directory; in a sticky directory a
      * caller that is neither root nor the directory's owner must own the entry (`EPERM`), which
-     * costs one lookup, and the file system removes it only if the name still names that inode.
+     * needs the entry's owner (from the cache, or one lookup), and the file system removes it only
+     * if the name still names that inode.
      */
     const remove = (c: Credentials, path: string, syscall: "unlink" | "rmdir") =>
       retryStale(
         Effect.gen(function* () {
           const { dir, name } = yield* parentOf(c, path, syscall, true)
           if (syscall === "unlink" && mustBeDir(path)) return yield* Effect.fail(err("ENOTDIR", syscall, path))
+          const m = dir.mount
           let guard: { ino?: number } = {}
-          if (stickyRestricts(c, dir.attr)) {
-            const victim = yield* onFs(dir.mount.fs.lookup({ dir: dir.attr.ino, name }))
+          if (stickyRestricts(c, dir.inode)) {
+            const victim = yield* m.cache.lookup(dir.inode, name)
             yield* check(victim.uid === c.uid, "EPERM", syscall, path)
             guard = { ino: victim.ino }
           }
-          const args = { dir: dir.attr.ino, name, ...guard }
-          yield* onFs(syscall === "unlink" ? dir.mount.fs.unlink(args) : dir.mount.fs.rmdir(args))
+          const args = { dir: dir.inode.ino, name, ...guard }
+          yield* forgetting(
+            dir,
+            [[dir.inode, name]],
+            change(m, syscall === "unlink" ? m.fs.unlink(args) : m.fs.rmdir(args), (r, fresh) => m.cache.removed(dir.inode, name, r, fresh))
+          )
         })
       ).pipe(Effect.mapError(named(syscall, path)))
 
@@ -288,8 +381,8 @@ export const program = (options: VfsOptions) =>
      * `rename`: write and search permission on both directories; the sticky bit on either one
      * (the moved entry, and the replaced one) as in `remove`; and a directory moving to another
      * parent needs write permission on itself (its `..` changes), as in Linux. Root skips all of
-     * it; others pay a lookup only when the sticky bit or a move between directories needs the
-     * entry's attributes, and the file system renames only if the entries are still those checked.
+     * it; others need the entries' owners only when the sticky bit or a move between directories
+     * asks, and the file system renames only if the entries are still those checked.
      */
     const rename = (c: Credentials, from: string, to: string) =>
       retryStale(
@@ -297,74 +390,106 @@ export const program = (options: VfsOptions) =>
           const a = yield* parentOf(c, from, "rename", true)
           const b = yield* parentOf(c, to, "rename", true)
           if (a.dir.mount !== b.dir.mount) return yield* Effect.fail(err("EXDEV", "rename", from, to))
+          const m = a.dir.mount
           const guards: { fromIno?: number; toIno?: number } = {}
-          const fs = a.dir.mount.fs
           if (c.uid !== 0) {
-            const crossDir = a.dir.attr.ino !== b.dir.attr.ino
-            if (crossDir || stickyRestricts(c, a.dir.attr)) {
-              const moving = yield* onFs(fs.lookup({ dir: a.dir.attr.ino, name: a.name }))
-              yield* check(!stickyRestricts(c, a.dir.attr) || moving.uid === c.uid, "EPERM", "rename", from, to)
+            const crossDir = a.dir.inode.ino !== b.dir.inode.ino
+            if (crossDir || stickyRestricts(c, a.dir.inode)) {
+              const moving = yield* m.cache.lookup(a.dir.inode, a.name)
+              yield* check(!stickyRestricts(c, a.dir.inode) || moving.uid === c.uid, "EPERM", "rename", from, to)
               yield* check(!crossDir || moving.type !== "dir" || permits(c, moving, W_OK), "EACCES", "rename", from, to)
               guards.fromIno = moving.ino
             }
-            if (stickyRestricts(c, b.dir.attr)) {
-              const target = yield* Effect.either(onFs(fs.lookup({ dir: b.dir.attr.ino, name: b.name })))
+            if (stickyRestricts(c, b.dir.inode)) {
+              const target = yield* Effect.either(m.cache.lookup(b.dir.inode, b.name))
               if (target._tag === "Left" && target.left.code !== "ENOENT") return yield* Effect.fail(target.left)
               if (target._tag === "Right") yield* check(target.right.uid === c.uid, "EPERM", "rename", from, to)
               guards.toIno = target._tag === "Right" ? target.right.ino : 0
             }
           }
-          yield* onFs(fs.rename({ fromDir: a.dir.attr.ino, fromName: a.name, toDir: b.dir.attr.ino, toName: b.name, ...guards }))
+          yield* forgetting(
+            a.dir,
+            [
+              [a.dir.inode, a.name],
+              [b.dir.inode, b.name]
+            ],
+            change(m, m.fs.rename({ fromDir: a.dir.inode.ino, fromName: a.name, toDir: b.dir.inode.ino, toName: b.name, ...guards }), (r, fresh) =>
+              m.cache.renamed(a.dir.inode, a.name, b.dir.inode, b.name, r.ino, r.replaced, fresh)
+            )
+          )
         })
       ).pipe(Effect.mapError((e) => (e.dest === undefined ? err(e.code, "rename", from, to) : e)))
 
+    /** The current attributes of `v` (cached, or fetched); an inode gone is `ENOENT`. */
+    const attrOf = (m: Mount, v: Vnode) => m.cache.attrOf(v)
+
+    /** Closes an open file that is in no descriptor table (transport failures: `EIO`). */
+    const closeFile = (f: OpenFile) => Effect.mapError(f.mount.cache.closed(f.vnode), () => err("EIO", "close"))
+
+    /** Reads up to `length` bytes of `f` at `at` (its position with -1) into `lease`; the count, with the position moved when `at` is -1. */
+    const readAt = (f: OpenFile, lease: Lease.Lease, length: number, at: number) => {
+      const offset = at >= 0 ? at : f.position
+      return Effect.map(
+        touching(
+          f.mount,
+          f.vnode,
+          f.mount.fs.read({ ino: f.vnode.ino, offset, length }, { items: [{ _tag: "lease", from: lease, offset: 0, length, access: "write" }] })
+        ),
+        (n) => {
+          if (at < 0) f.position = offset + n
+          return n
+        }
+      )
+    }
+
+    /** Writes the `length` bytes of `lease` to `f` at `at` (its position with -1, the end when appending); the count, the position moved as POSIX says. */
+    const writeAt = (f: OpenFile, lease: Lease.Lease, length: number, at: number, truncate: boolean) => {
+      const offset = at >= 0 ? at : f.position
+      return Effect.map(
+        touching(
+          f.mount,
+          f.vnode,
+          f.mount.fs.write(
+            { ino: f.vnode.ino, offset, length, append: f.flags.append, truncate },
+            { items: [{ _tag: "lease", from: lease, offset: 0, length, access: "read" }] }
+          )
+        ),
+        (r) => {
+          if (at < 0 || f.flags.append) f.position = r.offset + r.written
+          return r.written
+        }
+      )
+    }
+
+    /** A lease item of `length` bytes or more, or undefined. */
+    const leaseOf = (item: Message.DeliveredItem | undefined, length: number) =>
+      item !== undefined && item._tag === "lease" && Number.isSafeInteger(length) && length >= 0 && length <= item.length ? item.lease : undefined
+
     const handlers: Server.Handlers<VfsProtocol["operations"]> = {
-      open: ({ path, flags, mode }, call) => open(credOf(call.badge), call.badge, path, flags, mode),
+      open: ({ path, flags, mode }, call) =>
+        Effect.map(openFile(credOf(call.badge), call.badge, path, flags, mode), (f) => ({ fd: tables.insert(call.badge, f) })),
       close: ({ fd }, call) => {
         const f = fileOf(call.badge, fd, "close")
         if (f instanceof FsError) return Effect.fail(f)
         tables.remove(call.badge, fd)
-        return Effect.mapError(onFs(f.mount.fs.release({ ino: f.ino })), () => err("EIO", "close"))
+        return closeFile(f)
       },
       read: ({ fd, length, position }, call) => {
         const f = fileOf(call.badge, fd, "read")
         if (f instanceof FsError) return Effect.fail(f)
         if (!f.flags.read) return Effect.fail(err("EBADF", "read"))
         if (f.isDir) return Effect.fail(err("EISDIR", "read"))
-        const item = call.items[0]
-        if (item === undefined || item._tag !== "lease" || !Number.isSafeInteger(length) || length < 0 || length > item.length || position < -1) {
-          return Effect.fail(err("EINVAL", "read"))
-        }
-        const at = position >= 0 ? position : f.position
-        return Effect.map(
-          onFs(f.mount.fs.read({ ino: f.ino, offset: at, length }, { items: [{ _tag: "lease", from: item.lease, offset: 0, length, access: "write" }] })),
-          (n) => {
-            if (position < 0) f.position = at + n
-            return n
-          }
-        ).pipe(Effect.mapError((e) => err(e.code, "read")))
+        const lease = leaseOf(call.items[0], length)
+        if (lease === undefined || position < -1) return Effect.fail(err("EINVAL", "read"))
+        return Effect.mapError(readAt(f, lease, length, position), (e) => err(e.code, "read"))
       },
       write: ({ fd, length, position }, call) => {
         const f = fileOf(call.badge, fd, "write")
         if (f instanceof FsError) return Effect.fail(f)
         if (!f.flags.write) return Effect.fail(err("EBADF", "write"))
-        const item = call.items[0]
-        if (item === undefined || item._tag !== "lease" || !Number.isSafeInteger(length) || length < 0 || length > item.length || position < -1) {
-          return Effect.fail(err("EINVAL", "write"))
-        }
-        const at = position >= 0 ? position : f.position
-        return Effect.map(
-          onFs(
-            f.mount.fs.write(
-              { ino: f.ino, offset: at, length, append: f.flags.append },
-              { items: [{ _tag: "lease", from: item.lease, offset: 0, length, access: "read" }] }
-            )
-          ),
-          (r) => {
-            if (position < 0 || f.flags.append) f.position = r.offset + r.written
-            return r.written
-          }
-        ).pipe(Effect.mapError((e) => err(e.code, "write")))
+        const lease = leaseOf(call.items[0], length)
+        if (lease === undefined || position < -1) return Effect.fail(err("EINVAL", "write"))
+        return Effect.mapError(writeAt(f, lease, length, position, false), (e) => err(e.code, "write"))
       },
       writeGrant: ({ fd, length, position }, call) => {
         const f = fileOf(call.badge, fd, "write")
@@ -376,8 +501,12 @@ export const program = (options: VfsOptions) =>
         if (!f.flags.write) return Effect.zipRight(giveBack, Effect.fail(err("EBADF", "write")))
         const at = position >= 0 ? position : f.flags.append ? -1 : f.position
         return Effect.gen(function* () {
-          const offset = at >= 0 ? at : (yield* onFs(f.mount.fs.getattr({ ino: f.ino }))).size
-          const r = yield* onFs(f.mount.fs.writeGrant({ ino: f.ino, offset, length }, { items: [{ _tag: "grant", address: item.address, pages: item.pages }] }))
+          const offset = at >= 0 ? at : (yield* attrOf(f.mount, f.vnode)).size
+          const r = yield* touching(
+            f.mount,
+            f.vnode,
+            f.mount.fs.writeGrant({ ino: f.vnode.ino, offset, length }, { items: [{ _tag: "grant", address: item.address, pages: item.pages }] })
+          )
           if (position < 0) f.position = r.offset + r.written
           return r.written
         }).pipe(
@@ -388,16 +517,20 @@ export const program = (options: VfsOptions) =>
       fstat: ({ fd }, call) => {
         const f = fileOf(call.badge, fd, "fstat")
         if (f instanceof FsError) return Effect.fail(f)
-        return Effect.map(onFs(f.mount.fs.getattr({ ino: f.ino })), (a) => stat({ mount: f.mount, attr: a })).pipe(Effect.mapError((e) => err(e.code, "fstat")))
+        return Effect.map(attrOf(f.mount, f.vnode), (a) => stat(f.mount, a)).pipe(Effect.mapError((e) => err(e.code, "fstat")))
       },
       ftruncate: ({ fd, size }, call) => {
         const f = fileOf(call.badge, fd, "ftruncate")
         if (f instanceof FsError) return Effect.fail(f)
         if (!f.flags.write) return Effect.fail(err("EINVAL", "ftruncate"))
-        return Effect.asVoid(onFs(f.mount.fs.truncate({ ino: f.ino, size }))).pipe(Effect.mapError((e) => err(e.code, "ftruncate")))
+        return change(f.mount, f.mount.fs.truncate({ ino: f.vnode.ino, size }), (a, fresh) =>
+          Effect.sync(() => f.mount.cache.replaced(f.vnode, a, fresh))
+        ).pipe(Effect.mapError((e) => err(e.code, "ftruncate")))
       },
       stat: ({ path, follow }, call) =>
-        Effect.map(resolve(credOf(call.badge), path, follow, follow ? "stat" : "lstat"), stat).pipe(Effect.mapError(named(follow ? "stat" : "lstat", path))),
+        Effect.flatMap(resolve(credOf(call.badge), path, follow, follow ? "stat" : "lstat"), (n) =>
+          Effect.map(attrOf(n.mount, n.inode), (a) => stat(n.mount, a))
+        ).pipe(Effect.mapError(named(follow ? "stat" : "lstat", path))),
       mkdir: ({ path, mode, recursive }, call) => {
         const c = credOf(call.badge)
         return (
@@ -410,9 +543,9 @@ export const program = (options: VfsOptions) =>
         const c = credOf(call.badge)
         return Effect.gen(function* () {
           const n = yield* resolve(c, path, true, "scandir")
-          if (n.attr.type !== "dir") return yield* Effect.fail(err("ENOTDIR", "scandir", path))
-          yield* check(permits(c, n.attr, R_OK), "EACCES", "scandir", path)
-          return yield* onFs(n.mount.fs.readdir({ dir: n.attr.ino, cookie }))
+          if (n.inode.type !== "dir") return yield* Effect.fail(err("ENOTDIR", "scandir", path))
+          yield* check(permits(c, n.inode, R_OK), "EACCES", "scandir", path)
+          return yield* touching(n.mount, n.inode, n.mount.fs.readdir({ dir: n.inode.ino, cookie }))
         }).pipe(Effect.mapError(named("scandir", path)))
       },
       unlink: ({ path }, call) => remove(credOf(call.badge), path, "unlink"),
@@ -421,15 +554,16 @@ export const program = (options: VfsOptions) =>
       symlink: ({ target, path }, call) => {
         const c = credOf(call.badge)
         return Effect.flatMap(parentOf(c, path, "symlink", true), ({ dir, name }) =>
-          onFs(dir.mount.fs.symlink({ dir: dir.attr.ino, name, target, uid: c.uid, gid: c.gid }))
-        ).pipe(
-          Effect.asVoid,
-          Effect.mapError((e) => err(e.code, "symlink", target, path))
-        )
+          change(dir.mount, dir.mount.fs.symlink({ dir: dir.inode.ino, name, target, uid: c.uid, gid: c.gid }), (a, fresh) =>
+            Effect.sync(() => {
+              dir.mount.cache.entered(dir.inode, name, a, fresh).target = target
+            })
+          )
+        ).pipe(Effect.mapError((e) => err(e.code, "symlink", target, path)))
       },
       readlink: ({ path }, call) =>
         Effect.flatMap(resolve(credOf(call.badge), path, false, "readlink"), (n) =>
-          n.attr.type !== "symlink" ? Effect.fail(err("EINVAL", "readlink", path)) : onFs(n.mount.fs.readlink({ ino: n.attr.ino }))
+          n.inode.type !== "symlink" ? Effect.fail(err("EINVAL", "readlink", path)) : n.mount.cache.readlink(n.inode)
         ).pipe(Effect.mapError(named("readlink", path))),
       link: ({ existing, path }, call) => {
         const c = credOf(call.badge)
@@ -437,9 +571,11 @@ export const program = (options: VfsOptions) =>
           const src = yield* resolve(c, existing, false, "link")
           const { dir, name } = yield* parentOf(c, path, "link", false)
           if (dir.mount !== src.mount) return yield* Effect.fail(err("EXDEV", "link", existing, path))
-          if (src.attr.type === "dir") return yield* Effect.fail(err("EPERM", "link", existing, path))
-          yield* check(permits(c, dir.attr, W_OK | X_OK), "EACCES", "link", existing, path)
-          yield* onFs(dir.mount.fs.link({ dir: dir.attr.ino, name, ino: src.attr.ino }))
+          if (src.inode.type === "dir") return yield* Effect.fail(err("EPERM", "link", existing, path))
+          yield* check(permits(c, dir.inode, W_OK | X_OK), "EACCES", "link", existing, path)
+          yield* change(dir.mount, dir.mount.fs.link({ dir: dir.inode.ino, name, ino: src.inode.ino }), (a, fresh) =>
+            Effect.sync(() => dir.mount.cache.entered(dir.inode, name, a, fresh))
+          )
         }).pipe(Effect.mapError((e) => (e.dest === undefined ? err(e.code, "link", existing, path) : e)))
       },
       realpath: ({ path }, call) =>
@@ -449,9 +585,9 @@ export const program = (options: VfsOptions) =>
         return Effect.gen(function* () {
           if (!Number.isSafeInteger(size) || size < 0) return yield* Effect.fail(err("EINVAL", "open", path))
           const n = yield* resolve(c, path, true, "open")
-          if (n.attr.type === "dir") return yield* Effect.fail(err("EISDIR", "open", path))
-          yield* check(permits(c, n.attr, W_OK), "EACCES", "open", path)
-          yield* onFs(n.mount.fs.truncate({ ino: n.attr.ino, size }))
+          if (n.inode.type === "dir") return yield* Effect.fail(err("EISDIR", "open", path))
+          yield* check(permits(c, n.inode, W_OK), "EACCES", "open", path)
+          yield* change(n.mount, n.mount.fs.truncate({ ino: n.inode.ino, size }), (a, fresh) => Effect.sync(() => n.mount.cache.replaced(n.inode, a, fresh)))
         }).pipe(Effect.mapError(named("open", path)))
       },
       setattr: ({ path, follow, now, ...changes }, call) => {
@@ -460,20 +596,20 @@ export const program = (options: VfsOptions) =>
         const times = now === true || changes.atimeNs !== undefined || changes.mtimeNs !== undefined
         return Effect.gen(function* () {
           const n = yield* resolve(c, path, follow, syscall)
-          yield* check(changes.mode === undefined || owns(c, n.attr), "EPERM", syscall, path)
-          const chown = chownError(c, n.attr, changes.uid, changes.gid)
+          yield* check(changes.mode === undefined || owns(c, n.inode), "EPERM", syscall, path)
+          const chown = chownError(c, n.inode, changes.uid, changes.gid)
           if (chown !== undefined) return yield* Effect.fail(err(chown, syscall, path))
-          const utimes = times ? utimesError(c, n.attr, now === true) : undefined
+          const utimes = times ? utimesError(c, n.inode, now === true) : undefined
           if (utimes !== undefined) return yield* Effect.fail(err(utimes, syscall, path))
-          const a = yield* onFs(n.mount.fs.setattr({ ino: n.attr.ino, ...changes, ...(now === true ? { now } : {}) }))
-          // A mount's root is cached: keep its mode and owner current for later checks.
-          if (n.mount.root?.ino === a.ino) n.mount.root = a
+          yield* change(n.mount, n.mount.fs.setattr({ ino: n.inode.ino, ...changes, ...(now === true ? { now } : {}) }), (a, fresh) =>
+            Effect.sync(() => n.mount.cache.replaced(n.inode, a, fresh))
+          )
         }).pipe(Effect.mapError(named(syscall, path)))
       },
       access: ({ path, mode }, call) => {
         const c = credOf(call.badge)
         if (!Number.isInteger(mode) || (mode & ~7) !== 0) return Effect.fail(err("EINVAL", "access", path))
-        return Effect.flatMap(resolve(c, path, true, "access"), (n) => check(permits(c, n.attr, mode), "EACCES", "access", path)).pipe(
+        return Effect.flatMap(resolve(c, path, true, "access"), (n) => check(permits(c, n.inode, mode), "EACCES", "access", path)).pipe(
           Effect.mapError(named("access", path))
         )
       },
@@ -485,14 +621,36 @@ export const program = (options: VfsOptions) =>
         if (mask === undefined) return Effect.succeed(credOf(call.badge).umask)
         const previous = credentials.setUmask(call.badge, mask)
         return previous === "EINVAL" ? Effect.fail(err("EINVAL", "umask")) : Effect.succeed(previous)
+      },
+      readFile: ({ path, flags, length }, call) => {
+        const lease = leaseOf(call.items[0], length)
+        if (lease === undefined) return Effect.fail(err("EINVAL", "read"))
+        return Effect.flatMap(openFile(credOf(call.badge), call.badge, path, flags, 0o666), (f) =>
+          Effect.matchEffect(f.isDir ? Effect.fail(err("EISDIR", "read")) : Effect.mapError(readAt(f, lease, length, -1), (e) => err(e.code, "read")), {
+            onFailure: (e) => Effect.zipRight(Effect.ignore(closeFile(f)), Effect.fail(e)),
+            // The whole file fitted (a read short of `length`): done. Else the rest is the caller's, through a descriptor.
+            onSuccess: (read) =>
+              read < length || length === 0 ? Effect.as(closeFile(f), { read, fd: -1 }) : Effect.succeed({ read, fd: tables.insert(call.badge, f) })
+          })
+        )
+      },
+      writeFile: ({ path, flags, mode, length }, call) => {
+        const lease = leaseOf(call.items[0], length)
+        if (lease === undefined) return Effect.fail(err("EINVAL", "write"))
+        return Effect.flatMap(openFile(credOf(call.badge), call.badge, path, flags, mode, false), (f) =>
+          Effect.ensuring(
+            f.flags.write ? Effect.mapError(writeAt(f, lease, length, 0, f.flags.truncate), (e) => err(e.code, "write")) : Effect.fail(err("EBADF", "write")),
+            Effect.ignore(closeFile(f))
+          )
+        )
       }
     }
-    // A client died: forget its credentials, and release every file it still had open, so
+    // A client died: forget its credentials, and close every file it still had open, so
     // unlinked files it held are freed.
     const onDisconnect = (badge: number) =>
       Effect.suspend(() => {
         credentials.forget(badge)
-        return Effect.forEach(tables.drop(badge), (f) => Effect.ignore(onFs(f.mount.fs.release({ ino: f.ino }))), { discard: true })
+        return Effect.forEach(tables.drop(badge), (f) => Effect.ignore(f.mount.cache.closed(f.vnode)), { discard: true })
       })
     return yield* Server.serve(VfsProtocol, handlers, options.port, {
       workers: { min: 2, max: MAX_WORKERS },

@@ -4,7 +4,8 @@
  * component up in one directory of one file system, following symbolic links and crossing mounts.
  *
  * Written against `NameFs`, the three calls it makes of a file system (`root`, `lookup`,
- * `readlink`), so it runs against a stand-in file system with no kernel (its unit tests do).
+ * `readlink`), over any view of an inode that tells its number, type, mode and owner: the VFS
+ * gives it its cache (`vnodes.ts`), the unit tests a stand-in file system with no kernel.
  *
  * Invariants:
  * - At most `SYMLINK_MAX` symbolic links are followed in one resolution (`ELOOP`).
@@ -22,48 +23,49 @@ import { type Credentials, permits, W_OK, X_OK } from "./permissions.js"
 import { PATH_MAX, SYMLINK_MAX } from "./VfsProtocol.js"
 
 type FsError = Fs.FsError
-type Attr = Fs.Attr
 
-/** The calls resolution makes of a mounted file system. Failures are the file system's codes (a lost server: `EIO`). */
-export interface NameFs<R> {
-  /** The root directory's attributes. */
-  readonly root: () => Effect.Effect<Attr, FsError, R>
-  /** The attributes of entry `name` of directory `dir` (`ENOENT` when there is none). */
-  readonly lookup: (dir: number, name: string) => Effect.Effect<Attr, FsError, R>
-  /** The target of the symbolic link `ino`. */
-  readonly readlink: (ino: number) => Effect.Effect<string, FsError, R>
+/** What resolution reads of an inode: its number, type, and the mode and owner its permission checks need. */
+export interface Inode {
+  readonly ino: number
+  readonly type: Fs.FileType
+  readonly mode: number
+  readonly uid: number
+  readonly gid: number
 }
 
-/**
- * A mount: the normalised path it covers, its device number, and its file system. `root` caches
- * the root directory's attributes (owned by the VFS's workers; whoever changes the root's mode or
- * owner through the VFS replaces it).
- */
-export interface Mount<R> {
+/** The calls resolution makes of a mounted file system. Failures are the file system's codes (a lost server: `EIO`). */
+export interface NameFs<V extends Inode, R> {
+  /** The root directory. */
+  readonly root: () => Effect.Effect<V, FsError, R>
+  /** Entry `name` of directory `dir` (`ENOENT` when there is none). */
+  readonly lookup: (dir: V, name: string) => Effect.Effect<V, FsError, R>
+  /** The target of the symbolic link `link`. */
+  readonly readlink: (link: V) => Effect.Effect<string, FsError, R>
+}
+
+/** A mount: the normalised path it covers, its device number, and its file system's names. */
+export interface Mount<V extends Inode, R> {
   readonly path: string
   readonly dev: number
-  readonly names: NameFs<R>
-  root: Attr | undefined
+  readonly names: NameFs<V, R>
 }
 
 /** A point of the namespace: an inode of a mount, reached by the real path `path`. */
-export interface Node<M> {
+export interface Node<M, V> {
   readonly mount: M
-  readonly attr: Attr
+  readonly inode: V
   readonly path: string
 }
 
 /** Resolution over one mount table. */
-export interface Resolver<M, R> {
-  /** The root attributes of `m` (fetched once, then cached in the mount). */
-  readonly rootOf: (m: M) => Effect.Effect<Attr, FsError, R>
+export interface Resolver<M, V, R> {
   /**
    * `namei`: `path` resolved for a caller with credentials `c`, every symbolic link followed, the
    * last one too when `follow` (or when the path ends in `/`). Errors, naming `syscall` and
    * `path`: `ENOENT` (a relative path, a missing component), `ENAMETOOLONG`, `ENOTDIR`, `EACCES`
    * (no search permission on a directory walked), `ELOOP`, or the file system's code.
    */
-  readonly resolve: (c: Credentials, path: string, follow: boolean, syscall: string) => Effect.Effect<Node<M>, FsError, R>
+  readonly resolve: (c: Credentials, path: string, follow: boolean, syscall: string) => Effect.Effect<Node<M, V>, FsError, R>
   /**
    * `nameiparent`: the directory that would hold the last component of `path`, and that
    * component. A failure to resolve the directory names `path` itself. With `change`, the caller
@@ -76,53 +78,50 @@ export interface Resolver<M, R> {
     path: string,
     syscall: string,
     change: boolean
-  ) => Effect.Effect<{ readonly dir: Node<M>; readonly name: string }, FsError, R>
+  ) => Effect.Effect<{ readonly dir: Node<M, V>; readonly name: string }, FsError, R>
 }
 
 /**
  * Resolution over `mounts` (by normalised path; one at `/`, which is `root`). The table is read,
  * never changed.
  */
-export const resolver = <R, M extends Mount<R>>(mounts: ReadonlyMap<string, M>, root: M): Resolver<M, R> => {
-  const rootOf = (m: M): Effect.Effect<Attr, FsError, R> =>
-    m.root !== undefined ? Effect.succeed(m.root) : Effect.tap(m.names.root(), (a) => Effect.sync(() => (m.root = a)))
-
-  const resolve = (c: Credentials, path: string, follow: boolean, syscall: string): Effect.Effect<Node<M>, FsError, R> =>
+export const resolver = <V extends Inode, R, M extends Mount<V, R>>(mounts: ReadonlyMap<string, M>, root: M): Resolver<M, V, R> => {
+  const resolve = (c: Credentials, path: string, follow: boolean, syscall: string): Effect.Effect<Node<M, V>, FsError, R> =>
     Effect.gen(function* () {
       if (path.length === 0 || path[0] !== "/") return yield* Effect.fail(err("ENOENT", syscall, path))
       if (path.length > PATH_MAX) return yield* Effect.fail(err("ENAMETOOLONG", syscall, path))
       const dirOnly = mustBeDir(path)
-      const first: Node<M> = { mount: root, attr: yield* rootOf(root), path: "/" }
-      let stack: Array<Node<M>> = [first]
+      const first: Node<M, V> = { mount: root, inode: yield* root.names.root(), path: "/" }
+      let stack: Array<Node<M, V>> = [first]
       const pending = split(path)
       let links = 0
       while (pending.length > 0) {
         const part = pending.shift()!
         const cur = stack[stack.length - 1]!
         if (part === "..") {
-          if (cur.attr.type === "dir" && !permits(c, cur.attr, X_OK)) return yield* Effect.fail(err("EACCES", syscall, path))
+          if (cur.inode.type === "dir" && !permits(c, cur.inode, X_OK)) return yield* Effect.fail(err("EACCES", syscall, path))
           if (stack.length > 1) stack.pop()
           continue
         }
-        if (cur.attr.type !== "dir") return yield* Effect.fail(err("ENOTDIR", syscall, path))
-        if (!permits(c, cur.attr, X_OK)) return yield* Effect.fail(err("EACCES", syscall, path))
+        if (cur.inode.type !== "dir") return yield* Effect.fail(err("ENOTDIR", syscall, path))
+        if (!permits(c, cur.inode, X_OK)) return yield* Effect.fail(err("EACCES", syscall, path))
         const mounted = mounts.get(join(cur.path, part))
         if (mounted !== undefined) {
-          stack.push({ mount: mounted, attr: yield* rootOf(mounted), path: join(cur.path, part) })
+          stack.push({ mount: mounted, inode: yield* mounted.names.root(), path: join(cur.path, part) })
           continue
         }
-        const a = yield* Effect.mapError(cur.mount.names.lookup(cur.attr.ino, part), (e) => err(e.code, syscall, path))
+        const a = yield* Effect.mapError(cur.mount.names.lookup(cur.inode, part), (e) => err(e.code, syscall, path))
         if (a.type === "symlink" && (pending.length > 0 || follow || dirOnly)) {
           if (++links > SYMLINK_MAX) return yield* Effect.fail(err("ELOOP", syscall, path))
-          const target = yield* Effect.mapError(cur.mount.names.readlink(a.ino), (e) => err(e.code, syscall, path))
+          const target = yield* Effect.mapError(cur.mount.names.readlink(a), (e) => err(e.code, syscall, path))
           pending.unshift(...split(target))
           if (target.startsWith("/")) stack = [first]
           continue
         }
-        stack.push({ mount: cur.mount, attr: a, path: join(cur.path, part) })
+        stack.push({ mount: cur.mount, inode: a, path: join(cur.path, part) })
       }
       const node = stack[stack.length - 1]!
-      if (dirOnly && node.attr.type !== "dir") return yield* Effect.fail(err("ENOTDIR", syscall, path))
+      if (dirOnly && node.inode.type !== "dir") return yield* Effect.fail(err("ENOTDIR", syscall, path))
       return node
     })
 
@@ -131,18 +130,18 @@ export const resolver = <R, M extends Mount<R>>(mounts: ReadonlyMap<string, M>, 
     path: string,
     syscall: string,
     change: boolean
-  ): Effect.Effect<{ readonly dir: Node<M>; readonly name: string }, FsError, R> =>
+  ): Effect.Effect<{ readonly dir: Node<M, V>; readonly name: string }, FsError, R> =>
     Effect.gen(function* () {
       if (path.length === 0 || path[0] !== "/") return yield* Effect.fail(err("ENOENT", syscall, path))
       const parts = path.split("/").filter((c) => c !== "")
       const name = parts.pop()
       if (name === undefined || name === "." || name === "..") return yield* Effect.fail(err(name === undefined ? "EBUSY" : "EINVAL", syscall, path))
       const dir = yield* Effect.mapError(resolve(c, "/" + parts.join("/"), true, syscall), (e) => err(e.code, syscall, path))
-      if (dir.attr.type !== "dir") return yield* Effect.fail(err("ENOTDIR", syscall, path))
+      if (dir.inode.type !== "dir") return yield* Effect.fail(err("ENOTDIR", syscall, path))
       if (mounts.has(join(dir.path, name))) return yield* Effect.fail(err("EBUSY", syscall, path))
-      if (change && !permits(c, dir.attr, W_OK | X_OK)) return yield* Effect.fail(err("EACCES", syscall, path))
+      if (change && !permits(c, dir.inode, W_OK | X_OK)) return yield* Effect.fail(err("EACCES", syscall, path))
       return { dir, name }
     })
 
-  return { rootOf, resolve, parentOf }
+  return { resolve, parentOf }
 }
