@@ -7,7 +7,7 @@
  * memory failures (the VFS gone, out of memory) are mapped to `FsError` `EIO`/`ENOMEM`.
  */
 import { Effect } from "effect"
-import { FsProtocol, Memory, Params, type Process as P, Protocol } from "../api.js"
+import { FsProtocol, Memory, Params, Process as P, Protocol } from "../api.js"
 import { type Stat, statOf, VfsProtocol } from "../servers/vfs/VfsProtocol.js"
 
 type Process = P.Process
@@ -32,13 +32,36 @@ export const fsError = (e: unknown, syscall: string, path?: string): FsError =>
           : { code: (e as { _tag?: string })._tag === "OutOfMemory" ? "ENOMEM" : "EIO", syscall, path }
       )
 
-/** Runs `f` with a fresh buffer of `length` bytes in the caller's memory, freed afterwards. */
+/** Buffers up to this many pages are kept for reuse by `withBuffer` (`READ_FILE_CHUNK`'s size). */
+const POOL_PAGES = 16
+/** Idle buffers kept per size per process at most. */
+const POOL_DEPTH = 8
+
+/**
+ * Idle buffers of each client process, by size in pages: reused, since allocating pages (and
+ * freeing them) cost more than a small call, and a machine out of frames would otherwise fail a
+ * write with `ENOMEM` before the file system could say `ENOSPC`. Owned by the process's threads
+ * (they run one at a time); an entry goes with its process (weakly held).
+ */
+const pools = new WeakMap<P.Pcb, Array<Array<number>>>()
+
+const poolOf = (pcb: P.Pcb): Array<Array<number>> => {
+  let pool = pools.get(pcb)
+  if (pool === undefined) pools.set(pcb, (pool = Array.from({ length: POOL_PAGES + 1 }, () => [])))
+  return pool
+}
+
+/** Runs `f` with a buffer of at least `length` bytes in the caller's memory, reused or freed afterwards. Errors: `ENOMEM`. */
 export const withBuffer = <A, E>(length: number, f: (address: number) => Effect.Effect<A, E, Process>): Effect.Effect<A, E | FsError, Process> =>
-  Effect.acquireUseRelease(
-    Effect.mapError(Memory.allocate(Math.max(1, Math.ceil(length / PAGE_SIZE))), (e) => fsError(e, "alloc")),
-    f,
-    (address) => Effect.ignore(Memory.free(address))
-  )
+  Effect.flatMap(P.Process, (pcb) => {
+    const pages = Math.max(1, Math.ceil(length / PAGE_SIZE))
+    const idle = pages <= POOL_PAGES ? poolOf(pcb)[pages]! : undefined
+    return Effect.acquireUseRelease(
+      idle !== undefined && idle.length > 0 ? Effect.succeed(idle.pop()!) : Effect.mapError(Memory.allocate(pages), (e) => fsError(e, "alloc")),
+      f,
+      (address) => (idle !== undefined && idle.length < POOL_DEPTH ? Effect.sync(() => idle.push(address)) : Effect.ignore(Memory.free(address)))
+    )
+  })
 
 /** Writes `length` bytes at `address` of the caller's memory to `fd` (lease); the count written. */
 export const writeFrom = (vfs: Vfs, fd: number, address: number, length: number, position = -1): Effect.Effect<number, FsError, Process> =>
