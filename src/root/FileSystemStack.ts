@@ -59,20 +59,30 @@ const rights = Capability.Rights.send | Capability.Rights.grant
 /** Badges of VFS capabilities, never reused: one per client, and one per stack for its root task. */
 let nextBadge = 1
 
+/** Options of `start`. */
+export interface StartOptions {
+  /**
+   * Frames each RAM file system may hold (its process's quota). Default: every frame of the
+   * machine, so a file system runs out of space (`ENOSPC`) only when memory really runs out.
+   */
+  readonly fsQuota?: number
+}
+
 /**
  * Spawns one RAM file system per mount path (`/` always), the VFS over them, and the root task's
  * process that holds the VFS capability with the root task's badge. Errors: the kernel's, when a
- * process or port cannot be made.
+ * process or port cannot be made (`InvalidArgument` for a bad `fsQuota`).
  */
-export const start = (mountPaths: ReadonlyArray<string> = []) =>
+export const start = (mountPaths: ReadonlyArray<string> = [], options: StartOptions = {}) =>
   Effect.gen(function* () {
     const k = yield* Kernel.Kernel
+    const quota = options.fsQuota ?? k.config.frames
     const paths = ["/", ...mountPaths.filter((p) => p !== "/")]
     const servers = new Map<string, Process.Pcb>()
     const fsCounters = new Map<string, Server.Counters<FsProtocol["operations"]>>()
     const fsPorts = new Map<string, Capability.Capability>()
     for (const path of paths) {
-      const pcb = yield* k.create({ name: `ramfs${path}` })
+      const pcb = yield* k.create({ name: `ramfs${path}`, quota })
       const port = yield* Port.createFor(pcb)
       const counters = Server.counters(FsProtocol)
       yield* k.start(pcb, RamFs.program(port.slot, counters))

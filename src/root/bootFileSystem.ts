@@ -19,6 +19,8 @@ import * as System from "./FileSystemStack.js"
 export interface BootOptions {
   /** Physical frames of the kernel (4 KiB each). Default 16,384 (64 MiB). */
   readonly frames?: number
+  /** Frames the RAM file system may hold. Default all of `frames`: `ENOSPC` only when memory really runs out. */
+  readonly fsFrames?: number
   /** The first client's user id. Default 0 (root). */
   readonly uid?: number
   /** The first client's group id. Default 0. */
@@ -207,7 +209,7 @@ export const bootFileSystem = async (options: BootOptions = {}): Promise<BootedF
   const runtime: Runtime = ManagedRuntime.make(Kernel.layer(options.frames === undefined ? {} : { frames: options.frames }))
   const { kernel, system } = await runtime.runPromise(
     Effect.gen(function* () {
-      return { kernel: yield* Kernel.Kernel, system: yield* System.start() }
+      return { kernel: yield* Kernel.Kernel, system: yield* System.start([], options.fsFrames === undefined ? {} : { fsQuota: options.fsFrames }) }
     })
   )
   let closed = false

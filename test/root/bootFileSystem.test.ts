@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect } from "effect"
 import * as Kernel from "../../src/kernel/Kernel.js"
+import * as Vfs from "../../src/fs/VfsClient.js"
 import { FsError } from "../../src/lib/FsProtocol.js"
 import { bootFileSystem, MAX_CALL_THREADS } from "../../src/root/bootFileSystem.js"
 
@@ -81,4 +82,31 @@ describe("the way into a client process (ClientEntry)", () => {
       await booted.close()
     }
   })
+
+  it("BOOT-0006 the file system's space follows the machine: ENOSPC (not ENOMEM) only once the frames are gone, past the default per-process quota", async () => {
+    const frames = 17_200
+    const booted = await bootFileSystem({ frames })
+    try {
+      const vfs = Vfs.client(0)
+      // Files of sixteen pages, so the test writes a thousand rather than seventeen thousand.
+      const data = new Uint8Array(16 * 4096).fill(1)
+      const filled = await booted.run(
+        Effect.gen(function* () {
+          for (let i = 0; ; i++) {
+            const r = yield* Effect.either(Vfs.writeFile(vfs, `/f${i}`, data))
+            if (r._tag === "Left") return { pages: 16 * i, code: r.left.code }
+          }
+        })
+      )
+      const stats = booted.kernel.stats()
+      expect(filled.code).toBe("ENOSPC")
+      expect(filled.pages).toBeGreaterThan(16_384)
+      expect(stats.framesTotal - stats.framesInUse).toBeLessThan(16)
+      // Space comes back with the files.
+      await booted.fs.promises.unlink("/f0")
+      await booted.fs.promises.writeFile("/again", "x")
+    } finally {
+      await booted.close()
+    }
+  }, 60_000)
 })
