@@ -179,3 +179,54 @@ export const stat = (vfs: Vfs, path: string, follow = true): Effect.Effect<Stat,
 /** `fstat`: the attributes of the file open as `fd`. */
 export const fstat = (vfs: Vfs, fd: number): Effect.Effect<Stat, FsError, Process> =>
   Effect.mapBoth(vfs.fstat({ fd }), { onFailure: (e) => fsError(e, "fstat"), onSuccess: statOf })
+
+/** A change a watch saw: Node's kinds (`rename`: an entry came, went or moved; `change`: data or attributes), and what it names relative to the watched node. */
+export interface WatchEvent {
+  readonly type: "rename" | "change"
+  readonly name: string
+}
+
+/** What one `watchEvents` call answers: the events, the sequence number to ask after next, and whether some were dropped (more waited than the VFS keeps). */
+export interface WatchBatch {
+  readonly events: ReadonlyArray<WatchEvent>
+  readonly next: number
+  readonly overflowed: boolean
+}
+
+/**
+ * Starts watching `path` (Node's `fs.watch`: a file, or a directory's entries and, with
+ * `recursive`, everything below; the last link followed unless `follow: false`); the watch's id.
+ * The VFS queues every change it sees from then on. Errors: resolution's, `EACCES`, `ENOSPC`.
+ */
+export const watch = (
+  vfs: Vfs,
+  path: string,
+  options: { readonly recursive?: boolean; readonly follow?: boolean } = {}
+): Effect.Effect<number, FsError, Process> =>
+  Effect.mapBoth(vfs.watch({ path, recursive: options.recursive === true, follow: options.follow !== false }), {
+    onFailure: (e) => fsError(e, "watch", path),
+    onSuccess: (r) => r.id
+  })
+
+/**
+ * The events of watch `id` after sequence number `after` (0 first, then each batch's `next`): a
+ * held call, answered as soon as there is one. Errors: `EBADF` once the watch has ended (a call
+ * held when it ends answers with what was queued), `EIO` (the VFS gone).
+ */
+export const watchEvents = (vfs: Vfs, id: number, after: number): Effect.Effect<WatchBatch, FsError, Process> =>
+  Effect.flatMap(
+    Effect.mapError(vfs.watchEvents({ id, after }), (e) => fsError(e, "watch")),
+    (r): Effect.Effect<WatchBatch, FsError> => {
+      if (r.types.length === 0) return Effect.succeed({ events: [], next: r.next, overflowed: r.overflowed })
+      const names = r.names.split("\0")
+      if (names.length !== r.types.length) return Effect.fail(new FsError({ code: "EIO", syscall: "watch" }))
+      return Effect.succeed({
+        events: names.map((name, i) => ({ type: r.types[i] === "r" ? "rename" : "change", name })),
+        next: r.next,
+        overflowed: r.overflowed
+      })
+    }
+  )
+
+/** Ends watch `id`; a `watchEvents` call held on it answers with what was queued. Errors: `EBADF`. */
+export const unwatch = (vfs: Vfs, id: number): Effect.Effect<void, FsError, Process> => Effect.mapError(vfs.unwatch({ id }), (e) => fsError(e, "unwatch"))

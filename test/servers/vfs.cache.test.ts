@@ -3,9 +3,8 @@ import { Effect, Either } from "effect"
 import { Capability, Kernel, type Process } from "../../src/index.js"
 import * as Protocol from "../../src/ipc/Protocol.js"
 import { type Attr, FsError, FsProtocol, toNs } from "../../src/lib/FsProtocol.js"
-import { attr } from "./vfs.support.js"
+import { asClient, attr, boot, enc } from "./vfs.support.js"
 import * as System from "../../src/root/FileSystemStack.js"
-import * as TestKernel from "../../src/root/TestKernel.js"
 import * as Vfs from "../../src/fs/VfsClient.js"
 import { ALL, type CacheFs, MountCache, OWNER, type Vnode } from "../../src/servers/vfs/vnodes.js"
 
@@ -126,20 +125,6 @@ describe("the VFS's cache of a mount (vnodes and names) over a stand-in file sys
 })
 
 // --- the cache in the VFS, against the file system's own answers --------------------------------
-
-const boot = Effect.provide(TestKernel.layer({ frames: 8192 }))
-const enc = (s: string) => new TextEncoder().encode(s)
-
-/** Runs `program` as a VFS client (slot 0: the VFS) and returns its value; a failure fails the test. */
-const asClient = <A>(sys: System.System, program: (vfs: Vfs.Vfs) => Effect.Effect<A, unknown, Process.Process>, credentials?: System.ClientCredentials) =>
-  Effect.gen(function* () {
-    const pcb = yield* System.spawnClient(sys, Effect.either(program(Vfs.client(0))), "client", credentials)
-    const exit = yield* pcb.await
-    if (exit._tag !== "Exited") return yield* Effect.dieMessage(`client ended ${exit._tag}`)
-    const r = exit.value as Either.Either<A, unknown>
-    if (Either.isLeft(r)) return yield* Effect.dieMessage(`client failed: ${String(r.left)}`)
-    return r.right
-  })
 
 /** Calls of the root file system since `before` (a snapshot of its counters), by operation, zeros left out. */
 const fsCalls = (sys: System.System, before: Record<string, number>) => {

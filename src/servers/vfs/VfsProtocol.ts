@@ -174,6 +174,28 @@ export const VfsProtocol = Protocol.make("vfs", {
     success: Schema.Int,
     failure: FsError,
     items: [{ _tag: "lease", access: "read" }]
-  })
+  }),
+  /**
+   * Watches the node at `path` (the last link followed when `follow`) for changes, as Node's
+   * `fs.watch`: the watch's id, for `watchEvents` and `unwatch`. A directory's watch sees its
+   * entries come, go and change, and with `recursive` everything below it. The watch follows the
+   * inode, not the path. Errors: resolution's, `EACCES` (no read permission on the node),
+   * `ENOSPC` (the caller holds `MAX_WATCHES` watches).
+   */
+  watch: Protocol.operation({ payload: { path: Path, recursive: Schema.Boolean, follow: Schema.Boolean }, success: { id: Schema.Int }, failure: FsError }),
+  /**
+   * The events of watch `id` after sequence number `after` (0 at first), held until there is one:
+   * `names` joined by NUL (no name contains one), `types` one character each (`r` rename, `c`
+   * change), `next` to ask after next time, and whether events were dropped (`overflowed`: more
+   * than `MAX_QUEUED` waited). A second call held on the same watch answers the first at once;
+   * `unwatch` answers a held call with what is queued. Errors: `EBADF` (no such watch of the caller).
+   */
+  watchEvents: Protocol.operation({
+    payload: { id: Schema.Int, after: Schema.Int },
+    success: { names: Schema.String, types: Schema.String, next: Schema.Int, overflowed: Schema.Boolean },
+    failure: FsError
+  }),
+  /** Ends watch `id`. Errors: `EBADF` (no such watch of the caller). */
+  unwatch: Protocol.operation({ payload: { id: Schema.Int }, failure: FsError })
 })
 export type VfsProtocol = typeof VfsProtocol

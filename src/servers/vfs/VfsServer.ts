@@ -39,6 +39,7 @@ import { type Mount as NameMount, type Node as NameNode, resolver } from "./name
 import { join, mustBeDir, normalize, split } from "./path.js"
 import { chownError, createMode, type Credentials, owns, permits, R_OK, ROOT, stickyRestricts, utimesError, W_OK, X_OK } from "./permissions.js"
 import { type CacheFs, MountCache, type Vnode } from "./vnodes.js"
+import { type Batch, type Due, WatchTable } from "./watches.js"
 import { MAX_FDS, MAX_WORKERS, SYMLINK_MAX, VfsProtocol, type WireStat } from "./VfsProtocol.js"
 
 const { FsError, FsProtocol } = Fs
@@ -94,6 +95,8 @@ type Node = NameNode<Mount, Vnode>
 interface OpenFile {
   readonly mount: Mount
   readonly vnode: Vnode
+  /** Where it was opened: what its changes are reported as to watchers. */
+  readonly node: Node
   readonly flags: OpenFlags
   readonly isDir: boolean
   position: number
@@ -195,6 +198,19 @@ const touching = <A>(m: Mount, v: Vnode, e: Raw<A>): Effect.Effect<A, FsError, P
     )
   })
 
+type Events = Server.Responder<VfsProtocol["operations"]["watchEvents"]>
+
+/** A batch of events on the wire: names joined by NUL, types one character each. */
+const packEvents = (b: Batch) => {
+  let types = ""
+  for (const e of b.events) types += e.type
+  return { names: b.events.map((e) => e.name).join("\0"), types, next: b.next, overflowed: b.overflowed }
+}
+
+/** Answers the held `watchEvents` calls now due (a watcher that went away is simply not answered). */
+const deliver = (due: ReadonlyArray<Due<Events>>): Effect.Effect<void, never, P> =>
+  due.length === 0 ? Effect.void : Effect.forEach(due, (d) => Effect.ignore(d.holder.succeed(packEvents(d.batch))), { discard: true })
+
 /** The VFS server program. Errors: its port's (`IpcError`), or `InvalidArgument`-like defects for a table without `/`. */
 export const program = (options: VfsOptions) =>
   Effect.gen(function* () {
@@ -208,6 +224,11 @@ export const program = (options: VfsOptions) =>
     const tables = new DescriptorTables<OpenFile>(options.maxFds ?? MAX_FDS)
     const credentials = new CredentialTable(options.defaultCredentials ?? ROOT, options.credentialsFrom)
     const credOf = (badge: number): Credentials => credentials.of(badge)
+    const watches = new WatchTable<Vnode, Events>()
+    /** Entry `name` of `dir` came, went or moved (`subject`: its inode, when known). */
+    const renamed = (dir: Node, name: string, subject?: Vnode) => deliver(watches.notify("r", dir, name, subject))
+    /** The node at `node` changed (data or attributes). */
+    const changed = (node: Node) => deliver(watches.changed(node))
 
     /** Fails with `code` unless `ok`. */
     const check = (ok: boolean, code: string, syscall: string, path: string, dest?: string): Effect.Effect<void, FsError> =>
@@ -290,7 +311,8 @@ export const program = (options: VfsOptions) =>
                 const v = created.right
                 m.cache.opened(v)
                 m.cache.hold(v)
-                return { mount: m, vnode: v, flags, isDir: false, position: 0 }
+                yield* renamed(dir, name, v)
+                return { mount: m, vnode: v, node: { mount: m, inode: v, path: join(dir.path, name), parent: dir }, flags, isDir: false, position: 0 }
               }
               if (created.left.code !== "EEXIST" || flags.exclusive) return yield* Effect.fail(created.left)
               // The name exists after all: a dangling symbolic link (create its target), or a file
@@ -311,16 +333,18 @@ export const program = (options: VfsOptions) =>
           const want = (flags.read ? R_OK : 0) | (flags.write || flags.truncate ? W_OK : 0)
           yield* check(permits(c, v, want), "EACCES", "open", at)
           yield* hold(node.mount, v, flags.truncate && truncateNow)
-          return { mount: node.mount, vnode: v, flags, isDir, position: 0 }
+          if (flags.truncate && truncateNow) yield* changed(node)
+          return { mount: node.mount, vnode: v, node, flags, isDir, position: 0 }
         })
       return retryStale(attempt(path, 0)).pipe(Effect.mapError((e) => err(e.code, "open", path)))
     }
 
     /** Creates the directory `name` in `dir` for `c`: its uid/gid, `mode & ~umask`. */
     const makeDir = (c: Credentials, dir: Node, name: string, mode: number) =>
-      change(dir.mount, dir.mount.fs.mkdir({ dir: dir.inode.ino, name, mode: createMode(mode, c.umask, true), uid: c.uid, gid: c.gid }), (a, fresh) =>
-        Effect.succeed(dir.mount.cache.entered(dir.inode, name, a, fresh))
-      )
+      change(dir.mount, dir.mount.fs.mkdir({ dir: dir.inode.ino, name, mode: createMode(mode, c.umask, true), uid: c.uid, gid: c.gid }), (a, fresh) => {
+        const v = dir.mount.cache.entered(dir.inode, name, a, fresh)
+        return Effect.as(renamed(dir, name, v), v)
+      })
 
     /** `mkdir -p`: creates every missing directory of `path`; the first one created, if any. Failures name `path`. */
     const mkdirRecursive = (c: Credentials, path: string, mode: number): Effect.Effect<string | null, FsError, P> =>
@@ -372,7 +396,10 @@ export const program = (options: VfsOptions) =>
           yield* forgetting(
             dir,
             [[dir.inode, name]],
-            change(m, syscall === "unlink" ? m.fs.unlink(args) : m.fs.rmdir(args), (r, fresh) => m.cache.removed(dir.inode, name, r, fresh))
+            change(m, syscall === "unlink" ? m.fs.unlink(args) : m.fs.rmdir(args), (r, fresh) => {
+              const victim = m.cache.find(r.ino)
+              return Effect.zipRight(m.cache.removed(dir.inode, name, r, fresh), renamed(dir, name, victim))
+            })
           )
         })
       ).pipe(Effect.mapError(named(syscall, path)))
@@ -413,9 +440,14 @@ export const program = (options: VfsOptions) =>
               [a.dir.inode, a.name],
               [b.dir.inode, b.name]
             ],
-            change(m, m.fs.rename({ fromDir: a.dir.inode.ino, fromName: a.name, toDir: b.dir.inode.ino, toName: b.name, ...guards }), (r, fresh) =>
-              m.cache.renamed(a.dir.inode, a.name, b.dir.inode, b.name, r.ino, r.replaced, fresh)
-            )
+            change(m, m.fs.rename({ fromDir: a.dir.inode.ino, fromName: a.name, toDir: b.dir.inode.ino, toName: b.name, ...guards }), (r, fresh) => {
+              const moved = m.cache.find(r.ino)
+              const replaced = r.replaced === null ? undefined : m.cache.find(r.replaced.ino)
+              return Effect.zipRight(
+                m.cache.renamed(a.dir.inode, a.name, b.dir.inode, b.name, r.ino, r.replaced, fresh),
+                Effect.zipRight(renamed(a.dir, a.name, moved), renamed(b.dir, b.name, replaced))
+              )
+            })
           )
         })
       ).pipe(Effect.mapError((e) => (e.dest === undefined ? err(e.code, "rename", from, to) : e)))
@@ -458,7 +490,7 @@ export const program = (options: VfsOptions) =>
           if (at < 0 || f.flags.append) f.position = r.offset + r.written
           return r.written
         }
-      )
+      ).pipe(Effect.tap(() => changed(f.node)))
     }
 
     /** A lease item of `length` bytes or more, or undefined. */
@@ -508,6 +540,7 @@ export const program = (options: VfsOptions) =>
             f.mount.fs.writeGrant({ ino: f.vnode.ino, offset, length }, { items: [{ _tag: "grant", address: item.address, pages: item.pages }] })
           )
           if (position < 0) f.position = r.offset + r.written
+          yield* changed(f.node)
           return r.written
         }).pipe(
           Effect.tapError(() => giveBack),
@@ -524,7 +557,10 @@ export const program = (options: VfsOptions) =>
         if (f instanceof FsError) return Effect.fail(f)
         if (!f.flags.write) return Effect.fail(err("EINVAL", "ftruncate"))
         return change(f.mount, f.mount.fs.truncate({ ino: f.vnode.ino, size }), (a, fresh) =>
-          Effect.sync(() => f.mount.cache.replaced(f.vnode, a, fresh))
+          Effect.zipRight(
+            Effect.sync(() => f.mount.cache.replaced(f.vnode, a, fresh)),
+            changed(f.node)
+          )
         ).pipe(Effect.mapError((e) => err(e.code, "ftruncate")))
       },
       stat: ({ path, follow }, call) =>
@@ -557,7 +593,7 @@ export const program = (options: VfsOptions) =>
           change(dir.mount, dir.mount.fs.symlink({ dir: dir.inode.ino, name, target, uid: c.uid, gid: c.gid }), (a, fresh) =>
             Effect.sync(() => {
               dir.mount.cache.entered(dir.inode, name, a, fresh).target = target
-            })
+            }).pipe(Effect.zipRight(renamed(dir, name)))
           )
         ).pipe(Effect.mapError((e) => err(e.code, "symlink", target, path)))
       },
@@ -574,7 +610,7 @@ export const program = (options: VfsOptions) =>
           if (src.inode.type === "dir") return yield* Effect.fail(err("EPERM", "link", existing, path))
           yield* check(permits(c, dir.inode, W_OK | X_OK), "EACCES", "link", existing, path)
           yield* change(dir.mount, dir.mount.fs.link({ dir: dir.inode.ino, name, ino: src.inode.ino }), (a, fresh) =>
-            Effect.sync(() => dir.mount.cache.entered(dir.inode, name, a, fresh))
+            renamed(dir, name, dir.mount.cache.entered(dir.inode, name, a, fresh))
           )
         }).pipe(Effect.mapError((e) => (e.dest === undefined ? err(e.code, "link", existing, path) : e)))
       },
@@ -588,6 +624,7 @@ export const program = (options: VfsOptions) =>
           if (n.inode.type === "dir") return yield* Effect.fail(err("EISDIR", "open", path))
           yield* check(permits(c, n.inode, W_OK), "EACCES", "open", path)
           yield* change(n.mount, n.mount.fs.truncate({ ino: n.inode.ino, size }), (a, fresh) => Effect.sync(() => n.mount.cache.replaced(n.inode, a, fresh)))
+          yield* changed(n)
         }).pipe(Effect.mapError(named("open", path)))
       },
       setattr: ({ path, follow, now, ...changes }, call) => {
@@ -604,6 +641,7 @@ export const program = (options: VfsOptions) =>
           yield* change(n.mount, n.mount.fs.setattr({ ino: n.inode.ino, ...changes, ...(now === true ? { now } : {}) }), (a, fresh) =>
             Effect.sync(() => n.mount.cache.replaced(n.inode, a, fresh))
           )
+          yield* changed(n)
         }).pipe(Effect.mapError(named(syscall, path)))
       },
       access: ({ path, mode }, call) => {
@@ -634,6 +672,29 @@ export const program = (options: VfsOptions) =>
           })
         )
       },
+      watch: ({ path, recursive, follow }, call) => {
+        const c = credOf(call.badge)
+        return Effect.flatMap(resolve(c, path, follow, "watch"), (n) => {
+          if (!permits(c, n.inode, R_OK)) return Effect.fail(err("EACCES", "watch", path))
+          const w = watches.add(call.badge, n.inode, recursive, n.path === "/" ? "" : n.path.slice(n.path.lastIndexOf("/") + 1))
+          if (w === "ENOSPC") return Effect.fail(err("ENOSPC", "watch", path))
+          n.inode.watches++
+          return Effect.succeed({ id: w.id })
+        }).pipe(Effect.mapError(named("watch", path)))
+      },
+      watchEvents: ({ id, after }, call) => {
+        const w = watches.get(call.badge, id)
+        if (w === undefined) return Effect.fail(err("EBADF", "watch"))
+        if (w.seq > after && w.waiter === undefined) return Effect.succeed(packEvents(w.batch(after)))
+        const responder = call.defer()
+        return Effect.as(deliver(watches.wait(w, after, responder)), responder)
+      },
+      unwatch: ({ id }, call) => {
+        const w = watches.get(call.badge, id)
+        if (w === undefined) return Effect.fail(err("EBADF", "unwatch"))
+        w.inode.watches--
+        return deliver(watches.remove(w))
+      },
       writeFile: ({ path, flags, mode, length }, call) => {
         const lease = leaseOf(call.items[0], length)
         if (lease === undefined) return Effect.fail(err("EINVAL", "write"))
@@ -650,6 +711,7 @@ export const program = (options: VfsOptions) =>
     const onDisconnect = (badge: number) =>
       Effect.suspend(() => {
         credentials.forget(badge)
+        for (const v of watches.drop(badge)) v.watches--
         return Effect.forEach(tables.drop(badge), (f) => Effect.ignore(f.mount.cache.closed(f.vnode)), { discard: true })
       })
     return yield* Server.serve(VfsProtocol, handlers, options.port, {

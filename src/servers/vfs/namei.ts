@@ -50,11 +50,12 @@ export interface Mount<V extends Inode, R> {
   readonly names: NameFs<V, R>
 }
 
-/** A point of the namespace: an inode of a mount, reached by the real path `path`. */
+/** A point of the namespace: an inode of a mount, reached by the real path `path` through the directory `parent` (none for `/`). */
 export interface Node<M, V> {
   readonly mount: M
   readonly inode: V
   readonly path: string
+  readonly parent?: Node<M, V> | undefined
 }
 
 /** Resolution over one mount table. */
@@ -107,7 +108,7 @@ export const resolver = <V extends Inode, R, M extends Mount<V, R>>(mounts: Read
         if (!permits(c, cur.inode, X_OK)) return yield* Effect.fail(err("EACCES", syscall, path))
         const mounted = mounts.get(join(cur.path, part))
         if (mounted !== undefined) {
-          stack.push({ mount: mounted, inode: yield* mounted.names.root(), path: join(cur.path, part) })
+          stack.push({ mount: mounted, inode: yield* mounted.names.root(), path: join(cur.path, part), parent: cur })
           continue
         }
         const a = yield* Effect.mapError(cur.mount.names.lookup(cur.inode, part), (e) => err(e.code, syscall, path))
@@ -118,7 +119,7 @@ export const resolver = <V extends Inode, R, M extends Mount<V, R>>(mounts: Read
           if (target.startsWith("/")) stack = [first]
           continue
         }
-        stack.push({ mount: cur.mount, inode: a, path: join(cur.path, part) })
+        stack.push({ mount: cur.mount, inode: a, path: join(cur.path, part), parent: cur })
       }
       const node = stack[stack.length - 1]!
       if (dirOnly && node.inode.type !== "dir") return yield* Effect.fail(err("ENOTDIR", syscall, path))

@@ -19,8 +19,8 @@
  *   at least one while `opens > 0`. An inode whose last link went is released (and forgotten) as
  *   soon as its last descriptor closes; a linked one stays held while idle, at most `MAX_IDLE`
  *   of them (the oldest idle one is released beyond), so reopening it costs no call.
- * - At most `MAX_VNODES` vnodes: beyond, every vnode no descriptor or hold keeps is forgotten with
- *   every name (a flush: exact, since what is not cached is fetched).
+ * - At most `MAX_VNODES` vnodes: beyond, every vnode no descriptor, hold or watch keeps is
+ *   forgotten with every name (a flush: exact, since what is not cached is fetched).
  * - A vnode the VFS knows to be gone is `dead`: names that still lead to it count as unknown.
  */
 import { Effect } from "effect"
@@ -73,6 +73,8 @@ export class Vnode implements Inode {
   unlinked = false
   /** Out of the table: the inode is gone (released, removed, the file system said so) or was forgotten by a flush. */
   dead = false
+  /** Watches on the inode (`watches.ts`): a watched vnode is never forgotten by a flush, so its watches keep finding it. */
+  watches = 0
 
   constructor(
     readonly ino: number,
@@ -277,6 +279,11 @@ export class MountCache<R> implements NameFs<Vnode, R> {
     return v.opens === 0 ? this.releaseAll(v) : Effect.void
   }
 
+  /** The vnode of inode `ino`, if the cache knows it. */
+  find(ino: number): Vnode | undefined {
+    return this.vnodes.get(ino)
+  }
+
   /** The file system said `v`'s inode is gone: forget it. */
   bury(v: Vnode): void {
     v.dead = true
@@ -327,7 +334,7 @@ export class MountCache<R> implements NameFs<Vnode, R> {
   private flush(): void {
     for (const v of this.vnodes.values()) {
       v.names = undefined
-      if (v.opens === 0 && v.held === 0) {
+      if (v.opens === 0 && v.held === 0 && v.watches === 0) {
         v.dead = true
         this.vnodes.delete(v.ino)
       }
