@@ -38,7 +38,7 @@ import { type OpenFlags, parseFlags } from "./flags.js"
 import { type Mount as NameMount, type Node as NameNode, resolver } from "./namei.js"
 import { join, mustBeDir, normalize, split } from "./path.js"
 import { chownError, createMode, type Credentials, owns, permits, R_OK, ROOT, stickyRestricts, utimesError, W_OK, X_OK } from "./permissions.js"
-import { type CacheFs, MountCache, type Vnode } from "./vnodes.js"
+import { type CacheFs, type Change, MountCache, type Vnode } from "./vnodes.js"
 import { type Batch, type Due, WatchTable } from "./watches.js"
 import { MAX_FDS, MAX_WORKERS, SYMLINK_MAX, VfsProtocol, type WireStat } from "./VfsProtocol.js"
 
@@ -171,10 +171,11 @@ const mountOf = (path: string, dev: number, slot: number): Mount => {
 }
 
 /**
- * Runs change `e` on mount `m`, then `after` with its answer and whether the answer may be cached
- * (`MountCache.settle`). A failed change settles the clock too (it may have changed something).
+ * Runs change `e` on mount `m`, then `after` with its answer and the change's place on the mount's
+ * clock (`MountCache.settle`), for the cache to keep what is fresh. A failed change settles the
+ * clock too.
  */
-const change = <A, B>(m: Mount, e: Raw<A>, after: (a: A, fresh: boolean) => Effect.Effect<B, FsError, P>): Effect.Effect<B, FsError, P> =>
+const change = <A, B>(m: Mount, e: Raw<A>, after: (a: A, ch: Change) => Effect.Effect<B, FsError, P>): Effect.Effect<B, FsError, P> =>
   Effect.suspend(() => {
     const at = m.cache.clock
     return Effect.matchEffect(m.call(e), {
@@ -192,8 +193,7 @@ const touching = <A>(m: Mount, v: Vnode, e: Raw<A>): Effect.Effect<A, FsError, P
     const at = m.cache.clock
     return Effect.onExit(m.call(e), () =>
       Effect.sync(() => {
-        m.cache.settle(at)
-        m.cache.touched(v)
+        m.cache.touched(v, m.cache.settle(at))
       })
     )
   })
@@ -249,10 +249,10 @@ export const program = (options: VfsOptions) =>
       }
       if (v.held === 0) {
         return Effect.catchAll(
-          change(m, m.fs.open({ ino: v.ino, truncate }), (a, fresh) =>
+          change(m, m.fs.open({ ino: v.ino, truncate }), (a, ch) =>
             Effect.sync(() => {
               m.cache.hold(v)
-              m.cache.replaced(v, a, fresh)
+              m.cache.replaced(v, a, ch)
             })
           ),
           undo
@@ -260,7 +260,7 @@ export const program = (options: VfsOptions) =>
       }
       if (!truncate) return Effect.void
       return Effect.catchAll(
-        change(m, m.fs.truncate({ ino: v.ino, size: 0 }), (a, fresh) => Effect.sync(() => m.cache.replaced(v, a, fresh))),
+        change(m, m.fs.truncate({ ino: v.ino, size: 0 }), (a, ch) => Effect.sync(() => m.cache.replaced(v, a, ch))),
         undo
       )
     }
@@ -304,7 +304,7 @@ export const program = (options: VfsOptions) =>
                     exclusive: true,
                     truncate: false
                   }),
-                  (a, fresh) => Effect.succeed(m.cache.entered(dir.inode, name, a, fresh))
+                  (a, ch) => Effect.succeed(m.cache.entered(dir.inode, name, a, ch))
                 )
               )
               if (created._tag === "Right") {
@@ -341,8 +341,8 @@ export const program = (options: VfsOptions) =>
 
     /** Creates the directory `name` in `dir` for `c`: its uid/gid, `mode & ~umask`. */
     const makeDir = (c: Credentials, dir: Node, name: string, mode: number) =>
-      change(dir.mount, dir.mount.fs.mkdir({ dir: dir.inode.ino, name, mode: createMode(mode, c.umask, true), uid: c.uid, gid: c.gid }), (a, fresh) => {
-        const v = dir.mount.cache.entered(dir.inode, name, a, fresh)
+      change(dir.mount, dir.mount.fs.mkdir({ dir: dir.inode.ino, name, mode: createMode(mode, c.umask, true), uid: c.uid, gid: c.gid }), (a, ch) => {
+        const v = dir.mount.cache.entered(dir.inode, name, a, ch)
         return Effect.as(renamed(dir, name, v), v)
       })
 
@@ -396,9 +396,9 @@ export const program = (options: VfsOptions) =>
           yield* forgetting(
             dir,
             [[dir.inode, name]],
-            change(m, syscall === "unlink" ? m.fs.unlink(args) : m.fs.rmdir(args), (r, fresh) => {
+            change(m, syscall === "unlink" ? m.fs.unlink(args) : m.fs.rmdir(args), (r, ch) => {
               const victim = m.cache.find(r.ino)
-              return Effect.zipRight(m.cache.removed(dir.inode, name, r, fresh), renamed(dir, name, victim))
+              return Effect.zipRight(m.cache.removed(dir.inode, name, r, ch), renamed(dir, name, victim))
             })
           )
         })
@@ -440,11 +440,11 @@ export const program = (options: VfsOptions) =>
               [a.dir.inode, a.name],
               [b.dir.inode, b.name]
             ],
-            change(m, m.fs.rename({ fromDir: a.dir.inode.ino, fromName: a.name, toDir: b.dir.inode.ino, toName: b.name, ...guards }), (r, fresh) => {
+            change(m, m.fs.rename({ fromDir: a.dir.inode.ino, fromName: a.name, toDir: b.dir.inode.ino, toName: b.name, ...guards }), (r, ch) => {
               const moved = m.cache.find(r.ino)
               const replaced = r.replaced === null ? undefined : m.cache.find(r.replaced.ino)
               return Effect.zipRight(
-                m.cache.renamed(a.dir.inode, a.name, b.dir.inode, b.name, r.ino, r.replaced, fresh),
+                m.cache.renamed(a.dir.inode, a.name, b.dir.inode, b.name, r.ino, r.replaced, ch),
                 Effect.zipRight(renamed(a.dir, a.name, moved), renamed(b.dir, b.name, replaced))
               )
             })
@@ -556,9 +556,9 @@ export const program = (options: VfsOptions) =>
         const f = fileOf(call.badge, fd, "ftruncate")
         if (f instanceof FsError) return Effect.fail(f)
         if (!f.flags.write) return Effect.fail(err("EINVAL", "ftruncate"))
-        return change(f.mount, f.mount.fs.truncate({ ino: f.vnode.ino, size }), (a, fresh) =>
+        return change(f.mount, f.mount.fs.truncate({ ino: f.vnode.ino, size }), (a, ch) =>
           Effect.zipRight(
-            Effect.sync(() => f.mount.cache.replaced(f.vnode, a, fresh)),
+            Effect.sync(() => f.mount.cache.replaced(f.vnode, a, ch)),
             changed(f.node)
           )
         ).pipe(Effect.mapError((e) => err(e.code, "ftruncate")))
@@ -590,9 +590,9 @@ export const program = (options: VfsOptions) =>
       symlink: ({ target, path }, call) => {
         const c = credOf(call.badge)
         return Effect.flatMap(parentOf(c, path, "symlink", true), ({ dir, name }) =>
-          change(dir.mount, dir.mount.fs.symlink({ dir: dir.inode.ino, name, target, uid: c.uid, gid: c.gid }), (a, fresh) =>
+          change(dir.mount, dir.mount.fs.symlink({ dir: dir.inode.ino, name, target, uid: c.uid, gid: c.gid }), (a, ch) =>
             Effect.sync(() => {
-              dir.mount.cache.entered(dir.inode, name, a, fresh).target = target
+              dir.mount.cache.entered(dir.inode, name, a, ch).target = target
             }).pipe(Effect.zipRight(renamed(dir, name)))
           )
         ).pipe(Effect.mapError((e) => err(e.code, "symlink", target, path)))
@@ -609,8 +609,8 @@ export const program = (options: VfsOptions) =>
           if (dir.mount !== src.mount) return yield* Effect.fail(err("EXDEV", "link", existing, path))
           if (src.inode.type === "dir") return yield* Effect.fail(err("EPERM", "link", existing, path))
           yield* check(permits(c, dir.inode, W_OK | X_OK), "EACCES", "link", existing, path)
-          yield* change(dir.mount, dir.mount.fs.link({ dir: dir.inode.ino, name, ino: src.inode.ino }), (a, fresh) =>
-            renamed(dir, name, dir.mount.cache.entered(dir.inode, name, a, fresh))
+          yield* change(dir.mount, dir.mount.fs.link({ dir: dir.inode.ino, name, ino: src.inode.ino }), (a, ch) =>
+            renamed(dir, name, dir.mount.cache.entered(dir.inode, name, a, ch))
           )
         }).pipe(Effect.mapError((e) => (e.dest === undefined ? err(e.code, "link", existing, path) : e)))
       },
@@ -623,7 +623,7 @@ export const program = (options: VfsOptions) =>
           const n = yield* resolve(c, path, true, "open")
           if (n.inode.type === "dir") return yield* Effect.fail(err("EISDIR", "open", path))
           yield* check(permits(c, n.inode, W_OK), "EACCES", "open", path)
-          yield* change(n.mount, n.mount.fs.truncate({ ino: n.inode.ino, size }), (a, fresh) => Effect.sync(() => n.mount.cache.replaced(n.inode, a, fresh)))
+          yield* change(n.mount, n.mount.fs.truncate({ ino: n.inode.ino, size }), (a, ch) => Effect.sync(() => n.mount.cache.replaced(n.inode, a, ch)))
           yield* changed(n)
         }).pipe(Effect.mapError(named("open", path)))
       },
@@ -638,8 +638,8 @@ export const program = (options: VfsOptions) =>
           if (chown !== undefined) return yield* Effect.fail(err(chown, syscall, path))
           const utimes = times ? utimesError(c, n.inode, now === true) : undefined
           if (utimes !== undefined) return yield* Effect.fail(err(utimes, syscall, path))
-          yield* change(n.mount, n.mount.fs.setattr({ ino: n.inode.ino, ...changes, ...(now === true ? { now } : {}) }), (a, fresh) =>
-            Effect.sync(() => n.mount.cache.replaced(n.inode, a, fresh))
+          yield* change(n.mount, n.mount.fs.setattr({ ino: n.inode.ino, ...changes, ...(now === true ? { now } : {}) }), (a, ch) =>
+            Effect.sync(() => n.mount.cache.replaced(n.inode, a, ch))
           )
           yield* changed(n)
         }).pipe(Effect.mapError(named(syscall, path)))

@@ -7,9 +7,13 @@
  * Why it can be exact: only the VFS holds a capability to a file system, so every change reaches
  * the file system through the VFS, which updates or drops what the change touched when the
  * change's answer arrives. Answers can overtake one another on the way back (many VFS threads, one
- * file-system thread), so an answer is installed only if no change of the mount was answered while
- * it was on its way: the mount's clock (`clock`, advanced by `settle` at each change's answer) has
- * not moved. An answer fetched across a change may predate it, and is used once but not kept.
+ * file-system thread), so an answer about a vnode is installed only if no change of that vnode was
+ * answered while it was on its way: the mount's clock (`clock`, advanced by `settle` at each
+ * change's answer) is stamped on each vnode a change touches (`changedAt`), and an answer fetched
+ * at `at` is kept only where the stamp is not later. A change that touches an inode the cache has
+ * no vnode for (another name of it was removed), or a flush, stamps the mount (`unknownAt`): a
+ * new vnode's attributes are kept only if that stamp is not later either. An answer fetched across
+ * a change may predate it, and is used once but not kept.
  *
  * Invariants (a vnode is owned by the VFS's threads):
  * - One vnode per inode number while the mount's cache knows the inode: descriptors hold vnodes.
@@ -75,6 +79,8 @@ export class Vnode implements Inode {
   dead = false
   /** Watches on the inode (`watches.ts`): a watched vnode is never forgotten by a flush, so its watches keep finding it. */
   watches = 0
+  /** The clock of the last change answered that touched this vnode (its attributes or, for a directory, its entries). */
+  changedAt = 0
 
   constructor(
     readonly ino: number,
@@ -100,6 +106,12 @@ export class Vnode implements Inode {
 /** The answer of a name the cache knows to be absent (one value for all: an error is never changed once made). */
 const NO_ENTRY = new FsError({ code: "ENOENT" })
 
+/** A change of a mount, answered: the clock when it began, and its own number on the clock. */
+export interface Change {
+  readonly at: number
+  readonly seq: number
+}
+
 /** The cache of one mount. */
 export class MountCache<R> implements NameFs<Vnode, R> {
   private readonly vnodes = new Map<number, Vnode>()
@@ -108,6 +120,8 @@ export class MountCache<R> implements NameFs<Vnode, R> {
   private top: Vnode | undefined = undefined
   /** Changes of this mount answered so far: the freshness clock. */
   private changes = 0
+  /** The clock of the last change that touched an inode with no vnode, or of the last flush. */
+  private unknownAt = 0
 
   constructor(
     private readonly fs: CacheFs<R>,
@@ -125,15 +139,20 @@ export class MountCache<R> implements NameFs<Vnode, R> {
     return this.vnodes.size
   }
 
-  /**
-   * A change begun at `at` was answered (or failed, which may also have changed something):
-   * advances the clock, and tells whether nothing else changed in between (its answer may then be
-   * installed; otherwise it is used but not kept).
-   */
-  settle(at: number): boolean {
-    const fresh = this.changes === at
-    this.changes++
-    return fresh
+  /** A change begun at clock `at` was answered (or failed): advances the clock; the change, to hand to what updates the cache. */
+  settle(at: number): Change {
+    return { at, seq: ++this.changes }
+  }
+
+  /** Whether an answer about `v` (undefined: an inode with no vnode yet) fetched at `at` may be kept: nothing touched it since. */
+  private fresh(v: Vnode | undefined, at: number): boolean {
+    return v === undefined || v.dead ? this.unknownAt <= at : v.changedAt <= at
+  }
+
+  /** Stamps `v` (undefined: an inode with no vnode) as touched by change `seq`. */
+  private stamp(v: Vnode | undefined, seq: number): void {
+    if (v === undefined || v.dead) this.unknownAt = seq
+    else v.changedAt = seq
   }
 
   // --- what resolution calls -------------------------------------------------------------------
@@ -142,7 +161,7 @@ export class MountCache<R> implements NameFs<Vnode, R> {
     const top = this.top
     if (top !== undefined && !top.dead && top.state >= OWNER) return Effect.as(this.fs.alive, top)
     const at = this.changes
-    return Effect.map(this.fs.root(), (a) => (this.top = this.known(a, at === this.changes)))
+    return Effect.map(this.fs.root(), (a) => (this.top = this.known(a, at)))
   }
 
   readonly lookup = (dir: Vnode, name: string): Effect.Effect<Vnode, FsError, R> => {
@@ -152,13 +171,12 @@ export class MountCache<R> implements NameFs<Vnode, R> {
     const at = this.changes
     return Effect.matchEffect(this.fs.lookup(dir.ino, name), {
       onFailure: (e) => {
-        if (e.code === "ENOENT" && at === this.changes) this.namesOf(dir).set(name, null)
+        if (e.code === "ENOENT" && !dir.dead && dir.changedAt <= at) this.namesOf(dir).set(name, null)
         return Effect.fail(e)
       },
       onSuccess: (a) => {
-        const fresh = at === this.changes
-        const v = this.known(a, fresh)
-        if (fresh && !dir.dead) this.namesOf(dir).set(name, v)
+        const v = this.known(a, at)
+        if (!dir.dead && dir.changedAt <= at) this.namesOf(dir).set(name, v)
         return Effect.succeed(v)
       }
     })
@@ -186,16 +204,18 @@ export class MountCache<R> implements NameFs<Vnode, R> {
         if (e.code === "ENOENT") this.bury(v)
         return Effect.fail(e)
       },
-      onSuccess: (a) => Effect.succeed(this.known(a, at === this.changes))
+      onSuccess: (a) => Effect.succeed(this.known(a, at))
     })
   }
 
   /**
-   * The vnode of `a`'s inode, made if new. `a` becomes its attributes when `fresh` (nothing changed
-   * while it was fetched); otherwise it is kept only where nothing better is known, marked `NONE`.
+   * The vnode of `a`'s inode, made if new. `a` (fetched at clock `at`) becomes its attributes when
+   * nothing touched the inode since; otherwise it is kept only where nothing better is known,
+   * marked `NONE`.
    */
-  private known(a: Attr, fresh: boolean): Vnode {
+  private known(a: Attr, at: number): Vnode {
     let v = this.vnodes.get(a.ino)
+    const fresh = this.fresh(v, at)
     if (v === undefined || v.dead) {
       if (this.vnodes.size >= this.maxVnodes) this.flush()
       v = new Vnode(a.ino, a.type, a, fresh ? ALL : NONE)
@@ -213,29 +233,29 @@ export class MountCache<R> implements NameFs<Vnode, R> {
 
   // --- what changes tell it ----------------------------------------------------------------------
 
-  /** A change moved `v`'s times, size or links (a read, a write, an entry change of a directory). */
-  touched(v: Vnode): void {
+  /** Change `c` moved `v`'s times, size or links (a read, a write, an entry change of a directory). */
+  touched(v: Vnode, c: Change): void {
     if (v.state === ALL) v.state = OWNER
+    this.stamp(v, c.seq)
   }
 
-  /** A change answered `a`, the attributes of `v` after it (`setattr`, `truncate`, `open`); `fresh` from `settle`. */
-  replaced(v: Vnode, a: Attr, fresh: boolean): void {
-    if (fresh) {
+  /** Change `c` answered `a`, the attributes of `v` after it (`setattr`, `truncate`, `open`). */
+  replaced(v: Vnode, a: Attr, c: Change): void {
+    if (this.fresh(v, c.at)) {
       v.attr = a
       v.state = ALL
     } else v.state = NONE
+    this.stamp(v, c.seq)
   }
 
-  /** `name` in `dir` now names the inode of `a` (a create, `mkdir`, `symlink`, `link`); its vnode. */
-  entered(dir: Vnode, name: string, a: Attr, fresh: boolean): Vnode {
-    this.touched(dir)
-    const v = this.known(a, fresh)
-    if (fresh) this.namesOf(dir).set(name, v)
-    else {
-      // A link's inode existed before: its link count moved whatever the cache thought.
-      this.touched(v)
-      dir.names?.delete(name)
-    }
+  /** By change `c`, `name` in `dir` now names the inode of `a` (a create, `mkdir`, `symlink`, `link`); its vnode. */
+  entered(dir: Vnode, name: string, a: Attr, c: Change): Vnode {
+    const namesFresh = dir.changedAt <= c.at
+    this.touched(dir, c)
+    const v = this.known(a, c.at)
+    this.stamp(v, c.seq)
+    if (namesFresh && !dir.dead) this.namesOf(dir).set(name, v)
+    else dir.names?.delete(name)
     return v
   }
 
@@ -244,35 +264,41 @@ export class MountCache<R> implements NameFs<Vnode, R> {
     dir.names?.delete(name)
   }
 
-  /** `name` of `dir` was removed (`unlink`, `rmdir`), leaving `r`; the releases that are now due. */
-  removed(dir: Vnode, name: string, r: Fs.Removed, fresh: boolean): Effect.Effect<void, FsError, R> {
-    this.touched(dir)
-    if (fresh) this.namesOf(dir).set(name, null)
+  /** By change `c`, `name` of `dir` was removed (`unlink`, `rmdir`), leaving `r`; the releases that are now due. */
+  removed(dir: Vnode, name: string, r: Fs.Removed, c: Change): Effect.Effect<void, FsError, R> {
+    const namesFresh = dir.changedAt <= c.at
+    this.touched(dir, c)
+    if (namesFresh && !dir.dead) this.namesOf(dir).set(name, null)
     else dir.names?.delete(name)
-    return this.lost(r)
+    return this.lost(r, c)
   }
 
-  /** `fromName` of `from` moved to `toName` of `to` (inode `ino`), replacing `replaced`; the releases now due. */
-  renamed(from: Vnode, fromName: string, to: Vnode, toName: string, ino: number, replaced: Fs.Removed | null, fresh: boolean): Effect.Effect<void, FsError, R> {
-    this.touched(from)
-    this.touched(to)
+  /** By change `c`, `fromName` of `from` moved to `toName` of `to` (inode `ino`), replacing `replaced`; the releases now due. */
+  renamed(from: Vnode, fromName: string, to: Vnode, toName: string, ino: number, replaced: Fs.Removed | null, c: Change): Effect.Effect<void, FsError, R> {
+    const namesFresh = from.changedAt <= c.at && to.changedAt <= c.at
+    this.touched(from, c)
+    this.touched(to, c)
     const moved = this.vnodes.get(ino)
-    if (moved !== undefined) this.touched(moved)
-    if (fresh && moved !== undefined && !moved.dead) {
+    if (moved === undefined || moved.dead) this.stamp(undefined, c.seq)
+    else this.touched(moved, c)
+    if (namesFresh && moved !== undefined && !moved.dead && !from.dead && !to.dead) {
       this.namesOf(from).set(fromName, null)
       this.namesOf(to).set(toName, moved)
     } else {
       from.names?.delete(fromName)
       to.names?.delete(toName)
     }
-    return replaced === null ? Effect.void : this.lost(replaced)
+    return replaced === null ? Effect.void : this.lost(replaced, c)
   }
 
-  /** An inode lost a link (`r`): its links moved; with none left it goes once no descriptor holds it. */
-  private lost(r: Fs.Removed): Effect.Effect<void, FsError, R> {
+  /** An inode lost a link (`r`) by change `c`: its links moved; with none left it goes once no descriptor holds it. */
+  private lost(r: Fs.Removed, c: Change): Effect.Effect<void, FsError, R> {
     const v = this.vnodes.get(r.ino)
-    if (v === undefined) return Effect.void
-    this.touched(v)
+    if (v === undefined) {
+      this.stamp(undefined, c.seq)
+      return Effect.void
+    }
+    this.touched(v, c)
     if (r.nlink > 0) return Effect.void
     v.unlinked = true
     v.names = undefined
@@ -330,8 +356,9 @@ export class MountCache<R> implements NameFs<Vnode, R> {
 
   // --- bounds and loss ---------------------------------------------------------------------------
 
-  /** Forgets every vnode no descriptor or hold keeps, and every name. */
+  /** Forgets every vnode no descriptor, hold or watch keeps, and every name. */
   private flush(): void {
+    this.unknownAt = this.changes
     for (const v of this.vnodes.values()) {
       v.names = undefined
       if (v.opens === 0 && v.held === 0 && v.watches === 0) {
@@ -344,6 +371,7 @@ export class MountCache<R> implements NameFs<Vnode, R> {
 
   /** The file system is gone: forget everything (its descriptors answer `EIO` from now on). */
   clear(): void {
+    this.unknownAt = this.changes
     for (const v of this.vnodes.values()) {
       v.dead = true
       v.names = undefined
