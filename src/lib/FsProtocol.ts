@@ -231,6 +231,12 @@ export const FsProtocol = Protocol.make("fs", {
     payload: { ino: Ino, ...AttrChanges },
     success: Attr,
     failure: FsError
-  })
+  }),
+  /**
+   * A call the server keeps and never answers: the VFS holds one per mount, so the kernel tells
+   * it at once when the server dies (the call fails with `PeerDied`) and it can stop answering
+   * from its cache, with no call per request to ask whether the server lives.
+   */
+  hold: Protocol.operation({ failure: FsError })
 })
 export type FsProtocol = typeof FsProtocol

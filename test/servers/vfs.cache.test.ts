@@ -31,7 +31,7 @@ class StandIn implements CacheFs<never> {
     )
   readonly readlink = () => this.fetch(() => (this.calls.readlink++, "/target"))
   readonly release = () => this.fetch(() => void this.calls.release++)
-  readonly alive = Effect.void
+  readonly alive = () => true
 }
 
 const run = <A>(e: Effect.Effect<A, FsError>) => Effect.runSync(e)

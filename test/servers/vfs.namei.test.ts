@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { FsError, type Attr, type FileType } from "../../src/lib/FsProtocol.js"
 import { attr } from "./vfs.support.js"
-import { type Mount, type NameFs, resolver } from "../../src/servers/vfs/namei.js"
+import { type Mount, type NameFs, resolver, settled, type Soon } from "../../src/servers/vfs/namei.js"
 import type { Credentials } from "../../src/servers/vfs/permissions.js"
 
 /** A stand-in file system: a tree of inodes in a map, no kernel, no fibers; it counts its calls. */
@@ -67,11 +67,11 @@ const namespace = (...paths: Array<string>) => {
 }
 
 const resolved = (r: ReturnType<typeof namespace>["r"], path: string, follow = true, c = root) => {
-  const n = Effect.runSync(r.resolve(c, path, follow, "stat"))
+  const n = Effect.runSync(settled(r.resolve(c, path, follow, "stat")))
   return { path: n.path, ino: n.inode.ino, type: n.inode.type, dev: n.mount.dev }
 }
-const failure = <A>(e: Effect.Effect<A, FsError>) => {
-  const x = Effect.runSync(Effect.flip(e))
+const failure = <A>(e: Soon<A, never>) => {
+  const x = Effect.runSync(Effect.flip(settled(e)))
   return { code: x.code, syscall: x.syscall, path: x.path }
 }
 
@@ -150,14 +150,32 @@ describe("path resolution (namei) against a stand-in file system", () => {
     const { r, fs } = namespace("/", "/mnt")
     const d = fs.dirs("/d")
     fs.add(1, "f", "file")
-    const p = Effect.runSync(r.parentOf(root, "/d/new", "mkdir", true))
+    const p = Effect.runSync(settled(r.parentOf(root, "/d/new", "mkdir", true)))
     expect([p.dir.inode.ino, p.dir.path, p.name]).toEqual([d, "/d", "new"])
     expect(failure(r.parentOf(root, "/", "rmdir", true))).toEqual({ code: "EBUSY", syscall: "rmdir", path: "/" })
     expect(failure(r.parentOf(root, "/mnt", "rmdir", true)).code).toBe("EBUSY")
     expect(failure(r.parentOf(root, "/d/..", "rmdir", true)).code).toBe("EINVAL")
     expect(failure(r.parentOf(root, "/f/x", "mkdir", true))).toEqual({ code: "ENOTDIR", syscall: "mkdir", path: "/f/x" })
     expect(failure(r.parentOf(alice, "/d/new", "mkdir", true))).toEqual({ code: "EACCES", syscall: "mkdir", path: "/d/new" })
-    expect(Effect.runSync(r.parentOf(alice, "/d/new", "link", false)).name).toBe("new")
+    expect(Effect.runSync(settled(r.parentOf(alice, "/d/new", "link", false))).name).toBe("new")
     expect(failure(r.parentOf(root, "/nope/x", "unlink", true))).toEqual({ code: "ENOENT", syscall: "unlink", path: "/nope/x" })
+  })
+
+  it("NAMEI-0009 a walk whose every step the file system answers now (a cache) is synchronous: a node, not an Effect; one that needs a call midway goes on from there", () => {
+    const { r, fs } = namespace("/")
+    const b = fs.dirs("/a/b")
+    const f = fs.add(b, "f", "file")
+    const answer = <A>(e: Effect.Effect<A, FsError>) => Effect.runSync(Effect.merge(e))
+    // Answers now for every name but "b", which needs a call.
+    const now = fs as unknown as { rootNow?: () => Attr | FsError; lookupNow?: (dir: Attr, name: string) => Attr | FsError | undefined }
+    now.rootNow = () => answer(fs.root())
+    now.lookupNow = (dir, name) => (name === "b" ? undefined : answer(fs.lookup(dir, name)))
+    const isEffect = (x: unknown) => Effect.isEffect(x) && !(x instanceof FsError)
+    expect(r.resolve(root, "/a/nope", true, "stat")).toMatchObject({ code: "ENOENT", path: "/a/nope" })
+    const a = r.resolve(root, "/a", true, "stat")
+    expect([isEffect(a), (a as { path: string }).path]).toEqual([false, "/a"])
+    const later = r.resolve(root, "/a/b/f", true, "stat")
+    expect(isEffect(later)).toBe(true)
+    expect(Effect.runSync(settled(later)).inode.ino).toBe(f)
   })
 })

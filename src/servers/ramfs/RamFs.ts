@@ -476,8 +476,10 @@ export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, 
       Effect.gen(function* () {
         const { i, item } = yield* leasedFile(ino, offset, length, call.items[0])
         if (length > item.length) return yield* fail("EINVAL")
-        if (truncate && i.size > 0) yield* resize(s, i, 0)
-        const at = append ? i.size : offset
+        // O_TRUNC then the write, in one step. Written from 0, the pages the new bytes cover are
+        // kept and overwritten (a rewrite of a file frees and allocates no frame).
+        const at = truncate && append ? 0 : append ? i.size : offset
+        if (truncate && i.size > 0) yield* resize(s, i, at === 0 ? Math.min(i.size, length) : 0)
         if (length > 0) {
           yield* ensurePages(s, i, Math.floor(at / PAGE_SIZE), Math.floor((at + length - 1) / PAGE_SIZE))
           yield* Effect.mapError(
@@ -564,7 +566,9 @@ export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, 
       }
       i.ctime = now()
       return Effect.succeed(s.attr(i))
-    }
+    },
+    // Kept, never answered: the caller learns of this server's death when the kernel fails it.
+    hold: (_, call) => Effect.succeed(call.defer())
   }
 })
 

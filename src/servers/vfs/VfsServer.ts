@@ -30,12 +30,12 @@
  *   an unchecked file someone else created in between (such a race retries the open).
  */
 import { Effect } from "effect"
-import { Caps, FsProtocol as Fs, type IpcError, type Lease, Memory, type Message, type Process, Protocol, Server } from "../../api.js"
+import { FsProtocol as Fs, type IpcError, type Lease, Memory, type Message, Process, Protocol, Server } from "../../api.js"
 import { CredentialTable } from "./credentials.js"
 import { DescriptorTables } from "./descriptors.js"
 import { err, named } from "./errors.js"
 import { type OpenFlags, parseFlags } from "./flags.js"
-import { type Mount as NameMount, type Node as NameNode, resolver } from "./namei.js"
+import { fold, type Mount as NameMount, type Node as NameNode, resolver, settled, type Soon, chain } from "./namei.js"
 import { join, mustBeDir, normalize, split } from "./path.js"
 import { chownError, createMode, type Credentials, owns, permits, R_OK, ROOT, stickyRestricts, utimesError, W_OK, X_OK } from "./permissions.js"
 import { type CacheFs, type Change, MountCache, type Vnode } from "./vnodes.js"
@@ -87,6 +87,11 @@ interface Mount extends NameMount<Vnode, P> {
   readonly cache: MountCache<P>
   /** A call to the mount's file system, its transport failures as `EIO` (the cache is then dropped: the server is gone). */
   readonly call: <A>(e: Raw<A>) => Effect.Effect<A, FsError, P>
+  /**
+   * The thread that holds the mount's `hold` call, never answered: when the server dies, the
+   * kernel fails it, and the mount is lost (its cache dropped, `EIO` from then on).
+   */
+  readonly canary: Effect.Effect<void, never, P>
 }
 
 type Node = NameNode<Mount, Vnode>
@@ -152,7 +157,10 @@ const retryStale = <A>(attempt: Effect.Effect<A, FsError, P>, left = ATTEMPTS - 
 /** A mount on `slot`: its file-system client, and the cache in front of it. */
 const mountOf = (path: string, dev: number, slot: number): Mount => {
   const fs = Protocol.client(FsProtocol, slot)
+  // Written by the canary or a failed call, read by every answer from the cache. Owned by the VFS's threads.
+  let dead = false
   const lost = () => {
+    dead = true
     cache.clear()
     return new FsError({ code: "EIO" })
   }
@@ -163,11 +171,11 @@ const mountOf = (path: string, dev: number, slot: number): Mount => {
     getattr: (ino) => call(fs.getattr({ ino })),
     readlink: (ino) => call(fs.readlink({ ino })),
     release: (ino) => call(fs.release({ ino })),
-    // The server's port closes when it dies: its capability goes stale.
-    alive: Effect.mapError(Effect.asVoid(Caps.inspect(slot)), lost)
+    alive: () => !dead
   }
   const cache = new MountCache(cacheFs)
-  return { path, dev, fs, names: cache, cache, call }
+  const canary = Effect.asVoid(Effect.either(Effect.ensuring(fs.hold(), Effect.sync(lost))))
+  return { path, dev, fs, names: cache, cache, call, canary }
 }
 
 /**
@@ -220,7 +228,10 @@ export const program = (options: VfsOptions) =>
     })
     const rootMount = mounts.get("/")
     if (rootMount === undefined) return yield* Effect.dieMessage("invariant violated: the VFS needs a mount at /")
-    const { resolve, parentOf } = resolver<Vnode, P, Mount>(mounts, rootMount)
+    const names = resolver<Vnode, P, Mount>(mounts, rootMount)
+    const resolve = (c: Credentials, path: string, follow: boolean, syscall: string) => settled(names.resolve(c, path, follow, syscall))
+    const parentOf = (c: Credentials, path: string, syscall: string, change: boolean) => settled(names.parentOf(c, path, syscall, change))
+    for (const m of mounts.values()) yield* Process.fork(m.canary)
     const tables = new DescriptorTables<OpenFile>(options.maxFds ?? MAX_FDS)
     const credentials = new CredentialTable(options.defaultCredentials ?? ROOT, options.credentialsFrom)
     const credOf = (badge: number): Credentials => credentials.of(badge)
@@ -266,77 +277,95 @@ export const program = (options: VfsOptions) =>
     }
 
     /**
-     * `open(path)` for `c`: the open file, counted on its vnode but in no descriptor table yet.
-     * `truncateNow: false` leaves an `O_TRUNC` to the caller's first write (`writeFile` does both
-     * in one step). Failures name `path`, as Node's do, even when they arose at the target of a
-     * dangling symbolic link that `O_CREAT` creates (as Linux does).
+     * Opens the file at `node` for a new descriptor, after its checks: counts the descriptor on
+     * its vnode; now when the VFS already holds the inode open and nothing is truncated, else
+     * through `hold`. Failures name `at`.
      */
-    const openFile = (c: Credentials, badge: number, path: string, flagsIn: string | number, mode: number, truncateNow = true) => {
-      const attempt = (at: string, hops: number): Effect.Effect<OpenFile, FsError, P> =>
-        Effect.gen(function* () {
-          const flags = parseFlags(flagsIn)
-          if (flags === undefined || (flags.create && flags.directory)) return yield* Effect.fail(err("EINVAL", "open", at))
-          if (tables.full(badge)) return yield* Effect.fail(err("EMFILE", "open", at))
-          let node: Node
-          if (flags.create) {
-            // O_EXCL never follows the last component: an existing symbolic link is EEXIST.
-            const existing = yield* Effect.either(resolve(c, at, !flags.nofollow && !flags.exclusive, "open"))
-            if (existing._tag === "Right") {
-              if (flags.exclusive) return yield* Effect.fail(err("EEXIST", "open", at))
-              node = existing.right
-            } else if (existing.left.code !== "ENOENT") {
-              return yield* Effect.fail(existing.left)
-            } else {
-              if (mustBeDir(at)) return yield* Effect.fail(err("EISDIR", "open", at))
-              const { dir, name } = yield* parentOf(c, at, "open", true)
-              const m = dir.mount
-              // Exclusive at the file system whatever the flags, so that a file another client
-              // created since the lookup is never opened unchecked.
-              const created = yield* Effect.either(
-                change(
-                  m,
-                  m.fs.create({
-                    dir: dir.inode.ino,
-                    name,
-                    mode: createMode(mode, c.umask, false),
-                    uid: c.uid,
-                    gid: c.gid,
-                    exclusive: true,
-                    truncate: false
-                  }),
-                  (a, ch) => Effect.succeed(m.cache.entered(dir.inode, name, a, ch))
-                )
-              )
-              if (created._tag === "Right") {
-                const v = created.right
-                m.cache.opened(v)
-                m.cache.hold(v)
-                yield* renamed(dir, name, v)
-                return { mount: m, vnode: v, node: { mount: m, inode: v, path: join(dir.path, name), parent: dir }, flags, isDir: false, position: 0 }
-              }
-              if (created.left.code !== "EEXIST" || flags.exclusive) return yield* Effect.fail(created.left)
-              // The name exists after all: a dangling symbolic link (create its target), or a file
-              // created since the lookup (the next attempt opens it, after its check).
-              m.cache.forget(dir.inode, name)
-              const entry = yield* Effect.mapError(m.cache.lookup(dir.inode, name), (e) => (e.code === "ENOENT" ? err("ESTALE", "open", at) : e))
-              if (entry.type !== "symlink") return yield* Effect.fail(err("ESTALE", "open", at))
-              if (hops >= SYMLINK_MAX) return yield* Effect.fail(err("ELOOP", "open", at))
-              const target = yield* m.cache.readlink(entry)
-              return yield* attempt(target.startsWith("/") ? target : join(dir.path, target), hops + 1)
-            }
-          } else node = yield* resolve(c, at, !flags.nofollow, "open")
-          const v = node.inode
-          if (v.type === "symlink") return yield* Effect.fail(err("ELOOP", "open", at))
-          const isDir = v.type === "dir"
-          if (flags.directory && !isDir) return yield* Effect.fail(err("ENOTDIR", "open", at))
-          if (isDir && (flags.write || flags.truncate)) return yield* Effect.fail(err("EISDIR", "open", at))
-          const want = (flags.read ? R_OK : 0) | (flags.write || flags.truncate ? W_OK : 0)
-          yield* check(permits(c, v, want), "EACCES", "open", at)
-          yield* hold(node.mount, v, flags.truncate && truncateNow)
-          if (flags.truncate && truncateNow) yield* changed(node)
-          return { mount: node.mount, vnode: v, node, flags, isDir, position: 0 }
-        })
-      return retryStale(attempt(path, 0)).pipe(Effect.mapError((e) => err(e.code, "open", path)))
+    const opening = (c: Credentials, node: Node, flags: OpenFlags, at: string, truncateNow: boolean): Soon<OpenFile, P> => {
+      const v = node.inode
+      if (v.type === "symlink") return err("ELOOP", "open", at)
+      const isDir = v.type === "dir"
+      if (flags.directory && !isDir) return err("ENOTDIR", "open", at)
+      if (isDir && (flags.write || flags.truncate)) return err("EISDIR", "open", at)
+      if (!permits(c, v, (flags.read ? R_OK : 0) | (flags.write || flags.truncate ? W_OK : 0))) return err("EACCES", "open", at)
+      const truncate = flags.truncate && truncateNow
+      const f: OpenFile = { mount: node.mount, vnode: v, node, flags, isDir, position: 0 }
+      if (v.held > 0 && !truncate) {
+        node.mount.cache.opened(v)
+        return f
+      }
+      return Effect.merge(Effect.as(Effect.zipRight(hold(node.mount, v, truncate), truncate ? changed(node) : Effect.void), f))
+    }
+
+    /**
+     * Creates `at` for `c` (its name is absent) and opens it; the create is exclusive at the file
+     * system whatever the flags, so that a file another client created since the lookup is never
+     * opened unchecked (that, or a dangling symbolic link, answers `ESTALE` or opens the link's
+     * target, as Linux's `O_CREAT` does).
+     */
+    const creating = (
+      c: Credentials,
+      badge: number,
+      at: string,
+      hops: number,
+      flags: OpenFlags,
+      mode: number,
+      truncateNow: boolean
+    ): Effect.Effect<OpenFile, FsError, P> =>
+      Effect.gen(function* () {
+        if (mustBeDir(at)) return yield* Effect.fail(err("EISDIR", "open", at))
+        const { dir, name } = yield* parentOf(c, at, "open", true)
+        const m = dir.mount
+        const created = yield* Effect.either(
+          change(
+            m,
+            m.fs.create({ dir: dir.inode.ino, name, mode: createMode(mode, c.umask, false), uid: c.uid, gid: c.gid, exclusive: true, truncate: false }),
+            (a, ch) => Effect.succeed(m.cache.entered(dir.inode, name, a, ch))
+          )
+        )
+        if (created._tag === "Right") {
+          const v = created.right
+          m.cache.opened(v)
+          m.cache.hold(v)
+          yield* renamed(dir, name, v)
+          return { mount: m, vnode: v, node: { mount: m, inode: v, path: join(dir.path, name), parent: dir }, flags, isDir: false, position: 0 }
+        }
+        if (created.left.code !== "EEXIST" || flags.exclusive) return yield* Effect.fail(created.left)
+        // The name exists after all: a dangling symbolic link (create its target), or a file
+        // created since the lookup (the next attempt opens it, after its check).
+        m.cache.forget(dir.inode, name)
+        const entry = yield* Effect.mapError(m.cache.lookup(dir.inode, name), (e) => (e.code === "ENOENT" ? err("ESTALE", "open", at) : e))
+        if (entry.type !== "symlink") return yield* Effect.fail(err("ESTALE", "open", at))
+        if (hops >= SYMLINK_MAX) return yield* Effect.fail(err("ELOOP", "open", at))
+        const target = yield* m.cache.readlink(entry)
+        return yield* settled(attempt(c, badge, target.startsWith("/") ? target : join(dir.path, target), hops + 1, flags, mode, truncateNow))
+      })
+
+    /** One attempt at `open(at)`: resolution, then the open or the create. */
+    const attempt = (c: Credentials, badge: number, at: string, hops: number, flags: OpenFlags, mode: number, truncateNow: boolean): Soon<OpenFile, P> =>
+      // O_EXCL never follows the last component: an existing symbolic link is EEXIST.
+      fold(names.resolve(c, at, !flags.nofollow && !(flags.create && flags.exclusive), "open"), (node) => {
+        if (!(node instanceof FsError)) return flags.create && flags.exclusive ? err("EEXIST", "open", at) : opening(c, node, flags, at, truncateNow)
+        if (!flags.create || node.code !== "ENOENT") return node
+        return Effect.merge(creating(c, badge, at, hops, flags, mode, truncateNow))
+      })
+
+    /**
+     * `open(path)` for `c`: the open file, counted on its vnode but in no descriptor table yet —
+     * now, when the cache answers every step. `truncateNow: false` leaves an `O_TRUNC` to the
+     * caller's first write (`writeFile` does both in one step). Failures name `path`, as Node's
+     * do, even when they arose at the target of a dangling symbolic link that `O_CREAT` creates
+     * (as Linux does); an open overtaken `ATTEMPTS` times is `EAGAIN`.
+     */
+    const openFile = (c: Credentials, badge: number, path: string, flagsIn: string | number, mode: number, truncateNow = true): Soon<OpenFile, P> => {
+      const flags = parseFlags(flagsIn)
+      if (flags === undefined || (flags.create && flags.directory)) return err("EINVAL", "open", path)
+      if (tables.full(badge)) return err("EMFILE", "open", path)
+      const tries = (left: number): Soon<OpenFile, P> =>
+        fold(attempt(c, badge, path, 0, flags, mode, truncateNow), (r) =>
+          !(r instanceof FsError) ? r : r.code === "ESTALE" && left > 1 ? tries(left - 1) : err(r.code === "ESTALE" ? "EAGAIN" : r.code, "open", path)
+        )
+      return tries(ATTEMPTS)
     }
 
     /** Creates the directory `name` in `dir` for `c`: its uid/gid, `mode & ~umask`. */
@@ -455,6 +484,14 @@ export const program = (options: VfsOptions) =>
     /** The current attributes of `v` (cached, or fetched); an inode gone is `ENOENT`. */
     const attrOf = (m: Mount, v: Vnode) => m.cache.attrOf(v)
 
+    /** The `stat` of the node `n`: now when the cache has its attributes; failures named `syscall` (and `path`). */
+    const statOf = (n: Node, syscall: string, path?: string): Soon<WireStat, P> => {
+      const a = n.mount.cache.attrNow(n.inode)
+      if (a === undefined)
+        return Effect.merge(Effect.mapBoth(attrOf(n.mount, n.inode), { onFailure: (e) => err(e.code, syscall, path), onSuccess: (b) => stat(n.mount, b) }))
+      return a instanceof FsError ? err(a.code, syscall, path) : stat(n.mount, a)
+    }
+
     /** Closes an open file that is in no descriptor table (transport failures: `EIO`). */
     const closeFile = (f: OpenFile) => Effect.mapError(f.mount.cache.closed(f.vnode), () => err("EIO", "close"))
 
@@ -499,7 +536,7 @@ export const program = (options: VfsOptions) =>
 
     const handlers: Server.Handlers<VfsProtocol["operations"]> = {
       open: ({ path, flags, mode }, call) =>
-        Effect.map(openFile(credOf(call.badge), call.badge, path, flags, mode), (f) => ({ fd: tables.insert(call.badge, f) })),
+        settled(chain(openFile(credOf(call.badge), call.badge, path, flags, mode), (f) => ({ fd: tables.insert(call.badge, f) }))),
       close: ({ fd }, call) => {
         const f = fileOf(call.badge, fd, "close")
         if (f instanceof FsError) return Effect.fail(f)
@@ -550,7 +587,7 @@ export const program = (options: VfsOptions) =>
       fstat: ({ fd }, call) => {
         const f = fileOf(call.badge, fd, "fstat")
         if (f instanceof FsError) return Effect.fail(f)
-        return Effect.map(attrOf(f.mount, f.vnode), (a) => stat(f.mount, a)).pipe(Effect.mapError((e) => err(e.code, "fstat")))
+        return settled(statOf(f.node, "fstat"))
       },
       ftruncate: ({ fd, size }, call) => {
         const f = fileOf(call.badge, fd, "ftruncate")
@@ -563,10 +600,11 @@ export const program = (options: VfsOptions) =>
           )
         ).pipe(Effect.mapError((e) => err(e.code, "ftruncate")))
       },
-      stat: ({ path, follow }, call) =>
-        Effect.flatMap(resolve(credOf(call.badge), path, follow, follow ? "stat" : "lstat"), (n) =>
-          Effect.map(attrOf(n.mount, n.inode), (a) => stat(n.mount, a))
-        ).pipe(Effect.mapError(named(follow ? "stat" : "lstat", path))),
+      // Answered without an Effect step when the cache knows the path and the attributes.
+      stat: ({ path, follow }, call) => {
+        const syscall = follow ? "stat" : "lstat"
+        return settled(chain(names.resolve(credOf(call.badge), path, follow, syscall), (n) => statOf(n, syscall, path)))
+      },
       mkdir: ({ path, mode, recursive }, call) => {
         const c = credOf(call.badge)
         return (
@@ -647,9 +685,7 @@ export const program = (options: VfsOptions) =>
       access: ({ path, mode }, call) => {
         const c = credOf(call.badge)
         if (!Number.isInteger(mode) || (mode & ~7) !== 0) return Effect.fail(err("EINVAL", "access", path))
-        return Effect.flatMap(resolve(c, path, true, "access"), (n) => check(permits(c, n.inode, mode), "EACCES", "access", path)).pipe(
-          Effect.mapError(named("access", path))
-        )
+        return settled(chain(names.resolve(c, path, true, "access"), (n) => (permits(c, n.inode, mode) ? undefined : err("EACCES", "access", path))))
       },
       setCredentials: ({ badge, credentials: given }, call) => {
         const refused = credentials.set(call.badge, badge, given)
@@ -663,7 +699,7 @@ export const program = (options: VfsOptions) =>
       readFile: ({ path, flags, length }, call) => {
         const lease = leaseOf(call.items[0], length)
         if (lease === undefined) return Effect.fail(err("EINVAL", "read"))
-        return Effect.flatMap(openFile(credOf(call.badge), call.badge, path, flags, 0o666), (f) =>
+        return Effect.flatMap(settled(openFile(credOf(call.badge), call.badge, path, flags, 0o666)), (f) =>
           Effect.matchEffect(f.isDir ? Effect.fail(err("EISDIR", "read")) : Effect.mapError(readAt(f, lease, length, -1), (e) => err(e.code, "read")), {
             onFailure: (e) => Effect.zipRight(Effect.ignore(closeFile(f)), Effect.fail(e)),
             // The whole file fitted (a read short of `length`): done. Else the rest is the caller's, through a descriptor.
@@ -698,7 +734,7 @@ export const program = (options: VfsOptions) =>
       writeFile: ({ path, flags, mode, length }, call) => {
         const lease = leaseOf(call.items[0], length)
         if (lease === undefined) return Effect.fail(err("EINVAL", "write"))
-        return Effect.flatMap(openFile(credOf(call.badge), call.badge, path, flags, mode, false), (f) =>
+        return Effect.flatMap(settled(openFile(credOf(call.badge), call.badge, path, flags, mode, false)), (f) =>
           Effect.ensuring(
             f.flags.write ? Effect.mapError(writeAt(f, lease, length, 0, f.flags.truncate), (e) => err(e.code, "write")) : Effect.fail(err("EBADF", "write")),
             Effect.ignore(closeFile(f))

@@ -56,8 +56,8 @@ export interface CacheFs<R> {
   readonly readlink: (ino: number) => Effect.Effect<string, FsError, R>
   /** Gives back one open the file system counts for the VFS. */
   readonly release: (ino: number) => Effect.Effect<void, FsError, R>
-  /** Succeeds while the file system's server lives, else `EIO`: checked before answering from the cache. */
-  readonly alive: Effect.Effect<void, FsError, R>
+  /** Whether the file system's server lives: checked before answering from the cache (a dead mount answers `EIO`). */
+  readonly alive: () => boolean
 }
 
 /** What the VFS knows of one inode. */
@@ -105,6 +105,8 @@ export class Vnode implements Inode {
 
 /** The answer of a name the cache knows to be absent (one value for all: an error is never changed once made). */
 const NO_ENTRY = new FsError({ code: "ENOENT" })
+/** The answer of a mount whose server is gone. */
+const GONE = new FsError({ code: "EIO" })
 
 /** A change of a mount, answered: the clock when it began, and its own number on the clock. */
 export interface Change {
@@ -157,17 +159,30 @@ export class MountCache<R> implements NameFs<Vnode, R> {
 
   // --- what resolution calls -------------------------------------------------------------------
 
-  readonly root = (): Effect.Effect<Vnode, FsError, R> => {
+  readonly rootNow = (): Vnode | FsError | undefined => {
+    if (!this.fs.alive()) return GONE
     const top = this.top
-    if (top !== undefined && !top.dead && top.state >= OWNER) return Effect.as(this.fs.alive, top)
+    return top !== undefined && !top.dead && top.state >= OWNER ? top : undefined
+  }
+
+  readonly root = (): Effect.Effect<Vnode, FsError, R> => {
+    const known = this.rootNow()
+    if (known !== undefined) return known instanceof FsError ? Effect.fail(known) : Effect.succeed(known)
     const at = this.changes
     return Effect.map(this.fs.root(), (a) => (this.top = this.known(a, at)))
   }
 
-  readonly lookup = (dir: Vnode, name: string): Effect.Effect<Vnode, FsError, R> => {
+  readonly lookupNow = (dir: Vnode, name: string): Vnode | FsError | undefined => {
     const hit = dir.names?.get(name)
-    if (hit === null) return Effect.fail(NO_ENTRY)
-    if (hit !== undefined && !hit.dead) return hit.state >= OWNER ? Effect.succeed(hit) : this.refresh(hit)
+    if (hit === null) return NO_ENTRY
+    return hit !== undefined && !hit.dead && hit.state >= OWNER ? hit : undefined
+  }
+
+  readonly lookup = (dir: Vnode, name: string): Effect.Effect<Vnode, FsError, R> => {
+    const known = this.lookupNow(dir, name)
+    if (known !== undefined) return known instanceof FsError ? Effect.fail(known) : Effect.succeed(known)
+    const hit = dir.names?.get(name)
+    if (hit !== undefined && hit !== null && !hit.dead) return this.refresh(hit)
     const at = this.changes
     return Effect.matchEffect(this.fs.lookup(dir.ino, name), {
       onFailure: (e) => {
@@ -182,6 +197,8 @@ export class MountCache<R> implements NameFs<Vnode, R> {
     })
   }
 
+  readonly readlinkNow = (link: Vnode): string | undefined => link.target
+
   readonly readlink = (link: Vnode): Effect.Effect<string, FsError, R> =>
     link.target !== undefined
       ? Effect.succeed(link.target)
@@ -190,9 +207,16 @@ export class MountCache<R> implements NameFs<Vnode, R> {
           return t
         })
 
+  /** Every current attribute of `v` when the cache has them (`undefined`: a call is needed), or `EIO` for a dead mount. */
+  attrNow(v: Vnode): Attr | FsError | undefined {
+    if (!this.fs.alive()) return GONE
+    return v.state === ALL ? v.attr : undefined
+  }
+
   /** Every current attribute of `v` (a call when the cache has them not). Errors: `ENOENT` (the inode is gone), `EIO`. */
   attrOf(v: Vnode): Effect.Effect<Attr, FsError, R> {
-    if (v.state === ALL) return Effect.as(this.fs.alive, v.attr)
+    const known = this.attrNow(v)
+    if (known !== undefined) return known instanceof FsError ? Effect.fail(known) : Effect.succeed(known)
     return Effect.map(this.refresh(v), (w) => w.attr)
   }
 
