@@ -145,19 +145,22 @@ export const READ_FILE_CHUNK = 65536
  */
 export const readFile = (vfs: Vfs, path: string, flag: string | number = "r"): Effect.Effect<Uint8Array, FsError, Process> =>
   withBuffer(READ_FILE_CHUNK, (address) =>
-    Effect.gen(function* () {
-      const r = yield* Effect.mapError(
+    Effect.flatMap(
+      Effect.mapError(
         vfs.readFile({ path, flags: flag, length: READ_FILE_CHUNK }, { items: [{ _tag: "lease", address, length: READ_FILE_CHUNK, access: "write" }] }),
         (e) => fsError(e, "open", path)
-      )
-      const first = r.read === 0 ? new Uint8Array(0) : yield* Effect.mapError(Memory.read(address, r.read), (e) => fsError(e, "read"))
-      if (r.fd < 0) return first
-      const rest = yield* Effect.ensuring(readToEnd(vfs, r.fd, READ_FILE_CHUNK), Effect.ignore(vfs.close({ fd: r.fd })))
-      const out = new Uint8Array(first.length + rest.length)
-      out.set(first)
-      out.set(rest, first.length)
-      return out
-    })
+      ),
+      (r) => {
+        const first = r.read === 0 ? Effect.succeed(new Uint8Array(0)) : Effect.mapError(Memory.read(address, r.read), (e) => fsError(e, "read"))
+        if (r.fd < 0) return first
+        return Effect.zipWith(first, Effect.ensuring(readToEnd(vfs, r.fd, READ_FILE_CHUNK), Effect.ignore(vfs.close({ fd: r.fd }))), (head, rest) => {
+          const out = new Uint8Array(head.length + rest.length)
+          out.set(head)
+          out.set(rest, head.length)
+          return out
+        })
+      }
+    )
   )
 
 /** Node's `writeFile` (flags default `w`): one `writeFile` call to the VFS (open, truncate and write, close). */

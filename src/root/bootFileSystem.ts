@@ -150,36 +150,44 @@ export class ClientEntry {
     return c
   }
 
+  /**
+   * One serving thread: runs a call, settles it, and goes straight on to the next queued call or
+   * parks until `submit` wakes it with one — a step or two of Effect per call.
+   */
   private thread(): Effect.Effect<never, never, Process.Process> {
     const self = new CallThread()
     this.threads.push(self)
-    const next: Effect.Effect<Call> = Effect.suspend(() => {
-      const c = this.take()
-      if (c !== undefined) return Effect.succeed(c)
-      return Effect.async<Call>((wake) => {
-        this.parked.push(wake)
-        // Interrupted while parked (the client dies): never woken with a call that would be lost.
-        return Effect.sync(() => {
-          const i = this.parked.indexOf(wake)
-          if (i >= 0) this.parked.splice(i, 1)
-        })
+    const parked: Effect.Effect<Call> = Effect.async<Call>((wake) => {
+      this.parked.push(wake)
+      // Interrupted while parked (the client dies): never woken with a call that would be lost.
+      return Effect.sync(() => {
+        const i = this.parked.indexOf(wake)
+        if (i >= 0) this.parked.splice(i, 1)
       })
     })
-    const serveOne = (call: Call): Effect.Effect<void, never, Process.Process> => {
-      self.current = call
-      const grow = this.parked.length === 0 && this.threads.length < MAX_CALL_THREADS ? Effect.asVoid(Process.fork(this.thread())) : Effect.void
-      return Effect.zipRight(
-        grow,
-        Effect.map(Effect.exit(call.effect), (exit) => {
-          // Cleared first: a death from here on must not settle this call a second time.
-          if (self.current !== call) return
-          self.current = undefined
-          call.settle(exit)
-        })
-      )
+    const done = (call: Call, exit: Exit.Exit<unknown, unknown>): Effect.Effect<never, never, Process.Process> => {
+      // Cleared first: a death from here on must not settle this call a second time.
+      if (self.current === call) {
+        self.current = undefined
+        call.settle(exit)
+      }
+      const c = this.take()
+      return c !== undefined ? serve(c) : waiting
     }
-    const loop: Effect.Effect<never, never, Process.Process> = Effect.flatMap(next, (call) => Effect.flatMap(serveOne(call), () => loop))
-    return loop
+    const serve = (call: Call): Effect.Effect<never, never, Process.Process> => {
+      self.current = call
+      const run = Effect.matchCauseEffect(call.effect, {
+        onFailure: (cause) => done(call, Exit.failCause(cause)),
+        onSuccess: (value) => done(call, Exit.succeed(value))
+      })
+      // The last parked thread took a call: start one more, so the next call finds one.
+      return this.parked.length === 0 && this.threads.length < MAX_CALL_THREADS ? Effect.zipRight(Process.fork(this.thread()), run) : run
+    }
+    const waiting: Effect.Effect<never, never, Process.Process> = Effect.flatMap(parked, serve)
+    return Effect.suspend(() => {
+      const c = this.take()
+      return c !== undefined ? serve(c) : waiting
+    })
   }
 }
 

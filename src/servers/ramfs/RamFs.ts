@@ -234,49 +234,55 @@ const dirOf = (s: Store, ino: number): Inode | FsError => {
 
 const inodeOf = (s: Store, ino: number): Inode | FsError => s.get(ino) ?? new FsError({ code: "ENOENT" })
 
-/** Makes sure pages `[first, last]` exist, allocating each missing run as one region. */
-const ensurePages = (s: Store, inode: Inode, first: number, last: number): Effect.Effect<void, FsError, Process.Process> =>
-  Effect.gen(function* () {
-    while (inode.pages.length <= last) inode.pages.push(-1)
-    let i = first
-    while (i <= last) {
-      if (inode.pages[i]! >= 0) {
-        i++
-        continue
-      }
-      let j = i
-      while (j + 1 <= last && inode.pages[j + 1]! < 0) j++
-      const count = j - i + 1
-      const base = yield* Effect.mapError(Memory.allocate(count), () => new FsError({ code: "ENOSPC" }))
+/** Makes sure pages `[first, last]` exist, allocating each missing run as one region (no step at all when none is missing). */
+const ensurePages = (s: Store, inode: Inode, first: number, last: number): Effect.Effect<void, FsError, Process.Process> => {
+  while (inode.pages.length <= last) inode.pages.push(-1)
+  let i = first
+  while (i <= last && inode.pages[i]! >= 0) i++
+  if (i > last) return Effect.void
+  let j = i
+  while (j + 1 <= last && inode.pages[j + 1]! < 0) j++
+  const count = j - i + 1
+  return Effect.flatMap(
+    Effect.mapError(Memory.allocate(count), () => new FsError({ code: "ENOSPC" })),
+    (base) => {
       s.adopt(base, count)
       for (let k = 0; k < count; k++) inode.pages[i + k] = base + k * PAGE_SIZE
-      i = j + 1
+      return ensurePages(s, inode, j + 1, last)
     }
-  })
+  )
+}
 
 /**
- * Runs over `[offset, offset + length)` of a file in runs of consecutive page addresses (a hole
- * is its own run with address -1): `f(fileOffset, address, length)`.
+ * `f(fileOffset, address, length)` over `[offset, offset + length)` of a file, in runs of
+ * consecutive page addresses (a hole is its own run with address -1). Most reads and writes are
+ * one run, which costs one step.
  */
-const runs = (inode: Inode, offset: number, length: number, f: (at: number, address: number, n: number) => Effect.Effect<unknown, unknown, Process.Process>) =>
-  Effect.gen(function* () {
-    let at = offset
-    const end = offset + length
-    while (at < end) {
-      const index = Math.floor(at / PAGE_SIZE)
-      const page = inode.pages[index] ?? -1
-      const start = page < 0 ? -1 : page + (at % PAGE_SIZE)
-      let n = Math.min(end, (index + 1) * PAGE_SIZE) - at
-      // Extend while the next page continues this one in memory (or the hole goes on).
-      for (let k = index + 1; at + n < end; k++) {
-        const next = inode.pages[k] ?? -1
-        if (page < 0 ? next >= 0 : next !== page + (k - index) * PAGE_SIZE) break
-        n = Math.min(end, (k + 1) * PAGE_SIZE) - at
-      }
-      yield* f(at, start, n)
-      at += n
+const runs = (
+  inode: Inode,
+  offset: number,
+  length: number,
+  f: (at: number, address: number, n: number) => Effect.Effect<unknown, unknown, Process.Process>
+) => {
+  const found: Array<Effect.Effect<unknown, unknown, Process.Process>> = []
+  let at = offset
+  const end = offset + length
+  while (at < end) {
+    const index = Math.floor(at / PAGE_SIZE)
+    const page = inode.pages[index] ?? -1
+    const start = page < 0 ? -1 : page + (at % PAGE_SIZE)
+    let n = Math.min(end, (index + 1) * PAGE_SIZE) - at
+    // Extend while the next page continues this one in memory (or the hole goes on).
+    for (let k = index + 1; at + n < end; k++) {
+      const next = inode.pages[k] ?? -1
+      if (page < 0 ? next >= 0 : next !== page + (k - index) * PAGE_SIZE) break
+      n = Math.min(end, (k + 1) * PAGE_SIZE) - at
     }
-  })
+    found.push(f(at, start, n))
+    at += n
+  }
+  return found.length === 0 ? Effect.void : found.length === 1 ? found[0]! : Effect.all(found, { discard: true })
+}
 
 const leaseError = (e: { readonly _tag: string }) => new FsError({ code: e._tag === "PageFault" || e._tag === "InvalidAddress" ? "EFAULT" : "EIO" })
 const ZEROS = new Uint8Array(PAGE_SIZE)
@@ -285,13 +291,13 @@ const ZEROS = new Uint8Array(PAGE_SIZE)
 export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, never, Process.Process> = Effect.sync(() => {
   const s = new Store()
   /** Checks a read or write: a regular file, a sane range, and a lease to move the bytes through. */
-  const leasedFile = (ino: number, offset: number, length: number, item: DeliveredItem | undefined) => {
+  const leasedFile = (ino: number, offset: number, length: number, item: DeliveredItem | undefined): Inode | FsError => {
     const i = inodeOf(s, ino)
-    if (i instanceof FsError) return Effect.fail(i)
-    if (i.type === "dir") return fail("EISDIR")
-    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) return fail("EINVAL")
-    if (item === undefined || item._tag !== "lease") return fail("EINVAL")
-    return Effect.succeed({ i, item })
+    if (i instanceof FsError) return i
+    if (i.type === "dir") return new FsError({ code: "EISDIR" })
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) return new FsError({ code: "EINVAL" })
+    if (item === undefined || item._tag !== "lease") return new FsError({ code: "EINVAL" })
+    return i
   }
   const creating = (dir: number, name: string, make: () => Inode): Effect.Effect<Attr, FsError> => {
     const d = dirOf(s, dir)
@@ -445,52 +451,67 @@ export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, 
       const d = dirOf(s, dir)
       if (d instanceof FsError) return Effect.fail(d)
       if (!Number.isInteger(cookie) || cookie < 0) return fail("EINVAL")
-      const all = [...d.entries]
       const entries: Array<DirEntry> = []
       let bytes = 0
-      let at = cookie
-      // At least one entry per page, then as many as fit in `DIR_PAGE_BYTES` (a name is at most 255 UTF-16 units, 3 bytes each in UTF-8).
-      for (; at < all.length && (entries.length === 0 || bytes + 3 * all[at]![0].length + 2 <= DIR_PAGE_BYTES); at++) {
-        const [name, ino] = all[at]!
+      let at = 0
+      let full = false
+      // Entries from the `cookie`th on: at least one, then as many as fit in `DIR_PAGE_BYTES` (a
+      // name is at most 255 UTF-16 units, 3 bytes each in UTF-8).
+      for (const [name, ino] of d.entries) {
+        if (at++ < cookie) continue
+        if (entries.length > 0 && bytes + 3 * name.length + 2 > DIR_PAGE_BYTES) {
+          full = true
+          break
+        }
         const i = s.get(ino)
         if (i !== undefined) entries.push({ name, type: i.type })
         bytes += 3 * name.length + 2
       }
       d.atime = now()
-      return Effect.succeed(packDir(entries, at < all.length ? at : -1))
+      return Effect.succeed(packDir(entries, full ? at - 1 : -1))
     },
-    read: ({ ino, offset, length }, call) =>
-      Effect.gen(function* () {
-        const { i, item } = yield* leasedFile(ino, offset, length, call.items[0])
-        const n = Math.max(0, Math.min(length, item.length, i.size - offset))
-        yield* Effect.mapError(
-          runs(i, offset, n, (at, address, len) =>
-            address < 0 ? writeZeros(item.lease, at - offset, len) : Lease.write(item.lease, at - offset, address, len)
-          ),
-          (e) => leaseError(e as { _tag: string })
-        )
-        i.atime = now()
-        return n
-      }),
-    write: ({ ino, offset, length, append, truncate }, call) =>
-      Effect.gen(function* () {
-        const { i, item } = yield* leasedFile(ino, offset, length, call.items[0])
-        if (length > item.length) return yield* fail("EINVAL")
-        // O_TRUNC then the write, in one step. Written from 0, the pages the new bytes cover are
-        // kept and overwritten (a rewrite of a file frees and allocates no frame).
-        const at = truncate && append ? 0 : append ? i.size : offset
-        if (truncate && i.size > 0) yield* resize(s, i, at === 0 ? Math.min(i.size, length) : 0)
-        if (length > 0) {
-          yield* ensurePages(s, i, Math.floor(at / PAGE_SIZE), Math.floor((at + length - 1) / PAGE_SIZE))
-          yield* Effect.mapError(
-            runs(i, at, length, (fileAt, address, n) => Lease.read(item.lease, fileAt - at, n, address)),
-            (e) => leaseError(e as { _tag: string })
-          )
-          if (at + length > i.size) i.size = at + length
+    read: ({ ino, offset, length }, call) => {
+      const item = call.items[0]
+      const i = leasedFile(ino, offset, length, item)
+      if (i instanceof FsError) return Effect.fail(i)
+      const { lease, length: room } = item as Extract<DeliveredItem, { _tag: "lease" }>
+      const n = Math.max(0, Math.min(length, room, i.size - offset))
+      const copy = runs(i, offset, n, (at, address, len) => (address < 0 ? writeZeros(lease, at - offset, len) : Lease.write(lease, at - offset, address, len)))
+      return Effect.mapBoth(copy, {
+        onFailure: (e) => leaseError(e as { _tag: string }),
+        onSuccess: () => {
+          i.atime = now()
+          return n
         }
+      })
+    },
+    write: ({ ino, offset, length, append, truncate }, call) => {
+      const item = call.items[0]
+      const i = leasedFile(ino, offset, length, item)
+      if (i instanceof FsError) return Effect.fail(i)
+      const { lease, length: room } = item as Extract<DeliveredItem, { _tag: "lease" }>
+      if (length > room) return fail("EINVAL")
+      // O_TRUNC then the write, in one step. Written from 0, the pages the new bytes cover are
+      // kept and overwritten (a rewrite of a file frees and allocates no frame).
+      const at = truncate && append ? 0 : append ? i.size : offset
+      const emptied = truncate && i.size > 0 ? resize(s, i, at === 0 ? Math.min(i.size, length) : 0) : Effect.void
+      const done = () => {
         i.mtime = i.ctime = now()
         return { offset: at, written: length, size: i.size }
-      }),
+      }
+      if (length === 0) return Effect.map(emptied, done)
+      const copy = Effect.zipRight(
+        ensurePages(s, i, Math.floor(at / PAGE_SIZE), Math.floor((at + length - 1) / PAGE_SIZE)),
+        Effect.mapError(
+          Effect.suspend(() => runs(i, at, length, (fileAt, address, n) => Lease.read(lease, fileAt - at, n, address))),
+          (e) => leaseError(e as { _tag: string })
+        )
+      )
+      return Effect.map(Effect.zipRight(emptied, copy), () => {
+        if (at + length > i.size) i.size = at + length
+        return done()
+      })
+    },
     writeGrant: ({ ino, offset, length }, call) =>
       Effect.gen(function* () {
         const item = call.items[0]

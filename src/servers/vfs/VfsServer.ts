@@ -199,12 +199,25 @@ const change = <A, B>(m: Mount, e: Raw<A>, after: (a: A, ch: Change) => Effect.E
 const touching = <A>(m: Mount, v: Vnode, e: Raw<A>): Effect.Effect<A, FsError, P> =>
   Effect.suspend(() => {
     const at = m.cache.clock
-    return Effect.onExit(m.call(e), () =>
-      Effect.sync(() => {
+    return Effect.matchEffect(m.call(e), {
+      onFailure: (x) => {
         m.cache.touched(v, m.cache.settle(at))
-      })
-    )
+        return Effect.fail(x)
+      },
+      onSuccess: (a) => {
+        m.cache.touched(v, m.cache.settle(at))
+        return Effect.succeed(a)
+      }
+    })
   })
+
+/** `f` of what `s` gives, as an Effect: at once when `s` is already there, its `FsError` as the failure. */
+const thenDo = <A, B>(s: Soon<A, P>, f: (a: A) => Effect.Effect<B, FsError, P>): Effect.Effect<B, FsError, P> =>
+  s instanceof FsError
+    ? Effect.fail(s)
+    : Effect.isEffect(s)
+      ? Effect.flatMap(s as Effect.Effect<A | FsError, never, P>, (x) => (x instanceof FsError ? Effect.fail(x) : f(x as A)))
+      : f(s as A)
 
 type Events = Server.Responder<VfsProtocol["operations"]["watchEvents"]>
 
@@ -699,9 +712,9 @@ export const program = (options: VfsOptions) =>
       readFile: ({ path, flags, length }, call) => {
         const lease = leaseOf(call.items[0], length)
         if (lease === undefined) return Effect.fail(err("EINVAL", "read"))
-        return Effect.flatMap(settled(openFile(credOf(call.badge), call.badge, path, flags, 0o666)), (f) =>
-          Effect.matchEffect(f.isDir ? Effect.fail(err("EISDIR", "read")) : Effect.mapError(readAt(f, lease, length, -1), (e) => err(e.code, "read")), {
-            onFailure: (e) => Effect.zipRight(Effect.ignore(closeFile(f)), Effect.fail(e)),
+        return thenDo(openFile(credOf(call.badge), call.badge, path, flags, 0o666), (f) =>
+          Effect.matchEffect(f.isDir ? Effect.fail(err("EISDIR", "read")) : readAt(f, lease, length, -1), {
+            onFailure: (e) => Effect.zipRight(Effect.ignore(closeFile(f)), Effect.fail(err(e.code, "read"))),
             // The whole file fitted (a read short of `length`): done. Else the rest is the caller's, through a descriptor.
             onSuccess: (read) =>
               read < length || length === 0 ? Effect.as(closeFile(f), { read, fd: -1 }) : Effect.succeed({ read, fd: tables.insert(call.badge, f) })
@@ -734,11 +747,13 @@ export const program = (options: VfsOptions) =>
       writeFile: ({ path, flags, mode, length }, call) => {
         const lease = leaseOf(call.items[0], length)
         if (lease === undefined) return Effect.fail(err("EINVAL", "write"))
-        return Effect.flatMap(settled(openFile(credOf(call.badge), call.badge, path, flags, mode, false)), (f) =>
-          Effect.ensuring(
-            f.flags.write ? Effect.mapError(writeAt(f, lease, length, 0, f.flags.truncate), (e) => err(e.code, "write")) : Effect.fail(err("EBADF", "write")),
-            Effect.ignore(closeFile(f))
-          )
+        return thenDo(openFile(credOf(call.badge), call.badge, path, flags, mode, false), (f) =>
+          f.flags.write
+            ? Effect.matchEffect(writeAt(f, lease, length, 0, f.flags.truncate), {
+                onFailure: (e) => Effect.zipRight(Effect.ignore(closeFile(f)), Effect.fail(err(e.code, "write"))),
+                onSuccess: (n) => Effect.as(Effect.ignore(closeFile(f)), n)
+              })
+            : Effect.zipRight(Effect.ignore(closeFile(f)), Effect.fail(err("EBADF", "write")))
         )
       }
     }
