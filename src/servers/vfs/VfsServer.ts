@@ -527,7 +527,7 @@ export const program = (options: VfsOptions) =>
     /** Writes the `length` bytes of `lease` to `f` at `at` (its position with -1, the end when appending); the count, the position moved as POSIX says. */
     const writeAt = (f: OpenFile, lease: Lease.Lease, length: number, at: number, truncate: boolean) => {
       const offset = at >= 0 ? at : f.position
-      return Effect.map(
+      const written = Effect.map(
         touching(
           f.mount,
           f.vnode,
@@ -540,7 +540,9 @@ export const program = (options: VfsOptions) =>
           if (at < 0 || f.flags.append) f.position = r.offset + r.written
           return r.written
         }
-      ).pipe(Effect.tap(() => changed(f.node)))
+      )
+      // A change watchers may be waiting for; with no watch at all, not even a step.
+      return watches.empty ? written : Effect.tap(written, () => changed(f.node))
     }
 
     /** A lease item of `length` bytes or more, or undefined. */
