@@ -34,8 +34,8 @@ export const fsError = (e: unknown, syscall: string, path?: string): FsError =>
 
 /** Buffers up to this many pages are kept for reuse by `withBuffer` (`READ_FILE_CHUNK`'s size). */
 const POOL_PAGES = 16
-/** Idle buffers kept per size per process at most. */
-const POOL_DEPTH = 8
+/** Idle pages kept per buffer size per process at most (64 one-page buffers, 4 of 16 pages): enough for many concurrent calls, 256 KiB a size. */
+const POOL_SIZE_PAGES = 64
 
 /**
  * Idle buffers of each client process, by size in pages: reused, since allocating pages (and
@@ -59,7 +59,8 @@ export const withBuffer = <A, E>(length: number, f: (address: number) => Effect.
     return Effect.acquireUseRelease(
       idle !== undefined && idle.length > 0 ? Effect.succeed(idle.pop()!) : Effect.mapError(Memory.allocate(pages), (e) => fsError(e, "alloc")),
       f,
-      (address) => (idle !== undefined && idle.length < POOL_DEPTH ? Effect.sync(() => idle.push(address)) : Effect.ignore(Memory.free(address)))
+      (address) =>
+        idle !== undefined && (idle.length + 1) * pages <= POOL_SIZE_PAGES ? Effect.sync(() => idle.push(address)) : Effect.ignore(Memory.free(address))
     )
   })
 

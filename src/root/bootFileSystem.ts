@@ -67,7 +67,10 @@ const rejection = (cause: Cause.Cause<unknown>, syscall: string): unknown => {
   return failure._tag === "Some" ? toNodeError(failure.value, syscall) : Cause.squash(cause)
 }
 
-/** Threads of a client process serving calls at most: how many JS calls run in it at once. */
+/**
+ * Threads of a client process serving calls at most: how many JS calls run in it at once (more
+ * wait in the queue). A call that waits long (a watch's held call) holds one all that time.
+ */
 export const MAX_CALL_THREADS = 256
 
 /** One call from JavaScript into the client process: the Effect to run and what to do with its outcome. */
