@@ -17,34 +17,70 @@
 import { Schema } from "effect"
 import * as Protocol from "../ipc/Protocol.js"
 
-const FsErrorFields = {
-  code: Schema.String,
-  syscall: Schema.optional(Schema.String),
-  path: Schema.optional(Schema.String),
-  dest: Schema.optional(Schema.String)
+/** What an `FsError` holds: the POSIX code, and the syscall, path and destination the VFS names. */
+export interface FsErrorFields {
+  readonly code: string
+  readonly syscall?: string | undefined
+  readonly path?: string | undefined
+  readonly dest?: string | undefined
 }
 
 /**
  * A POSIX error. `syscall`, `path` and `dest` are filled in by the VFS (a file-system server knows
- * inodes, not paths).
+ * inodes, not paths). On the wire it is `FsErrorSchema`.
  *
- * Made without a stack trace and without re-checking its fields (the types already do): an
- * `FsError` is an answer that crosses processes, where the stack of the thread that made it says
- * nothing, and an `ENOENT` is an everyday answer (a globber's misses) whose construction cost more
- * than the call that carries it (a stack capture and a Schema validation, several µs each).
+ * A plain error made without a stack trace: an `FsError` is an answer that crosses processes,
+ * where the stack of the thread that made it says nothing, and an `ENOENT` is an everyday answer
+ * (a globber's misses). As a Schema class (a stack capture, a check of its fields, defaults merged)
+ * it was the largest single cost of a `stat` that misses.
  */
-export class FsError extends Schema.TaggedError<FsError>()("FsError", FsErrorFields) {
-  constructor(props: { readonly code: string; readonly syscall?: string; readonly path?: string; readonly dest?: string }) {
+export class FsError extends Error implements FsErrorFields {
+  readonly _tag = "FsError"
+  readonly code: string
+  // Declared, not defined: an absent field is no property at all, as Node's errors have it.
+  declare readonly syscall?: string
+  declare readonly path?: string
+  declare readonly dest?: string
+
+  constructor(props: FsErrorFields) {
     const limit = Error.stackTraceLimit
     Error.stackTraceLimit = 0
-    super(props, true)
+    super()
     Error.stackTraceLimit = limit
+    this.code = props.code
+    if (props.syscall !== undefined) this.syscall = props.syscall
+    if (props.path !== undefined) this.path = props.path
+    if (props.dest !== undefined) this.dest = props.dest
   }
 
   override get message() {
     return `${this.code}: ${this.syscall ?? "fs"}${this.path === undefined ? "" : ` '${this.path}'`}${this.dest === undefined ? "" : ` -> '${this.dest}'`}`
   }
 }
+FsError.prototype.name = "FsError"
+
+/** `FsError` on the wire: its fields as a struct (tag, code, and the optional syscall, path and destination). */
+export const FsErrorSchema = Schema.transform(
+  Schema.Struct({
+    _tag: Schema.Literal("FsError"),
+    code: Schema.String,
+    syscall: Schema.optional(Schema.String),
+    path: Schema.optional(Schema.String),
+    dest: Schema.optional(Schema.String)
+  }),
+  Schema.declare((u: unknown): u is FsError => u instanceof FsError, { identifier: "FsError" }),
+  {
+    strict: true,
+    decode: (fields) => new FsError(fields),
+    encode: (e) => ({
+      _tag: "FsError" as const,
+      code: e.code,
+      ...(e.syscall === undefined ? {} : { syscall: e.syscall }),
+      ...(e.path === undefined ? {} : { path: e.path }),
+      ...(e.dest === undefined ? {} : { dest: e.dest })
+    })
+  }
+)
 
 /** Longest name in a directory (`ENAMETOOLONG` beyond), as on most POSIX file systems. */
 export const NAME_MAX = 255
@@ -160,9 +196,9 @@ export const AttrChanges = {
 /** The file-system protocol. Operation order is the wire order: append only. */
 export const FsProtocol = Protocol.make("fs", {
   /** The root directory's attributes. */
-  root: Protocol.operation({ success: Attr, failure: FsError, idempotent: true }),
-  lookup: Protocol.operation({ payload: { dir: Ino, name: Name }, success: Attr, failure: FsError, idempotent: true }),
-  getattr: Protocol.operation({ payload: { ino: Ino }, success: Attr, failure: FsError, idempotent: true }),
+  root: Protocol.operation({ success: Attr, failure: FsErrorSchema, idempotent: true }),
+  lookup: Protocol.operation({ payload: { dir: Ino, name: Name }, success: Attr, failure: FsErrorSchema, idempotent: true }),
+  getattr: Protocol.operation({ payload: { ino: Ino }, success: Attr, failure: FsErrorSchema, idempotent: true }),
   /**
    * Opens or creates `name` in `dir` as a regular file and counts an open (see `release`). The VFS
    * counts its clients' descriptors itself and holds one such open per inode it keeps open.
@@ -170,23 +206,23 @@ export const FsProtocol = Protocol.make("fs", {
   create: Protocol.operation({
     payload: { dir: Ino, name: Name, mode: Schema.Int, ...Owner, exclusive: Schema.Boolean, truncate: Schema.Boolean },
     success: Attr,
-    failure: FsError
+    failure: FsErrorSchema
   }),
   /** Counts an open of an existing inode (an unlinked file lives while it is open); may truncate it. */
-  open: Protocol.operation({ payload: { ino: Ino, truncate: Schema.Boolean }, success: Attr, failure: FsError }),
-  release: Protocol.operation({ payload: { ino: Ino }, failure: FsError }),
-  mkdir: Protocol.operation({ payload: { dir: Ino, name: Name, mode: Schema.Int, ...Owner }, success: Attr, failure: FsError }),
-  symlink: Protocol.operation({ payload: { dir: Ino, name: Name, target: Schema.String, ...Owner }, success: Attr, failure: FsError }),
-  readlink: Protocol.operation({ payload: { ino: Ino }, success: Schema.String, failure: FsError, idempotent: true }),
-  link: Protocol.operation({ payload: { dir: Ino, name: Name, ino: Ino }, success: Attr, failure: FsError }),
+  open: Protocol.operation({ payload: { ino: Ino, truncate: Schema.Boolean }, success: Attr, failure: FsErrorSchema }),
+  release: Protocol.operation({ payload: { ino: Ino }, failure: FsErrorSchema }),
+  mkdir: Protocol.operation({ payload: { dir: Ino, name: Name, mode: Schema.Int, ...Owner }, success: Attr, failure: FsErrorSchema }),
+  symlink: Protocol.operation({ payload: { dir: Ino, name: Name, target: Schema.String, ...Owner }, success: Attr, failure: FsErrorSchema }),
+  readlink: Protocol.operation({ payload: { ino: Ino }, success: Schema.String, failure: FsErrorSchema, idempotent: true }),
+  link: Protocol.operation({ payload: { dir: Ino, name: Name, ino: Ino }, success: Attr, failure: FsErrorSchema }),
   /**
    * Removes `name` from `dir`; with `ino`, only while `name` still names inode `ino` (else
    * `ESTALE`). Answers the inode removed and its links left, so the VFS can keep its caches exact
    * (another name of the same inode) and let go of an inode it holds open once no link is left.
    */
-  unlink: Protocol.operation({ payload: { dir: Ino, name: Name, ino: Schema.optional(Ino) }, success: Removed, failure: FsError }),
+  unlink: Protocol.operation({ payload: { dir: Ino, name: Name, ino: Schema.optional(Ino) }, success: Removed, failure: FsErrorSchema }),
   /** Removes the empty directory `name` from `dir`; `ino` and the answer as `unlink`. */
-  rmdir: Protocol.operation({ payload: { dir: Ino, name: Name, ino: Schema.optional(Ino) }, success: Removed, failure: FsError }),
+  rmdir: Protocol.operation({ payload: { dir: Ino, name: Name, ino: Schema.optional(Ino) }, success: Removed, failure: FsErrorSchema }),
   /**
    * Moves `fromName` of `fromDir` to `toName` of `toDir`, replacing what was there. Guards, when
    * given: `fromIno`, the inode `fromName` must still name; `toIno`, the inode `toName` must still
@@ -197,14 +233,14 @@ export const FsProtocol = Protocol.make("fs", {
   rename: Protocol.operation({
     payload: { fromDir: Ino, fromName: Name, toDir: Ino, toName: Name, fromIno: Schema.optional(Ino), toIno: Schema.optional(Ino) },
     success: { ino: Ino, replaced: Schema.NullOr(Removed) },
-    failure: FsError
+    failure: FsErrorSchema
   }),
-  readdir: Protocol.operation({ payload: { dir: Ino, cookie: Schema.Int }, success: DirPage, failure: FsError, idempotent: true }),
+  readdir: Protocol.operation({ payload: { dir: Ino, cookie: Schema.Int }, success: DirPage, failure: FsErrorSchema, idempotent: true }),
   /** Copies up to `length` bytes at `offset` into the lease; returns the count (0 at end of file). */
   read: Protocol.operation({
     payload: { ino: Ino, offset: Schema.Int, length: Schema.Int },
     success: Schema.Int,
-    failure: FsError,
+    failure: FsErrorSchema,
     idempotent: true,
     items: [{ _tag: "lease", access: "write" }]
   }),
@@ -215,28 +251,28 @@ export const FsProtocol = Protocol.make("fs", {
   write: Protocol.operation({
     payload: { ino: Ino, offset: Schema.Int, length: Schema.Int, append: Schema.Boolean, truncate: Schema.Boolean },
     success: { offset: Schema.Int, written: Schema.Int, size: Schema.Int },
-    failure: FsError,
+    failure: FsErrorSchema,
     items: [{ _tag: "lease", access: "read" }]
   }),
   /** The granted pages become the file's pages at the page-aligned `offset`, no copy; `length` may end mid-page. */
   writeGrant: Protocol.operation({
     payload: { ino: Ino, offset: Schema.Int, length: Schema.Int },
     success: { offset: Schema.Int, written: Schema.Int, size: Schema.Int },
-    failure: FsError,
+    failure: FsErrorSchema,
     items: [{ _tag: "grant" }]
   }),
-  truncate: Protocol.operation({ payload: { ino: Ino, size: Schema.Int }, success: Attr, failure: FsError }),
+  truncate: Protocol.operation({ payload: { ino: Ino, size: Schema.Int }, success: Attr, failure: FsErrorSchema }),
   /** Changes what is given; with `now`, atime and mtime become the server's clock (`atimeNs`/`mtimeNs` ignored). */
   setattr: Protocol.operation({
     payload: { ino: Ino, ...AttrChanges },
     success: Attr,
-    failure: FsError
+    failure: FsErrorSchema
   }),
   /**
    * A call the server keeps and never answers: the VFS holds one per mount, so the kernel tells
    * it at once when the server dies (the call fails with `PeerDied`) and it can stop answering
    * from its cache, with no call per request to ask whether the server lives.
    */
-  hold: Protocol.operation({ failure: FsError })
+  hold: Protocol.operation({ failure: FsErrorSchema })
 })
 export type FsProtocol = typeof FsProtocol

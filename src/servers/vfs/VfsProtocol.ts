@@ -14,7 +14,7 @@
 import { Schema } from "effect"
 import { FsProtocol, Protocol } from "../../api.js"
 
-const { Attr, AttrChanges, DirPage, FsError, toNs } = FsProtocol
+const { Attr, AttrChanges, DirPage, FsErrorSchema, toNs } = FsProtocol
 
 // --- limits -------------------------------------------------------------------------------------
 
@@ -83,45 +83,45 @@ export const VfsProtocol = Protocol.make("vfs", {
   open: Protocol.operation({
     payload: { path: Path, flags: Schema.Union(Schema.String, Schema.Int), mode: Schema.Int },
     success: { fd: Fd },
-    failure: FsError
+    failure: FsErrorSchema
   }),
-  close: Protocol.operation({ payload: { fd: Fd }, failure: FsError }),
+  close: Protocol.operation({ payload: { fd: Fd }, failure: FsErrorSchema }),
   read: Protocol.operation({
     payload: { fd: Fd, length: Schema.Int, position: Position },
     success: Schema.Int,
-    failure: FsError,
+    failure: FsErrorSchema,
     items: [{ _tag: "lease", access: "write" }]
   }),
   write: Protocol.operation({
     payload: { fd: Fd, length: Schema.Int, position: Position },
     success: Schema.Int,
-    failure: FsError,
+    failure: FsErrorSchema,
     items: [{ _tag: "lease", access: "read" }]
   }),
   writeGrant: Protocol.operation({
     payload: { fd: Fd, length: Schema.Int, position: Position },
     success: Schema.Int,
-    failure: FsError,
+    failure: FsErrorSchema,
     items: [{ _tag: "grant" }]
   }),
-  fstat: Protocol.operation({ payload: { fd: Fd }, success: WireStat, failure: FsError, idempotent: true }),
-  ftruncate: Protocol.operation({ payload: { fd: Fd, size: Schema.Int }, failure: FsError }),
-  stat: Protocol.operation({ payload: { path: Path, follow: Schema.Boolean }, success: WireStat, failure: FsError, idempotent: true }),
+  fstat: Protocol.operation({ payload: { fd: Fd }, success: WireStat, failure: FsErrorSchema, idempotent: true }),
+  ftruncate: Protocol.operation({ payload: { fd: Fd, size: Schema.Int }, failure: FsErrorSchema }),
+  stat: Protocol.operation({ payload: { path: Path, follow: Schema.Boolean }, success: WireStat, failure: FsErrorSchema, idempotent: true }),
   /** Creates a directory (and, with `recursive`, its missing parents); the first one created, if any. */
   mkdir: Protocol.operation({
     payload: { path: Path, mode: Schema.Int, recursive: Schema.Boolean },
     success: Schema.NullOr(Schema.String),
-    failure: FsError
+    failure: FsErrorSchema
   }),
-  readdir: Protocol.operation({ payload: { path: Path, cookie: Schema.Int }, success: DirPage, failure: FsError, idempotent: true }),
-  unlink: Protocol.operation({ payload: { path: Path }, failure: FsError }),
-  rmdir: Protocol.operation({ payload: { path: Path }, failure: FsError }),
-  rename: Protocol.operation({ payload: { from: Path, to: Path }, failure: FsError }),
-  symlink: Protocol.operation({ payload: { target: Schema.String, path: Path }, failure: FsError }),
-  readlink: Protocol.operation({ payload: { path: Path }, success: Schema.String, failure: FsError, idempotent: true }),
-  link: Protocol.operation({ payload: { existing: Path, path: Path }, failure: FsError }),
-  realpath: Protocol.operation({ payload: { path: Path }, success: Schema.String, failure: FsError, idempotent: true }),
-  truncate: Protocol.operation({ payload: { path: Path, size: Schema.Int }, failure: FsError }),
+  readdir: Protocol.operation({ payload: { path: Path, cookie: Schema.Int }, success: DirPage, failure: FsErrorSchema, idempotent: true }),
+  unlink: Protocol.operation({ payload: { path: Path }, failure: FsErrorSchema }),
+  rmdir: Protocol.operation({ payload: { path: Path }, failure: FsErrorSchema }),
+  rename: Protocol.operation({ payload: { from: Path, to: Path }, failure: FsErrorSchema }),
+  symlink: Protocol.operation({ payload: { target: Schema.String, path: Path }, failure: FsErrorSchema }),
+  readlink: Protocol.operation({ payload: { path: Path }, success: Schema.String, failure: FsErrorSchema, idempotent: true }),
+  link: Protocol.operation({ payload: { existing: Path, path: Path }, failure: FsErrorSchema }),
+  realpath: Protocol.operation({ payload: { path: Path }, success: Schema.String, failure: FsErrorSchema, idempotent: true }),
+  truncate: Protocol.operation({ payload: { path: Path, size: Schema.Int }, failure: FsErrorSchema }),
   /**
    * `chmod` (`mode`: the owner or root, else `EPERM`), `chown` (`uid`/`gid`, -1 = unchanged: root;
    * the owner may set the group to one of its own groups; else `EPERM`), `utimes` (explicit
@@ -130,26 +130,26 @@ export const VfsProtocol = Protocol.make("vfs", {
    */
   setattr: Protocol.operation({
     payload: { path: Path, follow: Schema.Boolean, ...AttrChanges },
-    failure: FsError
+    failure: FsErrorSchema
   }),
   /**
    * `access(path, mode)` with the caller's credentials: `mode` 0 (`F_OK`) checks existence (and
    * search permission on the way), else every bit of `R_OK | W_OK | X_OK` must be granted
    * (`EACCES`); other bits are `EINVAL`.
    */
-  access: Protocol.operation({ payload: { path: Path, mode: Schema.Int }, failure: FsError, idempotent: true }),
+  access: Protocol.operation({ payload: { path: Path, mode: Schema.Int }, failure: FsErrorSchema, idempotent: true }),
   /**
    * Sets the credentials of the client whose capability carries `badge` (the VFS keeps them until
    * that client disconnects). Accepted only from the root task's own capability (the badge the VFS
    * was given as `credentialsFrom`); from anyone else `EPERM`, and nothing changes. Invalid
    * credentials or a badge below 1: `EINVAL`.
    */
-  setCredentials: Protocol.operation({ payload: { badge: Schema.Int, credentials: Credentials }, failure: FsError, idempotent: true }),
+  setCredentials: Protocol.operation({ payload: { badge: Schema.Int, credentials: Credentials }, failure: FsErrorSchema, idempotent: true }),
   /**
    * The caller's file-mode creation mask, as `process.umask`: returns the mask in force and, when
    * `mask` is given, replaces it (only the caller's own; `0..0o777`, else `EINVAL`).
    */
-  umask: Protocol.operation({ payload: { mask: Schema.optional(Schema.Int) }, success: Schema.Int, failure: FsError }),
+  umask: Protocol.operation({ payload: { mask: Schema.optional(Schema.Int) }, success: Schema.Int, failure: FsErrorSchema }),
   /**
    * Node's `readFile` in one call: opens `path` with `flags` (as `open`, mode 0o666), reads up to
    * `length` bytes from its start into the lease, and closes it when that was the whole file
@@ -160,7 +160,7 @@ export const VfsProtocol = Protocol.make("vfs", {
   readFile: Protocol.operation({
     payload: { path: Path, flags: Schema.Union(Schema.String, Schema.Int), length: Schema.Int },
     success: { read: Schema.Int, fd: Fd },
-    failure: FsError,
+    failure: FsErrorSchema,
     items: [{ _tag: "lease", access: "write" }]
   }),
   /**
@@ -172,7 +172,7 @@ export const VfsProtocol = Protocol.make("vfs", {
   writeFile: Protocol.operation({
     payload: { path: Path, flags: Schema.Union(Schema.String, Schema.Int), mode: Schema.Int, length: Schema.Int },
     success: Schema.Int,
-    failure: FsError,
+    failure: FsErrorSchema,
     items: [{ _tag: "lease", access: "read" }]
   }),
   /**
@@ -182,7 +182,11 @@ export const VfsProtocol = Protocol.make("vfs", {
    * inode, not the path. Errors: resolution's, `EACCES` (no read permission on the node),
    * `ENOSPC` (the caller holds `MAX_WATCHES` watches).
    */
-  watch: Protocol.operation({ payload: { path: Path, recursive: Schema.Boolean, follow: Schema.Boolean }, success: { id: Schema.Int }, failure: FsError }),
+  watch: Protocol.operation({
+    payload: { path: Path, recursive: Schema.Boolean, follow: Schema.Boolean },
+    success: { id: Schema.Int },
+    failure: FsErrorSchema
+  }),
   /**
    * The events of watch `id` after sequence number `after` (0 at first), held until there is one:
    * `names` joined by NUL (no name contains one), `types` one character each (`r` rename, `c`
@@ -193,9 +197,9 @@ export const VfsProtocol = Protocol.make("vfs", {
   watchEvents: Protocol.operation({
     payload: { id: Schema.Int, after: Schema.Int },
     success: { names: Schema.String, types: Schema.String, next: Schema.Int, overflowed: Schema.Boolean },
-    failure: FsError
+    failure: FsErrorSchema
   }),
   /** Ends watch `id`. Errors: `EBADF` (no such watch of the caller). */
-  unwatch: Protocol.operation({ payload: { id: Schema.Int }, failure: FsError })
+  unwatch: Protocol.operation({ payload: { id: Schema.Int }, failure: FsErrorSchema })
 })
 export type VfsProtocol = typeof VfsProtocol
