@@ -133,25 +133,17 @@ const ATTEMPTS = 8
 
 /**
  * Runs `attempt` again while the entry it checked changed before it acted (`ESTALE`); after
- * `ATTEMPTS`, `EAGAIN`. Other failures pass through.
+ * `ATTEMPTS`, `EAGAIN`. Other failures pass through; an attempt answered now costs no step.
  */
-const retryStale = <A>(attempt: Effect.Effect<A, FsError, P>, left = ATTEMPTS - 1): Effect.Effect<A, FsError, P> =>
-  // A plain catch, not `Effect.retry`: that builds a schedule driver on every call, and every
-  // open pays for it though a retry is rare.
-  Effect.catchIf(
-    attempt,
-    (e) => e.code === "ESTALE",
-    (e) =>
-      left > 0
+const retryStale = <A>(attempt: () => Soon<A, P>, left = ATTEMPTS): Soon<A, P> =>
+  // A plain retry, not `Effect.retry`: that builds a schedule driver on every call, and every
+  // open would pay for it though a retry is rare.
+  fold(attempt(), (r) =>
+    !(r instanceof FsError) || r.code !== "ESTALE"
+      ? r
+      : left > 1
         ? retryStale(attempt, left - 1)
-        : Effect.fail(
-            new FsError({
-              code: "EAGAIN",
-              ...(e.syscall === undefined ? {} : { syscall: e.syscall }),
-              ...(e.path === undefined ? {} : { path: e.path }),
-              ...(e.dest === undefined ? {} : { dest: e.dest })
-            })
-          )
+        : new FsError({ code: "EAGAIN", syscall: r.syscall, path: r.path, dest: r.dest })
   )
 
 /** A mount on `slot`: its file-system client, and the cache in front of it. */
@@ -374,11 +366,10 @@ export const program = (options: VfsOptions) =>
       const flags = parseFlags(flagsIn)
       if (flags === undefined || (flags.create && flags.directory)) return err("EINVAL", "open", path)
       if (tables.full(badge)) return err("EMFILE", "open", path)
-      const tries = (left: number): Soon<OpenFile, P> =>
-        fold(attempt(c, badge, path, 0, flags, mode, truncateNow), (r) =>
-          !(r instanceof FsError) ? r : r.code === "ESTALE" && left > 1 ? tries(left - 1) : err(r.code === "ESTALE" ? "EAGAIN" : r.code, "open", path)
-        )
-      return tries(ATTEMPTS)
+      return fold(
+        retryStale(() => attempt(c, badge, path, 0, flags, mode, truncateNow)),
+        (r) => (r instanceof FsError ? err(r.code, "open", path) : r)
+      )
     }
 
     /** Creates the directory `name` in `dir` for `c`: its uid/gid, `mode & ~umask`. */
@@ -423,27 +414,31 @@ export const program = (options: VfsOptions) =>
      * if the name still names that inode.
      */
     const remove = (c: Credentials, path: string, syscall: "unlink" | "rmdir") =>
-      retryStale(
-        Effect.gen(function* () {
-          const { dir, name } = yield* parentOf(c, path, syscall, true)
-          if (syscall === "unlink" && mustBeDir(path)) return yield* Effect.fail(err("ENOTDIR", syscall, path))
-          const m = dir.mount
-          let guard: { ino?: number } = {}
-          if (stickyRestricts(c, dir.inode)) {
-            const victim = yield* m.cache.lookup(dir.inode, name)
-            yield* check(victim.uid === c.uid, "EPERM", syscall, path)
-            guard = { ino: victim.ino }
-          }
-          const args = { dir: dir.inode.ino, name, ...guard }
-          yield* forgetting(
-            dir,
-            [[dir.inode, name]],
-            change(m, syscall === "unlink" ? m.fs.unlink(args) : m.fs.rmdir(args), (r, ch) => {
-              const victim = m.cache.find(r.ino)
-              return Effect.zipRight(m.cache.removed(dir.inode, name, r, ch), renamed(dir, name, victim))
+      settled(
+        retryStale(() =>
+          Effect.merge(
+            Effect.gen(function* () {
+              const { dir, name } = yield* parentOf(c, path, syscall, true)
+              if (syscall === "unlink" && mustBeDir(path)) return yield* Effect.fail(err("ENOTDIR", syscall, path))
+              const m = dir.mount
+              let guard: { ino?: number } = {}
+              if (stickyRestricts(c, dir.inode)) {
+                const victim = yield* m.cache.lookup(dir.inode, name)
+                yield* check(victim.uid === c.uid, "EPERM", syscall, path)
+                guard = { ino: victim.ino }
+              }
+              const args = { dir: dir.inode.ino, name, ...guard }
+              yield* forgetting(
+                dir,
+                [[dir.inode, name]],
+                change(m, syscall === "unlink" ? m.fs.unlink(args) : m.fs.rmdir(args), (r, ch) => {
+                  const victim = m.cache.find(r.ino)
+                  return Effect.zipRight(m.cache.removed(dir.inode, name, r, ch), renamed(dir, name, victim))
+                })
+              )
             })
           )
-        })
+        )
       ).pipe(Effect.mapError(named(syscall, path)))
 
     /**
@@ -454,44 +449,48 @@ export const program = (options: VfsOptions) =>
      * asks, and the file system renames only if the entries are still those checked.
      */
     const rename = (c: Credentials, from: string, to: string) =>
-      retryStale(
-        Effect.gen(function* () {
-          const a = yield* parentOf(c, from, "rename", true)
-          const b = yield* parentOf(c, to, "rename", true)
-          if (a.dir.mount !== b.dir.mount) return yield* Effect.fail(err("EXDEV", "rename", from, to))
-          const m = a.dir.mount
-          const guards: { fromIno?: number; toIno?: number } = {}
-          if (c.uid !== 0) {
-            const crossDir = a.dir.inode.ino !== b.dir.inode.ino
-            if (crossDir || stickyRestricts(c, a.dir.inode)) {
-              const moving = yield* m.cache.lookup(a.dir.inode, a.name)
-              yield* check(!stickyRestricts(c, a.dir.inode) || moving.uid === c.uid, "EPERM", "rename", from, to)
-              yield* check(!crossDir || moving.type !== "dir" || permits(c, moving, W_OK), "EACCES", "rename", from, to)
-              guards.fromIno = moving.ino
-            }
-            if (stickyRestricts(c, b.dir.inode)) {
-              const target = yield* Effect.either(m.cache.lookup(b.dir.inode, b.name))
-              if (target._tag === "Left" && target.left.code !== "ENOENT") return yield* Effect.fail(target.left)
-              if (target._tag === "Right") yield* check(target.right.uid === c.uid, "EPERM", "rename", from, to)
-              guards.toIno = target._tag === "Right" ? target.right.ino : 0
-            }
-          }
-          yield* forgetting(
-            a.dir,
-            [
-              [a.dir.inode, a.name],
-              [b.dir.inode, b.name]
-            ],
-            change(m, m.fs.rename({ fromDir: a.dir.inode.ino, fromName: a.name, toDir: b.dir.inode.ino, toName: b.name, ...guards }), (r, ch) => {
-              const moved = m.cache.find(r.ino)
-              const replaced = r.replaced === null ? undefined : m.cache.find(r.replaced.ino)
-              return Effect.zipRight(
-                m.cache.renamed(a.dir.inode, a.name, b.dir.inode, b.name, r.ino, r.replaced, ch),
-                Effect.zipRight(renamed(a.dir, a.name, moved), renamed(b.dir, b.name, replaced))
+      settled(
+        retryStale(() =>
+          Effect.merge(
+            Effect.gen(function* () {
+              const a = yield* parentOf(c, from, "rename", true)
+              const b = yield* parentOf(c, to, "rename", true)
+              if (a.dir.mount !== b.dir.mount) return yield* Effect.fail(err("EXDEV", "rename", from, to))
+              const m = a.dir.mount
+              const guards: { fromIno?: number; toIno?: number } = {}
+              if (c.uid !== 0) {
+                const crossDir = a.dir.inode.ino !== b.dir.inode.ino
+                if (crossDir || stickyRestricts(c, a.dir.inode)) {
+                  const moving = yield* m.cache.lookup(a.dir.inode, a.name)
+                  yield* check(!stickyRestricts(c, a.dir.inode) || moving.uid === c.uid, "EPERM", "rename", from, to)
+                  yield* check(!crossDir || moving.type !== "dir" || permits(c, moving, W_OK), "EACCES", "rename", from, to)
+                  guards.fromIno = moving.ino
+                }
+                if (stickyRestricts(c, b.dir.inode)) {
+                  const target = yield* Effect.either(m.cache.lookup(b.dir.inode, b.name))
+                  if (target._tag === "Left" && target.left.code !== "ENOENT") return yield* Effect.fail(target.left)
+                  if (target._tag === "Right") yield* check(target.right.uid === c.uid, "EPERM", "rename", from, to)
+                  guards.toIno = target._tag === "Right" ? target.right.ino : 0
+                }
+              }
+              yield* forgetting(
+                a.dir,
+                [
+                  [a.dir.inode, a.name],
+                  [b.dir.inode, b.name]
+                ],
+                change(m, m.fs.rename({ fromDir: a.dir.inode.ino, fromName: a.name, toDir: b.dir.inode.ino, toName: b.name, ...guards }), (r, ch) => {
+                  const moved = m.cache.find(r.ino)
+                  const replaced = r.replaced === null ? undefined : m.cache.find(r.replaced.ino)
+                  return Effect.zipRight(
+                    m.cache.renamed(a.dir.inode, a.name, b.dir.inode, b.name, r.ino, r.replaced, ch),
+                    Effect.zipRight(renamed(a.dir, a.name, moved), renamed(b.dir, b.name, replaced))
+                  )
+                })
               )
             })
           )
-        })
+        )
       ).pipe(Effect.mapError((e) => (e.dest === undefined ? err(e.code, "rename", from, to) : e)))
 
     /** The current attributes of `v` (cached, or fetched); an inode gone is `ENOENT`. */
