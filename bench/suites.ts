@@ -2,6 +2,7 @@
 import { bulkBenchmarks } from "./bulk.js"
 import { directBenchmarks } from "./direct.js"
 import { floorBenchmarks } from "./floor.js"
+import { fsBenchmarks } from "./fs.js"
 import type { Benchmark } from "./harness.js"
 import { ipcBenchmarks } from "./ipc.js"
 import { protocolBenchmarks } from "./protocol.js"
@@ -15,5 +16,6 @@ export const benchmarks: ReadonlyArray<Benchmark> = [
   ...directBenchmarks,
   ...bulkBenchmarks,
   ...vfsBenchmarks,
+  ...fsBenchmarks,
   ...schedBenchmarks
 ]

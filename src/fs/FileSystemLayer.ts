@@ -225,7 +225,7 @@ export const fromVfs = (vfs: Vfs.Vfs, process: ProcessHandle): FileSystem.FileSy
     return {
       [FileSystem.FileTypeId]: FileSystem.FileTypeId,
       fd: descriptor,
-      stat: Effect.map(io("stat", fd, vfs.fstat({ fd })), infoOf),
+      stat: Effect.map(io("stat", fd, Vfs.fstat(vfs, fd)), infoOf),
       sync: Effect.asVoid(io("sync", fd, vfs.fstat({ fd }))),
       seek: (offset, from) =>
         lock(

@@ -7,11 +7,11 @@
  * memory failures (the VFS gone, out of memory) are mapped to `FsError` `EIO`/`ENOMEM`.
  */
 import { Effect } from "effect"
-import { FsProtocol, Memory, Params, type Process as P, Protocol } from "../api.js"
-import { type Stat, VfsProtocol } from "../servers/vfs/VfsProtocol.js"
+import { FsProtocol, Memory, Params, Process as P, Protocol } from "../api.js"
+import { type Stat, statOf, VfsProtocol } from "../servers/vfs/VfsProtocol.js"
 
 type Process = P.Process
-const { FsError } = FsProtocol
+const { FsError, unpackDir } = FsProtocol
 type FsError = FsProtocol.FsError
 type DirEntry = FsProtocol.DirEntry
 const { PAGE_SIZE } = Params
@@ -32,13 +32,37 @@ export const fsError = (e: unknown, syscall: string, path?: string): FsError =>
           : { code: (e as { _tag?: string })._tag === "OutOfMemory" ? "ENOMEM" : "EIO", syscall, path }
       )
 
-/** Runs `f` with a fresh buffer of `length` bytes in the caller's memory, freed afterwards. */
+/** Buffers up to this many pages are kept for reuse by `withBuffer` (`READ_FILE_CHUNK`'s size). */
+const POOL_PAGES = 16
+/** Idle pages kept per buffer size per process at most (64 one-page buffers, 4 of 16 pages): enough for many concurrent calls, 256 KiB a size. */
+const POOL_SIZE_PAGES = 64
+
+/**
+ * Idle buffers of each client process, by size in pages: reused, since allocating pages (and
+ * freeing them) cost more than a small call, and a machine out of frames would otherwise fail a
+ * write with `ENOMEM` before the file system could say `ENOSPC`. Owned by the process's threads
+ * (they run one at a time); an entry goes with its process (weakly held).
+ */
+const pools = new WeakMap<object, Array<Array<number>>>()
+
+const poolOf = (pcb: object): Array<Array<number>> => {
+  let pool = pools.get(pcb)
+  if (pool === undefined) pools.set(pcb, (pool = Array.from({ length: POOL_PAGES + 1 }, () => [])))
+  return pool
+}
+
+/** Runs `f` with a buffer of at least `length` bytes in the caller's memory, reused or freed afterwards. Errors: `ENOMEM`. */
 export const withBuffer = <A, E>(length: number, f: (address: number) => Effect.Effect<A, E, Process>): Effect.Effect<A, E | FsError, Process> =>
-  Effect.acquireUseRelease(
-    Effect.mapError(Memory.allocate(Math.max(1, Math.ceil(length / PAGE_SIZE))), (e) => fsError(e, "alloc")),
-    f,
-    (address) => Effect.ignore(Memory.free(address))
-  )
+  Effect.flatMap(P.Process, (pcb) => {
+    const pages = Math.max(1, Math.ceil(length / PAGE_SIZE))
+    const idle = pages <= POOL_PAGES ? poolOf(pcb)[pages]! : undefined
+    return Effect.acquireUseRelease(
+      idle !== undefined && idle.length > 0 ? Effect.succeed(idle.pop()!) : Effect.mapError(Memory.allocate(pages), (e) => fsError(e, "alloc")),
+      f,
+      (address) =>
+        idle !== undefined && (idle.length + 1) * pages <= POOL_SIZE_PAGES ? Effect.sync(() => idle.push(address)) : Effect.ignore(Memory.free(address))
+    )
+  })
 
 /** Writes `length` bytes at `address` of the caller's memory to `fd` (lease); the count written. */
 export const writeFrom = (vfs: Vfs, fd: number, address: number, length: number, position = -1): Effect.Effect<number, FsError, Process> =>
@@ -99,35 +123,114 @@ export const readToEnd = (vfs: Vfs, fd: number, sizeHint: number): Effect.Effect
     })
   )
 
-/** Every entry of the directory at `path` (all pages). */
+/** Every entry of the directory at `path` (all pages; a page is one call, about 8 KiB of names). */
 export const readdirAll = (vfs: Vfs, path: string): Effect.Effect<Array<DirEntry>, FsError, Process> =>
   Effect.gen(function* () {
     const out: Array<DirEntry> = []
     let cookie = 0
     while (cookie >= 0) {
       const page = yield* Effect.mapError(vfs.readdir({ path, cookie }), (e) => fsError(e, "scandir", path))
-      out.push(...page.entries)
+      const broken = unpackDir(page, out)
+      if (broken !== undefined) return yield* Effect.fail(fsError(broken, "scandir", path))
       cookie = page.next
     }
     return out
   })
 
-/** Opens, reads to the end, closes. */
+/** Bytes `readFile` asks for in its one call: a file this long or shorter costs that call alone. */
+export const READ_FILE_CHUNK = 65536
+
+/**
+ * Node's `readFile`: one `readFile` call to the VFS (open, read, close), and for a file longer than
+ * `READ_FILE_CHUNK` reads of the rest through the descriptor it leaves open, then a close.
+ */
 export const readFile = (vfs: Vfs, path: string, flag: string | number = "r"): Effect.Effect<Uint8Array, FsError, Process> =>
-  Effect.acquireUseRelease(
-    Effect.mapError(vfs.open({ path, flags: flag, mode: 0o666 }), (e) => fsError(e, "open", path)),
-    ({ fd, stat }) => (stat.type === "dir" ? Effect.fail(new FsError({ code: "EISDIR", syscall: "read" })) : readToEnd(vfs, fd, stat.size)),
-    ({ fd }) => Effect.ignore(vfs.close({ fd }))
+  withBuffer(READ_FILE_CHUNK, (address) =>
+    Effect.flatMap(
+      Effect.mapError(
+        vfs.readFile({ path, flags: flag, length: READ_FILE_CHUNK }, { items: [{ _tag: "lease", address, length: READ_FILE_CHUNK, access: "write" }] }),
+        (e) => fsError(e, "open", path)
+      ),
+      (r) => {
+        const first = r.read === 0 ? Effect.succeed(new Uint8Array(0)) : Effect.mapError(Memory.read(address, r.read), (e) => fsError(e, "read"))
+        if (r.fd < 0) return first
+        return Effect.zipWith(first, Effect.ensuring(readToEnd(vfs, r.fd, READ_FILE_CHUNK), Effect.ignore(vfs.close({ fd: r.fd }))), (head, rest) => {
+          const out = new Uint8Array(head.length + rest.length)
+          out.set(head)
+          out.set(rest, head.length)
+          return out
+        })
+      }
+    )
   )
 
-/** Opens (default `w`), writes every byte, closes. */
+/** Node's `writeFile` (flags default `w`): one `writeFile` call to the VFS (open, truncate and write, close). */
 export const writeFile = (vfs: Vfs, path: string, bytes: Uint8Array, flag: string | number = "w", mode = 0o666): Effect.Effect<void, FsError, Process> =>
-  Effect.acquireUseRelease(
-    Effect.mapError(vfs.open({ path, flags: flag, mode }), (e) => fsError(e, "open", path)),
-    ({ fd }) => Effect.asVoid(writeBytes(vfs, fd, bytes)),
-    ({ fd }) => Effect.ignore(vfs.close({ fd }))
+  withBuffer(bytes.length, (address) =>
+    Effect.zipRight(
+      Effect.mapError(Memory.write(address, bytes), (e) => fsError(e, "write")),
+      Effect.mapBoth(
+        vfs.writeFile({ path, flags: flag, mode, length: bytes.length }, { items: [{ _tag: "lease", address, length: bytes.length, access: "read" }] }),
+        { onFailure: (e) => fsError(e, "open", path), onSuccess: () => undefined }
+      )
+    )
   )
 
 /** `stat` (following links) or `lstat`. */
 export const stat = (vfs: Vfs, path: string, follow = true): Effect.Effect<Stat, FsError, Process> =>
-  Effect.mapError(vfs.stat({ path, follow }), (e) => fsError(e, follow ? "stat" : "lstat", path))
+  Effect.mapBoth(vfs.stat({ path, follow }), { onFailure: (e) => fsError(e, follow ? "stat" : "lstat", path), onSuccess: statOf })
+
+/** `fstat`: the attributes of the file open as `fd`. */
+export const fstat = (vfs: Vfs, fd: number): Effect.Effect<Stat, FsError, Process> =>
+  Effect.mapBoth(vfs.fstat({ fd }), { onFailure: (e) => fsError(e, "fstat"), onSuccess: statOf })
+
+/** A change a watch saw: Node's kinds (`rename`: an entry came, went or moved; `change`: data or attributes), and what it names relative to the watched node. */
+export interface WatchEvent {
+  readonly type: "rename" | "change"
+  readonly name: string
+}
+
+/** What one `watchEvents` call answers: the events, the sequence number to ask after next, and whether some were dropped (more waited than the VFS keeps). */
+export interface WatchBatch {
+  readonly events: ReadonlyArray<WatchEvent>
+  readonly next: number
+  readonly overflowed: boolean
+}
+
+/**
+ * Starts watching `path` (Node's `fs.watch`: a file, or a directory's entries and, with
+ * `recursive`, everything below; the last link followed unless `follow: false`); the watch's id.
+ * The VFS queues every change it sees from then on. Errors: resolution's, `EACCES`, `ENOSPC`.
+ */
+export const watch = (
+  vfs: Vfs,
+  path: string,
+  options: { readonly recursive?: boolean; readonly follow?: boolean } = {}
+): Effect.Effect<number, FsError, Process> =>
+  Effect.mapBoth(vfs.watch({ path, recursive: options.recursive === true, follow: options.follow !== false }), {
+    onFailure: (e) => fsError(e, "watch", path),
+    onSuccess: (r) => r.id
+  })
+
+/**
+ * The events of watch `id` after sequence number `after` (0 first, then each batch's `next`): a
+ * held call, answered as soon as there is one. Errors: `EBADF` once the watch has ended (a call
+ * held when it ends answers with what was queued), `EIO` (the VFS gone).
+ */
+export const watchEvents = (vfs: Vfs, id: number, after: number): Effect.Effect<WatchBatch, FsError, Process> =>
+  Effect.flatMap(
+    Effect.mapError(vfs.watchEvents({ id, after }), (e) => fsError(e, "watch")),
+    (r): Effect.Effect<WatchBatch, FsError> => {
+      if (r.types.length === 0) return Effect.succeed({ events: [], next: r.next, overflowed: r.overflowed })
+      const names = r.names.split("\0")
+      if (names.length !== r.types.length) return Effect.fail(new FsError({ code: "EIO", syscall: "watch" }))
+      return Effect.succeed({
+        events: names.map((name, i) => ({ type: r.types[i] === "r" ? "rename" : "change", name })),
+        next: r.next,
+        overflowed: r.overflowed
+      })
+    }
+  )
+
+/** Ends watch `id`; a `watchEvents` call held on it answers with what was queued. Errors: `EBADF`. */
+export const unwatch = (vfs: Vfs, id: number): Effect.Effect<void, FsError, Process> => Effect.mapError(vfs.unwatch({ id }), (e) => fsError(e, "unwatch"))

@@ -33,6 +33,10 @@ export interface System {
   /** The file-system servers by mount path. */
   readonly servers: ReadonlyMap<string, Process.Pcb>
   readonly vfsCounters: Server.Counters<VfsProtocol["operations"]>
+  /** Each file-system server's port (the original capability, held by the server), by mount path. */
+  readonly fsPorts: ReadonlyMap<string, Capability.Capability>
+  /** Counters of each file-system server, by mount path: the calls the VFS made of it. */
+  readonly fsCounters: ReadonlyMap<string, Server.Counters<FsProtocol["operations"]>>
   /** The root task's own badge: the only one the VFS takes `setCredentials` from. */
   readonly rootBadge: number
   /** The root task's process: slot 0 holds a VFS capability badged `rootBadge` (no client ever holds one). */
@@ -55,25 +59,38 @@ const rights = Capability.Rights.send | Capability.Rights.grant
 /** Badges of VFS capabilities, never reused: one per client, and one per stack for its root task. */
 let nextBadge = 1
 
+/** Options of `start`. */
+export interface StartOptions {
+  /**
+   * Frames each RAM file system may hold (its process's quota). Default: every frame of the
+   * machine, so a file system runs out of space (`ENOSPC`) only when memory really runs out.
+   */
+  readonly fsQuota?: number
+}
+
 /**
  * Spawns one RAM file system per mount path (`/` always), the VFS over them, and the root task's
  * process that holds the VFS capability with the root task's badge. Errors: the kernel's, when a
- * process or port cannot be made.
+ * process or port cannot be made (`InvalidArgument` for a bad `fsQuota`).
  */
-export const start = (mountPaths: ReadonlyArray<string> = []) =>
+export const start = (mountPaths: ReadonlyArray<string> = [], options: StartOptions = {}) =>
   Effect.gen(function* () {
     const k = yield* Kernel.Kernel
+    const quota = options.fsQuota ?? k.config.frames
     const paths = ["/", ...mountPaths.filter((p) => p !== "/")]
     const servers = new Map<string, Process.Pcb>()
-    const ports: Array<Capability.Capability> = []
+    const fsCounters = new Map<string, Server.Counters<FsProtocol["operations"]>>()
+    const fsPorts = new Map<string, Capability.Capability>()
     for (const path of paths) {
-      const pcb = yield* k.create({ name: `ramfs${path}` })
+      const pcb = yield* k.create({ name: `ramfs${path}`, quota })
       const port = yield* Port.createFor(pcb)
-      yield* k.start(pcb, RamFs.program(port.slot, Server.counters(FsProtocol)))
+      const counters = Server.counters(FsProtocol)
+      yield* k.start(pcb, RamFs.program(port.slot, counters))
       servers.set(path, pcb)
-      ports.push(port)
+      fsCounters.set(path, counters)
+      fsPorts.set(path, port)
     }
-    const vfs = yield* k.create({ name: "vfs", caps: ports.map((cap) => ({ cap, rights })) })
+    const vfs = yield* k.create({ name: "vfs", caps: [...fsPorts.values()].map((cap) => ({ cap, rights })) })
     const vfsPort = yield* Port.createFor(vfs, { disconnects: true })
     const vfsCounters = Server.counters(VfsProtocol)
     const rootBadge = nextBadge++
@@ -89,7 +106,7 @@ export const start = (mountPaths: ReadonlyArray<string> = []) =>
     )
     // The root task's requests run as threads of this process (see `asRootTask`).
     const rootTask = yield* Kernel.spawn(Effect.never, { name: "root-task", caps: [{ cap: vfsPort, rights: Capability.Rights.send, badge: rootBadge }] })
-    return { vfsPort, vfs, servers, vfsCounters, rootBadge, rootTask } satisfies System
+    return { vfsPort, vfs, servers, vfsCounters, fsPorts, fsCounters, rootBadge, rootTask } satisfies System
   })
 
 /**

@@ -2,15 +2,16 @@
  * The embedded default in one call: `bootFileSystem()` boots a fresh kernel, a RAM file system at
  * `/`, the VFS, and one client process whose Node-compatible `fs` it returns.
  *
- * How JS calls become IPC: the client process's main fiber takes jobs (Effects) from a queue and
- * runs each on a thread of its own, so concurrent JS calls are concurrent client threads. Every
- * `fs` call is therefore a real `call` from the client process to the VFS. A job's promise
- * settles when its thread ends, or with `EIO` if the client process is gone.
+ * How JS calls become IPC: each `fs` has a `ClientEntry`, a plain JS queue of calls that
+ * long-lived threads of its client process take and run (a parked thread is woken with the call;
+ * the pool grows while calls overlap), completing plain promises. Every `fs` call is therefore a
+ * real `call` from the client process to the VFS. A call settles with its outcome, or with `EIO`
+ * if the client process is or goes away.
  */
-import { Deferred, Effect, Exit, Cause, ManagedRuntime, Queue } from "effect"
+import { Cause, Effect, Exit, ManagedRuntime } from "effect"
 import * as Kernel from "../kernel/Kernel.js"
 import * as Process from "../kernel/Process.js"
-import { makeFs, type NodeFs, NodeFsError, toNodeError } from "../fs/NodeFs.js"
+import { makeFs, type NodeFs, NodeFsError, type Runner, toNodeError } from "../fs/NodeFs.js"
 import * as Vfs from "../fs/VfsClient.js"
 import * as System from "./FileSystemStack.js"
 
@@ -18,6 +19,8 @@ import * as System from "./FileSystemStack.js"
 export interface BootOptions {
   /** Physical frames of the kernel (4 KiB each). Default 16,384 (64 MiB). */
   readonly frames?: number
+  /** Frames the RAM file system may hold. Default all of `frames`: `ENOSPC` only when memory really runs out. */
+  readonly fsFrames?: number
   /** The first client's user id. Default 0 (root). */
   readonly uid?: number
   /** The first client's group id. Default 0. */
@@ -33,6 +36,8 @@ export interface FsClient {
   readonly fs: NodeFs
   /** The client process whose threads serve this `fs`'s calls. */
   readonly client: Process.Pcb
+  /** Runs an Effect as a thread of the client process, as every `fs` call does; rejects with its failure, or `EIO` once the client is gone. */
+  readonly run: Runner
 }
 
 /** A booted file system: the `fs` object, the kernel (root task's view) and `close`. */
@@ -50,52 +55,160 @@ export interface BootedFileSystem extends FsClient {
   readonly close: () => Promise<void>
 }
 
-type Job = Effect.Effect<void, never, Process.Process>
 type Runtime = ManagedRuntime.ManagedRuntime<Kernel.Kernel, never>
+type Program<A> = Effect.Effect<A, unknown, Process.Process>
 
 const gone = () => new NodeFsError("EIO", "fs")
+const goneExit: Exit.Exit<never, unknown> = Exit.fail(gone())
 
-/** What a failed job rejects with: its typed failure as Node's error, or the defect. */
+/** What a failed call rejects with: its typed failure as Node's error, or the defect. */
 const rejection = (cause: Cause.Cause<unknown>, syscall: string): unknown => {
   const failure = Cause.failureOption(cause)
   return failure._tag === "Some" ? toNodeError(failure.value, syscall) : Cause.squash(cause)
 }
 
 /**
- * Spawns a client process whose main fiber runs each job on a thread of its own, and the `fs`
- * whose calls are those jobs.
+ * Threads of a client process serving calls at most: how many JS calls run in it at once (more
+ * wait in the queue). A call that waits long (a watch's held call) holds one all that time.
  */
+export const MAX_CALL_THREADS = 256
+
+/** One call from JavaScript into the client process: the Effect to run and what to do with its outcome. */
+class Call {
+  constructor(
+    readonly effect: Program<unknown>,
+    readonly settle: (exit: Exit.Exit<unknown, unknown>) => void
+  ) {}
+}
+
+/** A thread of the client process serving calls; `current` is the call it runs (for a death mid-call). */
+class CallThread {
+  current: Call | undefined = undefined
+}
+
+/**
+ * The way into one client process: a plain JS queue of calls, served by long-lived threads of the
+ * process. A call costs no runtime invocation, fiber, deferred or race of its own: `submit` hands it
+ * to a parked thread (one wake-up) or queues it, and the thread settles it with a plain callback.
+ *
+ * Invariants:
+ * - Every call submitted settles exactly once: with its Effect's exit, or with `EIO` when the
+ *   client dies first (queued, or mid-call); after death, at once.
+ * - A thread that takes a call while no other thread is parked starts one more (up to
+ *   `MAX_CALL_THREADS`), so concurrent JS calls run concurrently and a slow call (a mount that
+ *   hangs) stalls only itself.
+ *
+ * Two ways in share `submit`: `run` (a promise, below) and, for a synchronous form, a caller that
+ * submits and then drives the kernel's scheduler until its `settle` has run.
+ *
+ * State is owned by the JS thread (one event loop): `submit` and the threads' steps never interleave.
+ */
+export class ClientEntry {
+  /** Calls no thread has taken yet, oldest at `head`. */
+  private readonly queued: Array<Call | undefined> = []
+  private head = 0
+  /** Wake-ups of parked threads. */
+  private readonly parked: Array<(next: Effect.Effect<Call>) => void> = []
+  private readonly threads: Array<CallThread> = []
+  private dead = false
+
+  /** Runs `effect` in the client process and calls `settle` once with its exit (`EIO` if the client is or goes away). */
+  submit(effect: Program<unknown>, settle: (exit: Exit.Exit<unknown, unknown>) => void): void {
+    if (this.dead) return settle(goneExit)
+    const call = new Call(effect, settle)
+    const wake = this.parked.pop()
+    if (wake !== undefined) wake(Effect.succeed(call))
+    else this.queued.push(call)
+  }
+
+  /** The promise form of `submit`: resolves with the Effect's value, rejects with its failure (as Node's error) or `EIO`. */
+  readonly run: Runner = <A>(effect: Program<A>): Promise<A> =>
+    new Promise<A>((resolve, reject) =>
+      this.submit(effect, (exit) => (exit._tag === "Success" ? resolve(exit.value as A) : reject(rejection(exit.cause, "fs"))))
+    )
+
+  /** The client died: every call queued or running settles with `EIO`, and every later one at once. */
+  die(): void {
+    if (this.dead) return
+    this.dead = true
+    for (const t of this.threads) {
+      const c = t.current
+      t.current = undefined
+      c?.settle(goneExit)
+    }
+    for (let c = this.take(); c !== undefined; c = this.take()) c.settle(goneExit)
+  }
+
+  /** The client process's program: serves calls on its main fiber and on the threads it starts. */
+  readonly serve: Effect.Effect<never, never, Process.Process> = Effect.suspend(() => this.thread())
+
+  private take(): Call | undefined {
+    if (this.head === this.queued.length) return undefined
+    const c = this.queued[this.head]
+    this.queued[this.head++] = undefined
+    if (this.head === this.queued.length) {
+      this.queued.length = 0
+      this.head = 0
+    }
+    return c
+  }
+
+  /**
+   * One serving thread: runs a call, settles it, and goes straight on to the next queued call or
+   * parks until `submit` wakes it with one — a step or two of Effect per call.
+   */
+  private thread(): Effect.Effect<never, never, Process.Process> {
+    const self = new CallThread()
+    this.threads.push(self)
+    const parked: Effect.Effect<Call> = Effect.async<Call>((wake) => {
+      this.parked.push(wake)
+      // Interrupted while parked (the client dies): never woken with a call that would be lost.
+      return Effect.sync(() => {
+        const i = this.parked.indexOf(wake)
+        if (i >= 0) this.parked.splice(i, 1)
+      })
+    })
+    const done = (call: Call, exit: Exit.Exit<unknown, unknown>): Effect.Effect<never, never, Process.Process> => {
+      // Cleared first: a death from here on must not settle this call a second time.
+      if (self.current === call) {
+        self.current = undefined
+        call.settle(exit)
+      }
+      const c = this.take()
+      return c !== undefined ? serve(c) : waiting
+    }
+    const serve = (call: Call): Effect.Effect<never, never, Process.Process> => {
+      self.current = call
+      const run = Effect.matchCauseEffect(call.effect, {
+        onFailure: (cause) => done(call, Exit.failCause(cause)),
+        onSuccess: (value) => done(call, Exit.succeed(value))
+      })
+      // The last parked thread took a call: start one more, so the next call finds one.
+      return this.parked.length === 0 && this.threads.length < MAX_CALL_THREADS ? Effect.zipRight(Process.fork(this.thread()), run) : run
+    }
+    const waiting: Effect.Effect<never, never, Process.Process> = Effect.flatMap(parked, serve)
+    return Effect.suspend(() => {
+      const c = this.take()
+      return c !== undefined ? serve(c) : waiting
+    })
+  }
+}
+
+/** Spawns a client process serving calls through a `ClientEntry`, and the `fs` whose calls go through it. */
 const attach = async (
   runtime: Runtime,
   system: System.System,
   name: string,
   credentials: System.ClientCredentials | undefined,
-  closed: () => boolean
+  entries: Array<ClientEntry>
 ): Promise<FsClient> => {
-  const jobs = Effect.runSync(Queue.unbounded<Job>())
-  const serveJobs: Effect.Effect<never, never, Process.Process> = Effect.forever(Effect.flatMap(Queue.take(jobs), (job) => Process.fork(job)))
-  const spawned = await runtime.runPromiseExit(System.spawnClient(system, serveJobs, name, credentials))
+  const entry = new ClientEntry()
+  const spawned = await runtime.runPromiseExit(System.spawnClient(system, entry.serve, name, credentials))
   if (Exit.isFailure(spawned)) throw rejection(spawned.cause, "spawn")
   const client = spawned.value
-  const run = <A>(effect: Effect.Effect<A, unknown, Process.Process>): Promise<A> => {
-    if (closed() || !client.alive) return Promise.reject(gone())
-    return runtime
-      .runPromiseExit(
-        Effect.gen(function* () {
-          const done = yield* Deferred.make<A, unknown>()
-          yield* Queue.offer(jobs, Effect.asVoid(Effect.intoDeferred(effect, done)))
-          return yield* Effect.raceFirst(
-            Deferred.await(done),
-            Effect.flatMap(client.await, () => Effect.fail(gone()))
-          )
-        })
-      )
-      .then((exit) => {
-        if (Exit.isSuccess(exit)) return exit.value
-        throw rejection(exit.cause, "fs")
-      })
-  }
-  return { fs: makeFs(Vfs.client(0), run), client }
+  entries.push(entry)
+  runtime.runFork(Effect.flatMap(client.await, () => Effect.sync(() => entry.die())))
+  return { fs: makeFs(Vfs.client(0), entry.run), client, run: entry.run }
 }
 
 /**
@@ -107,11 +220,11 @@ export const bootFileSystem = async (options: BootOptions = {}): Promise<BootedF
   const runtime: Runtime = ManagedRuntime.make(Kernel.layer(options.frames === undefined ? {} : { frames: options.frames }))
   const { kernel, system } = await runtime.runPromise(
     Effect.gen(function* () {
-      return { kernel: yield* Kernel.Kernel, system: yield* System.start() }
+      return { kernel: yield* Kernel.Kernel, system: yield* System.start([], options.fsFrames === undefined ? {} : { fsQuota: options.fsFrames }) }
     })
   )
   let closed = false
-  const isClosed = () => closed
+  const entries: Array<ClientEntry> = []
   const first =
     options.uid === undefined && options.gid === undefined && options.groups === undefined && options.umask === undefined
       ? undefined
@@ -121,7 +234,7 @@ export const bootFileSystem = async (options: BootOptions = {}): Promise<BootedF
           ...(options.groups === undefined ? {} : { groups: options.groups }),
           ...(options.umask === undefined ? {} : { umask: options.umask })
         }
-  const { fs, client } = await attach(runtime, system, "fs-client", first, isClosed).catch(async (e: unknown) => {
+  const { fs, client, run } = await attach(runtime, system, "fs-client", first, entries).catch(async (e: unknown) => {
     await runtime.dispose()
     throw e
   })
@@ -129,13 +242,15 @@ export const bootFileSystem = async (options: BootOptions = {}): Promise<BootedF
   return {
     fs,
     client,
+    run,
     kernel,
     system,
-    spawnFs: (name, credentials) => (closed ? Promise.reject(gone()) : attach(runtime, system, name ?? `fs-client-${++clients}`, credentials, isClosed)),
+    spawnFs: (name, credentials) => (closed ? Promise.reject(gone()) : attach(runtime, system, name ?? `fs-client-${++clients}`, credentials, entries)),
     close: async () => {
       if (closed) return
       closed = true
       await runtime.dispose()
+      for (const e of entries) e.die()
     }
   }
 }

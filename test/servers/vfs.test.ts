@@ -8,7 +8,7 @@ import { normalize, split } from "../../src/servers/vfs/path.js"
 import { chownError, createMode, permits, R_OK, stickyAllows, utimesError, W_OK, X_OK } from "../../src/servers/vfs/permissions.js"
 import * as TestKernel from "../../src/root/TestKernel.js"
 import * as RamFs from "../../src/servers/ramfs/RamFs.js"
-import { FsProtocol } from "../../src/lib/FsProtocol.js"
+import * as FsProtocol from "../../src/lib/FsProtocol.js"
 import * as VfsServer from "../../src/servers/vfs/VfsServer.js"
 import { VfsProtocol } from "../../src/servers/vfs/VfsProtocol.js"
 import * as Server from "../../src/lib/Server.js"
@@ -226,6 +226,119 @@ describe("vfs + ramfs", () => {
       expect(r._tag === "Right" ? r.right : r).toEqual({ n: size, g: size, leaseCopied: size, grantCopied: 0, backLength: 2 * size, allSevens: true })
       expect(sys.vfs.bytesCopied).toBe(0)
       expect(sys.servers.get("/")!.bytesCopied).toBeGreaterThanOrEqual(size)
+    }).pipe(boot)
+  )
+
+  it.effect(
+    "VFS-0060 readFile is one call to the VFS for a file up to READ_FILE_CHUNK; a longer one is read whole through the descriptor it leaves, then closed",
+    () =>
+      Effect.gen(function* () {
+        const sys = yield* System.start()
+        const big = new Uint8Array(Vfs.READ_FILE_CHUNK * 2 + 123).map((_, i) => i % 251)
+        const calls = () => {
+          const o = sys.vfsCounters.operations
+          return { readFile: o.readFile.calls, open: o.open.calls, read: o.read.calls, close: o.close.calls }
+        }
+        const r = yield* asClient(sys, (vfs) =>
+          Effect.gen(function* () {
+            yield* Vfs.writeFile(vfs, "/small", enc("small file"))
+            yield* Vfs.writeFile(vfs, "/big", big)
+            yield* Vfs.writeFile(vfs, "/exact", new Uint8Array(Vfs.READ_FILE_CHUNK).fill(9))
+            const c0 = calls()
+            const small = dec(yield* Vfs.readFile(vfs, "/small"))
+            const c1 = calls()
+            const back = yield* Vfs.readFile(vfs, "/big")
+            const c2 = calls()
+            const exact = yield* Vfs.readFile(vfs, "/exact")
+            const empty = yield* Vfs.readFile(vfs, "/small", "w+")
+            // Every descriptor the reads opened is closed again: the table fills only with the caller's own.
+            const fds = yield* Effect.forEach(Array.from({ length: 3 }), () => Effect.map(vfs.open({ path: "/small", flags: "r", mode: 0 }), (o) => o.fd))
+            return {
+              small,
+              one: [c1.readFile - c0.readFile, c1.open - c0.open, c1.read - c0.read, c1.close - c0.close],
+              bigWhole: back.length === big.length && back.every((b, i) => b === big[i]),
+              bigCalls: [c2.readFile - c1.readFile, c2.read - c1.read > 0, c2.close - c1.close],
+              exact: exact.length,
+              empty: empty.length,
+              fds,
+              dir: yield* Effect.map(Effect.either(Vfs.readFile(vfs, "/")), (e) => (e._tag === "Left" ? [e.left.code, e.left.syscall] : "ok")),
+              missing: yield* Effect.map(Effect.either(Vfs.readFile(vfs, "/nope")), (e) =>
+                e._tag === "Left" ? [e.left.code, e.left.syscall, e.left.path] : "ok"
+              )
+            }
+          })
+        )
+        expect(ok(r)).toEqual({
+          small: "small file",
+          one: [1, 0, 0, 0],
+          bigWhole: true,
+          bigCalls: [1, true, 1],
+          exact: Vfs.READ_FILE_CHUNK,
+          empty: 0,
+          fds: [3, 4, 5],
+          dir: ["EISDIR", "read"],
+          missing: ["ENOENT", "open", "/nope"]
+        })
+      }).pipe(boot)
+  )
+
+  it.effect(
+    "VFS-0061 writeFile is one call: w creates and truncates in one step with the write, a appends, wx refuses an existing file; each byte copied once, by the file system",
+    () =>
+      Effect.gen(function* () {
+        const sys = yield* System.start()
+        const k = yield* Kernel.Kernel
+        const size = 64 * 1024
+        const r = yield* asClient(sys, (vfs) =>
+          Effect.gen(function* () {
+            yield* Vfs.writeFile(vfs, "/f", enc("a long first version"))
+            yield* Vfs.writeFile(vfs, "/f", enc("short"))
+            const short = dec(yield* Vfs.readFile(vfs, "/f"))
+            yield* Vfs.writeFile(vfs, "/f", enc("+more"), "a")
+            const appended = dec(yield* Vfs.readFile(vfs, "/f"))
+            const wx = yield* Effect.map(Effect.either(Vfs.writeFile(vfs, "/f", enc("no"), "wx")), code)
+            const readOnly = yield* Effect.map(Effect.either(Vfs.writeFile(vfs, "/f", enc("no"), "r")), code)
+            const calls = sys.vfsCounters.operations.writeFile.calls
+            const before = k.stats().bytesCopied
+            yield* Vfs.writeFile(vfs, "/big", new Uint8Array(size).fill(3))
+            const copied = k.stats().bytesCopied - before
+            return {
+              short,
+              appended,
+              wx,
+              readOnly,
+              calls: sys.vfsCounters.operations.writeFile.calls - calls,
+              copied,
+              after: dec(yield* Vfs.readFile(vfs, "/f"))
+            }
+          })
+        )
+        expect(ok(r)).toEqual({ short: "short", appended: "short+more", wx: "EEXIST", readOnly: "EBADF", calls: 1, copied: size, after: "short+more" })
+        expect(sys.vfs.bytesCopied).toBe(0)
+      }).pipe(boot)
+  )
+
+  it.effect("VFS-0062 readdir pages by bytes: a thousand long names come in a few pages, each once, in creation order, with their types", () =>
+    Effect.gen(function* () {
+      const sys = yield* System.start()
+      const name = (i: number) => `entry-${String(i).padStart(4, "0")}-${"n".repeat(60)}`
+      const r = yield* asClient(sys, (vfs) =>
+        Effect.gen(function* () {
+          yield* vfs.mkdir({ path: "/d", mode: 0o755, recursive: false })
+          for (let i = 0; i < 1000; i++) {
+            if (i % 10 === 0) yield* vfs.mkdir({ path: `/d/${name(i)}`, mode: 0o755, recursive: false })
+            else yield* Vfs.writeFile(vfs, `/d/${name(i)}`, enc(""))
+          }
+          const pages = sys.vfsCounters.operations.readdir.calls
+          const all = yield* Vfs.readdirAll(vfs, "/d")
+          return { pages: sys.vfsCounters.operations.readdir.calls - pages, all }
+        })
+      )
+      const { pages, all } = ok(r)
+      expect(all.map((e) => e.name)).toEqual(Array.from({ length: 1000 }, (_, i) => name(i)))
+      expect(all.filter((e) => e.type === "dir").length).toBe(100)
+      expect(pages).toBeGreaterThan(1)
+      expect(pages).toBeLessThanOrEqual(30)
     }).pipe(boot)
   )
 
@@ -788,7 +901,7 @@ describe("vfs permissions", () => {
 
   it.effect("VFS-0057 the RAM file system's guards: unlink, rmdir and rename act only on the inode the VFS checked (else ESTALE, nothing changes)", () =>
     Effect.gen(function* () {
-      const server = yield* TestKernel.serve(FsProtocol, RamFs.handlers)
+      const server = yield* TestKernel.serve(FsProtocol.FsProtocol, RamFs.handlers)
       const r = yield* TestKernel.withClient(server, (fs) =>
         Effect.gen(function* () {
           const root = yield* fs.root()
@@ -802,13 +915,13 @@ describe("vfs permissions", () => {
             renameOntoAbsent: yield* codeOf(fs.rename({ fromDir: root.ino, fromName: "a", toDir: root.ino, toName: "b", toIno: 0 })),
             renameOnto: yield* codeOf(fs.rename({ fromDir: root.ino, fromName: "a", toDir: root.ino, toName: "b", toIno: a.ino }))
           }
-          const names = (yield* fs.readdir({ dir: root.ino, cookie: 0 })).entries.map((e) => e.name)
+          const names = (yield* fs.readdir({ dir: root.ino, cookie: 0 })).names.split("/")
           const held = {
             unlink: yield* codeOf(fs.unlink({ dir: root.ino, name: "a", ino: a.ino })),
             rmdir: yield* codeOf(fs.rmdir({ dir: root.ino, name: "d", ino: d.ino })),
             rename: yield* codeOf(fs.rename({ fromDir: root.ino, fromName: "b", toDir: root.ino, toName: "c", fromIno: b.ino, toIno: 0 }))
           }
-          return { stale, names, held, after: (yield* fs.readdir({ dir: root.ino, cookie: 0 })).entries.map((e) => e.name) }
+          return { stale, names, held, after: (yield* fs.readdir({ dir: root.ino, cookie: 0 })).names.split("/") }
         })
       )
       expect(r).toEqual({
@@ -822,6 +935,37 @@ describe("vfs permissions", () => {
 })
 
 describe("VFS workers", () => {
+  // Live: the file system's clock is the process's Effect clock, and ctime is compared with a wall time.
+  it.live(
+    "VFS-0059 times cross the wire as seconds and nanoseconds, exact: set before and after the epoch, read back to the nanosecond; the clock never goes back",
+    () =>
+      Effect.gen(function* () {
+        const sys = yield* System.start()
+        const late = 1_733_000_000_123_456_789n
+        const early = -1_500_000_001n
+        const r = ok(
+          yield* asClient(sys, (vfs) =>
+            Effect.gen(function* () {
+              yield* Vfs.writeFile(vfs, "/t", enc("x"))
+              yield* vfs.setattr({ path: "/t", follow: true, atimeNs: early, mtimeNs: late })
+              const set = yield* Vfs.stat(vfs, "/t")
+              yield* vfs.mkdir({ path: "/d", mode: 0o755, recursive: false })
+              const before = (yield* Vfs.stat(vfs, "/d")).mtimeNs
+              yield* Vfs.writeFile(vfs, "/d/u", enc("y"))
+              const after = (yield* Vfs.stat(vfs, "/d")).mtimeNs
+              return { atime: set.atimeNs, mtime: set.mtimeNs, ctimeAfterEpoch: set.ctimeNs > late, advanced: after > before }
+            })
+          )
+        )
+        expect(r).toEqual({ atime: early, mtime: late, ctimeAfterEpoch: true, advanced: true })
+        expect([FsProtocol.fromNs(early), FsProtocol.fromNs(late), FsProtocol.toNs(-2, 499_999_999)]).toEqual([
+          [-2, 499_999_999],
+          [1_733_000_000, 123_456_789],
+          early
+        ])
+      }).pipe(boot)
+  )
+
   it.effect("VFS-0058 a slow mount holds up only the calls waiting on it: the VFS's worker pool grows and other mounts are served meanwhile", () =>
     Effect.gen(function* () {
       const k = yield* Kernel.Kernel
@@ -832,11 +976,11 @@ describe("VFS workers", () => {
       yield* k.start(fast, RamFs.program(fastPort.slot))
       const slow = yield* k.create({ name: "ramfs/slow" })
       const slowPort = yield* Port.createFor(slow)
-      const stalled = Effect.map(RamFs.handlers, (h): Server.Handlers<FsProtocol["operations"]> => ({
+      const stalled = Effect.map(RamFs.handlers, (h): Server.Handlers<FsProtocol.FsProtocol["operations"]> => ({
         ...h,
         lookup: (payload, call) => Effect.zipRight(Deferred.await(release), h.lookup(payload, call))
       }))
-      yield* k.start(slow, Server.serve(FsProtocol, stalled, slowPort.slot, { workers: 8 }))
+      yield* k.start(slow, Server.serve(FsProtocol.FsProtocol, stalled, slowPort.slot, { workers: 8 }))
       const vfs = yield* k.create({
         name: "vfs",
         caps: [

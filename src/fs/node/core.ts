@@ -110,7 +110,7 @@ export const close = (ctx: Context, fd: number): Sys<void> =>
   })
 
 /** `fstat(2)`. */
-export const fstat = (ctx: Context, fd: number, syscall = "fstat"): Sys<Stat> => named(ctx.vfs.fstat({ fd }), syscall)
+export const fstat = (ctx: Context, fd: number, syscall = "fstat"): Sys<Stat> => named(Vfs.fstat(ctx.vfs, fd), syscall)
 
 /**
  * `pread(2)`/`read(2)`: up to `length` bytes into `view` at `offset`, from `position` (-1: the
@@ -300,8 +300,21 @@ export const readdir = (ctx: Context, p: Target): Sys<Array<FsProtocol.DirEntry>
   Effect.map(named(Vfs.readdirAll(ctx.vfs, p.vfs), "scandir", p.text), (entries) => entries.sort((x, y) => byteOrder(x.name, y.name)))
 
 /** One page of the directory `p` from `cookie` (for `Dir`); `next` is -1 after the last. */
-export const readdirPage = (ctx: Context, p: Target, cookie: number, syscall = "scandir"): Sys<FsProtocol.DirPage> =>
-  named(ctx.vfs.readdir({ path: p.vfs, cookie }), syscall, p.text)
+export const readdirPage = (
+  ctx: Context,
+  p: Target,
+  cookie: number,
+  syscall = "scandir"
+): Sys<{ readonly next: number; readonly entries: ReadonlyArray<FsProtocol.DirEntry> }> =>
+  named(
+    Effect.flatMap(ctx.vfs.readdir({ path: p.vfs, cookie }), (page) => {
+      const entries: Array<FsProtocol.DirEntry> = []
+      const broken = FsProtocol.unpackDir(page, entries)
+      return broken === undefined ? Effect.succeed({ next: page.next, entries }) : Effect.fail(broken)
+    }),
+    syscall,
+    p.text
+  )
 
 /** `unlink(2)`. */
 export const unlink = (ctx: Context, p: Target): Sys<void> => named(ctx.vfs.unlink({ path: p.vfs }), "unlink", p.text)

@@ -18,11 +18,12 @@
 import { type Clock, Effect } from "effect"
 import { FsProtocol as Fs, Lease, Memory, type Message, Params, type Process, Server } from "../../api.js"
 
-const { DIR_PAGE, FsError, FsProtocol, NAME_MAX } = Fs
+const { DIR_PAGE_BYTES, FsError, FsProtocol, fromNs, NAME_MAX, packDir } = Fs
 type FsError = Fs.FsError
 type FsProtocol = Fs.FsProtocol
 type Attr = Fs.Attr
 type DirEntry = Fs.DirEntry
+type Removed = Fs.Removed
 type FileType = Fs.FileType
 type DeliveredItem = Message.DeliveredItem
 const { PAGE_SIZE } = Params
@@ -36,16 +37,30 @@ interface Inode {
   nlink: number
   opens: number
   size: number
-  atimeNs: bigint
-  mtimeNs: bigint
-  ctimeNs: bigint
-  readonly birthtimeNs: bigint
+  atime: Time
+  mtime: Time
+  ctime: Time
+  readonly birthtime: Time
   /** File pages: a page address in this server's space, or -1 for a hole. */
   readonly pages: Array<number>
   /** Directory entries (directories only), in creation order. */
   readonly entries: Map<string, number>
   /** Symbolic-link target (links only). */
   readonly target: string
+}
+
+/** A point in time as POSIX's `timespec` (the form `Attr` carries): seconds since the epoch, nanoseconds `0..999_999_999`. Immutable. */
+class Time {
+  constructor(
+    readonly sec: number,
+    readonly nsec: number
+  ) {}
+
+  /** From nanoseconds since the epoch (a `setattr`'s bigint). */
+  static ofNs(ns: bigint): Time {
+    const [sec, nsec] = fromNs(ns)
+    return new Time(sec, nsec)
+  }
 }
 
 const fail = (code: string) => Effect.fail(new FsError({ code }))
@@ -58,7 +73,7 @@ class Store {
   /** The region of each live file page. */
   readonly regionOf = new Map<number, number>()
   private nextIno = 2
-  /** The last timestamp given out. */
+  /** The last timestamp given out, in nanoseconds since the epoch. */
   private lastNs = 0n
   readonly root: Inode
 
@@ -67,11 +82,11 @@ class Store {
     this.root = this.make("dir", 0o755, 0, 0, "", 1)
   }
 
-  /** The clock's nanoseconds, strictly increasing across calls. */
-  now(): bigint {
+  /** The clock's time, strictly increasing across calls (a nanosecond later than the last when the clock has not moved). */
+  now(): Time {
     const t = this.clock.unsafeCurrentTimeNanos()
     this.lastNs = t > this.lastNs ? t : this.lastNs + 1n
-    return this.lastNs
+    return Time.ofNs(this.lastNs)
   }
 
   make(type: FileType, mode: number, uid: number, gid: number, target: string, ino = this.nextIno++): Inode {
@@ -85,10 +100,10 @@ class Store {
       nlink: type === "dir" ? 2 : 1,
       opens: 0,
       size: type === "symlink" ? new TextEncoder().encode(target).length : 0,
-      atimeNs: t,
-      mtimeNs: t,
-      ctimeNs: t,
-      birthtimeNs: t,
+      atime: t,
+      mtime: t,
+      ctime: t,
+      birthtime: t,
       pages: [],
       entries: new Map(),
       target
@@ -109,10 +124,14 @@ class Store {
       gid: i.gid,
       size,
       blocks,
-      atimeNs: i.atimeNs,
-      mtimeNs: i.mtimeNs,
-      ctimeNs: i.ctimeNs,
-      birthtimeNs: i.birthtimeNs
+      atimeSec: i.atime.sec,
+      atimeNsec: i.atime.nsec,
+      mtimeSec: i.mtime.sec,
+      mtimeNsec: i.mtime.nsec,
+      ctimeSec: i.ctime.sec,
+      ctimeNsec: i.ctime.nsec,
+      birthtimeSec: i.birthtime.sec,
+      birthtimeNsec: i.birthtime.nsec
     }
   }
 
@@ -171,7 +190,7 @@ const resize = (s: Store, inode: Inode, size: number): Effect.Effect<void, never
   Effect.suspend(() => {
     const old = inode.size
     inode.size = size
-    inode.mtimeNs = inode.ctimeNs = s.now()
+    inode.mtime = inode.ctime = s.now()
     if (size >= old) return Effect.void
     const keep = Math.ceil(size / PAGE_SIZE)
     const freed = dropPages(s, inode, keep)
@@ -197,49 +216,55 @@ const dirOf = (s: Store, ino: number): Inode | FsError => {
 
 const inodeOf = (s: Store, ino: number): Inode | FsError => s.get(ino) ?? new FsError({ code: "ENOENT" })
 
-/** Makes sure pages `[first, last]` exist, allocating each missing run as one region. */
-const ensurePages = (s: Store, inode: Inode, first: number, last: number): Effect.Effect<void, FsError, Process.Process> =>
-  Effect.gen(function* () {
-    while (inode.pages.length <= last) inode.pages.push(-1)
-    let i = first
-    while (i <= last) {
-      if (inode.pages[i]! >= 0) {
-        i++
-        continue
-      }
-      let j = i
-      while (j + 1 <= last && inode.pages[j + 1]! < 0) j++
-      const count = j - i + 1
-      const base = yield* Effect.mapError(Memory.allocate(count), () => new FsError({ code: "ENOSPC" }))
+/** Makes sure pages `[first, last]` exist, allocating each missing run as one region (no step at all when none is missing). */
+const ensurePages = (s: Store, inode: Inode, first: number, last: number): Effect.Effect<void, FsError, Process.Process> => {
+  while (inode.pages.length <= last) inode.pages.push(-1)
+  let i = first
+  while (i <= last && inode.pages[i]! >= 0) i++
+  if (i > last) return Effect.void
+  let j = i
+  while (j + 1 <= last && inode.pages[j + 1]! < 0) j++
+  const count = j - i + 1
+  return Effect.flatMap(
+    Effect.mapError(Memory.allocate(count), () => new FsError({ code: "ENOSPC" })),
+    (base) => {
       s.adopt(base, count)
       for (let k = 0; k < count; k++) inode.pages[i + k] = base + k * PAGE_SIZE
-      i = j + 1
+      return ensurePages(s, inode, j + 1, last)
     }
-  })
+  )
+}
 
 /**
- * Runs over `[offset, offset + length)` of a file in runs of consecutive page addresses (a hole
- * is its own run with address -1): `f(fileOffset, address, length)`.
+ * `f(fileOffset, address, length)` over `[offset, offset + length)` of a file, in runs of
+ * consecutive page addresses (a hole is its own run with address -1). Most reads and writes are
+ * one run, which costs one step.
  */
-const runs = (inode: Inode, offset: number, length: number, f: (at: number, address: number, n: number) => Effect.Effect<unknown, unknown, Process.Process>) =>
-  Effect.gen(function* () {
-    let at = offset
-    const end = offset + length
-    while (at < end) {
-      const index = Math.floor(at / PAGE_SIZE)
-      const page = inode.pages[index] ?? -1
-      const start = page < 0 ? -1 : page + (at % PAGE_SIZE)
-      let n = Math.min(end, (index + 1) * PAGE_SIZE) - at
-      // Extend while the next page continues this one in memory (or the hole goes on).
-      for (let k = index + 1; at + n < end; k++) {
-        const next = inode.pages[k] ?? -1
-        if (page < 0 ? next >= 0 : next !== page + (k - index) * PAGE_SIZE) break
-        n = Math.min(end, (k + 1) * PAGE_SIZE) - at
-      }
-      yield* f(at, start, n)
-      at += n
+const runs = (
+  inode: Inode,
+  offset: number,
+  length: number,
+  f: (at: number, address: number, n: number) => Effect.Effect<unknown, unknown, Process.Process>
+) => {
+  const found: Array<Effect.Effect<unknown, unknown, Process.Process>> = []
+  let at = offset
+  const end = offset + length
+  while (at < end) {
+    const index = Math.floor(at / PAGE_SIZE)
+    const page = inode.pages[index] ?? -1
+    const start = page < 0 ? -1 : page + (at % PAGE_SIZE)
+    let n = Math.min(end, (index + 1) * PAGE_SIZE) - at
+    // Extend while the next page continues this one in memory (or the hole goes on).
+    for (let k = index + 1; at + n < end; k++) {
+      const next = inode.pages[k] ?? -1
+      if (page < 0 ? next >= 0 : next !== page + (k - index) * PAGE_SIZE) break
+      n = Math.min(end, (k + 1) * PAGE_SIZE) - at
     }
-  })
+    found.push(f(at, start, n))
+    at += n
+  }
+  return found.length === 0 ? Effect.void : found.length === 1 ? found[0]! : Effect.all(found, { discard: true })
+}
 
 const leaseError = (e: { readonly _tag: string }) => new FsError({ code: e._tag === "PageFault" || e._tag === "InvalidAddress" ? "EFAULT" : "EIO" })
 const ZEROS = new Uint8Array(PAGE_SIZE)
@@ -247,15 +272,14 @@ const ZEROS = new Uint8Array(PAGE_SIZE)
 /** The handlers of one RAM file system (fresh state per call: a restarted server starts empty). */
 export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, never, Process.Process> = Effect.map(Effect.clock, (clock) => {
   const s = new Store(clock)
-  const nowNs = () => s.now()
   /** Checks a read or write: a regular file, a sane range, and a lease to move the bytes through. */
-  const leasedFile = (ino: number, offset: number, length: number, item: DeliveredItem | undefined) => {
+  const leasedFile = (ino: number, offset: number, length: number, item: DeliveredItem | undefined): Inode | FsError => {
     const i = inodeOf(s, ino)
-    if (i instanceof FsError) return Effect.fail(i)
-    if (i.type === "dir") return fail("EISDIR")
-    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) return fail("EINVAL")
-    if (item === undefined || item._tag !== "lease") return fail("EINVAL")
-    return Effect.succeed({ i, item })
+    if (i instanceof FsError) return i
+    if (i.type === "dir") return new FsError({ code: "EISDIR" })
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) return new FsError({ code: "EINVAL" })
+    if (item === undefined || item._tag !== "lease") return new FsError({ code: "EINVAL" })
+    return i
   }
   const creating = (dir: number, name: string, make: () => Inode): Effect.Effect<Attr, FsError> => {
     const d = dirOf(s, dir)
@@ -266,10 +290,10 @@ export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, 
     const inode = make()
     d.entries.set(name, inode.ino)
     if (inode.type === "dir") d.nlink++
-    d.mtimeNs = d.ctimeNs = nowNs()
+    d.mtime = d.ctime = s.now()
     return Effect.succeed(s.attr(inode))
   }
-  const removing = (dir: number, name: string, wantDir: boolean, guard: number | undefined): Effect.Effect<void, FsError, Process.Process> =>
+  const removing = (dir: number, name: string, wantDir: boolean, guard: number | undefined): Effect.Effect<Removed, FsError, Process.Process> =>
     Effect.suspend(() => {
       const d = dirOf(s, dir)
       if (d instanceof FsError) return Effect.fail(d)
@@ -282,13 +306,13 @@ export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, 
       if (!wantDir && inode.type === "dir") return fail("EISDIR")
       if (wantDir && inode.entries.size > 0) return fail("ENOTEMPTY")
       d.entries.delete(name)
-      d.mtimeNs = d.ctimeNs = nowNs()
+      d.mtime = d.ctime = s.now()
       if (inode.type === "dir") {
         d.nlink--
         inode.nlink = 0
       } else inode.nlink--
-      inode.ctimeNs = nowNs()
-      return freeAll(reap(s, inode))
+      inode.ctime = s.now()
+      return Effect.as(freeAll(reap(s, inode)), { ino: inode.ino, nlink: inode.nlink })
     })
   /** Whether `ancestor` is `ino` or contains it (a directory may not move into itself). */
   const contains = (ancestor: Inode, ino: number): boolean => {
@@ -359,7 +383,7 @@ export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, 
       if (i.nlink === 0) return fail("ENOENT")
       return creating(dir, name, () => {
         i.nlink++
-        i.ctimeNs = nowNs()
+        i.ctime = s.now()
         return i
       })
     },
@@ -379,14 +403,14 @@ export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, 
         const targetIno = to.entries.get(toName)
         const target = targetIno === undefined ? undefined : s.get(targetIno)
         if ((fromIno !== undefined && fromIno !== moving.ino) || (toIno !== undefined && toIno !== (target?.ino ?? 0))) return fail("ESTALE")
-        if (target !== undefined && target.ino === moving.ino) return Effect.void
+        if (target !== undefined && target.ino === moving.ino) return Effect.succeed({ ino: moving.ino, replaced: null })
         if (moving.type === "dir" && contains(moving, to.ino)) return fail("EINVAL")
         if (target !== undefined) {
           if (moving.type === "dir" && target.type !== "dir") return fail("ENOTDIR")
           if (moving.type !== "dir" && target.type === "dir") return fail("EISDIR")
           if (target.type === "dir" && target.entries.size > 0) return fail("ENOTEMPTY")
         }
-        const t = nowNs()
+        const t = s.now()
         let freed: Array<number> = []
         if (target !== undefined) {
           to.entries.delete(toName)
@@ -402,51 +426,74 @@ export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, 
           from.nlink--
           to.nlink++
         }
-        from.mtimeNs = from.ctimeNs = to.mtimeNs = to.ctimeNs = moving.ctimeNs = t
-        return freeAll(freed)
+        from.mtime = from.ctime = to.mtime = to.ctime = moving.ctime = t
+        return Effect.as(freeAll(freed), { ino: moving.ino, replaced: target === undefined ? null : { ino: target.ino, nlink: target.nlink } })
       }),
     readdir: ({ dir, cookie }) => {
       const d = dirOf(s, dir)
       if (d instanceof FsError) return Effect.fail(d)
       if (!Number.isInteger(cookie) || cookie < 0) return fail("EINVAL")
-      const all = [...d.entries]
       const entries: Array<DirEntry> = []
-      for (const [name, ino] of all.slice(cookie, cookie + DIR_PAGE)) {
+      let bytes = 0
+      let at = 0
+      let full = false
+      // Entries from the `cookie`th on: at least one, then as many as fit in `DIR_PAGE_BYTES` (a
+      // name is at most 255 UTF-16 units, 3 bytes each in UTF-8).
+      for (const [name, ino] of d.entries) {
+        if (at++ < cookie) continue
+        if (entries.length > 0 && bytes + 3 * name.length + 2 > DIR_PAGE_BYTES) {
+          full = true
+          break
+        }
         const i = s.get(ino)
-        if (i !== undefined) entries.push({ name, ino, type: i.type })
+        if (i !== undefined) entries.push({ name, type: i.type })
+        bytes += 3 * name.length + 2
       }
-      d.atimeNs = nowNs()
-      return Effect.succeed({ entries, next: cookie + DIR_PAGE < all.length ? cookie + DIR_PAGE : -1 })
+      d.atime = s.now()
+      return Effect.succeed(packDir(entries, full ? at - 1 : -1))
     },
-    read: ({ ino, offset, length }, call) =>
-      Effect.gen(function* () {
-        const { i, item } = yield* leasedFile(ino, offset, length, call.items[0])
-        const n = Math.max(0, Math.min(length, item.length, i.size - offset))
-        yield* Effect.mapError(
-          runs(i, offset, n, (at, address, len) =>
-            address < 0 ? writeZeros(item.lease, at - offset, len) : Lease.write(item.lease, at - offset, address, len)
-          ),
+    read: ({ ino, offset, length }, call) => {
+      const item = call.items[0]
+      const i = leasedFile(ino, offset, length, item)
+      if (i instanceof FsError) return Effect.fail(i)
+      const { lease, length: room } = item as Extract<DeliveredItem, { _tag: "lease" }>
+      const n = Math.max(0, Math.min(length, room, i.size - offset))
+      const copy = runs(i, offset, n, (at, address, len) => (address < 0 ? writeZeros(lease, at - offset, len) : Lease.write(lease, at - offset, address, len)))
+      return Effect.mapBoth(copy, {
+        onFailure: (e) => leaseError(e as { _tag: string }),
+        onSuccess: () => {
+          i.atime = s.now()
+          return n
+        }
+      })
+    },
+    write: ({ ino, offset, length, append, truncate }, call) => {
+      const item = call.items[0]
+      const i = leasedFile(ino, offset, length, item)
+      if (i instanceof FsError) return Effect.fail(i)
+      const { lease, length: room } = item as Extract<DeliveredItem, { _tag: "lease" }>
+      if (length > room) return fail("EINVAL")
+      // O_TRUNC then the write, in one step. Written from 0, the pages the new bytes cover are
+      // kept and overwritten (a rewrite of a file frees and allocates no frame).
+      const at = truncate && append ? 0 : append ? i.size : offset
+      const emptied = truncate && i.size > 0 ? resize(s, i, at === 0 ? Math.min(i.size, length) : 0) : Effect.void
+      const done = () => {
+        i.mtime = i.ctime = s.now()
+        return { offset: at, written: length, size: i.size }
+      }
+      if (length === 0) return Effect.map(emptied, done)
+      const copy = Effect.zipRight(
+        ensurePages(s, i, Math.floor(at / PAGE_SIZE), Math.floor((at + length - 1) / PAGE_SIZE)),
+        Effect.mapError(
+          Effect.suspend(() => runs(i, at, length, (fileAt, address, n) => Lease.read(lease, fileAt - at, n, address))),
           (e) => leaseError(e as { _tag: string })
         )
-        i.atimeNs = nowNs()
-        return n
-      }),
-    write: ({ ino, offset, length, append }, call) =>
-      Effect.gen(function* () {
-        const { i, item } = yield* leasedFile(ino, offset, length, call.items[0])
-        if (length > item.length) return yield* fail("EINVAL")
-        const at = append ? i.size : offset
-        if (length > 0) {
-          yield* ensurePages(s, i, Math.floor(at / PAGE_SIZE), Math.floor((at + length - 1) / PAGE_SIZE))
-          yield* Effect.mapError(
-            runs(i, at, length, (fileAt, address, n) => Lease.read(item.lease, fileAt - at, n, address)),
-            (e) => leaseError(e as { _tag: string })
-          )
-          if (at + length > i.size) i.size = at + length
-        }
-        i.mtimeNs = i.ctimeNs = nowNs()
-        return { offset: at, written: length, size: i.size }
-      }),
+      )
+      return Effect.map(Effect.zipRight(emptied, copy), () => {
+        if (at + length > i.size) i.size = at + length
+        return done()
+      })
+    },
     writeGrant: ({ ino, offset, length }, call) =>
       Effect.gen(function* () {
         const item = call.items[0]
@@ -498,7 +545,7 @@ export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, 
           yield* Effect.orDie(Memory.write(granted.address + (granted.pages - 1) * PAGE_SIZE + tail, new Uint8Array(PAGE_SIZE - tail)))
         }
         if (end > i.size) i.size = end
-        i.mtimeNs = i.ctimeNs = nowNs()
+        i.mtime = i.ctime = s.now()
         yield* freeAll(replaced)
         return { offset, written: length, size: i.size }
       }),
@@ -509,20 +556,22 @@ export const handlers: Effect.Effect<Server.Handlers<FsProtocol["operations"]>, 
       if (!Number.isSafeInteger(size) || size < 0) return fail("EINVAL")
       return Effect.map(resize(s, i, size), () => s.attr(i))
     },
-    setattr: ({ ino, now, mode, uid, gid, atimeNs, mtimeNs }) => {
+    setattr: ({ ino, now: toNow, mode, uid, gid, atimeNs, mtimeNs }) => {
       const i = inodeOf(s, ino)
       if (i instanceof FsError) return Effect.fail(i)
       if (mode !== undefined) i.mode = mode & 0o7777
       if (uid !== undefined && uid >= 0) i.uid = uid
       if (gid !== undefined && gid >= 0) i.gid = gid
-      if (now === true) i.atimeNs = i.mtimeNs = nowNs()
+      if (toNow === true) i.atime = i.mtime = s.now()
       else {
-        if (atimeNs !== undefined) i.atimeNs = atimeNs
-        if (mtimeNs !== undefined) i.mtimeNs = mtimeNs
+        if (atimeNs !== undefined) i.atime = Time.ofNs(atimeNs)
+        if (mtimeNs !== undefined) i.mtime = Time.ofNs(mtimeNs)
       }
-      i.ctimeNs = nowNs()
+      i.ctime = s.now()
       return Effect.succeed(s.attr(i))
-    }
+    },
+    // Kept, never answered: the caller learns of this server's death when the kernel fails it.
+    hold: (_, call) => Effect.succeed(call.defer())
   }
 })
 

@@ -14,7 +14,7 @@
 import { Schema } from "effect"
 import { FsProtocol, Protocol } from "../../api.js"
 
-const { Attr, AttrChanges, DirPage, FsError } = FsProtocol
+const { Attr, AttrChanges, DirPage, FsErrorSchema, toNs } = FsProtocol
 
 // --- limits -------------------------------------------------------------------------------------
 
@@ -27,9 +27,44 @@ export const MAX_FDS = 1024
 /** Worker threads of the VFS at most: how many calls a slow mount may hold before others wait. */
 export const MAX_WORKERS = 1024
 
-/** What `stat` answers: the inode's attributes and the device (mount) it lives on. */
-export const Stat = Schema.Struct({ ...Attr.fields, dev: Schema.Int })
-export type Stat = typeof Stat.Type
+/** What `stat` answers on the wire: the inode's attributes (times as `timespec`s) and the device (mount) it lives on. */
+export const WireStat = Schema.Struct({ ...Attr.fields, dev: Schema.Int })
+export type WireStat = typeof WireStat.Type
+
+/** A `stat` as clients use it: the attributes, the device, and each time in nanoseconds since the epoch. */
+export interface Stat {
+  readonly ino: number
+  readonly type: FsProtocol.FileType
+  /** Permission bits only (`0o7777`); the type is `type`. */
+  readonly mode: number
+  readonly nlink: number
+  readonly uid: number
+  readonly gid: number
+  readonly size: number
+  readonly blocks: number
+  readonly atimeNs: bigint
+  readonly mtimeNs: bigint
+  readonly ctimeNs: bigint
+  readonly birthtimeNs: bigint
+  readonly dev: number
+}
+
+/** The client's `Stat` of a wire `stat` (exact: the times become bigints). */
+export const statOf = (w: WireStat): Stat => ({
+  ino: w.ino,
+  type: w.type,
+  mode: w.mode,
+  nlink: w.nlink,
+  uid: w.uid,
+  gid: w.gid,
+  size: w.size,
+  blocks: w.blocks,
+  atimeNs: toNs(w.atimeSec, w.atimeNsec),
+  mtimeNs: toNs(w.mtimeSec, w.mtimeNsec),
+  ctimeNs: toNs(w.ctimeSec, w.ctimeNsec),
+  birthtimeNs: toNs(w.birthtimeSec, w.birthtimeNsec),
+  dev: w.dev
+})
 
 /**
  * A client's credentials (`permissions.ts`): `uid`, `gid`, supplementary `groups`, and the
@@ -47,46 +82,46 @@ const Position = Schema.Int
 export const VfsProtocol = Protocol.make("vfs", {
   open: Protocol.operation({
     payload: { path: Path, flags: Schema.Union(Schema.String, Schema.Int), mode: Schema.Int },
-    success: { fd: Fd, stat: Stat },
-    failure: FsError
+    success: { fd: Fd },
+    failure: FsErrorSchema
   }),
-  close: Protocol.operation({ payload: { fd: Fd }, failure: FsError }),
+  close: Protocol.operation({ payload: { fd: Fd }, failure: FsErrorSchema }),
   read: Protocol.operation({
     payload: { fd: Fd, length: Schema.Int, position: Position },
     success: Schema.Int,
-    failure: FsError,
+    failure: FsErrorSchema,
     items: [{ _tag: "lease", access: "write" }]
   }),
   write: Protocol.operation({
     payload: { fd: Fd, length: Schema.Int, position: Position },
     success: Schema.Int,
-    failure: FsError,
+    failure: FsErrorSchema,
     items: [{ _tag: "lease", access: "read" }]
   }),
   writeGrant: Protocol.operation({
     payload: { fd: Fd, length: Schema.Int, position: Position },
     success: Schema.Int,
-    failure: FsError,
+    failure: FsErrorSchema,
     items: [{ _tag: "grant" }]
   }),
-  fstat: Protocol.operation({ payload: { fd: Fd }, success: Stat, failure: FsError, idempotent: true }),
-  ftruncate: Protocol.operation({ payload: { fd: Fd, size: Schema.Int }, failure: FsError }),
-  stat: Protocol.operation({ payload: { path: Path, follow: Schema.Boolean }, success: Stat, failure: FsError, idempotent: true }),
+  fstat: Protocol.operation({ payload: { fd: Fd }, success: WireStat, failure: FsErrorSchema, idempotent: true }),
+  ftruncate: Protocol.operation({ payload: { fd: Fd, size: Schema.Int }, failure: FsErrorSchema }),
+  stat: Protocol.operation({ payload: { path: Path, follow: Schema.Boolean }, success: WireStat, failure: FsErrorSchema, idempotent: true }),
   /** Creates a directory (and, with `recursive`, its missing parents); the first one created, if any. */
   mkdir: Protocol.operation({
     payload: { path: Path, mode: Schema.Int, recursive: Schema.Boolean },
     success: Schema.NullOr(Schema.String),
-    failure: FsError
+    failure: FsErrorSchema
   }),
-  readdir: Protocol.operation({ payload: { path: Path, cookie: Schema.Int }, success: DirPage, failure: FsError, idempotent: true }),
-  unlink: Protocol.operation({ payload: { path: Path }, failure: FsError }),
-  rmdir: Protocol.operation({ payload: { path: Path }, failure: FsError }),
-  rename: Protocol.operation({ payload: { from: Path, to: Path }, failure: FsError }),
-  symlink: Protocol.operation({ payload: { target: Schema.String, path: Path }, failure: FsError }),
-  readlink: Protocol.operation({ payload: { path: Path }, success: Schema.String, failure: FsError, idempotent: true }),
-  link: Protocol.operation({ payload: { existing: Path, path: Path }, failure: FsError }),
-  realpath: Protocol.operation({ payload: { path: Path }, success: Schema.String, failure: FsError, idempotent: true }),
-  truncate: Protocol.operation({ payload: { path: Path, size: Schema.Int }, failure: FsError }),
+  readdir: Protocol.operation({ payload: { path: Path, cookie: Schema.Int }, success: DirPage, failure: FsErrorSchema, idempotent: true }),
+  unlink: Protocol.operation({ payload: { path: Path }, failure: FsErrorSchema }),
+  rmdir: Protocol.operation({ payload: { path: Path }, failure: FsErrorSchema }),
+  rename: Protocol.operation({ payload: { from: Path, to: Path }, failure: FsErrorSchema }),
+  symlink: Protocol.operation({ payload: { target: Schema.String, path: Path }, failure: FsErrorSchema }),
+  readlink: Protocol.operation({ payload: { path: Path }, success: Schema.String, failure: FsErrorSchema, idempotent: true }),
+  link: Protocol.operation({ payload: { existing: Path, path: Path }, failure: FsErrorSchema }),
+  realpath: Protocol.operation({ payload: { path: Path }, success: Schema.String, failure: FsErrorSchema, idempotent: true }),
+  truncate: Protocol.operation({ payload: { path: Path, size: Schema.Int }, failure: FsErrorSchema }),
   /**
    * `chmod` (`mode`: the owner or root, else `EPERM`), `chown` (`uid`/`gid`, -1 = unchanged: root;
    * the owner may set the group to one of its own groups; else `EPERM`), `utimes` (explicit
@@ -95,25 +130,76 @@ export const VfsProtocol = Protocol.make("vfs", {
    */
   setattr: Protocol.operation({
     payload: { path: Path, follow: Schema.Boolean, ...AttrChanges },
-    failure: FsError
+    failure: FsErrorSchema
   }),
   /**
    * `access(path, mode)` with the caller's credentials: `mode` 0 (`F_OK`) checks existence (and
    * search permission on the way), else every bit of `R_OK | W_OK | X_OK` must be granted
    * (`EACCES`); other bits are `EINVAL`.
    */
-  access: Protocol.operation({ payload: { path: Path, mode: Schema.Int }, failure: FsError, idempotent: true }),
+  access: Protocol.operation({ payload: { path: Path, mode: Schema.Int }, failure: FsErrorSchema, idempotent: true }),
   /**
    * Sets the credentials of the client whose capability carries `badge` (the VFS keeps them until
    * that client disconnects). Accepted only from the root task's own capability (the badge the VFS
    * was given as `credentialsFrom`); from anyone else `EPERM`, and nothing changes. Invalid
    * credentials or a badge below 1: `EINVAL`.
    */
-  setCredentials: Protocol.operation({ payload: { badge: Schema.Int, credentials: Credentials }, failure: FsError, idempotent: true }),
+  setCredentials: Protocol.operation({ payload: { badge: Schema.Int, credentials: Credentials }, failure: FsErrorSchema, idempotent: true }),
   /**
    * The caller's file-mode creation mask, as `process.umask`: returns the mask in force and, when
    * `mask` is given, replaces it (only the caller's own; `0..0o777`, else `EINVAL`).
    */
-  umask: Protocol.operation({ payload: { mask: Schema.optional(Schema.Int) }, success: Schema.Int, failure: FsError })
+  umask: Protocol.operation({ payload: { mask: Schema.optional(Schema.Int) }, success: Schema.Int, failure: FsErrorSchema }),
+  /**
+   * Node's `readFile` in one call: opens `path` with `flags` (as `open`, mode 0o666), reads up to
+   * `length` bytes from its start into the lease, and closes it when that was the whole file
+   * (`fd` -1). A file longer than `length` stays open: `fd` is a descriptor positioned after the
+   * bytes read, for the caller to read the rest from and close. Errors: `open`'s, and `EISDIR`
+   * (`read`) for a directory.
+   */
+  readFile: Protocol.operation({
+    payload: { path: Path, flags: Schema.Union(Schema.String, Schema.Int), length: Schema.Int },
+    success: { read: Schema.Int, fd: Fd },
+    failure: FsErrorSchema,
+    items: [{ _tag: "lease", access: "write" }]
+  }),
+  /**
+   * Node's `writeFile` in one call: opens `path` with `flags` (as `open`; `w` creates and
+   * truncates, `a` appends), writes the lease's `length` bytes from the start (or at the end with
+   * `a`), closes it; answers the count written. The truncation and the write are one step at the
+   * file system. Errors: `open`'s and `write`'s.
+   */
+  writeFile: Protocol.operation({
+    payload: { path: Path, flags: Schema.Union(Schema.String, Schema.Int), mode: Schema.Int, length: Schema.Int },
+    success: Schema.Int,
+    failure: FsErrorSchema,
+    items: [{ _tag: "lease", access: "read" }]
+  }),
+  /**
+   * Watches the node at `path` (the last link followed when `follow`) for changes, as Node's
+   * `fs.watch`: the watch's id, for `watchEvents` and `unwatch`. A directory's watch sees its
+   * entries come, go and change, and with `recursive` everything below it. The watch follows the
+   * inode, not the path. Errors: resolution's, `EACCES` (no read permission on the node),
+   * `ENOSPC` (the caller holds `MAX_WATCHES` watches).
+   */
+  watch: Protocol.operation({
+    payload: { path: Path, recursive: Schema.Boolean, follow: Schema.Boolean },
+    success: { id: Schema.Int },
+    failure: FsErrorSchema
+  }),
+  /**
+   * The events of watch `id` after sequence number `after` (0 at first), held until there is one:
+   * `names` joined by NUL (no name contains one), `types` one character each (`r` rename, `c`
+   * change), `next` to ask after next time, and whether events were dropped (`overflowed`: more
+   * than `MAX_QUEUED` waited). A second call held on the same watch answers the first at once;
+   * `unwatch` answers a held call with what is queued. Errors: `EBADF` (no such watch of the caller).
+   */
+  watchEvents: Protocol.operation({
+    payload: { id: Schema.Int, after: Schema.Int },
+    success: { names: Schema.String, types: Schema.String, next: Schema.Int, overflowed: Schema.Boolean },
+    failure: FsErrorSchema
+  }),
+  /** Ends watch `id`. Errors: `EBADF` (no such watch of the caller). */
+  unwatch: Protocol.operation({ payload: { id: Schema.Int }, failure: FsErrorSchema })
 })
 export type VfsProtocol = typeof VfsProtocol

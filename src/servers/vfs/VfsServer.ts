@@ -1,7 +1,8 @@
 /**
- * The VFS server: the namespace (mount table, path resolution with `.`, `..`, symbolic links and
- * mount crossings), per-client descriptor tables keyed by the caller's badge, and the forwarding
- * of data calls to the file-system server of each mount.
+ * The VFS server: the namespace (the mount table; path resolution with `.`, `..`, symbolic links
+ * and mount crossings is `namei.ts`), per-client descriptor tables keyed by the caller's badge
+ * (`descriptors.ts`), per-client credentials (`credentials.ts`) checked by the rules of
+ * `permissions.ts`, and the forwarding of data calls to the file-system server of each mount.
  *
  * Why the VFS never touches data: a client's `read`/`write` carries its buffer as a lease; the VFS
  * forwards that lease (`{ _tag: "lease", from }`) to the mount's server, which copies between the
@@ -29,16 +30,23 @@
  *   an unchecked file someone else created in between (such a race retries the open).
  */
 import { Effect } from "effect"
-import { FsProtocol as Fs, type IpcError, Memory, type Process, Protocol, Server } from "../../api.js"
+import { FsProtocol as Fs, type IpcError, type Lease, Memory, type Message, Process, Protocol, Server } from "../../api.js"
+import { CredentialTable } from "./credentials.js"
+import { DescriptorTables } from "./descriptors.js"
+import { err, named } from "./errors.js"
 import { type OpenFlags, parseFlags } from "./flags.js"
-import { mustBeDir, normalize, split } from "./path.js"
-import { chownError, createMode, type Credentials, owns, permits, R_OK, ROOT, stickyRestricts, utimesError, valid, W_OK, X_OK } from "./permissions.js"
-import { MAX_FDS, MAX_WORKERS, PATH_MAX, type Stat, SYMLINK_MAX, VfsProtocol } from "./VfsProtocol.js"
+import { fold, type Mount as NameMount, type Node as NameNode, resolver, settled, type Soon, chain } from "./namei.js"
+import { join, mustBeDir, normalize, split } from "./path.js"
+import { chownError, createMode, type Credentials, owns, permits, R_OK, ROOT, stickyRestricts, utimesError, W_OK, X_OK } from "./permissions.js"
+import { type CacheFs, type Change, MountCache, type Vnode } from "./vnodes.js"
+import { type Batch, type Due, WatchTable } from "./watches.js"
+import { MAX_FDS, MAX_WORKERS, SYMLINK_MAX, VfsProtocol, type WireStat } from "./VfsProtocol.js"
 
 const { FsError, FsProtocol } = Fs
 type FsError = Fs.FsError
 type FsProtocol = Fs.FsProtocol
 type Attr = Fs.Attr
+type P = Process.Process
 
 /** A mount of the initial table: a path and the slot of a capability to a file-system server's port. */
 export interface MountSpec {
@@ -71,267 +79,308 @@ export interface VfsOptions {
 }
 
 type FsClient = Protocol.Client<FsProtocol["operations"]>
+type Raw<A> = Effect.Effect<A, FsError | Protocol.ProtocolError | IpcError.IpcError, P>
 
-interface Mount {
-  readonly path: string
-  readonly dev: number
+/** A mount of the VFS: its cache (what resolution walks) and its file-system client. */
+interface Mount extends NameMount<Vnode, P> {
   readonly fs: FsClient
-  root: Attr | undefined
+  readonly cache: MountCache<P>
+  /** A call to the mount's file system, its transport failures as `EIO` (the cache is then dropped: the server is gone). */
+  readonly call: <A>(e: Raw<A>) => Effect.Effect<A, FsError, P>
+  /**
+   * The thread that holds the mount's `hold` call, never answered: when the server dies, the
+   * kernel fails it, and the mount is lost (its cache dropped, `EIO` from then on).
+   */
+  readonly canary: Effect.Effect<void, never, P>
 }
 
-/** A point of the namespace: an inode of a mount, reached by the real path `path`. */
-interface Node {
-  readonly mount: Mount
-  readonly attr: Attr
-  readonly path: string
-}
+type Node = NameNode<Mount, Vnode>
 
 /** An open file description. Owned by the worker threads of the VFS; `position` moves with reads and writes. */
 interface OpenFile {
   readonly mount: Mount
-  readonly ino: number
+  readonly vnode: Vnode
+  /** Where it was opened: what its changes are reported as to watchers. */
+  readonly node: Node
   readonly flags: OpenFlags
   readonly isDir: boolean
   position: number
 }
 
-const err = (code: string, syscall: string, path?: string, dest?: string) =>
-  new FsError(dest === undefined ? (path === undefined ? { code, syscall } : { code, syscall, path }) : { code, syscall, path: path ?? "", dest })
-
-/** An FS answer or a transport failure, as an `FsError` (transport failures: `EIO`). */
-const onFs = <A>(e: Effect.Effect<A, FsError | Protocol.ProtocolError | IpcError.IpcError, Process.Process>): Effect.Effect<A, FsError, Process.Process> =>
-  Effect.mapError(e, (x) => (x instanceof FsError ? x : new FsError({ code: "EIO" })))
-
-const join = (dir: string, name: string) => (dir === "/" ? `/${name}` : `${dir}/${name}`)
-
-/** A node's `Stat`: its attributes and its mount's device number (built field by field: a spread copies through a slow path). */
-const stat = (n: { readonly mount: Mount; readonly attr: Attr }): Stat => {
-  const a = n.attr
-  return {
-    ino: a.ino,
-    type: a.type,
-    mode: a.mode,
-    nlink: a.nlink,
-    uid: a.uid,
-    gid: a.gid,
-    size: a.size,
-    blocks: a.blocks,
-    atimeNs: a.atimeNs,
-    mtimeNs: a.mtimeNs,
-    ctimeNs: a.ctimeNs,
-    birthtimeNs: a.birthtimeNs,
-    dev: n.mount.dev
-  }
-}
+/** A `stat` of attributes `a` on mount `m` (built field by field: a spread copies through a slow path). */
+const stat = (m: Mount, a: Attr): WireStat => ({
+  ino: a.ino,
+  type: a.type,
+  mode: a.mode,
+  nlink: a.nlink,
+  uid: a.uid,
+  gid: a.gid,
+  size: a.size,
+  blocks: a.blocks,
+  atimeSec: a.atimeSec,
+  atimeNsec: a.atimeNsec,
+  mtimeSec: a.mtimeSec,
+  mtimeNsec: a.mtimeNsec,
+  ctimeSec: a.ctimeSec,
+  ctimeNsec: a.ctimeNsec,
+  birthtimeSec: a.birthtimeSec,
+  birthtimeNsec: a.birthtimeNsec,
+  dev: m.dev
+})
 
 /** Attempts of an operation whose check was overtaken (the file system answered `ESTALE`) before it fails with `EAGAIN`. */
 const ATTEMPTS = 8
 
 /**
  * Runs `attempt` again while the entry it checked changed before it acted (`ESTALE`); after
- * `ATTEMPTS`, `EAGAIN`. Other failures pass through.
+ * `ATTEMPTS`, `EAGAIN`. Other failures pass through; an attempt answered now costs no step.
  */
-const retryStale = <A>(attempt: Effect.Effect<A, FsError, Process.Process>, left = ATTEMPTS - 1): Effect.Effect<A, FsError, Process.Process> =>
-  // A plain catch, not `Effect.retry`: that builds a schedule driver on every call, and every
-  // open pays for it though a retry is rare.
-  Effect.catchIf(
-    attempt,
-    (e) => e.code === "ESTALE",
-    (e) =>
-      left > 0
+const retryStale = <A>(attempt: () => Soon<A, P>, left = ATTEMPTS): Soon<A, P> =>
+  // A plain retry, not `Effect.retry`: that builds a schedule driver on every call, and every
+  // open would pay for it though a retry is rare.
+  fold(attempt(), (r) =>
+    !(r instanceof FsError) || r.code !== "ESTALE"
+      ? r
+      : left > 1
         ? retryStale(attempt, left - 1)
-        : Effect.fail(
-            new FsError({
-              code: "EAGAIN",
-              ...(e.syscall === undefined ? {} : { syscall: e.syscall }),
-              ...(e.path === undefined ? {} : { path: e.path }),
-              ...(e.dest === undefined ? {} : { dest: e.dest })
-            })
-          )
+        : new FsError({ code: "EAGAIN", syscall: r.syscall, path: r.path, dest: r.dest })
   )
+
+/** A mount on `slot`: its file-system client, and the cache in front of it. */
+const mountOf = (path: string, dev: number, slot: number): Mount => {
+  const fs = Protocol.client(FsProtocol, slot)
+  // Written by the canary or a failed call, read by every answer from the cache. Owned by the VFS's threads.
+  let dead = false
+  const lost = () => {
+    dead = true
+    cache.clear()
+    return new FsError({ code: "EIO" })
+  }
+  const call = <A>(e: Raw<A>): Effect.Effect<A, FsError, P> => Effect.mapError(e, (x) => (x instanceof FsError ? x : lost()))
+  const cacheFs: CacheFs<P> = {
+    root: () => call(fs.root()),
+    lookup: (dir, name) => call(fs.lookup({ dir, name })),
+    getattr: (ino) => call(fs.getattr({ ino })),
+    readlink: (ino) => call(fs.readlink({ ino })),
+    release: (ino) => call(fs.release({ ino })),
+    alive: () => !dead
+  }
+  const cache = new MountCache(cacheFs)
+  const canary = Effect.asVoid(Effect.either(Effect.ensuring(fs.hold(), Effect.sync(lost))))
+  return { path, dev, fs, names: cache, cache, call, canary }
+}
+
+/**
+ * Runs change `e` on mount `m`, then `after` with its answer and the change's place on the mount's
+ * clock (`MountCache.settle`), for the cache to keep what is fresh. A failed change settles the
+ * clock too.
+ */
+const change = <A, B>(m: Mount, e: Raw<A>, after: (a: A, ch: Change) => Effect.Effect<B, FsError, P>): Effect.Effect<B, FsError, P> =>
+  Effect.suspend(() => {
+    const at = m.cache.clock
+    return Effect.matchEffect(m.call(e), {
+      onFailure: (x) => {
+        m.cache.settle(at)
+        return Effect.fail(x)
+      },
+      onSuccess: (a) => after(a, m.cache.settle(at))
+    })
+  })
+
+/** A change of the data or times of `v` (read, write): settles the clock and marks `v`'s attributes moved, whatever the outcome. */
+const touching = <A>(m: Mount, v: Vnode, e: Raw<A>): Effect.Effect<A, FsError, P> =>
+  Effect.suspend(() => {
+    const at = m.cache.clock
+    return Effect.matchEffect(m.call(e), {
+      onFailure: (x) => {
+        m.cache.touched(v, m.cache.settle(at))
+        return Effect.fail(x)
+      },
+      onSuccess: (a) => {
+        m.cache.touched(v, m.cache.settle(at))
+        return Effect.succeed(a)
+      }
+    })
+  })
+
+/** `f` of what `s` gives, as an Effect: at once when `s` is already there, its `FsError` as the failure. */
+const thenDo = <A, B>(s: Soon<A, P>, f: (a: A) => Effect.Effect<B, FsError, P>): Effect.Effect<B, FsError, P> =>
+  s instanceof FsError
+    ? Effect.fail(s)
+    : Effect.isEffect(s)
+      ? Effect.flatMap(s as Effect.Effect<A | FsError, never, P>, (x) => (x instanceof FsError ? Effect.fail(x) : f(x as A)))
+      : f(s as A)
+
+type Events = Server.Responder<VfsProtocol["operations"]["watchEvents"]>
+
+/** A batch of events on the wire: names joined by NUL, types one character each. */
+const packEvents = (b: Batch) => {
+  let types = ""
+  for (const e of b.events) types += e.type
+  return { names: b.events.map((e) => e.name).join("\0"), types, next: b.next, overflowed: b.overflowed }
+}
+
+/** Answers the held `watchEvents` calls now due (a watcher that went away is simply not answered). */
+const deliver = (due: ReadonlyArray<Due<Events>>): Effect.Effect<void, never, P> =>
+  due.length === 0 ? Effect.void : Effect.forEach(due, (d) => Effect.ignore(d.holder.succeed(packEvents(d.batch))), { discard: true })
 
 /** The VFS server program. Errors: its port's (`IpcError`), or `InvalidArgument`-like defects for a table without `/`. */
 export const program = (options: VfsOptions) =>
   Effect.gen(function* () {
     const mounts = new Map<string, Mount>()
     options.mounts.forEach((m, i) => {
-      mounts.set(normalize(m.path), { path: normalize(m.path), dev: i + 1, fs: Protocol.client(FsProtocol, m.slot), root: undefined })
+      mounts.set(normalize(m.path), mountOf(normalize(m.path), i + 1, m.slot))
     })
     const rootMount = mounts.get("/")
     if (rootMount === undefined) return yield* Effect.dieMessage("invariant violated: the VFS needs a mount at /")
-    const maxFds = options.maxFds ?? MAX_FDS
-    const tables = new Map<number, Map<number, OpenFile>>()
-    // Credentials per badge; a badge without an entry acts with `defaults`.
-    const defaults = options.defaultCredentials ?? ROOT
-    const credentials = new Map<number, Credentials>()
-    const credentialsFrom = options.credentialsFrom
-    if (credentialsFrom !== undefined) credentials.set(credentialsFrom, ROOT)
-    const credOf = (badge: number): Credentials => credentials.get(badge) ?? defaults
-
-    const rootOf = (m: Mount) => (m.root !== undefined ? Effect.succeed(m.root) : Effect.tap(onFs(m.fs.root()), (a) => Effect.sync(() => (m.root = a))))
+    const names = resolver<Vnode, P, Mount>(mounts, rootMount)
+    const resolve = (c: Credentials, path: string, follow: boolean, syscall: string) => settled(names.resolve(c, path, follow, syscall))
+    const parentOf = (c: Credentials, path: string, syscall: string, change: boolean) => settled(names.parentOf(c, path, syscall, change))
+    for (const m of mounts.values()) yield* Process.fork(m.canary)
+    const tables = new DescriptorTables<OpenFile>(options.maxFds ?? MAX_FDS)
+    const credentials = new CredentialTable(options.defaultCredentials ?? ROOT, options.credentialsFrom)
+    const credOf = (badge: number): Credentials => credentials.of(badge)
+    const watches = new WatchTable<Vnode, Events>()
+    /** Entry `name` of `dir` came, went or moved (`subject`: its inode, when known). */
+    const renamed = (dir: Node, name: string, subject?: Vnode) => deliver(watches.notify("r", dir, name, subject))
+    /** The node at `node` changed (data or attributes). */
+    const changed = (node: Node) => deliver(watches.changed(node))
 
     /** Fails with `code` unless `ok`. */
     const check = (ok: boolean, code: string, syscall: string, path: string, dest?: string): Effect.Effect<void, FsError> =>
       ok ? Effect.void : Effect.fail(err(code, syscall, path, dest))
 
-    /**
-     * Resolves `path` to a node for a caller with credentials `c`: every symbolic link followed,
-     * the last one too when `follow`; search permission needed on every directory walked
-     * (`EACCES`). `syscall` names the failures.
-     */
-    const resolve = (c: Credentials, path: string, follow: boolean, syscall: string): Effect.Effect<Node, FsError, Process.Process> =>
-      Effect.gen(function* () {
-        if (path.length === 0 || path[0] !== "/") return yield* Effect.fail(err("ENOENT", syscall, path))
-        if (path.length > PATH_MAX) return yield* Effect.fail(err("ENAMETOOLONG", syscall, path))
-        const dirOnly = mustBeDir(path)
-        const first: Node = { mount: rootMount, attr: yield* rootOf(rootMount), path: "/" }
-        let stack: Array<Node> = [first]
-        const pending = split(path)
-        let links = 0
-        while (pending.length > 0) {
-          const part = pending.shift()!
-          const cur = stack[stack.length - 1]!
-          if (part === "..") {
-            if (cur.attr.type === "dir" && !permits(c, cur.attr, X_OK)) return yield* Effect.fail(err("EACCES", syscall, path))
-            if (stack.length > 1) stack.pop()
-            continue
-          }
-          if (cur.attr.type !== "dir") return yield* Effect.fail(err("ENOTDIR", syscall, path))
-          if (!permits(c, cur.attr, X_OK)) return yield* Effect.fail(err("EACCES", syscall, path))
-          // A mount covers its path whether or not the parent file system has a directory there.
-          const mounted = mounts.get(join(cur.path, part))
-          if (mounted !== undefined) {
-            stack.push({ mount: mounted, attr: yield* rootOf(mounted), path: join(cur.path, part) })
-            continue
-          }
-          const a = yield* Effect.mapError(onFs(cur.mount.fs.lookup({ dir: cur.attr.ino, name: part })), (e) => err(e.code, syscall, path))
-          if (a.type === "symlink" && (pending.length > 0 || follow || dirOnly)) {
-            if (++links > SYMLINK_MAX) return yield* Effect.fail(err("ELOOP", syscall, path))
-            const target = yield* Effect.mapError(onFs(cur.mount.fs.readlink({ ino: a.ino })), (e) => err(e.code, syscall, path))
-            pending.unshift(...split(target))
-            if (target.startsWith("/")) stack = [first]
-            continue
-          }
-          stack.push({ mount: cur.mount, attr: a, path: join(cur.path, part) })
-        }
-        const node = stack[stack.length - 1]!
-        if (dirOnly && node.attr.type !== "dir") return yield* Effect.fail(err("ENOTDIR", syscall, path))
-        return node
-      })
+    const fileOf = (badge: number, fd: number, syscall: string): OpenFile | FsError => tables.get(badge, fd) ?? err("EBADF", syscall)
 
     /**
-     * The directory that would hold the last component of `path`, and that component. A failure
-     * to resolve the directory names `path` itself (as POSIX reports it), not the directory. With
-     * `change`, the caller must also be able to write and search the directory (`EACCES`): what
-     * creating, removing or renaming an entry needs.
+     * Makes `v` (reached through `node`) usable by a new descriptor: counts the descriptor, and
+     * has the file system count an open when the VFS holds none for it, or truncates it. On
+     * failure the count is undone; `ENOENT` (the inode went behind the cache) buries the vnode.
      */
-    const parentOf = (
+    const hold = (m: Mount, v: Vnode, truncate: boolean): Effect.Effect<void, FsError, P> => {
+      m.cache.opened(v)
+      const undo = (e: FsError) => {
+        if (e.code === "ENOENT") m.cache.bury(v)
+        return Effect.zipRight(Effect.ignore(m.cache.closed(v)), Effect.fail(e))
+      }
+      if (v.held === 0) {
+        return Effect.catchAll(
+          change(m, m.fs.open({ ino: v.ino, truncate }), (a, ch) =>
+            Effect.sync(() => {
+              m.cache.hold(v)
+              m.cache.replaced(v, a, ch)
+            })
+          ),
+          undo
+        )
+      }
+      if (!truncate) return Effect.void
+      return Effect.catchAll(
+        change(m, m.fs.truncate({ ino: v.ino, size: 0 }), (a, ch) => Effect.sync(() => m.cache.replaced(v, a, ch))),
+        undo
+      )
+    }
+
+    /**
+     * Opens the file at `node` for a new descriptor, after its checks: counts the descriptor on
+     * its vnode; now when the VFS already holds the inode open and nothing is truncated, else
+     * through `hold`. Failures name `at`.
+     */
+    const opening = (c: Credentials, node: Node, flags: OpenFlags, at: string, truncateNow: boolean): Soon<OpenFile, P> => {
+      const v = node.inode
+      if (v.type === "symlink") return err("ELOOP", "open", at)
+      const isDir = v.type === "dir"
+      if (flags.directory && !isDir) return err("ENOTDIR", "open", at)
+      if (isDir && (flags.write || flags.truncate)) return err("EISDIR", "open", at)
+      if (!permits(c, v, (flags.read ? R_OK : 0) | (flags.write || flags.truncate ? W_OK : 0))) return err("EACCES", "open", at)
+      const truncate = flags.truncate && truncateNow
+      const f: OpenFile = { mount: node.mount, vnode: v, node, flags, isDir, position: 0 }
+      if (v.held > 0 && !truncate) {
+        node.mount.cache.opened(v)
+        return f
+      }
+      return Effect.merge(Effect.as(Effect.zipRight(hold(node.mount, v, truncate), truncate ? changed(node) : Effect.void), f))
+    }
+
+    /**
+     * Creates `at` for `c` (its name is absent) and opens it; the create is exclusive at the file
+     * system whatever the flags, so that a file another client created since the lookup is never
+     * opened unchecked (that, or a dangling symbolic link, answers `ESTALE` or opens the link's
+     * target, as Linux's `O_CREAT` does).
+     */
+    const creating = (
       c: Credentials,
-      path: string,
-      syscall: string,
-      change: boolean
-    ): Effect.Effect<{ readonly dir: Node; readonly name: string }, FsError, Process.Process> =>
+      badge: number,
+      at: string,
+      hops: number,
+      flags: OpenFlags,
+      mode: number,
+      truncateNow: boolean
+    ): Effect.Effect<OpenFile, FsError, P> =>
       Effect.gen(function* () {
-        if (path.length === 0 || path[0] !== "/") return yield* Effect.fail(err("ENOENT", syscall, path))
-        const parts = path.split("/").filter((c) => c !== "")
-        const name = parts.pop()
-        if (name === undefined || name === "." || name === "..") return yield* Effect.fail(err(name === undefined ? "EBUSY" : "EINVAL", syscall, path))
-        const dir = yield* Effect.mapError(resolve(c, "/" + parts.join("/"), true, syscall), (e) => err(e.code, syscall, path))
-        if (dir.attr.type !== "dir") return yield* Effect.fail(err("ENOTDIR", syscall, path))
-        if (mounts.has(join(dir.path, name))) return yield* Effect.fail(err("EBUSY", syscall, path))
-        if (change && !permits(c, dir.attr, W_OK | X_OK)) return yield* Effect.fail(err("EACCES", syscall, path))
-        return { dir, name }
+        if (mustBeDir(at)) return yield* Effect.fail(err("EISDIR", "open", at))
+        const { dir, name } = yield* parentOf(c, at, "open", true)
+        const m = dir.mount
+        const created = yield* Effect.either(
+          change(
+            m,
+            m.fs.create({ dir: dir.inode.ino, name, mode: createMode(mode, c.umask, false), uid: c.uid, gid: c.gid, exclusive: true, truncate: false }),
+            (a, ch) => Effect.succeed(m.cache.entered(dir.inode, name, a, ch))
+          )
+        )
+        if (created._tag === "Right") {
+          const v = created.right
+          m.cache.opened(v)
+          m.cache.hold(v)
+          yield* renamed(dir, name, v)
+          return { mount: m, vnode: v, node: { mount: m, inode: v, path: join(dir.path, name), parent: dir }, flags, isDir: false, position: 0 }
+        }
+        if (created.left.code !== "EEXIST" || flags.exclusive) return yield* Effect.fail(created.left)
+        // The name exists after all: a dangling symbolic link (create its target), or a file
+        // created since the lookup (the next attempt opens it, after its check).
+        m.cache.forget(dir.inode, name)
+        const entry = yield* Effect.mapError(m.cache.lookup(dir.inode, name), (e) => (e.code === "ENOENT" ? err("ESTALE", "open", at) : e))
+        if (entry.type !== "symlink") return yield* Effect.fail(err("ESTALE", "open", at))
+        if (hops >= SYMLINK_MAX) return yield* Effect.fail(err("ELOOP", "open", at))
+        const target = yield* m.cache.readlink(entry)
+        return yield* settled(attempt(c, badge, target.startsWith("/") ? target : join(dir.path, target), hops + 1, flags, mode, truncateNow))
       })
 
-    const table = (badge: number) => {
-      let t = tables.get(badge)
-      if (t === undefined) tables.set(badge, (t = new Map()))
-      return t
-    }
-    const fileOf = (badge: number, fd: number, syscall: string): OpenFile | FsError => tables.get(badge)?.get(fd) ?? err("EBADF", syscall)
-
-    const named = (syscall: string, path: string, dest?: string) => (e: FsError) => (e.syscall === undefined ? err(e.code, syscall, path, dest) : e)
+    /** One attempt at `open(at)`: resolution, then the open or the create. */
+    const attempt = (c: Credentials, badge: number, at: string, hops: number, flags: OpenFlags, mode: number, truncateNow: boolean): Soon<OpenFile, P> =>
+      // O_EXCL never follows the last component: an existing symbolic link is EEXIST.
+      fold(names.resolve(c, at, !flags.nofollow && !(flags.create && flags.exclusive), "open"), (node) => {
+        if (!(node instanceof FsError)) return flags.create && flags.exclusive ? err("EEXIST", "open", at) : opening(c, node, flags, at, truncateNow)
+        if (!flags.create || node.code !== "ENOENT") return node
+        return Effect.merge(creating(c, badge, at, hops, flags, mode, truncateNow))
+      })
 
     /**
-     * `open(path)` for `c`. Failures name `path`, as Node's do, even when they arose at the target
-     * of a dangling symbolic link that `O_CREAT` creates (as Linux does).
+     * `open(path)` for `c`: the open file, counted on its vnode but in no descriptor table yet —
+     * now, when the cache answers every step. `truncateNow: false` leaves an `O_TRUNC` to the
+     * caller's first write (`writeFile` does both in one step). Failures name `path`, as Node's
+     * do, even when they arose at the target of a dangling symbolic link that `O_CREAT` creates
+     * (as Linux does); an open overtaken `ATTEMPTS` times is `EAGAIN`.
      */
-    const open = (c: Credentials, badge: number, path: string, flagsIn: string | number, mode: number) => {
-      const attempt = (at: string, hops: number): Effect.Effect<{ fd: number; stat: Stat }, FsError, Process.Process> =>
-        Effect.gen(function* () {
-          const flags = parseFlags(flagsIn)
-          if (flags === undefined || (flags.create && flags.directory)) return yield* Effect.fail(err("EINVAL", "open", at))
-          const t = table(badge)
-          if (t.size >= maxFds) return yield* Effect.fail(err("EMFILE", "open", at))
-          let node: Node
-          if (flags.create) {
-            // O_EXCL never follows the last component: an existing symbolic link is EEXIST.
-            const existing = yield* Effect.either(resolve(c, at, !flags.nofollow && !flags.exclusive, "open"))
-            if (existing._tag === "Right") {
-              if (flags.exclusive) return yield* Effect.fail(err("EEXIST", "open", at))
-              node = existing.right
-            } else if (existing.left.code !== "ENOENT") {
-              return yield* Effect.fail(existing.left)
-            } else {
-              if (mustBeDir(at)) return yield* Effect.fail(err("EISDIR", "open", at))
-              const { dir, name } = yield* parentOf(c, at, "open", true)
-              // Exclusive at the file system whatever the flags, so that a file another client
-              // created since the lookup is never opened unchecked.
-              const created = yield* Effect.either(
-                onFs(
-                  dir.mount.fs.create({
-                    dir: dir.attr.ino,
-                    name,
-                    mode: createMode(mode, c.umask, false),
-                    uid: c.uid,
-                    gid: c.gid,
-                    exclusive: true,
-                    truncate: false
-                  })
-                )
-              )
-              if (created._tag === "Right") {
-                const fd = insert(t, { mount: dir.mount, ino: created.right.ino, flags, isDir: false, position: 0 })
-                return { fd, stat: stat({ mount: dir.mount, attr: created.right }) }
-              }
-              if (created.left.code !== "EEXIST" || flags.exclusive) return yield* Effect.fail(created.left)
-              // The name exists after all: a dangling symbolic link (create its target), or a file
-              // created since the lookup (the next attempt opens it, after its check).
-              const entry = yield* Effect.mapError(onFs(dir.mount.fs.lookup({ dir: dir.attr.ino, name })), (e) =>
-                e.code === "ENOENT" ? err("ESTALE", "open", at) : e
-              )
-              if (entry.type !== "symlink") return yield* Effect.fail(err("ESTALE", "open", at))
-              if (hops >= SYMLINK_MAX) return yield* Effect.fail(err("ELOOP", "open", at))
-              const target = yield* onFs(dir.mount.fs.readlink({ ino: entry.ino }))
-              return yield* attempt(target.startsWith("/") ? target : join(dir.path, target), hops + 1)
-            }
-          } else node = yield* resolve(c, at, !flags.nofollow, "open")
-          if (node.attr.type === "symlink") return yield* Effect.fail(err("ELOOP", "open", at))
-          const isDir = node.attr.type === "dir"
-          if (flags.directory && !isDir) return yield* Effect.fail(err("ENOTDIR", "open", at))
-          if (isDir && (flags.write || flags.truncate)) return yield* Effect.fail(err("EISDIR", "open", at))
-          const want = (flags.read ? R_OK : 0) | (flags.write || flags.truncate ? W_OK : 0)
-          yield* check(permits(c, node.attr, want), "EACCES", "open", at)
-          const a = yield* onFs(node.mount.fs.open({ ino: node.attr.ino, truncate: flags.truncate }))
-          const fd = insert(t, { mount: node.mount, ino: a.ino, flags, isDir, position: 0 })
-          return { fd, stat: stat({ mount: node.mount, attr: a }) }
-        })
-      return retryStale(attempt(path, 0)).pipe(Effect.mapError((e) => err(e.code, "open", path)))
-    }
-
-    const insert = (t: Map<number, OpenFile>, f: OpenFile): number => {
-      let fd = 3
-      while (t.has(fd)) fd++
-      t.set(fd, f)
-      return fd
+    const openFile = (c: Credentials, badge: number, path: string, flagsIn: string | number, mode: number, truncateNow = true): Soon<OpenFile, P> => {
+      const flags = parseFlags(flagsIn)
+      if (flags === undefined || (flags.create && flags.directory)) return err("EINVAL", "open", path)
+      if (tables.full(badge)) return err("EMFILE", "open", path)
+      return fold(
+        retryStale(() => attempt(c, badge, path, 0, flags, mode, truncateNow)),
+        (r) => (r instanceof FsError ? err(r.code, "open", path) : r)
+      )
     }
 
     /** Creates the directory `name` in `dir` for `c`: its uid/gid, `mode & ~umask`. */
     const makeDir = (c: Credentials, dir: Node, name: string, mode: number) =>
-      onFs(dir.mount.fs.mkdir({ dir: dir.attr.ino, name, mode: createMode(mode, c.umask, true), uid: c.uid, gid: c.gid }))
+      change(dir.mount, dir.mount.fs.mkdir({ dir: dir.inode.ino, name, mode: createMode(mode, c.umask, true), uid: c.uid, gid: c.gid }), (a, ch) => {
+        const v = dir.mount.cache.entered(dir.inode, name, a, ch)
+        return Effect.as(renamed(dir, name, v), v)
+      })
 
     /** `mkdir -p`: creates every missing directory of `path`; the first one created, if any. Failures name `path`. */
-    const mkdirRecursive = (c: Credentials, path: string, mode: number): Effect.Effect<string | null, FsError, Process.Process> =>
+    const mkdirRecursive = (c: Credentials, path: string, mode: number): Effect.Effect<string | null, FsError, P> =>
       Effect.gen(function* () {
         const parts = split(normalize(path))
         let first: string | null = null
@@ -339,7 +388,7 @@ export const program = (options: VfsOptions) =>
           const prefix = "/" + parts.slice(0, i).join("/")
           const found = yield* Effect.either(resolve(c, prefix, true, "mkdir"))
           if (found._tag === "Right") {
-            if (found.right.attr.type !== "dir") return yield* Effect.fail(err("ENOTDIR", "mkdir", path))
+            if (found.right.inode.type !== "dir") return yield* Effect.fail(err("ENOTDIR", "mkdir", path))
             continue
           }
           if (found.left.code !== "ENOENT") return yield* Effect.fail(found.left)
@@ -350,108 +399,180 @@ export const program = (options: VfsOptions) =>
         return first
       }).pipe(Effect.mapError((e) => err(e.code, "mkdir", path)))
 
+    /** An entry a guarded change checked was not there any more (`ESTALE`): forget what the cache thought, so the retry looks again. */
+    const forgetting = <A>(dir: Node, names: ReadonlyArray<readonly [Vnode, string]>, e: Effect.Effect<A, FsError, P>) =>
+      Effect.tapError(e, (x) =>
+        Effect.sync(() => {
+          if (x.code === "ESTALE") for (const [d, n] of names) dir.mount.cache.forget(d, n)
+        })
+      )
+
     /**
      * `unlink` or `rmdir`: write and search permission on the directory; in a sticky directory a
      * caller that is neither root nor the directory's owner must own the entry (`EPERM`), which
-     * costs one lookup, and the file system removes it only if the name still names that inode.
+     * needs the entry's owner (from the cache, or one lookup), and the file system removes it only
+     * if the name still names that inode.
      */
     const remove = (c: Credentials, path: string, syscall: "unlink" | "rmdir") =>
-      retryStale(
-        Effect.gen(function* () {
-          const { dir, name } = yield* parentOf(c, path, syscall, true)
-          if (syscall === "unlink" && mustBeDir(path)) return yield* Effect.fail(err("ENOTDIR", syscall, path))
-          let guard: { ino?: number } = {}
-          if (stickyRestricts(c, dir.attr)) {
-            const victim = yield* onFs(dir.mount.fs.lookup({ dir: dir.attr.ino, name }))
-            yield* check(victim.uid === c.uid, "EPERM", syscall, path)
-            guard = { ino: victim.ino }
-          }
-          const args = { dir: dir.attr.ino, name, ...guard }
-          yield* onFs(syscall === "unlink" ? dir.mount.fs.unlink(args) : dir.mount.fs.rmdir(args))
-        })
+      settled(
+        retryStale(() =>
+          Effect.merge(
+            Effect.gen(function* () {
+              const { dir, name } = yield* parentOf(c, path, syscall, true)
+              if (syscall === "unlink" && mustBeDir(path)) return yield* Effect.fail(err("ENOTDIR", syscall, path))
+              const m = dir.mount
+              let guard: { ino?: number } = {}
+              if (stickyRestricts(c, dir.inode)) {
+                const victim = yield* m.cache.lookup(dir.inode, name)
+                yield* check(victim.uid === c.uid, "EPERM", syscall, path)
+                guard = { ino: victim.ino }
+              }
+              const args = { dir: dir.inode.ino, name, ...guard }
+              yield* forgetting(
+                dir,
+                [[dir.inode, name]],
+                change(m, syscall === "unlink" ? m.fs.unlink(args) : m.fs.rmdir(args), (r, ch) => {
+                  const victim = m.cache.find(r.ino)
+                  return Effect.zipRight(m.cache.removed(dir.inode, name, r, ch), renamed(dir, name, victim))
+                })
+              )
+            })
+          )
+        )
       ).pipe(Effect.mapError(named(syscall, path)))
 
     /**
      * `rename`: write and search permission on both directories; the sticky bit on either one
      * (the moved entry, and the replaced one) as in `remove`; and a directory moving to another
      * parent needs write permission on itself (its `..` changes), as in Linux. Root skips all of
-     * it; others pay a lookup only when the sticky bit or a move between directories needs the
-     * entry's attributes, and the file system renames only if the entries are still those checked.
+     * it; others need the entries' owners only when the sticky bit or a move between directories
+     * asks, and the file system renames only if the entries are still those checked.
      */
     const rename = (c: Credentials, from: string, to: string) =>
-      retryStale(
-        Effect.gen(function* () {
-          const a = yield* parentOf(c, from, "rename", true)
-          const b = yield* parentOf(c, to, "rename", true)
-          if (a.dir.mount !== b.dir.mount) return yield* Effect.fail(err("EXDEV", "rename", from, to))
-          const guards: { fromIno?: number; toIno?: number } = {}
-          const fs = a.dir.mount.fs
-          if (c.uid !== 0) {
-            const crossDir = a.dir.attr.ino !== b.dir.attr.ino
-            if (crossDir || stickyRestricts(c, a.dir.attr)) {
-              const moving = yield* onFs(fs.lookup({ dir: a.dir.attr.ino, name: a.name }))
-              yield* check(!stickyRestricts(c, a.dir.attr) || moving.uid === c.uid, "EPERM", "rename", from, to)
-              yield* check(!crossDir || moving.type !== "dir" || permits(c, moving, W_OK), "EACCES", "rename", from, to)
-              guards.fromIno = moving.ino
-            }
-            if (stickyRestricts(c, b.dir.attr)) {
-              const target = yield* Effect.either(onFs(fs.lookup({ dir: b.dir.attr.ino, name: b.name })))
-              if (target._tag === "Left" && target.left.code !== "ENOENT") return yield* Effect.fail(target.left)
-              if (target._tag === "Right") yield* check(target.right.uid === c.uid, "EPERM", "rename", from, to)
-              guards.toIno = target._tag === "Right" ? target.right.ino : 0
-            }
-          }
-          yield* onFs(fs.rename({ fromDir: a.dir.attr.ino, fromName: a.name, toDir: b.dir.attr.ino, toName: b.name, ...guards }))
-        })
+      settled(
+        retryStale(() =>
+          Effect.merge(
+            Effect.gen(function* () {
+              const a = yield* parentOf(c, from, "rename", true)
+              const b = yield* parentOf(c, to, "rename", true)
+              if (a.dir.mount !== b.dir.mount) return yield* Effect.fail(err("EXDEV", "rename", from, to))
+              const m = a.dir.mount
+              const guards: { fromIno?: number; toIno?: number } = {}
+              if (c.uid !== 0) {
+                const crossDir = a.dir.inode.ino !== b.dir.inode.ino
+                if (crossDir || stickyRestricts(c, a.dir.inode)) {
+                  const moving = yield* m.cache.lookup(a.dir.inode, a.name)
+                  yield* check(!stickyRestricts(c, a.dir.inode) || moving.uid === c.uid, "EPERM", "rename", from, to)
+                  yield* check(!crossDir || moving.type !== "dir" || permits(c, moving, W_OK), "EACCES", "rename", from, to)
+                  guards.fromIno = moving.ino
+                }
+                if (stickyRestricts(c, b.dir.inode)) {
+                  const target = yield* Effect.either(m.cache.lookup(b.dir.inode, b.name))
+                  if (target._tag === "Left" && target.left.code !== "ENOENT") return yield* Effect.fail(target.left)
+                  if (target._tag === "Right") yield* check(target.right.uid === c.uid, "EPERM", "rename", from, to)
+                  guards.toIno = target._tag === "Right" ? target.right.ino : 0
+                }
+              }
+              yield* forgetting(
+                a.dir,
+                [
+                  [a.dir.inode, a.name],
+                  [b.dir.inode, b.name]
+                ],
+                change(m, m.fs.rename({ fromDir: a.dir.inode.ino, fromName: a.name, toDir: b.dir.inode.ino, toName: b.name, ...guards }), (r, ch) => {
+                  const moved = m.cache.find(r.ino)
+                  const replaced = r.replaced === null ? undefined : m.cache.find(r.replaced.ino)
+                  return Effect.zipRight(
+                    m.cache.renamed(a.dir.inode, a.name, b.dir.inode, b.name, r.ino, r.replaced, ch),
+                    Effect.zipRight(renamed(a.dir, a.name, moved), renamed(b.dir, b.name, replaced))
+                  )
+                })
+              )
+            })
+          )
+        )
       ).pipe(Effect.mapError((e) => (e.dest === undefined ? err(e.code, "rename", from, to) : e)))
 
+    /** The current attributes of `v` (cached, or fetched); an inode gone is `ENOENT`. */
+    const attrOf = (m: Mount, v: Vnode) => m.cache.attrOf(v)
+
+    /** The `stat` of the node `n`: now when the cache has its attributes; failures named `syscall` (and `path`). */
+    const statOf = (n: Node, syscall: string, path?: string): Soon<WireStat, P> => {
+      const a = n.mount.cache.attrNow(n.inode)
+      if (a === undefined)
+        return Effect.merge(Effect.mapBoth(attrOf(n.mount, n.inode), { onFailure: (e) => err(e.code, syscall, path), onSuccess: (b) => stat(n.mount, b) }))
+      return a instanceof FsError ? err(a.code, syscall, path) : stat(n.mount, a)
+    }
+
+    /** Closes an open file that is in no descriptor table (transport failures: `EIO`). */
+    const closeFile = (f: OpenFile) => Effect.mapError(f.mount.cache.closed(f.vnode), () => err("EIO", "close"))
+
+    /** Reads up to `length` bytes of `f` at `at` (its position with -1) into `lease`; the count, with the position moved when `at` is -1. */
+    const readAt = (f: OpenFile, lease: Lease.Lease, length: number, at: number) => {
+      const offset = at >= 0 ? at : f.position
+      return Effect.map(
+        touching(
+          f.mount,
+          f.vnode,
+          f.mount.fs.read({ ino: f.vnode.ino, offset, length }, { items: [{ _tag: "lease", from: lease, offset: 0, length, access: "write" }] })
+        ),
+        (n) => {
+          if (at < 0) f.position = offset + n
+          return n
+        }
+      )
+    }
+
+    /** Writes the `length` bytes of `lease` to `f` at `at` (its position with -1, the end when appending); the count, the position moved as POSIX says. */
+    const writeAt = (f: OpenFile, lease: Lease.Lease, length: number, at: number, truncate: boolean) => {
+      const offset = at >= 0 ? at : f.position
+      const written = Effect.map(
+        touching(
+          f.mount,
+          f.vnode,
+          f.mount.fs.write(
+            { ino: f.vnode.ino, offset, length, append: f.flags.append, truncate },
+            { items: [{ _tag: "lease", from: lease, offset: 0, length, access: "read" }] }
+          )
+        ),
+        (r) => {
+          if (at < 0 || f.flags.append) f.position = r.offset + r.written
+          return r.written
+        }
+      )
+      // A change watchers may be waiting for; with no watch at all, not even a step.
+      return watches.empty ? written : Effect.tap(written, () => changed(f.node))
+    }
+
+    /** A lease item of `length` bytes or more, or undefined. */
+    const leaseOf = (item: Message.DeliveredItem | undefined, length: number) =>
+      item !== undefined && item._tag === "lease" && Number.isSafeInteger(length) && length >= 0 && length <= item.length ? item.lease : undefined
+
     const handlers: Server.Handlers<VfsProtocol["operations"]> = {
-      open: ({ path, flags, mode }, call) => open(credOf(call.badge), call.badge, path, flags, mode),
+      open: ({ path, flags, mode }, call) =>
+        settled(chain(openFile(credOf(call.badge), call.badge, path, flags, mode), (f) => ({ fd: tables.insert(call.badge, f) }))),
       close: ({ fd }, call) => {
         const f = fileOf(call.badge, fd, "close")
         if (f instanceof FsError) return Effect.fail(f)
-        tables.get(call.badge)!.delete(fd)
-        return Effect.mapError(onFs(f.mount.fs.release({ ino: f.ino })), () => err("EIO", "close"))
+        tables.remove(call.badge, fd)
+        return closeFile(f)
       },
       read: ({ fd, length, position }, call) => {
         const f = fileOf(call.badge, fd, "read")
         if (f instanceof FsError) return Effect.fail(f)
         if (!f.flags.read) return Effect.fail(err("EBADF", "read"))
         if (f.isDir) return Effect.fail(err("EISDIR", "read"))
-        const item = call.items[0]
-        if (item === undefined || item._tag !== "lease" || !Number.isSafeInteger(length) || length < 0 || length > item.length || position < -1) {
-          return Effect.fail(err("EINVAL", "read"))
-        }
-        const at = position >= 0 ? position : f.position
-        return Effect.map(
-          onFs(f.mount.fs.read({ ino: f.ino, offset: at, length }, { items: [{ _tag: "lease", from: item.lease, offset: 0, length, access: "write" }] })),
-          (n) => {
-            if (position < 0) f.position = at + n
-            return n
-          }
-        ).pipe(Effect.mapError((e) => err(e.code, "read")))
+        const lease = leaseOf(call.items[0], length)
+        if (lease === undefined || position < -1) return Effect.fail(err("EINVAL", "read"))
+        return Effect.mapError(readAt(f, lease, length, position), (e) => err(e.code, "read"))
       },
       write: ({ fd, length, position }, call) => {
         const f = fileOf(call.badge, fd, "write")
         if (f instanceof FsError) return Effect.fail(f)
         if (!f.flags.write) return Effect.fail(err("EBADF", "write"))
-        const item = call.items[0]
-        if (item === undefined || item._tag !== "lease" || !Number.isSafeInteger(length) || length < 0 || length > item.length || position < -1) {
-          return Effect.fail(err("EINVAL", "write"))
-        }
-        const at = position >= 0 ? position : f.position
-        return Effect.map(
-          onFs(
-            f.mount.fs.write(
-              { ino: f.ino, offset: at, length, append: f.flags.append },
-              { items: [{ _tag: "lease", from: item.lease, offset: 0, length, access: "read" }] }
-            )
-          ),
-          (r) => {
-            if (position < 0 || f.flags.append) f.position = r.offset + r.written
-            return r.written
-          }
-        ).pipe(Effect.mapError((e) => err(e.code, "write")))
+        const lease = leaseOf(call.items[0], length)
+        if (lease === undefined || position < -1) return Effect.fail(err("EINVAL", "write"))
+        return Effect.mapError(writeAt(f, lease, length, position, false), (e) => err(e.code, "write"))
       },
       writeGrant: ({ fd, length, position }, call) => {
         const f = fileOf(call.badge, fd, "write")
@@ -463,9 +584,14 @@ export const program = (options: VfsOptions) =>
         if (!f.flags.write) return Effect.zipRight(giveBack, Effect.fail(err("EBADF", "write")))
         const at = position >= 0 ? position : f.flags.append ? -1 : f.position
         return Effect.gen(function* () {
-          const offset = at >= 0 ? at : (yield* onFs(f.mount.fs.getattr({ ino: f.ino }))).size
-          const r = yield* onFs(f.mount.fs.writeGrant({ ino: f.ino, offset, length }, { items: [{ _tag: "grant", address: item.address, pages: item.pages }] }))
+          const offset = at >= 0 ? at : (yield* attrOf(f.mount, f.vnode)).size
+          const r = yield* touching(
+            f.mount,
+            f.vnode,
+            f.mount.fs.writeGrant({ ino: f.vnode.ino, offset, length }, { items: [{ _tag: "grant", address: item.address, pages: item.pages }] })
+          )
           if (position < 0) f.position = r.offset + r.written
+          yield* changed(f.node)
           return r.written
         }).pipe(
           Effect.tapError(() => giveBack),
@@ -475,16 +601,24 @@ export const program = (options: VfsOptions) =>
       fstat: ({ fd }, call) => {
         const f = fileOf(call.badge, fd, "fstat")
         if (f instanceof FsError) return Effect.fail(f)
-        return Effect.map(onFs(f.mount.fs.getattr({ ino: f.ino })), (a) => stat({ mount: f.mount, attr: a })).pipe(Effect.mapError((e) => err(e.code, "fstat")))
+        return settled(statOf(f.node, "fstat"))
       },
       ftruncate: ({ fd, size }, call) => {
         const f = fileOf(call.badge, fd, "ftruncate")
         if (f instanceof FsError) return Effect.fail(f)
         if (!f.flags.write) return Effect.fail(err("EINVAL", "ftruncate"))
-        return Effect.asVoid(onFs(f.mount.fs.truncate({ ino: f.ino, size }))).pipe(Effect.mapError((e) => err(e.code, "ftruncate")))
+        return change(f.mount, f.mount.fs.truncate({ ino: f.vnode.ino, size }), (a, ch) =>
+          Effect.zipRight(
+            Effect.sync(() => f.mount.cache.replaced(f.vnode, a, ch)),
+            changed(f.node)
+          )
+        ).pipe(Effect.mapError((e) => err(e.code, "ftruncate")))
       },
-      stat: ({ path, follow }, call) =>
-        Effect.map(resolve(credOf(call.badge), path, follow, follow ? "stat" : "lstat"), stat).pipe(Effect.mapError(named(follow ? "stat" : "lstat", path))),
+      // Answered without an Effect step when the cache knows the path and the attributes.
+      stat: ({ path, follow }, call) => {
+        const syscall = follow ? "stat" : "lstat"
+        return settled(chain(names.resolve(credOf(call.badge), path, follow, syscall), (n) => statOf(n, syscall, path)))
+      },
       mkdir: ({ path, mode, recursive }, call) => {
         const c = credOf(call.badge)
         return (
@@ -497,9 +631,9 @@ export const program = (options: VfsOptions) =>
         const c = credOf(call.badge)
         return Effect.gen(function* () {
           const n = yield* resolve(c, path, true, "scandir")
-          if (n.attr.type !== "dir") return yield* Effect.fail(err("ENOTDIR", "scandir", path))
-          yield* check(permits(c, n.attr, R_OK), "EACCES", "scandir", path)
-          return yield* onFs(n.mount.fs.readdir({ dir: n.attr.ino, cookie }))
+          if (n.inode.type !== "dir") return yield* Effect.fail(err("ENOTDIR", "scandir", path))
+          yield* check(permits(c, n.inode, R_OK), "EACCES", "scandir", path)
+          return yield* touching(n.mount, n.inode, n.mount.fs.readdir({ dir: n.inode.ino, cookie }))
         }).pipe(Effect.mapError(named("scandir", path)))
       },
       unlink: ({ path }, call) => remove(credOf(call.badge), path, "unlink"),
@@ -508,15 +642,16 @@ export const program = (options: VfsOptions) =>
       symlink: ({ target, path }, call) => {
         const c = credOf(call.badge)
         return Effect.flatMap(parentOf(c, path, "symlink", true), ({ dir, name }) =>
-          onFs(dir.mount.fs.symlink({ dir: dir.attr.ino, name, target, uid: c.uid, gid: c.gid }))
-        ).pipe(
-          Effect.asVoid,
-          Effect.mapError((e) => err(e.code, "symlink", target, path))
-        )
+          change(dir.mount, dir.mount.fs.symlink({ dir: dir.inode.ino, name, target, uid: c.uid, gid: c.gid }), (a, ch) =>
+            Effect.sync(() => {
+              dir.mount.cache.entered(dir.inode, name, a, ch).target = target
+            }).pipe(Effect.zipRight(renamed(dir, name)))
+          )
+        ).pipe(Effect.mapError((e) => err(e.code, "symlink", target, path)))
       },
       readlink: ({ path }, call) =>
         Effect.flatMap(resolve(credOf(call.badge), path, false, "readlink"), (n) =>
-          n.attr.type !== "symlink" ? Effect.fail(err("EINVAL", "readlink", path)) : onFs(n.mount.fs.readlink({ ino: n.attr.ino }))
+          n.inode.type !== "symlink" ? Effect.fail(err("EINVAL", "readlink", path)) : n.mount.cache.readlink(n.inode)
         ).pipe(Effect.mapError(named("readlink", path))),
       link: ({ existing, path }, call) => {
         const c = credOf(call.badge)
@@ -524,9 +659,11 @@ export const program = (options: VfsOptions) =>
           const src = yield* resolve(c, existing, false, "link")
           const { dir, name } = yield* parentOf(c, path, "link", false)
           if (dir.mount !== src.mount) return yield* Effect.fail(err("EXDEV", "link", existing, path))
-          if (src.attr.type === "dir") return yield* Effect.fail(err("EPERM", "link", existing, path))
-          yield* check(permits(c, dir.attr, W_OK | X_OK), "EACCES", "link", existing, path)
-          yield* onFs(dir.mount.fs.link({ dir: dir.attr.ino, name, ino: src.attr.ino }))
+          if (src.inode.type === "dir") return yield* Effect.fail(err("EPERM", "link", existing, path))
+          yield* check(permits(c, dir.inode, W_OK | X_OK), "EACCES", "link", existing, path)
+          yield* change(dir.mount, dir.mount.fs.link({ dir: dir.inode.ino, name, ino: src.inode.ino }), (a, ch) =>
+            renamed(dir, name, dir.mount.cache.entered(dir.inode, name, a, ch))
+          )
         }).pipe(Effect.mapError((e) => (e.dest === undefined ? err(e.code, "link", existing, path) : e)))
       },
       realpath: ({ path }, call) =>
@@ -536,9 +673,10 @@ export const program = (options: VfsOptions) =>
         return Effect.gen(function* () {
           if (!Number.isSafeInteger(size) || size < 0) return yield* Effect.fail(err("EINVAL", "open", path))
           const n = yield* resolve(c, path, true, "open")
-          if (n.attr.type === "dir") return yield* Effect.fail(err("EISDIR", "open", path))
-          yield* check(permits(c, n.attr, W_OK), "EACCES", "open", path)
-          yield* onFs(n.mount.fs.truncate({ ino: n.attr.ino, size }))
+          if (n.inode.type === "dir") return yield* Effect.fail(err("EISDIR", "open", path))
+          yield* check(permits(c, n.inode, W_OK), "EACCES", "open", path)
+          yield* change(n.mount, n.mount.fs.truncate({ ino: n.inode.ino, size }), (a, ch) => Effect.sync(() => n.mount.cache.replaced(n.inode, a, ch)))
+          yield* changed(n)
         }).pipe(Effect.mapError(named("open", path)))
       },
       setattr: ({ path, follow, now, ...changes }, call) => {
@@ -547,46 +685,86 @@ export const program = (options: VfsOptions) =>
         const times = now === true || changes.atimeNs !== undefined || changes.mtimeNs !== undefined
         return Effect.gen(function* () {
           const n = yield* resolve(c, path, follow, syscall)
-          yield* check(changes.mode === undefined || owns(c, n.attr), "EPERM", syscall, path)
-          const chown = chownError(c, n.attr, changes.uid, changes.gid)
+          yield* check(changes.mode === undefined || owns(c, n.inode), "EPERM", syscall, path)
+          const chown = chownError(c, n.inode, changes.uid, changes.gid)
           if (chown !== undefined) return yield* Effect.fail(err(chown, syscall, path))
-          const utimes = times ? utimesError(c, n.attr, now === true) : undefined
+          const utimes = times ? utimesError(c, n.inode, now === true) : undefined
           if (utimes !== undefined) return yield* Effect.fail(err(utimes, syscall, path))
-          const a = yield* onFs(n.mount.fs.setattr({ ino: n.attr.ino, ...changes, ...(now === true ? { now } : {}) }))
-          // A mount's root is cached: keep its mode and owner current for later checks.
-          if (n.mount.root?.ino === a.ino) n.mount.root = a
+          yield* change(n.mount, n.mount.fs.setattr({ ino: n.inode.ino, ...changes, ...(now === true ? { now } : {}) }), (a, ch) =>
+            Effect.sync(() => n.mount.cache.replaced(n.inode, a, ch))
+          )
+          yield* changed(n)
         }).pipe(Effect.mapError(named(syscall, path)))
       },
       access: ({ path, mode }, call) => {
         const c = credOf(call.badge)
         if (!Number.isInteger(mode) || (mode & ~7) !== 0) return Effect.fail(err("EINVAL", "access", path))
-        return Effect.flatMap(resolve(c, path, true, "access"), (n) => check(permits(c, n.attr, mode), "EACCES", "access", path)).pipe(
-          Effect.mapError(named("access", path))
-        )
+        return settled(chain(names.resolve(c, path, true, "access"), (n) => (permits(c, n.inode, mode) ? undefined : err("EACCES", "access", path))))
       },
       setCredentials: ({ badge, credentials: given }, call) => {
-        if (credentialsFrom === undefined || call.badge !== credentialsFrom) return Effect.fail(err("EPERM", "setCredentials"))
-        if (!Number.isInteger(badge) || badge < 1 || !valid(given)) return Effect.fail(err("EINVAL", "setCredentials"))
-        credentials.set(badge, { uid: given.uid, gid: given.gid, groups: [...given.groups], umask: given.umask })
-        return Effect.void
+        const refused = credentials.set(call.badge, badge, given)
+        return refused === undefined ? Effect.void : Effect.fail(err(refused, "setCredentials"))
       },
       umask: ({ mask }, call) => {
+        if (mask === undefined) return Effect.succeed(credOf(call.badge).umask)
+        const previous = credentials.setUmask(call.badge, mask)
+        return previous === "EINVAL" ? Effect.fail(err("EINVAL", "umask")) : Effect.succeed(previous)
+      },
+      readFile: ({ path, flags, length }, call) => {
+        const lease = leaseOf(call.items[0], length)
+        if (lease === undefined) return Effect.fail(err("EINVAL", "read"))
+        return thenDo(openFile(credOf(call.badge), call.badge, path, flags, 0o666), (f) =>
+          Effect.matchEffect(f.isDir ? Effect.fail(err("EISDIR", "read")) : readAt(f, lease, length, -1), {
+            onFailure: (e) => Effect.zipRight(Effect.ignore(closeFile(f)), Effect.fail(err(e.code, "read"))),
+            // The whole file fitted (a read short of `length`): done. Else the rest is the caller's, through a descriptor.
+            onSuccess: (read) =>
+              read < length || length === 0 ? Effect.as(closeFile(f), { read, fd: -1 }) : Effect.succeed({ read, fd: tables.insert(call.badge, f) })
+          })
+        )
+      },
+      watch: ({ path, recursive, follow }, call) => {
         const c = credOf(call.badge)
-        if (mask === undefined) return Effect.succeed(c.umask)
-        if (!Number.isInteger(mask) || mask < 0 || mask > 0o777) return Effect.fail(err("EINVAL", "umask"))
-        credentials.set(call.badge, { ...c, umask: mask })
-        return Effect.succeed(c.umask)
+        return Effect.flatMap(resolve(c, path, follow, "watch"), (n) => {
+          if (!permits(c, n.inode, R_OK)) return Effect.fail(err("EACCES", "watch", path))
+          const w = watches.add(call.badge, n.inode, recursive, n.path === "/" ? "" : n.path.slice(n.path.lastIndexOf("/") + 1))
+          if (w === "ENOSPC") return Effect.fail(err("ENOSPC", "watch", path))
+          n.inode.watches++
+          return Effect.succeed({ id: w.id })
+        }).pipe(Effect.mapError(named("watch", path)))
+      },
+      watchEvents: ({ id, after }, call) => {
+        const w = watches.get(call.badge, id)
+        if (w === undefined) return Effect.fail(err("EBADF", "watch"))
+        if (w.seq > after && w.waiter === undefined) return Effect.succeed(packEvents(w.batch(after)))
+        const responder = call.defer()
+        return Effect.as(deliver(watches.wait(w, after, responder)), responder)
+      },
+      unwatch: ({ id }, call) => {
+        const w = watches.get(call.badge, id)
+        if (w === undefined) return Effect.fail(err("EBADF", "unwatch"))
+        w.inode.watches--
+        return deliver(watches.remove(w))
+      },
+      writeFile: ({ path, flags, mode, length }, call) => {
+        const lease = leaseOf(call.items[0], length)
+        if (lease === undefined) return Effect.fail(err("EINVAL", "write"))
+        return thenDo(openFile(credOf(call.badge), call.badge, path, flags, mode, false), (f) =>
+          f.flags.write
+            ? Effect.matchEffect(writeAt(f, lease, length, 0, f.flags.truncate), {
+                onFailure: (e) => Effect.zipRight(Effect.ignore(closeFile(f)), Effect.fail(err(e.code, "write"))),
+                onSuccess: (n) => Effect.as(Effect.ignore(closeFile(f)), n)
+              })
+            : Effect.zipRight(Effect.ignore(closeFile(f)), Effect.fail(err("EBADF", "write")))
+        )
       }
     }
-    // A client died: forget its credentials, and release every file it still had open, so
+    // A client died: forget its credentials, and close every file it still had open, so
     // unlinked files it held are freed.
     const onDisconnect = (badge: number) =>
       Effect.suspend(() => {
-        credentials.delete(badge)
-        const t = tables.get(badge)
-        tables.delete(badge)
-        if (t === undefined) return Effect.void
-        return Effect.forEach(t.values(), (f) => Effect.ignore(onFs(f.mount.fs.release({ ino: f.ino }))), { discard: true })
+        credentials.forget(badge)
+        for (const v of watches.drop(badge)) v.watches--
+        return Effect.forEach(tables.drop(badge), (f) => Effect.ignore(f.mount.cache.closed(f.vnode)), { discard: true })
       })
     return yield* Server.serve(VfsProtocol, handlers, options.port, {
       workers: { min: 2, max: MAX_WORKERS },

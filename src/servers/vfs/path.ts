@@ -21,3 +21,6 @@ export const normalize = (path: string): string => {
 
 /** Whether a path names a directory by its form (a trailing slash, or ending in `.`/`..`). */
 export const mustBeDir = (path: string): boolean => /(\/|\/\.|\/\.\.|^\.|^\.\.)$/.test(path) && path !== "/"
+
+/** The path of entry `name` in the directory at the normalised path `dir`. */
+export const join = (dir: string, name: string): string => (dir === "/" ? `/${name}` : `${dir}/${name}`)
