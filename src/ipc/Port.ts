@@ -24,7 +24,7 @@
  * is refused as a whole with `NotAccepted` to its sender; nothing ever lands unasked.
  */
 import { Effect, Either, Exit, type Fiber } from "effect"
-import { bool, field, intField, object, Refusal } from "../kernel/boundary.js"
+import { bool, describe, field, intField, object, Refusal } from "../kernel/boundary.js"
 import { Capability, Rights } from "../kernel/Capability.js"
 import { InvalidArgument, InvalidCapability, RightsDenied } from "../kernel/errors.js"
 import { type Pcb, Process, processOf } from "../kernel/Process.js"
@@ -403,6 +403,12 @@ export interface DirectOptions {
   readonly window?: number
   /** Most pages a direct call may bring by map and grant items. Default 0. */
   readonly pages?: number
+  /**
+   * What a kill of the caller does to a handler inside: `"cut"` it short at its next
+   * interruptible point, so the kill completes at once; or let it `"finish"`, as one of the
+   * server's own threads would (the kill waits for it). Default `"cut"`.
+   */
+  readonly onCallerKill?: "cut" | "finish"
 }
 
 /**
@@ -430,7 +436,12 @@ export const serveDirect = (slot: number, handler: DirectHandler, options?: Dire
     if (window instanceof Refusal) return Effect.fail(new InvalidArgument({ operation: "serveDirect", reason: window.text }))
     const pages = intField(o, "pages", "options.pages", 0, 2 ** 20, 0)
     if (pages instanceof Refusal) return Effect.fail(new InvalidArgument({ operation: "serveDirect", reason: pages.text }))
-    port.direct = new DirectEntry(port, p, handler, window, pages)
+    const onKill = field(o, "onCallerKill", "options.onCallerKill")
+    if (onKill !== undefined && onKill !== "cut" && onKill !== "finish") {
+      const reason = onKill instanceof Refusal ? onKill.text : `options.onCallerKill: expected "cut" or "finish", got ${describe(onKill)}`
+      return Effect.fail(new InvalidArgument({ operation: "serveDirect", reason }))
+    }
+    port.direct = new DirectEntry(port, p, handler, window, pages, onKill === "finish")
     return Effect.void
   })
 

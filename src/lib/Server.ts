@@ -530,7 +530,8 @@ export interface ServeOptions<Ops extends Protocol.Operations> {
   /**
    * Also serve direct calls (`Port.serveDirect`): a client calling with `direct` runs the
    * handlers on its own fiber, with this server's process, and skips the hand-off to a worker.
-   * Handlers then run concurrently with the workers and with each other; see docs/ipc.md,
+   * Handlers then run concurrently with the workers and with each other; a handler whose caller
+   * is killed runs to its end, as on a worker (`onCallerKill: "finish"`). See docs/ipc.md,
    * "Direct calls". Default false.
    */
   readonly direct?: boolean
@@ -581,7 +582,8 @@ export const serve = <Ops extends Protocol.Operations, E = never>(
     }
     if (options.direct === true) {
       const window = shared.protocol.requestMax > shared.inlineMax ? shared.protocol.maxMessage : 0
-      yield* Port.serveDirect(port, directHandler(shared), { window, pages: shared.acceptPages })
+      // A handler runs to its end when its caller is killed, as on a worker.
+      yield* Port.serveDirect(port, directHandler(shared), { window, pages: shared.acceptPages, onCallerKill: "finish" })
     }
     if (typeof workers === "number") {
       counters.setWorkers(workers)

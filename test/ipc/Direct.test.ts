@@ -556,6 +556,43 @@ describe("direct calls", () => {
     }).pipe(boot)
   )
 
+  it.live(
+    'DIRECT-0023 with onCallerKill "finish", a killed caller\'s handler runs to its end and the kill waits for it; no more of the caller runs; a bad value is InvalidArgument',
+    () =>
+      Effect.gen(function* () {
+        const k = yield* Kernel.Kernel
+        const inside = yield* Deferred.make<void>()
+        const log: Array<string> = []
+        const { server, port } = yield* directServer(
+          () =>
+            Effect.gen(function* () {
+              yield* Deferred.succeed(inside, undefined)
+              yield* Effect.sleep("30 millis")
+              log.push("handler finished")
+              return { label: 3 }
+            }),
+          { onCallerKill: "finish" }
+        )
+        const client = yield* Kernel.spawn(
+          Effect.gen(function* () {
+            yield* Port.callDirect(0, { label: 1 })
+            log.push("caller went on")
+          }),
+          { caps: [{ cap: port }] }
+        )
+        yield* Deferred.await(inside)
+        yield* Kernel.kill(client)
+        expect((yield* client.await)._tag).toBe("Killed")
+        expect(log).toEqual(["handler finished"])
+        expect(server.obligations.size).toBe(0)
+        const bad = yield* Kernel.spawn(
+          tagOf(Port.create().pipe(Effect.flatMap((slot) => Port.serveDirect(slot, () => Effect.succeed({ label: 0 }), { onCallerKill: "later" as never }))))
+        )
+        expect(valueOf(yield* bad.await)).toBe("InvalidArgument")
+        expect(k.stats().processesAlive).toBe(1)
+      }).pipe(boot)
+  )
+
   it.effect("DIRECT-0011 the trace shows the caller's thread entering and leaving the server", () =>
     Effect.gen(function* () {
       const k = yield* Kernel.Kernel

@@ -139,7 +139,9 @@ export class DirectEntry {
     /** Bytes of the window each frame's copy items land in (0: copy items are refused as too large). */
     readonly window: number,
     /** Pages the handler accepts by map and grant items in one call. */
-    readonly pages: number
+    readonly pages: number,
+    /** A handler whose caller is killed runs to its end (the kill waits), instead of being cut. */
+    readonly finishOnKill: boolean
   ) {
     this.context = Context.make(Process, server.handle) as Context.Context<never>
     this.bare = new ReceiveSnapshot(undefined, pages)
@@ -286,9 +288,11 @@ export class DirectFrame implements Blocker {
    * in ends now (`PeerDied`), and the innermost frame of the fiber is interrupted, as the kernel
    * (`KERNEL_CUT`): the handler stops at its next interruptible point, its finalizers run, and no
    * more of its code runs. A frame with frames inside it is cut when they end (their servers'
-   * code runs to its end undisturbed).
+   * code runs to its end undisturbed). A killed caller's frame in an entry that finishes on kill
+   * is not cut: the handler runs to its end.
    */
   cut(): void {
+    if (!this.dead && this.entry.finishOnKill) return
     const blocked = this.slot.blocked
     if (blocked !== undefined && this.slot.frames[this.slot.frames.length - 1] === this) blocked.abort(this.entry.port.died("callDirect"))
     if (this.cutSent || this.saved === undefined || this.slot.frames[this.slot.frames.length - 1] !== this) return
