@@ -19,8 +19,13 @@ const { PAGE_SIZE } = Params
 /** A typed VFS client on a capability slot. */
 export type Vfs = Protocol.Client<VfsProtocol["operations"]>
 
-/** The VFS client on `slot` (a send capability to the VFS port). */
-export const client = (slot: number): Vfs => Protocol.client(VfsProtocol, slot)
+/**
+ * The VFS client on `slot` (a send capability to the VFS port). Its calls are direct (the VFS's
+ * code runs on the calling thread: no hand-off, see docs/ipc.md "Direct calls"); a VFS that
+ * serves no direct calls is called the ordinary way. `direct: false` hands every call to the VFS's
+ * workers instead.
+ */
+export const client = (slot: number, options: { readonly direct?: boolean } = {}): Vfs => Protocol.client(VfsProtocol, slot, { direct: options.direct ?? true })
 
 /** Any failure of a call as `FsError` (`EIO` for transport failures, `ENOMEM` for memory). */
 export const fsError = (e: unknown, syscall: string, path?: string): FsError =>

@@ -111,16 +111,16 @@ describe("change notifications (watch)", () => {
       Effect.gen(function* () {
         const sys = yield* System.start()
         const ready = yield* Deferred.make<number>()
+        const written = yield* Deferred.make<void>()
         const watching = yield* Effect.fork(
           asClient(sys, (vfs) =>
             Effect.gen(function* () {
               const id = yield* Vfs.watch(vfs, "/")
               yield* Deferred.succeed(ready, id)
               const first = yield* Vfs.watchEvents(vfs, id, 0)
-              const before = sys.vfsCounters.operations.watchEvents.calls
               const held = yield* Effect.fork(Vfs.watchEvents(vfs, id, first.next))
-              // Until the held call has reached the VFS.
-              for (let i = 0; i < 100_000 && sys.vfsCounters.operations.watchEvents.calls === before; i++) yield* Effect.yieldNow()
+              // Until the other client's change is done.
+              yield* Deferred.await(written)
               yield* Vfs.unwatch(vfs, id)
               const ended = yield* held.await
               const after = yield* Effect.either(Vfs.watchEvents(vfs, id, first.next))
@@ -149,6 +149,8 @@ describe("change notifications (watch)", () => {
           })
         )
         expect(other).toBe("EBADF")
+        yield* settle
+        yield* Deferred.succeed(written, undefined)
         // The first held call answers at the first change; the second has the rest, or, held, is answered by unwatch.
         const w = yield* result(watching)
         expect([[...w.first, ...(w.ended as Array<string>)], w.first.length > 0, w.after]).toEqual([["rename new", "change new"], true, "EBADF"])

@@ -768,6 +768,9 @@ export const program = (options: VfsOptions) =>
       })
     return yield* Server.serve(VfsProtocol, handlers, options.port, {
       workers: { min: 2, max: MAX_WORKERS },
+      // Clients' calls run the handlers on their own threads (they are safe for it: any number
+      // of workers already run them at once).
+      direct: true,
       onDisconnect,
       ...(options.counters === undefined ? {} : { counters: options.counters })
     })
