@@ -3,7 +3,7 @@
  * Effect design of call/reply (a `Queue` plus a `Deferred` per call), and `memcpy` bandwidth.
  */
 import { Deferred, Effect, Fiber, Queue } from "effect"
-import { type Benchmark, gbps, microsPerOp, runLoop } from "./harness.js"
+import { type Benchmark, gbps, microsPerOp, runLoop, timeOnce } from "./harness.js"
 
 /** A one-slot wake-up built directly on `Effect.async`: the cheapest way one fiber resumes another. */
 class Wakeup {
@@ -29,7 +29,7 @@ class Wakeup {
 }
 
 /** Two fibers resuming each other through `Effect.async` callbacks; `n` round trips. */
-const asyncHandoff = (n: number) =>
+export const asyncHandoff = (n: number) =>
   Effect.gen(function* () {
     const toServer = new Wakeup()
     const toClient = new Wakeup()
@@ -54,7 +54,7 @@ interface Pending {
 }
 
 /** Call/reply over an Effect `Queue` and a `Deferred` per call; `n` calls. */
-const queueCall = (n: number) =>
+export const queueCall = (n: number) =>
   Effect.gen(function* () {
     const q = yield* Queue.bounded<Pending>(1)
     const server = yield* Effect.fork(Effect.forever(Effect.flatMap(Queue.take(q), (p) => Deferred.succeed(p.reply, p.label))))
@@ -69,18 +69,28 @@ const queueCall = (n: number) =>
 /** The sizes every bulk benchmark uses. */
 export const SIZES = [64, 4096, 65536, 1048576] as const
 
+/** Copies per timed round of `memcpy` at `size`: about 64 MiB. */
+const memcpyCount = (size: number) => Math.max(64, Math.floor((64 * 1048576) / size))
+
+/** A `memcpy` of `size` bytes between two buffers: `n` copies per call. */
+export const memcpyLoop = (size: number) => {
+  const src = new Uint8Array(size).fill(7)
+  const dst = new Uint8Array(size)
+  return async (n: number) => {
+    for (let i = 0; i < n; i++) dst.set(src)
+  }
+}
+
+/** GB/s of one round of `memcpy` at `size` (for ratios timed in alternating rounds). */
+export const memcpyRound = (size: number): (() => Promise<number>) => {
+  const loop = memcpyLoop(size)
+  return async () => gbps(size, await timeOnce(memcpyCount(size), loop))
+}
+
 const memcpy = (size: number): Benchmark => ({
   name: `floor.memcpy.${size}.gbps`,
   unit: "GB/s",
-  run: async () => {
-    const src = new Uint8Array(size).fill(7)
-    const dst = new Uint8Array(size)
-    const n = Math.max(64, Math.floor((64 * 1048576) / size))
-    const us = await microsPerOp(n, async (k) => {
-      for (let i = 0; i < k; i++) dst.set(src)
-    })
-    return gbps(size, us)
-  }
+  run: async () => gbps(size, await microsPerOp(memcpyCount(size), memcpyLoop(size)))
 })
 
 export const floorBenchmarks: ReadonlyArray<Benchmark> = [
