@@ -73,6 +73,8 @@ export interface Timed {
  * median operation time (Little's law). The median is what the mechanism costs: an operation
  * during which the machine paused this process (other programs share its cores) or collected
  * garbage is slow, and the median ignores it where a total over the timed section would not.
+ * It holds when the timed section spans many operations of every client; where one round of the
+ * clients takes longer than that (hundreds of clients queueing for one server), use `wallRate`.
  */
 export const rate = (t: Timed, perOperation: number): number => (t.clients * perOperation) / (t.medianMs / 1000)
 
@@ -186,9 +188,36 @@ export interface Rounds {
 }
 
 /**
+ * The order of a group's `n` cells in round `round` of group `group`: the first round in the
+ * group's order, later ones shuffled by a fixed seed (so runs repeat). A cell leaves garbage and
+ * a colder cache to the next one; a rotation (A B C, B C A, …) would give every cell the same
+ * predecessor in every round, and so the same bias.
+ */
+export const order = (n: number, round: number, group: number): Array<number> => {
+  const out = Array.from({ length: n }, (_, i) => i)
+  if (round === 0) return out
+  // mulberry32: a small deterministic generator.
+  let state = (round * 0x9e3779b1 + group * 0x85ebca6b) >>> 0
+  const next = () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1))
+    const swapped = out[i]!
+    out[i] = out[j]!
+    out[j] = swapped
+  }
+  return out
+}
+
+/**
  * Measures groups of cells in rounds, interleaved: a round measures every cell of every group once,
- * each group's cells in turn starting one further along each round (A B C, then B C A, …), so the
- * machine's drift and the other programs' load fall on every cell alike. Rounds go on until
+ * each group's cells in an order of their own (`order`), so the machine's drift, the other
+ * programs' load and the previous cell's garbage fall on every cell alike. Rounds go on until
  * `rounds.max`, or until `seconds` have passed once `rounds.min` are done, so every cell has the
  * same number of rounds. `once` measures one cell once (on a fresh kernel); `progress` is told
  * before each measurement (rounds done, the group). Returns each cell's samples, by group.
@@ -206,10 +235,7 @@ export const inRounds = <C, S, E, R>(
     for (let r = 0; r < rounds.max && (r < rounds.min || performance.now() - t0 < seconds * 1000); r++) {
       for (const [k, group] of groups.entries()) {
         yield* progress(r, k)
-        for (let j = 0; j < group.length; j++) {
-          const i = (r + j) % group.length
-          samples[k]![i]!.push(yield* once(group[i]!))
-        }
+        for (const i of order(group.length, r, k)) samples[k]![i]!.push(yield* once(group[i]!))
       }
     }
     return samples

@@ -108,7 +108,7 @@ const runOne = (e: Measured, options: RunOptions): Effect.Effect<ExperimentRun> 
  * first second or so (until it is compiled and optimised), and cells last milliseconds: without
  * a warm-up the first groups measured the compiler.
  */
-export const WARM_UP_SECONDS: Readonly<Record<Resolution, number>> = { quick: 1.5, default: 3, full: 6 }
+export const WARM_UP_SECONDS: Readonly<Record<Resolution, number>> = { quick: 1, default: 2, full: 6 }
 
 /**
  * Runs the warm-up cells of `experiments` in turn, each for its experiment's `warmUpMs`, until

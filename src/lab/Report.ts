@@ -119,9 +119,10 @@ const settingsOf = (r: ExperimentRun) => {
 /** What the report says about how to read it. */
 const HOW_TO_READ = [
   "Each cell (a variant in one configuration) runs on a fresh kernel for a time budget after a warm-up, in rounds",
-  "interleaved with the cells it is compared with. A round's rate comes from its median operation time (clients ×",
-  "work per operation ÷ median time), so an operation during which the machine paused the lab (other programs share",
-  "its cores) or collected garbage does not count; the wall-clock rate is in the JSON lines. Every number is the",
+  "interleaved with the cells it is compared with. Where every client makes many operations in a round, its rate comes",
+  "from the median operation time (clients × work per operation ÷ median time), so an operation during which the",
+  "machine paused the lab (other programs share its cores) or collected garbage does not count; where hundreds of",
+  "clients queue, it is what was done in the timed section, by the wall clock (see each method). Every number is the",
   "median over the rounds, with its 95 % bootstrap interval in parentheses (the lowest to the highest round for up",
   "to 5 rounds; without the extremes from 7). A cell *beats* another only when their intervals do not overlap; a",
   "group's verdict names a winner only when nothing ties with the leader, and says *tie* otherwise. Every verdict",

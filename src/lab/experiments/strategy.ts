@@ -362,8 +362,8 @@ interface Plan {
 const MAX_SIZE = 16 * 1048576
 
 const PLANS: Record<Resolution, Plan> = {
-  quick: { sizes: [64, 4096, 262144, 4 * 1048576], clients: [8, 64], clientSizes: [64, 16384], clientBytes: 4 * 1048576, piecesUpTo: 262144 },
-  default: { sizes: sweep(64, 4, MAX_SIZE), clients: [8, 64], clientSizes: sweep(64, 16, MAX_SIZE), clientBytes: 4 * 1048576, piecesUpTo: 1048576 },
+  quick: { sizes: [64, 16384, 1048576], clients: [8, 64], clientSizes: [4096], clientBytes: 4 * 1048576, piecesUpTo: 262144 },
+  default: { sizes: sweep(64, 4, MAX_SIZE), clients: [8, 64], clientSizes: [64, 16384, 262144], clientBytes: 4 * 1048576, piecesUpTo: 1048576 },
   full: { sizes: sweep(64, 2, MAX_SIZE), clients: [8, 64], clientSizes: sweep(64, 4, MAX_SIZE), clientBytes: MAX_SIZE, piecesUpTo: MAX_SIZE }
 }
 
@@ -551,7 +551,7 @@ export const strategy: Measured = {
   metric: { name: "throughput", unit: "MB/s", better: "higher" },
   settings: {
     quick: { budget: { warmUpMs: 2, runMs: 5 }, rounds: { min: 3, max: 3 }, seconds: 5, warmUpMs: 30 },
-    default: { budget: { warmUpMs: 3, runMs: 10 }, rounds: { min: 3, max: 7 }, seconds: 25, warmUpMs: 100 },
+    default: { budget: { warmUpMs: 2, runMs: 8 }, rounds: { min: 3, max: 7 }, seconds: 25, warmUpMs: 100 },
     full: { budget: { warmUpMs: 10, runMs: 40 }, rounds: { min: 5, max: 9 }, seconds: 600, warmUpMs: 300 }
   },
   groups,
