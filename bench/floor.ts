@@ -81,8 +81,8 @@ export const memcpyLoop = (size: number) => {
   }
 }
 
-/** GB/s of one round of `memcpy` at `size` (for ratios timed in alternating rounds). */
-export const memcpyRound = (size: number): (() => Promise<number>) => {
+/** GB/s of one batch of `memcpy` at `size` (for ratios timed in alternating rounds). */
+export const memcpyBatch = (size: number): (() => Promise<number>) => {
   const loop = memcpyLoop(size)
   return async () => gbps(size, await timeOnce(memcpyCount(size), loop))
 }

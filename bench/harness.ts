@@ -72,43 +72,52 @@ export const microsPerOpTimed = async (n: number, body: (n: number) => Promise<n
   return Math.min(...samples)
 }
 
-/** Rounds of each side that a ratio is the median of (see `alternating`). */
-export const RATIO_ROUNDS = 9
+/** Rounds a ratio is the median of, and batches of each side per round (see `alternating`). */
+export const RATIO_ROUNDS = 15
+export const RATIO_BATCHES = 8
 
 /**
  * The ratio of two measurements, timed in alternating rounds within one benchmark: every ratio
- * line of `npm run bench` is made with it.
+ * line of `npm run bench` is made with it (and so should any new one be).
  *
- * `a()` and `b()` each time one round of their side (microseconds per operation, GB/s — any
- * number) and return it. After one discarded round of each (warm-up), `rounds` rounds run, in the
- * order a b, b a, a b, … so that neither side always goes first; each round gives the ratio
- * `combine(a, b)` (default a ÷ b) of its two numbers, and the result is the median of those
- * ratios, with the lowest and highest as its spread.
+ * `a()` and `b()` each time one short batch of their side — a few milliseconds — and return its
+ * number (microseconds per operation, GB/s: any). A round runs `batches` batches of each side
+ * interleaved, a b, b a, a b, … so that neither goes first and both see the same moments of the
+ * machine; the round's ratio is `combine` (default ÷) of the two sides' median batches. After one
+ * discarded round (warm-up), `rounds` rounds run; the result is the median of their ratios, with
+ * the lowest and highest as its spread.
  *
  * Why: two sides measured at different moments of one process see different JIT, garbage
- * collection and machine states, and their ratio moves by ±30 % or more from run to run; two
- * sides timed moments apart, many times over, see the same state, and the median of their ratios
- * is stable. Errors: whatever `a` or `b` rejects with.
+ * collection and machine states (other programs take the machine's cores for tens of
+ * milliseconds), and their ratio moves by ±30 % or more from run to run. Batches milliseconds
+ * apart see the same state, a batch the process was paused in is outvoted by the median, and the
+ * median of many rounds' ratios is stable. Errors: whatever `a` or `b` rejects with.
  */
 export const alternating = async (
   a: () => Promise<number>,
   b: () => Promise<number>,
-  options: { readonly rounds?: number; readonly combine?: (a: number, b: number) => number } = {}
+  options: { readonly rounds?: number; readonly batches?: number; readonly combine?: (a: number, b: number) => number } = {}
 ): Promise<Spread> => {
   const rounds = options.rounds ?? RATIO_ROUNDS
+  const batches = options.batches ?? RATIO_BATCHES
   const combine = options.combine ?? ((x: number, y: number) => x / y)
-  await a()
-  await b()
-  const ratios: Array<number> = []
-  for (let r = 0; r < rounds; r++) {
-    if (r % 2 === 0) {
-      const x = await a()
-      ratios.push(combine(x, await b()))
-    } else {
-      const y = await b()
-      ratios.push(combine(await a(), y))
+  const round = async () => {
+    const as: Array<number> = []
+    const bs: Array<number> = []
+    for (let i = 0; i < batches; i++) {
+      if (i % 2 === 0) {
+        as.push(await a())
+        bs.push(await b())
+      } else {
+        bs.push(await b())
+        as.push(await a())
+      }
     }
+    return combine(median(as), median(bs))
   }
+  await round()
+  const ratios: Array<number> = []
+  for (let r = 0; r < rounds; r++) ratios.push(await round())
   return { value: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) }
 }
 

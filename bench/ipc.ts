@@ -8,7 +8,7 @@ import { Kernel, Port } from "../src/index.js"
 import { type Capability, Rights } from "../src/kernel/Capability.js"
 import type { KernelCore } from "../src/kernel/Kernel.js"
 import { asyncHandoff, queueCall } from "./floor.js"
-import { alternating, type Benchmark, microsPerOp, runLoop, timeOnce } from "./harness.js"
+import { alternating, type Benchmark, timeOnce, microsPerOp, runLoop } from "./harness.js"
 
 /** Boots a kernel of `frames` frames, runs `body` with it, and shuts it down. */
 export const withKernel = <A>(body: (k: KernelCore) => Effect.Effect<A, unknown, Kernel.Kernel>, frames = 4096): Promise<A> =>
@@ -66,11 +66,11 @@ const callLatency = (data: Uint8Array | undefined) => () =>
     })
   )
 
-/** Null calls per round of a ratio. */
-const RATIO_CALLS = 20_000
+/** Null calls per batch of a ratio. */
+const RATIO_CALLS = 2_000
 
 /**
- * A null call ÷ `other` (one round: microseconds per operation), timed in alternating rounds
+ * A null call ÷ `other` (one batch: microseconds per operation), timed in alternating rounds
  * against an echo server on one kernel.
  */
 const nullCallOver = (other: () => Promise<number>) => () =>
