@@ -94,8 +94,10 @@ export interface Chart {
 export interface Analysis {
   /** The measured answer to the question, in one sentence, for the report's first page. */
   readonly answer: string
-  /** Every computed conclusion, a sentence each. */
+  /** The verdicts, a sentence each: who beats whom, where, and where nothing can be told apart. */
   readonly conclusions: ReadonlyArray<string>
+  /** What this run measured, in numbers (ratios, costs): they move from run to run; the verdicts should not. */
+  readonly figures: ReadonlyArray<string>
   readonly tables: ReadonlyArray<Table>
   readonly chart: Chart
 }

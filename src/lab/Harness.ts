@@ -26,8 +26,13 @@ import { median } from "./Stats.js"
 export interface Budget {
   /** Each client's warm-up before the start (at least one operation). */
   readonly warmUpMs: number
-  /** The timed section, from the start until the budget is spent (at least one operation per client). */
+  /** The timed section, from the start until the budget is spent (and `minOps` done by every client). */
   readonly runMs: number
+  /**
+   * Timed operations each client makes at least (default 1): a cell whose operation is long must
+   * still have several, or one that the machine paused would be its whole median.
+   */
+  readonly minOps?: number
 }
 
 /** What a client program gets from the harness. */
@@ -46,8 +51,10 @@ export interface Session {
 export interface Timed {
   /** The timed section, in milliseconds of the cell's clock. */
   readonly elapsedMs: number
-  /** How much the experiment's `probe` grew during the timed section (0 without one). */
-  readonly counted: number
+  /** When the timed section began, by the cell's clock (ms). */
+  readonly t0: number
+  /** When each timed operation ended, by the cell's clock (ms). */
+  readonly completions: ReadonlyArray<number>
   /** Operations timed, all clients together. */
   readonly ops: number
   /** Each timed operation's latency, in milliseconds. */
@@ -81,6 +88,22 @@ export const rate = (t: Timed, perOperation: number): number => (t.clients * per
 /** A cell's rate over the whole timed section (what the wall clock saw), per second. */
 export const wallRate = (t: Timed, perOperation: number): number => (t.ops * perOperation) / (t.elapsedMs / 1000)
 
+/**
+ * A rate by the wall clock that a pause of the process does not decide: the timed section cut
+ * into `slices` equal slices, the events (`times`, by the cell's clock: operations that ended,
+ * messages a server took) counted in each, and the median slice's count per second. For cells
+ * where one round of the clients outlasts an operation's median (hundreds of clients queueing).
+ */
+export const sliceRate = (times: ReadonlyArray<number>, t: Timed, slices = 10): number => {
+  const width = t.elapsedMs / slices
+  const counts = Array.from({ length: slices }, () => 0)
+  for (const at of times) {
+    const i = Math.floor((at - t.t0) / width)
+    if (i >= 0 && i < slices) counts[i]!++
+  }
+  return median(counts) / (width / 1000)
+}
+
 /** How to measure a cell. */
 export interface MeasureOptions {
   /** The cell's clock (made from the cell's kernel, see `ClockSource`). */
@@ -91,8 +114,6 @@ export interface MeasureOptions {
   readonly clients: number
   /** Traces the timed section (one operation per client, with a zero budget) into this tracer. */
   readonly tracer?: Tracer | undefined
-  /** A count the experiment keeps (messages a server consumed, say), read at the start and the end of the timed section. */
-  readonly probe?: (() => number) | undefined
 }
 
 /**
@@ -106,7 +127,7 @@ export const measure = <E, R>(
   spawn: (i: number, session: Session) => Effect.Effect<Pcb, E, R>
 ): Effect.Effect<Timed, E, R> =>
   Effect.gen(function* () {
-    const { budget, clients, clock, label, probe, tracer } = options
+    const { budget, clients, clock, label, tracer } = options
     const driver = clock.drive === undefined ? undefined : yield* Effect.forkDaemon(clock.drive)
     const go = yield* Deferred.make<void>()
     const release = yield* Deferred.make<void>()
@@ -117,6 +138,8 @@ export const measure = <E, R>(
     let deadline = Infinity
     let ops = 0
     const latencies: Array<number> = []
+    const completions: Array<number> = []
+    const minOps = budget.minOps ?? 1
     const sessionOf = (i: number): Session => ({
       clock,
       loop: <E2, R2>(op: Effect.Effect<void, E2, R2>) =>
@@ -127,13 +150,16 @@ export const measure = <E, R>(
           yield* Deferred.succeed(ready[i]!, undefined)
           yield* Deferred.await(go)
           let t = clock.now()
+          let mine = 0
           do {
             yield* op
             const after = clock.now()
             latencies.push(after - t)
+            completions.push(after)
             ops++
+            mine++
             t = after
-          } while (t < deadline)
+          } while (t < deadline || mine < minOps)
           yield* Deferred.succeed(done[i]!, undefined)
           yield* Deferred.await(release)
         })
@@ -151,18 +177,17 @@ export const measure = <E, R>(
     yield* checkpoint(ready)
     const before = k.stats()
     if (tracer !== undefined) k.tracer = tracer
-    const probed = probe?.() ?? 0
     const t0 = clock.now()
     deadline = t0 + budget.runMs
     yield* Deferred.succeed(go, undefined)
     yield* checkpoint(done)
     const elapsedMs = clock.now() - t0
     const after = k.stats()
-    const counted = (probe?.() ?? 0) - probed
     if (tracer !== undefined) k.tracer = undefined
     const timed = {
+      t0,
       elapsedMs,
-      counted,
+      completions,
       medianMs: median(latencies),
       clients,
       ops,

@@ -124,9 +124,11 @@ const HOW_TO_READ = [
   "machine paused the lab (other programs share its cores) or collected garbage does not count; where hundreds of",
   "clients queue, it is what was done in the timed section, by the wall clock (see each method). Every number is the",
   "median over the rounds, with its 95 % bootstrap interval in parentheses (the lowest to the highest round for up",
-  "to 5 rounds; without the extremes from 7). A cell *beats* another only when their intervals do not overlap; a",
-  "group's verdict names a winner only when nothing ties with the leader, and says *tie* otherwise. Every verdict",
-  "and every sentence is computed from the numbers by the lab's code (`src/lab/`), not written by hand."
+  "to 5 rounds; without the extremes from 7). A cell *beats* another only when their intervals do not overlap and",
+  "their medians differ by 1.5 × at least (smaller differences do not come out the same run after run on a shared",
+  "machine); a group's verdict names a winner only when nothing ties with the leader, and says *tie* otherwise. The",
+  "conclusions are those verdicts; the figures are this run's numbers. Every sentence is computed from the numbers by",
+  "the lab's code (`src/lab/`), not written by hand."
 ].join(" ")
 
 /**
@@ -157,6 +159,7 @@ export const report = (run: LabRun, analysed: ReadonlyArray<Analysed>, machine: 
     out.push(r.experiment.method, "", settingsOf(r), "")
     if (r.results.some((c) => !c.intact)) out.push(`**Integrity:** ${r.results.filter((c) => !c.intact).length} cells did NOT read back what they wrote.`, "")
     out.push("**Conclusions**", "", ...a.conclusions.map((c) => `- ${c}`), "")
+    if (a.figures.length > 0) out.push("**Figures of this run**", "", ...a.figures.map((c) => `- ${c}`), "")
     out.push(`![${a.chart.title}](${r.experiment.name}.svg)`, "")
     for (const t of a.tables) out.push(markdownTable(t))
     if (diagram !== undefined) out.push("**One exchange, traced**", "", "```mermaid", diagram.trimEnd(), "```", "")
@@ -171,7 +174,7 @@ export const summary = (run: LabRun, analysed: ReadonlyArray<Analysed>, order: R
       const head = `${heading(i, e.title)} (${e.name})`
       if (e.analysed === undefined) return `${head}\n  pending: ${e.pending!.pending}\n`
       const a = e.analysed.analysis
-      return [`${head}`, "", textTable(a.tables[0]!), ...a.conclusions.map((c) => `- ${c}`), ""].join("\n")
+      return [`${head}`, "", textTable(a.tables[0]!), ...a.conclusions.map((c) => `- ${c}`), ...a.figures.map((c) => `- ${c}`), ""].join("\n")
     })
     .join("\n")
 

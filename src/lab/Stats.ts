@@ -8,10 +8,15 @@
  * it drops the lowest and the highest, so one round disturbed by the machine (a collection, a
  * burst of another program) does not decide anything.
  *
- * The rule behind every verdict: one cell *beats* another only when their spreads do not overlap.
- * A group's leader is the best median; every cell the leader does not beat ties with it. A verdict
- * names a winner only when nothing ties; otherwise it says "tie".
+ * The rule behind every verdict: one cell *beats* another only when their spreads do not overlap
+ * and their medians differ by `RESOLUTION` (1.5 ×) at least. The machine is shared with other
+ * programs: a difference smaller than that, even where the spreads separate, does not come out
+ * the same run after run. A group's leader is the best median; every cell the leader does not beat
+ * ties with it. A verdict names a winner only when nothing ties; otherwise it says "tie".
  */
+
+/** The smallest ratio of medians a verdict acts on. */
+export const RESOLUTION = 1.5
 
 /** A cell's rounds summarised: the median, and the 95 % interval around it. */
 export interface Spread {
@@ -65,8 +70,9 @@ export const percentile = (samples: ReadonlyArray<number>, p: number): number =>
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!
 }
 
-/** Whether `a` is better than `b` beyond doubt: the spreads do not overlap. */
-export const beats = (a: Spread, b: Spread, better: Better): boolean => (better === "higher" ? a.low > b.high : a.high < b.low)
+/** Whether `a` is better than `b` beyond doubt: the spreads do not overlap and the medians differ by `RESOLUTION` at least. */
+export const beats = (a: Spread, b: Spread, better: Better): boolean =>
+  better === "higher" ? a.low > b.high && a.median >= RESOLUTION * b.median : a.high < b.low && a.median * RESOLUTION <= b.median
 
 /** How two cells compare: `"a"` or `"b"` when one beats the other, else `"tie"`. */
 export type Outcome = "a" | "b" | "tie"
@@ -74,10 +80,10 @@ export type Outcome = "a" | "b" | "tie"
 /** Compares two spreads. */
 export const compare = (a: Spread, b: Spread, better: Better): Outcome => (beats(a, b, better) ? "a" : beats(b, a, better) ? "b" : "tie")
 
-/** A group's verdict: the leader by median, and everything it does not beat (the leader first). */
+/** A group's verdict: the leader by median, and everything it does not beat. */
 export interface Lead<T> {
   readonly leader: T
-  /** The leader and every entry that ties with it, best median first. */
+  /** The leader and every entry that ties with it, in the group's order (so that two runs that agree say it alike). */
   readonly tied: ReadonlyArray<T>
   /** The leader, when nothing ties with it. */
   readonly winner: T | undefined
@@ -87,9 +93,8 @@ export interface Lead<T> {
 export const lead = <T>(entries: ReadonlyArray<T>, spreadOf: (t: T) => Spread, better: Better): Lead<T> => {
   if (entries.length === 0) throw new Error("lead of an empty group")
   const sign = better === "higher" ? -1 : 1
-  const ranked = [...entries].sort((x, y) => sign * (spreadOf(x).median - spreadOf(y).median))
-  const leader = ranked[0]!
-  const tied = ranked.filter((t) => t === leader || !beats(spreadOf(leader), spreadOf(t), better))
+  const leader = [...entries].sort((x, y) => sign * (spreadOf(x).median - spreadOf(y).median))[0]!
+  const tied = entries.filter((t) => t === leader || !beats(spreadOf(leader), spreadOf(t), better))
   return { leader, tied, winner: tied.length === 1 ? leader : undefined }
 }
 

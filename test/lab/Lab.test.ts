@@ -168,7 +168,7 @@ describe("lab", () => {
         const a = yield* reduced()
         const b = yield* reducedRun()
         expect(jsonLines(b)).toBe(jsonLines(a))
-        const said = (run: Lab.LabRun) => analyse(run).map((x) => [x.analysis.answer, ...x.analysis.conclusions])
+        const said = (run: Lab.LabRun) => analyse(run).map((x) => [x.analysis.answer, ...x.analysis.conclusions, ...x.analysis.figures])
         expect(said(b)).toEqual(said(a))
         expect(a.runs.map((r) => r.experiment.name)).toEqual(["strategy", "unknown-size", "server-pool", "async-grant", "ring-memory"])
         expect(a.pending.map((p) => p.name)).toEqual(["direct-call"])

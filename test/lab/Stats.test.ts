@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { FastCheck as fc } from "effect"
-import { beats, compare, knee, lead, median, overtakes, percentile, segments, spread, type Spread } from "../../src/lab/Stats.js"
+import { beats, compare, knee, lead, median, overtakes, percentile, RESOLUTION, segments, spread, type Spread } from "../../src/lab/Stats.js"
 
 const s = (median: number, low: number, high: number): Spread => ({ median, low, high })
 
@@ -38,13 +38,23 @@ describe("lab statistics", () => {
     expect(compare(s(10, 7, 11), s(9, 4, 8), "higher")).toBe("tie")
   })
 
+  it("LAB-0010 a difference under the resolution (1.5 ×) is a tie even where the spreads separate", () => {
+    expect(RESOLUTION).toBe(1.5)
+    expect(compare(s(14, 13.9, 14.1), s(10, 9.9, 10.1), "higher")).toBe("tie")
+    expect(compare(s(15, 14.9, 15.1), s(10, 9.9, 10.1), "higher")).toBe("a")
+    expect(compare(s(7, 6.9, 7.1), s(10, 9.9, 10.1), "lower")).toBe("tie")
+    expect(compare(s(6.5, 6.4, 6.6), s(10, 9.9, 10.1), "lower")).toBe("a")
+  })
+
   it("LAB-0004 a group's winner is named only when nothing ties with the leader", () => {
     const clear = lead([s(10, 9, 11), s(20, 18, 22), s(5, 4, 6)], (x) => x, "higher")
     expect(clear.winner).toEqual(s(20, 18, 22))
     expect(clear.tied).toHaveLength(1)
     const close = lead([s(10, 9, 19), s(20, 18, 22), s(5, 4, 6)], (x) => x, "higher")
     expect(close.winner).toBeUndefined()
-    expect(close.tied).toEqual([s(20, 18, 22), s(10, 9, 19)])
+    // In the group's order, whatever the medians: two runs that agree say it the same way.
+    expect(close.tied).toEqual([s(10, 9, 19), s(20, 18, 22)])
+    expect(close.leader).toEqual(s(20, 18, 22))
     expect(lead([s(3, 2, 4), s(1, 0.5, 1.5)], (x) => x, "lower").winner).toEqual(s(1, 0.5, 1.5))
   })
 

@@ -387,6 +387,9 @@ const groups = (resolution: Resolution): Array<Group> => {
 
 const sizesOf = (results: ReadonlyArray<CellResult>) => [...new Set(results.map((r) => numberOf(r, "size")))].sort((a, b) => a - b)
 
+/** A size from the middle of a sweep: the first from 64 KiB, or the largest. */
+const mid = (sizes: ReadonlyArray<number>) => sizes.find((s) => s >= 65536) ?? sizes[sizes.length - 1]!
+
 const analyse = (results: ReadonlyArray<CellResult>) => {
   const at = (clients: number, buffer: string) => (size: number) => where(results, { size, clients, buffer })
   const sizes = sizesOf(results)
@@ -433,8 +436,15 @@ const analyse = (results: ReadonlyArray<CellResult>) => {
     const behind = rows.filter((r) => !r.among)
     return (
       `among the fastest per-message strategies at ${rows.length - behind.length} of ${rows.length} sizes` +
-      (behind.length === 0 ? "" : `; behind at ${list(behind.map((r) => `${sizeLabel(r.size)} (${percent(r.ratio)} of ${r.best.variant})`))}`)
+      (behind.length === 0 ? "" : `; behind ${list(behind.map((r) => `${r.best.variant} at ${sizeLabel(r.size)}`))}`)
     )
+  }
+  /** "0.97 (64 B) to 1.02 (1 MiB)": the planner's throughput over the best's, lowest and highest. */
+  const plannerRange = (rows: ReturnType<typeof plannerVsBest>) => {
+    const sorted = [...rows].sort((a, b) => a.ratio - b.ratio)
+    const lo = sorted[0]
+    const hi = sorted[sorted.length - 1]
+    return lo === undefined || hi === undefined ? "—" : `${lo.ratio.toFixed(2)} (${sizeLabel(lo.size)}) to ${hi.ratio.toFixed(2)} (${sizeLabel(hi.size)})`
   }
   const exposed = sizes
     .filter((s) => unaligned(s).length > 0)
@@ -462,6 +472,23 @@ const analyse = (results: ReadonlyArray<CellResult>) => {
         : []
     )
   ]
+  const ratioAt = (size: number, a: Strategy, b: Strategy) => {
+    const ra = variant(one(size), a)
+    const rb = variant(one(size), b)
+    return ra === undefined || rb === undefined ? undefined : ra.value.median / rb.value.median
+  }
+  const figures = [
+    `The planner's throughput ÷ the best per-message strategy's: ${plannerRange(planned)} with aligned buffers, ${plannerRange(plannedUnaligned)} with unaligned ones.`,
+    ...[mid(sizes), largest].flatMap((size) => {
+      const r = ratioAt(size, "grant", "copy")
+      return r === undefined ? [] : [`At ${sizeLabel(size)} a grant moves ${r.toFixed(1)} × the bytes per second a copy does (write and read back).`]
+    }),
+    ...(ratioAt(sizes[0]!, "inline", "copy") === undefined
+      ? []
+      : [
+          `Inline messages reach ${percent(ratioAt(Math.min(upTo("inline"), 65536), "inline", "copy")!)} of a copy's throughput at ${sizeLabel(Math.min(upTo("inline"), 65536))}.`
+        ])
+  ]
   const grantOver = crossovers.find((c) => c.b === "grant")!.over
   const answer =
     `Fastest by size, one client: ${leadsAlong(measuredAt(one), one, sizeLabel, shortVerdict)}` +
@@ -482,10 +509,10 @@ const analyse = (results: ReadonlyArray<CellResult>) => {
   })
   const sizeTable = (caption: string, group: (size: number) => ReadonlyArray<CellResult>, strategies: ReadonlyArray<Strategy>) =>
     sweepTable(caption, "size", measuredAt(group), group, strategies, sizeLabel)
-  const mid = sizes.find((s) => s >= 65536) ?? largest
   return {
     answer,
     conclusions,
+    figures,
     tables: [
       sizeTable("1 client, aligned buffers: MB/s, write + read (median and 95 % interval over the rounds)", one, STRATEGIES),
       sizeTable("1 client, unaligned buffers: MB/s", unaligned, UNALIGNED),
@@ -502,7 +529,7 @@ const analyse = (results: ReadonlyArray<CellResult>) => {
         })
       },
       counted(sizes[0]!),
-      counted(mid),
+      counted(mid(sizes)),
       counted(largest)
     ],
     chart: {
@@ -550,9 +577,9 @@ export const strategy: Measured = {
   ].join(" "),
   metric: { name: "throughput", unit: "MB/s", better: "higher" },
   settings: {
-    quick: { budget: { warmUpMs: 2, runMs: 5 }, rounds: { min: 3, max: 3 }, seconds: 5, warmUpMs: 30 },
-    default: { budget: { warmUpMs: 2, runMs: 8 }, rounds: { min: 3, max: 7 }, seconds: 25, warmUpMs: 100 },
-    full: { budget: { warmUpMs: 10, runMs: 40 }, rounds: { min: 5, max: 9 }, seconds: 600, warmUpMs: 300 }
+    quick: { budget: { warmUpMs: 2, runMs: 5, minOps: 5 }, rounds: { min: 3, max: 3 }, seconds: 5, warmUpMs: 30 },
+    default: { budget: { warmUpMs: 2, runMs: 8, minOps: 5 }, rounds: { min: 3, max: 7 }, seconds: 25, warmUpMs: 100 },
+    full: { budget: { warmUpMs: 10, runMs: 40, minOps: 5 }, rounds: { min: 5, max: 9 }, seconds: 600, warmUpMs: 300 }
   },
   groups,
   warmUp: [4096, 262144].flatMap((size) => STRATEGIES.map((variant) => ({ variant, params: { size, clients: 1, buffer: "aligned" } }))),

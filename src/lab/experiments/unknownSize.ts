@@ -24,7 +24,7 @@ import { PAGE_SIZE } from "../../params.js"
 import { leadsAlong, numberOf, pairAlong, pairInWords, seriesAlong, shortVerdict, sweep, sweepTable, variant, where } from "../Analysis.js"
 import { type ClockSource, realClock } from "../Clock.js"
 import type { Cell, CellResult, Group, Measured, Resolution, Sample } from "../Experiment.js"
-import { num, percent, sizeLabel } from "../Format.js"
+import { list, num, percent, sizeLabel } from "../Format.js"
 import { type Budget, measure, onFreshKernel, ONE_OPERATION, rate, type Session, traced, wallRate } from "../Harness.js"
 import { overtakes } from "../Stats.js"
 
@@ -142,31 +142,33 @@ const analyse = (results: ReadonlyArray<CellResult>) => {
   const ratioAt = (size: number, a: Variant, b: Variant) => variant(at(size), a)!.value.median / variant(at(size), b)!.value.median
   const smallest = sizes[0]!
   const largest = sizes[sizes.length - 1]!
-  const askCost = (size: number) => variant(at(size), "ask-first")!.extra["usPerWrite"]! - variant(at(size), "max-window")!.extra["usPerWrite"]!
   const vsWindow = (v: Variant) => {
     const points = pairAlong(sizes, at, "max-window", v)
-    return `${v} against max-window: ${pairInWords(points, "max-window", v, sizeLabel)}.`
+    const over = overtakes(points)
+    return `${v} against max-window: ${pairInWords(points, "max-window", v, sizeLabel)}${over === undefined ? "" : ` — ${v} overtakes it at ${sizeLabel(over)}`}.`
   }
-  const leaseOver = overtakes(pairAlong(sizes, at, "max-window", "lease"))
-  const leads = leadsAlong(sizes, at, sizeLabel)
+  const calls = (v: Variant, size: number) => variant(at(size), v)!.extra["callsPerWrite"]!
   const conclusions = [
-    `Fastest at each size: ${leads}.`,
-    `Asking for the size first costs a second call: ${num(askCost(smallest))} µs more per write at ${sizeLabel(smallest)} ` +
-      `(${percent(ratioAt(smallest, "ask-first", "max-window"))} of max-window's throughput), ${percent(ratioAt(largest, "ask-first", "max-window"))} at ${sizeLabel(largest)}.`,
+    `Fastest at each size: ${leadsAlong(sizes, at, sizeLabel)}.`,
     vsWindow("ask-first"),
     vsWindow("chunks-64K"),
     vsWindow("chunks-4K"),
-    vsWindow("lease") + (leaseOver === undefined ? "" : ` The lease overtakes the window from ${sizeLabel(leaseOver)}.`),
-    `Fixed chunks reach ${percent(ratioAt(largest, "chunks-64K", "max-window"))} (64 KiB) and ${percent(ratioAt(largest, "chunks-4K", "max-window"))} (4 KiB) of max-window at ${sizeLabel(largest)}, ` +
-      `with ${num(variant(at(largest), "chunks-4K")!.extra["callsPerWrite"]!)} calls per write against ${num(variant(at(largest), "max-window")!.extra["callsPerWrite"]!)}.`,
-    `Every variant copies each byte once (copied/byte ${[...new Set(results.map((r) => r.extra["copiedPerByte"]!.toFixed(2)))].join(", ")}); ` +
-      `they differ in calls per write and in the memory the server keeps ready: a ${sizeLabel(MAX_WINDOW)} window, a window of the announced size, one chunk, or nothing (lease).`
+    vsWindow("lease"),
+    `Calls per write at ${sizeLabel(largest)}: ${list(VARIANTS.map((v) => `${num(calls(v, largest))} (${v})`))}; every variant copies each byte once ` +
+      `(copied/byte ${[...new Set(results.map((r) => r.extra["copiedPerByte"]!.toFixed(2)))].join(", ")}), and the server keeps ready a ${sizeLabel(MAX_WINDOW)} window, ` +
+      `a window of the announced size, one chunk, or nothing (lease).`
+  ]
+  const askCost = variant(at(smallest), "ask-first")!.extra["usPerWrite"]! - variant(at(smallest), "max-window")!.extra["usPerWrite"]!
+  const figures = [
+    `Asking for the size first: ${num(askCost)} µs per write more than max-window at ${sizeLabel(smallest)} (${percent(ratioAt(smallest, "ask-first", "max-window"))} of its throughput), ` +
+      `${percent(ratioAt(largest, "ask-first", "max-window"))} at ${sizeLabel(largest)}.`,
+    `Fixed chunks reach ${percent(ratioAt(largest, "chunks-64K", "max-window"))} (64 KiB) and ${percent(ratioAt(largest, "chunks-4K", "max-window"))} (4 KiB) of max-window at ${sizeLabel(largest)}; ` +
+      `the lease ${percent(ratioAt(largest, "lease", "max-window"))}.`
   ]
   return {
-    answer:
-      `Fastest by size: ${leadsAlong(sizes, at, sizeLabel, shortVerdict)}; asking first costs one more call (${num(askCost(smallest))} µs per write at ${sizeLabel(smallest)}); ` +
-      `4 KiB chunks reach ${percent(ratioAt(largest, "chunks-4K", "max-window"))} of max-window at ${sizeLabel(largest)}.`,
+    answer: `Fastest by size: ${leadsAlong(sizes, at, sizeLabel, shortVerdict)}; ${vsWindow("ask-first").replace(/\.$/, "")}; fixed 4 KiB chunks take ${num(calls("chunks-4K", largest))} calls for ${sizeLabel(largest)}.`,
     conclusions,
+    figures,
     tables: [
       sweepTable("Write throughput, MB/s (median and 95 % interval over the rounds)", "size", sizes, at, VARIANTS, sizeLabel),
       {
@@ -209,9 +211,9 @@ export const unknownSize: Measured = {
   ].join(" "),
   metric: { name: "write throughput", unit: "MB/s", better: "higher" },
   settings: {
-    quick: { budget: { warmUpMs: 2, runMs: 5 }, rounds: { min: 3, max: 3 }, seconds: 2, warmUpMs: 30 },
-    default: { budget: { warmUpMs: 3, runMs: 10 }, rounds: { min: 3, max: 7 }, seconds: 5, warmUpMs: 100 },
-    full: { budget: { warmUpMs: 10, runMs: 40 }, rounds: { min: 5, max: 9 }, seconds: 300, warmUpMs: 300 }
+    quick: { budget: { warmUpMs: 2, runMs: 5, minOps: 5 }, rounds: { min: 3, max: 3 }, seconds: 2, warmUpMs: 30 },
+    default: { budget: { warmUpMs: 3, runMs: 10, minOps: 5 }, rounds: { min: 3, max: 7 }, seconds: 5, warmUpMs: 100 },
+    full: { budget: { warmUpMs: 10, runMs: 40, minOps: 5 }, rounds: { min: 5, max: 9 }, seconds: 300, warmUpMs: 300 }
   },
   groups,
   warmUp: VARIANTS.map((variant) => ({ variant, params: { size: 262144 } })),
