@@ -89,20 +89,12 @@ export const rate = (t: Timed, perOperation: number): number => (t.clients * per
 export const wallRate = (t: Timed, perOperation: number): number => (t.ops * perOperation) / (t.elapsedMs / 1000)
 
 /**
- * A rate by the wall clock that a pause of the process does not decide: the timed section cut
- * into `slices` equal slices, the events (`times`, by the cell's clock: operations that ended,
- * messages a server took) counted in each, and the median slice's count per second. For cells
- * where one round of the clients outlasts an operation's median (hundreds of clients queueing).
+ * Events per second in the timed section, by the cell's clock: `times` are when they happened
+ * (messages a server took, say). For cells where one round of the clients outlasts the timed
+ * section, so that a median operation would not tell the rate (hundreds of clients queueing).
  */
-export const sliceRate = (times: ReadonlyArray<number>, t: Timed, slices = 10): number => {
-  const width = t.elapsedMs / slices
-  const counts = Array.from({ length: slices }, () => 0)
-  for (const at of times) {
-    const i = Math.floor((at - t.t0) / width)
-    if (i >= 0 && i < slices) counts[i]!++
-  }
-  return median(counts) / (width / 1000)
-}
+export const rateIn = (times: ReadonlyArray<number>, t: Timed): number =>
+  times.filter((at) => at >= t.t0 && at <= t.t0 + t.elapsedMs).length / (t.elapsedMs / 1000)
 
 /** How to measure a cell. */
 export interface MeasureOptions {

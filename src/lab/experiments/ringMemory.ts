@@ -26,7 +26,7 @@ import { leadsAlong, numberOf, pairAlong, pairInWords, seriesAlong, shortVerdict
 import { type ClockSource, type LabClock, realClock } from "../Clock.js"
 import type { Cell, CellResult, Group, Measured, Resolution, Sample } from "../Experiment.js"
 import { list, num, percent, sizeLabel } from "../Format.js"
-import { type Budget, measure, onFreshKernel, ONE_OPERATION, type Session, sliceRate, traced } from "../Harness.js"
+import { type Budget, measure, onFreshKernel, ONE_OPERATION, type Session, rateIn, traced } from "../Harness.js"
 
 /** The variants, in report order. */
 export const VARIANTS = ["ring", "port-lease", "port-inline"] as const
@@ -112,10 +112,10 @@ const once = (spec: Spec, clock: ClockSource, budget: Budget, tracer?: Tracer): 
         Kernel.spawn(client(spec.variant, i, s), { name: `client${i}`, caps: [{ cap: port, rights: Rights.send | Rights.grant, badge: i + 1 }] })
       )
       return {
-        // The messages the server consumed, by the wall clock in slices of the timed section: with
-        // hundreds of clients one round of them lasts longer than the timed section, and a median
-        // operation would not tell the rate.
-        value: sliceRate(consumed, t),
+        // The messages the server consumed in the timed section, by the wall clock: with hundreds of
+        // clients one round of them lasts longer than the timed section, and a median operation
+        // would not tell the rate.
+        value: rateIn(consumed, t),
         extra: { framesInUse: t.framesInUse },
         intact: t.results.every((r) => r === true)
       }
@@ -199,9 +199,8 @@ export const ringMemory: Measured = {
     "by a call lending the bytes (`port-lease`) or carrying them inline (`port-inline`), served by one thread. A ring",
     "also takes two of the server's capability slots (its doorbells): the kernel's default 1,024 slots hold about 500",
     "rings, so these kernels are booted with more.",
-    "Throughput counts the messages the server consumed, by the wall clock: the timed section is cut into ten slices and",
-    "the median slice counts (so a pause of the lab in one slice does not decide); memory is every frame in use at the",
-    "end of the timed section."
+    "Throughput counts the messages the server consumed in the timed section, by the wall clock; memory is every frame in",
+    "use at the end of the timed section."
   ].join(" "),
   metric: { name: "messages per second", unit: "msg/s", better: "higher" },
   settings: {

@@ -578,7 +578,7 @@ export const strategy: Measured = {
   metric: { name: "throughput", unit: "MB/s", better: "higher" },
   settings: {
     quick: { budget: { warmUpMs: 2, runMs: 5, minOps: 5 }, rounds: { min: 3, max: 3 }, seconds: 5, warmUpMs: 30 },
-    default: { budget: { warmUpMs: 2, runMs: 8, minOps: 5 }, rounds: { min: 3, max: 7 }, seconds: 25, warmUpMs: 100 },
+    default: { budget: { warmUpMs: 2, runMs: 8, minOps: 5 }, rounds: { min: 3, max: 7 }, seconds: 26, warmUpMs: 100 },
     full: { budget: { warmUpMs: 10, runMs: 40, minOps: 5 }, rounds: { min: 5, max: 9 }, seconds: 600, warmUpMs: 300 }
   },
   groups,

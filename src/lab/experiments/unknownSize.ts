@@ -212,7 +212,7 @@ export const unknownSize: Measured = {
   metric: { name: "write throughput", unit: "MB/s", better: "higher" },
   settings: {
     quick: { budget: { warmUpMs: 2, runMs: 5, minOps: 5 }, rounds: { min: 3, max: 3 }, seconds: 2, warmUpMs: 30 },
-    default: { budget: { warmUpMs: 3, runMs: 10, minOps: 5 }, rounds: { min: 3, max: 7 }, seconds: 5, warmUpMs: 100 },
+    default: { budget: { warmUpMs: 3, runMs: 10, minOps: 5 }, rounds: { min: 3, max: 7 }, seconds: 6, warmUpMs: 100 },
     full: { budget: { warmUpMs: 10, runMs: 40, minOps: 5 }, rounds: { min: 5, max: 9 }, seconds: 300, warmUpMs: 300 }
   },
   groups,
