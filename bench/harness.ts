@@ -73,7 +73,7 @@ export const microsPerOpTimed = async (n: number, body: (n: number) => Promise<n
 }
 
 /** Rounds a ratio is the median of, and batches of each side per round (see `alternating`). */
-export const RATIO_ROUNDS = 15
+export const RATIO_ROUNDS = 21
 export const RATIO_BATCHES = 8
 
 /**
