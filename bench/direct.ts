@@ -8,16 +8,13 @@ import { Effect, Either } from "effect"
 import { Kernel, Port } from "../src/index.js"
 import { type Capability, Rights } from "../src/kernel/Capability.js"
 import type { KernelCore } from "../src/kernel/Kernel.js"
-import { type Benchmark, microsPerOp } from "./harness.js"
+import { alternating, type Benchmark, microsPerOp, timeOnce } from "./harness.js"
 import { callLoop, echoServer, withKernel } from "./ipc.js"
-import { pairedRatio } from "./paired.js"
 import { adderServer, typedLoop } from "./protocol.js"
 
 const CALLS = 50_000
-/** Calls per round of a ratio. */
-const RATIO_CALLS = 20_000
-/** Alternating rounds of a ratio (see `pairedRatio`). */
-const ROUNDS = 11
+/** Calls per batch of a ratio (a few milliseconds; see `alternating`). */
+const RATIO_CALLS = 2_000
 
 /** The reply of the null handler: one object, as the echo server's replies reuse none. */
 class Null implements Port.Message {
@@ -67,10 +64,9 @@ const directOverNull = () =>
       const direct = yield* directServer(k)
       const { port: echo } = yield* echoServer(k, 0)
       return yield* Effect.promise(() =>
-        pairedRatio(
-          ROUNDS,
-          () => microsPerOp(RATIO_CALLS, (n) => directLoop(k, direct, n), 1),
-          () => microsPerOp(RATIO_CALLS, (n) => callLoop(k, echo, n, { label: 1 }), 1)
+        alternating(
+          () => timeOnce(RATIO_CALLS, (n) => directLoop(k, direct, n)),
+          () => timeOnce(RATIO_CALLS, (n) => callLoop(k, echo, n, { label: 1 }))
         )
       )
     })
@@ -86,10 +82,9 @@ const typedDirectOverTyped = () =>
     Effect.gen(function* () {
       const adder = yield* adderServer(k, true)
       return yield* Effect.promise(() =>
-        pairedRatio(
-          ROUNDS,
-          () => microsPerOp(RATIO_CALLS, (n) => typedLoop(k, adder, n, true), 1),
-          () => microsPerOp(RATIO_CALLS, (n) => typedLoop(k, adder, n, false), 1)
+        alternating(
+          () => timeOnce(RATIO_CALLS, (n) => typedLoop(k, adder, n, true)),
+          () => timeOnce(RATIO_CALLS, (n) => typedLoop(k, adder, n, false))
         )
       )
     })

@@ -9,7 +9,7 @@
  */
 import { Deferred, Effect, Fiber, Queue, type Scheduler } from "effect"
 import { KernelScheduler } from "../src/kernel/Scheduler.js"
-import { type Benchmark, gbps, microsPerOp, runLoop } from "./harness.js"
+import { type Benchmark, gbps, microsPerOp, runLoop, timeOnce } from "./harness.js"
 
 /** A one-slot wake-up built directly on `Effect.async`: the cheapest way one fiber resumes another. */
 export class Wakeup {
@@ -60,7 +60,7 @@ interface Pending {
 }
 
 /** Call/reply over an Effect `Queue` and a `Deferred` per call; `n` calls. */
-const queueCall = (n: number) =>
+export const queueCall = (n: number) =>
   Effect.gen(function* () {
     const q = yield* Queue.bounded<Pending>(1)
     const server = yield* Effect.fork(Effect.forever(Effect.flatMap(Queue.take(q), (p) => Deferred.succeed(p.reply, p.label))))
@@ -75,18 +75,28 @@ const queueCall = (n: number) =>
 /** The sizes every bulk benchmark uses. */
 export const SIZES = [64, 4096, 65536, 1048576] as const
 
+/** Copies per timed round of `memcpy` at `size`: about 64 MiB. */
+const memcpyCount = (size: number) => Math.max(64, Math.floor((64 * 1048576) / size))
+
+/** A `memcpy` of `size` bytes between two buffers: `n` copies per call. */
+export const memcpyLoop = (size: number) => {
+  const src = new Uint8Array(size).fill(7)
+  const dst = new Uint8Array(size)
+  return async (n: number) => {
+    for (let i = 0; i < n; i++) dst.set(src)
+  }
+}
+
+/** GB/s of one batch of `memcpy` at `size` (for ratios timed in alternating rounds). */
+export const memcpyBatch = (size: number): (() => Promise<number>) => {
+  const loop = memcpyLoop(size)
+  return async () => gbps(size, await timeOnce(memcpyCount(size), loop))
+}
+
 const memcpy = (size: number): Benchmark => ({
   name: `floor.memcpy.${size}.gbps`,
   unit: "GB/s",
-  run: async () => {
-    const src = new Uint8Array(size).fill(7)
-    const dst = new Uint8Array(size)
-    const n = Math.max(64, Math.floor((64 * 1048576) / size))
-    const us = await microsPerOp(n, async (k) => {
-      for (let i = 0; i < k; i++) dst.set(src)
-    })
-    return gbps(size, us)
-  }
+  run: async () => gbps(size, await microsPerOp(memcpyCount(size), memcpyLoop(size)))
 })
 
 /** The scheduler of the floors: a kernel scheduler of their own (no kernel around it). */

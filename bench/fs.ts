@@ -3,17 +3,17 @@
  * memfs's, each call awaited before the next (sequential), except `concurrent_write_1000` (1,000
  * `writeFile`s of 1 KiB started at once, timed until the last settles).
  *
- * Each ratio is timed in alternating rounds of its two sides in one run (this fs, then memfs, then
- * this fs…, the order swapped every round): measured apart, the two drift by more than the
- * difference the ratio is about. A ratio is the median of the rounds' ratios, with their minimum and
- * maximum in its unit; `fs.<op>.us` and `fs.<op>.memfs_us` are the median per-call times of the two
- * sides in the same rounds. `fs.entry.us` is the entry alone: a call into the client process that
+ * Each ratio is timed in alternating rounds of its two sides in one run (the harness's
+ * `alternating`): measured apart, the two drift by more than the difference the ratio is about.
+ * `fs.<op>.us` and `fs.<op>.memfs_us` are the median per-call times of the two sides' batches in
+ * the same rounds. `fs.entry.us` is the entry alone: a call into the client process that
  * does no IPC.
  */
 import { Effect } from "effect"
 import { createFsFromVolume, Volume } from "memfs"
 import { bootFileSystem, type BootedFileSystem } from "../src/root/bootFileSystem.js"
-import { type Benchmark, microsPerOp } from "./harness.js"
+import { median } from "../src/lab/Stats.js"
+import { alternating, type Benchmark, microsPerOp, type Spread, timeOnce } from "./harness.js"
 
 /** The two sides' promise APIs, as much of them as the benchmarks use. */
 interface Side {
@@ -51,13 +51,13 @@ const onFile = (name: string, n: number, path: string, data: Uint8Array, call: (
 })
 
 const ops: ReadonlyArray<Op> = [
-  onFile("stat", 2000, "/stat-me", KiB1, (fs) => fs.stat("/stat-me")),
-  onFile("open_close", 1000, "/open-me", KiB1, async (fs) => (await fs.open("/open-me", "r")).close()),
-  onFile("read_file_4k", 1000, "/read-me", KiB4, (fs) => fs.readFile("/read-me")),
-  onFile("write_file_4k", 1000, "/write-me", KiB4, (fs) => fs.writeFile("/write-me", KiB4)),
+  onFile("stat", 250, "/stat-me", KiB1, (fs) => fs.stat("/stat-me")),
+  onFile("open_close", 150, "/open-me", KiB1, async (fs) => (await fs.open("/open-me", "r")).close()),
+  onFile("read_file_4k", 150, "/read-me", KiB4, (fs) => fs.readFile("/read-me")),
+  onFile("write_file_4k", 150, "/write-me", KiB4, (fs) => fs.writeFile("/write-me", KiB4)),
   {
     name: "readdir_100",
-    n: 500,
+    n: 60,
     setup: async (fs) => {
       await fs.mkdir("/hundred", { recursive: true })
       for (let i = 0; i < 100; i++) await fs.writeFile(`/hundred/entry-${i}`, KiB1)
@@ -74,48 +74,30 @@ const ops: ReadonlyArray<Op> = [
   }
 ]
 
-/** Rounds per ratio (odd, for a median). */
-const ROUNDS = 9
-
-/** A paired measurement: per-round ratios and both sides' per-call microseconds. */
+/** A paired measurement: the ratio over alternating rounds, and both sides' median per-call microseconds. */
 interface Paired {
-  readonly ratio: { readonly median: number; readonly min: number; readonly max: number }
+  readonly ratio: Spread
   readonly us: number
   readonly memfsUs: number
 }
 
-const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-
 /**
- * Times `a` and `b` (each `(n) => Promise<void>` doing `n` operations) in `rounds` alternating
- * rounds after a warm-up of each; the median, min and max of the rounds' a/b ratios, and each
- * side's median µs per operation. (Local: swap for the harness's paired form when it has one.)
+ * Times `a` and `b` (each `(n) => Promise<void>` doing `n` operations) as the harness's
+ * `alternating` does, after a warm-up of each; the ratio, and each side's median µs per operation
+ * over all its batches.
  */
-const alternating = async (n: number, a: (n: number) => Promise<void>, b: (n: number) => Promise<void>, rounds = ROUNDS): Promise<Paired> => {
-  const time = async (f: (n: number) => Promise<void>) => {
-    const t0 = performance.now()
-    await f(n)
-    return ((performance.now() - t0) * 1000) / n
+const timedPair = async (n: number, a: (n: number) => Promise<void>, b: (n: number) => Promise<void>): Promise<Paired> => {
+  const as: Array<number> = []
+  const bs: Array<number> = []
+  const batch = (f: (n: number) => Promise<void>, into: Array<number>) => async () => {
+    const us = await timeOnce(n, f)
+    into.push(us)
+    return us
   }
   await a(Math.max(1, n >> 2))
   await b(Math.max(1, n >> 2))
-  const as: Array<number> = []
-  const bs: Array<number> = []
-  const ratios: Array<number> = []
-  for (let r = 0; r < rounds; r++) {
-    let x: number, y: number
-    if (r % 2 === 0) {
-      x = await time(a)
-      y = await time(b)
-    } else {
-      y = await time(b)
-      x = await time(a)
-    }
-    as.push(x)
-    bs.push(y)
-    ratios.push(x / y)
-  }
-  return { ratio: { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) }, us: median(as), memfsUs: median(bs) }
+  const ratio = await alternating(batch(a, as), batch(b, bs))
+  return { ratio, us: median(as), memfsUs: median(bs) }
 }
 
 /** This fs's promise API as a `Side`. */
@@ -144,7 +126,7 @@ const pairedOf = (op: Op): Promise<Paired> => {
       const b = memfs()
       await op.setup(a)
       await op.setup(b)
-      return alternating(
+      return timedPair(
         op.n,
         (n) => op.body(a, n),
         (n) => op.body(b, n)
@@ -155,21 +137,8 @@ const pairedOf = (op: Op): Promise<Paired> => {
   return p
 }
 
-const fmt = (x: number) => x.toPrecision(3)
-
-/** The ratio line of `op`; its unit carries the rounds' min and max once measured. */
-const ratioBenchmark = (op: Op): Benchmark => {
-  const b = {
-    name: `fs.${op.name}.vs_memfs`,
-    unit: "ratio",
-    run: async () => {
-      const p = await pairedOf(op)
-      b.unit = `ratio (min ${fmt(p.ratio.min)}, max ${fmt(p.ratio.max)}, ${ROUNDS} rounds)`
-      return p.ratio.median
-    }
-  }
-  return b
-}
+/** The ratio line of `op`, with its rounds' spread. */
+const ratioBenchmark = (op: Op): Benchmark => ({ name: `fs.${op.name}.vs_memfs`, unit: "ratio", run: async () => (await pairedOf(op)).ratio })
 
 /** The entry alone: `run(Effect.void)` from plain JavaScript, awaited one after another. */
 const entry: Benchmark = {

@@ -1,14 +1,14 @@
 /**
  * IPC benchmarks: a null call/reply, a 256-byte call, and one-way throughput through a bounded
- * port, each between real processes on a booted kernel.
+ * port, each between real processes on a booted kernel; and the null call against the floor and
+ * against the obvious Effect design, each ratio timed in alternating rounds (`alternating`).
  */
 import { Effect, Either } from "effect"
 import { Kernel, Port } from "../src/index.js"
 import { type Capability, Rights } from "../src/kernel/Capability.js"
 import type { KernelCore } from "../src/kernel/Kernel.js"
-import { asyncHandoff, onScheduler } from "./floor.js"
-import { type Benchmark, microsPerOp, runLoop } from "./harness.js"
-import { pairedRatio } from "./paired.js"
+import { asyncHandoff, onScheduler, queueCall } from "./floor.js"
+import { alternating, type Benchmark, timeOnce, microsPerOp, runLoop } from "./harness.js"
 
 /** Boots a kernel of `frames` frames, runs `body` with it, and shuts it down. */
 export const withKernel = <A>(body: (k: KernelCore) => Effect.Effect<A, unknown, Kernel.Kernel>, frames = 4096): Promise<A> =>
@@ -66,6 +66,22 @@ const callLatency = (data: Uint8Array | undefined) => () =>
     })
   )
 
+/** Null calls per batch of a ratio. */
+const RATIO_CALLS = 2_000
+
+/**
+ * A null call ÷ `other` (one batch: microseconds per operation), timed in alternating rounds
+ * against an echo server on one kernel.
+ */
+const nullCallOver = (other: () => Promise<number>) => () =>
+  withKernel((k) =>
+    Effect.gen(function* () {
+      const { port } = yield* echoServer(k, 0)
+      const nullCall = () => timeOnce(RATIO_CALLS, (n) => callLoop(k, port, n, { label: 1 }))
+      return yield* Effect.promise(() => alternating(nullCall, other))
+    })
+  )
+
 /** Messages per second, four senders and one receiver through a capacity-64 port. */
 const sendThroughput = () =>
   withKernel((k) =>
@@ -94,32 +110,11 @@ const sendThroughput = () =>
     })
   )
 
-/** The null call's microseconds ÷ the floor hand-off's, over `rounds` alternating rounds (`pairedRatio`). */
-const nullCallVsFloor = (rounds: number) =>
-  withKernel((k) =>
-    Effect.gen(function* () {
-      const { port } = yield* echoServer(k, 0)
-      const floor = runLoop(onScheduler(asyncHandoff))
-      return yield* Effect.promise(() =>
-        pairedRatio(
-          rounds,
-          () => microsPerOp(20_000, (n) => callLoop(k, port, n, { label: 1 }), 1),
-          () => microsPerOp(20_000, floor, 1)
-        )
-      )
-    })
-  )
-
 export const ipcBenchmarks: ReadonlyArray<Benchmark> = [
   { name: "ipc.null_call.us", unit: "µs", run: callLatency(undefined) },
   { name: "ipc.call_256B.us", unit: "µs", run: callLatency(new Uint8Array(256).fill(1)) },
   { name: "ipc.send.msgs_per_s", unit: "msg/s", run: sendThroughput },
-  // Both sides on the kernel scheduler (the floor on one of its own, see floor.ts), timed in
-  // alternating rounds: the median of the rounds' ratios.
-  { name: "ipc.null_call.vs_floor", unit: "ratio", run: () => nullCallVsFloor(11) },
-  {
-    name: "ipc.null_call.vs_peer",
-    unit: "ratio",
-    run: async (ctx) => (await ctx.measure("ipc.null_call.us")) / (await ctx.measure("peer.queue_call.us"))
-  }
+  // Both sides on the kernel scheduler (the floors on one of their own, see floor.ts).
+  { name: "ipc.null_call.vs_floor", unit: "ratio", run: nullCallOver(() => timeOnce(RATIO_CALLS, runLoop(onScheduler(asyncHandoff)))) },
+  { name: "ipc.null_call.vs_peer", unit: "ratio", run: nullCallOver(() => timeOnce(RATIO_CALLS / 4, runLoop(onScheduler(queueCall)))) }
 ]

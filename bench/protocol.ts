@@ -1,9 +1,9 @@
 /**
  * Typed-protocol benchmarks: a small typed request/response through `Protocol.client` and a
  * `Server.make` worker, and its cost relative to a null call. The ratio is timed in alternating
- * rounds on one kernel (a null call to an echo server, then typed calls to the adder, and again):
- * separately measured, the two drift apart by ±30 % on a shared machine, far more than the
- * difference the ratio is about.
+ * rounds on one kernel (`alternating`: typed calls to the adder, null calls to an echo server, and
+ * again): separately measured, the two drift apart by ±30 % on a shared machine, far more than
+ * the difference the ratio is about.
  */
 import { Effect, Either, Schema } from "effect"
 import { Kernel, Port } from "../src/index.js"
@@ -11,7 +11,7 @@ import { type Capability, Rights } from "../src/kernel/Capability.js"
 import type { KernelCore } from "../src/kernel/Kernel.js"
 import * as Protocol from "../src/ipc/Protocol.js"
 import * as Server from "../src/lib/Server.js"
-import { type Benchmark, microsPerOp } from "./harness.js"
+import { alternating, type Benchmark, timeOnce, microsPerOp } from "./harness.js"
 import { callLoop, echoServer, withKernel } from "./ipc.js"
 
 const Adder = Protocol.make("adder", {
@@ -52,19 +52,21 @@ export const typedLoop = (k: KernelCore, port: Capability, n: number, direct = f
 /** Microseconds per typed `Add` call from one client to a one-worker server. */
 const typedCall = () => withKernel((k) => Effect.flatMap(adderServer(k), (port) => Effect.promise(() => microsPerOp(CALLS, (n) => typedLoop(k, port, n)))))
 
+/** Calls per batch of the ratio. */
+const RATIO_CALLS = 2_000
+
 /** A typed call ÷ a null call, the two timed in alternating rounds on one kernel. */
 const typedOverNull = () =>
   withKernel((k) =>
     Effect.gen(function* () {
       const adder = yield* adderServer(k)
       const { port: echo } = yield* echoServer(k, 0)
-      let typed = Infinity
-      let none = Infinity
-      for (let round = 0; round < 7; round++) {
-        none = Math.min(none, yield* Effect.promise(() => microsPerOp(CALLS, (n) => callLoop(k, echo, n, { label: 1 }), 1)))
-        typed = Math.min(typed, yield* Effect.promise(() => microsPerOp(CALLS, (n) => typedLoop(k, adder, n), 1)))
-      }
-      return typed / none
+      return yield* Effect.promise(() =>
+        alternating(
+          () => timeOnce(RATIO_CALLS, (n) => typedLoop(k, adder, n)),
+          () => timeOnce(RATIO_CALLS, (n) => callLoop(k, echo, n, { label: 1 }))
+        )
+      )
     })
   )
 

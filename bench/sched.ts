@@ -9,8 +9,7 @@ import { type Capability, Rights } from "../src/kernel/Capability.js"
 import type { KernelCore } from "../src/kernel/Kernel.js"
 import type { Pcb } from "../src/kernel/Process.js"
 import { asyncHandoff, onScheduler, Wakeup } from "./floor.js"
-import { type Benchmark, microsPerOp, microsPerOpTimed, runLoop } from "./harness.js"
-import { pairedRatio } from "./paired.js"
+import { alternating, type Benchmark, microsPerOp, runLoop, timeOnce } from "./harness.js"
 import { echoServer, withKernel } from "./ipc.js"
 
 /** A client process calling `port` with null messages as fast as it can, forever. */
@@ -110,12 +109,11 @@ const runSyncCost = (bare: boolean) =>
     })
   )
 
-/** Effect's default scheduler's hand-off ÷ the kernel scheduler's, in alternating rounds (`pairedRatio`). */
-const handoffRatio = (rounds: number) =>
-  pairedRatio(
-    rounds,
-    () => microsPerOp(20_000, runLoop(onScheduler(asyncHandoff, Scheduler.defaultScheduler)), 1),
-    () => microsPerOp(20_000, runLoop(onScheduler(asyncHandoff)), 1)
+/** Effect's default scheduler's hand-off ÷ the kernel scheduler's, in alternating rounds (`alternating`). */
+const handoffRatio = () =>
+  alternating(
+    () => timeOnce(2_000, runLoop(onScheduler(asyncHandoff, Scheduler.defaultScheduler))),
+    () => timeOnce(2_000, runLoop(onScheduler(asyncHandoff)))
   )
 
 /** Frames and allocated pages of the large kernel memory. */
@@ -160,9 +158,9 @@ const copyCalls = (k: KernelCore, port: Capability, n: number) =>
 
 /**
  * A 64 B copy call on a kernel of 65,536 frames with 60,000 pages allocated (held by a process)
- * ÷ the same on a kernel of 4,096 frames, timed in alternating rounds (`pairedRatio`).
+ * ÷ the same on a kernel of 4,096 frames, timed in alternating rounds (`alternating`).
  */
-const largeMemoryRatio = (rounds: number) =>
+const largeMemoryRatio = () =>
   withKernel(
     (large) =>
       Effect.gen(function* () {
@@ -180,10 +178,9 @@ const largeMemoryRatio = (rounds: number) =>
             Effect.gen(function* () {
               const smallPort = yield* copyServer(small)
               return yield* Effect.promise(() =>
-                pairedRatio(
-                  rounds,
-                  () => microsPerOpTimed(20_000, (n) => copyCalls(large, largePort, n), 1),
-                  () => microsPerOpTimed(20_000, (n) => copyCalls(small, smallPort, n), 1)
+                alternating(
+                  async () => (await copyCalls(large, largePort, 2_000)) / 2_000,
+                  async () => (await copyCalls(small, smallPort, 2_000)) / 2_000
                 )
               )
             })
@@ -208,6 +205,6 @@ export const schedBenchmarks: ReadonlyArray<Benchmark> = [
   { name: "sched.timer_lag_idle_host.ms", unit: "ms", run: async () => quantile(await hostLag(200), 0.99) },
   { name: "sched.run_sync.null_call.us", unit: "µs", run: () => runSyncCost(false) },
   { name: "sched.run_sync.yield.us", unit: "µs", run: () => runSyncCost(true) },
-  { name: "sched.handoff.default_vs_kernel", unit: "ratio", run: () => handoffRatio(11) },
-  { name: "sched.copy_64B.large_vs_small_memory", unit: "ratio", run: () => largeMemoryRatio(11) }
+  { name: "sched.handoff.default_vs_kernel", unit: "ratio", run: handoffRatio },
+  { name: "sched.copy_64B.large_vs_small_memory", unit: "ratio", run: largeMemoryRatio }
 ]

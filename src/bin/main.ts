@@ -1,160 +1,139 @@
 /**
  * The `effect-microkernel` command line.
  *
- * - `lab` (what `npm start` runs): measures the file workload through every transfer strategy,
- *   prints the table, and writes `report.md`, `throughput.svg` and `write-sequence.mmd`.
+ * - `lab` (what `npm start` runs): runs the experiments (one per question of the forum thread),
+ *   prints their answers, and writes `report.md` with a chart (`<experiment>.svg`) and a traced
+ *   exchange (`<experiment>.mmd`) per experiment. `--readme FILE` also rewrites FILE's lab excerpt.
  * - `trace <scenario> [--seed N]`: prints (or writes) the Mermaid sequence diagram of one scenario (`--seed` seeds `race`).
  */
 import { Args, Command, HelpDoc, Options, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Console, Effect, Option } from "effect"
+import { Cause, Console, Effect, Option } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { toSvg } from "../lab/Chart.js"
+import type { Resolution } from "../lab/Experiment.js"
 import * as Lab from "../lab/Lab.js"
+import { analyse, jsonLines, readmeExcerpt, report, summary } from "../lab/Report.js"
 import { disablePretenuring } from "../runtime.js"
-import { jsonLines, markdownTable, sizeLabel, textTable, throughputSvg, winners } from "../lab/Report.js"
-import { STRATEGIES, type Strategy } from "../lab/Workload.js"
 
 const invalid = (message: string) => ValidationError.invalidValue(HelpDoc.p(message))
 
-/** A comma-separated list of positive integers (sizes accept K and M suffixes). */
-const integers = (name: string, max: number) =>
-  Options.text(name).pipe(
-    Options.mapEffect((text) => {
-      const values = text.split(",").map((t) => {
-        const m = /^(\d+)([kKmM]?)$/.exec(t.trim())
-        return m === null ? NaN : Number(m[1]) * (m[2] === "" ? 1 : /[kK]/.test(m[2]!) ? 1024 : 1048576)
-      })
-      return values.every((v) => Number.isInteger(v) && v > 0 && v <= max)
-        ? Effect.succeed(values)
-        : Effect.fail(invalid(`--${name} takes a comma-separated list of integers from 1 to ${max}, got '${text}'`))
-    }),
-    Options.optional
-  )
-
-const strategiesOption = Options.text("strategies").pipe(
-  Options.withDescription(`comma-separated subset of ${STRATEGIES.join(", ")}`),
+const experimentsOption = Options.text("experiments").pipe(
+  Options.withDescription(`comma-separated subset of ${Lab.NAMES.join(", ")}`),
   Options.mapEffect((text) => {
     const names = text.split(",").map((t) => t.trim())
-    const bad = names.filter((n) => !(STRATEGIES as ReadonlyArray<string>).includes(n))
-    return bad.length === 0
-      ? Effect.succeed(names as Array<Strategy>)
-      : Effect.fail(invalid(`unknown strategy '${bad.join(",")}': choose from ${STRATEGIES.join(", ")}`))
+    const bad = names.filter((n) => !Lab.NAMES.includes(n))
+    return bad.length === 0 ? Effect.succeed(names) : Effect.fail(invalid(`unknown experiment '${bad.join(",")}': choose from ${Lab.NAMES.join(", ")}`))
   }),
   Options.optional
 )
 
 const options = {
-  out: Options.directory("out").pipe(Options.withDefault("lab-report"), Options.withDescription("folder for report.md, throughput.svg and write-sequence.mmd")),
-  json: Options.boolean("json").pipe(Options.withDescription("print the results as JSON lines instead of a table")),
-  quick: Options.boolean("quick").pipe(Options.withDescription("a reduced matrix that runs in a few seconds")),
-  sizes: integers("sizes", 16 * 1048576).pipe(Options.withDescription("transfer sizes in bytes, e.g. 64,4K,1M")),
-  clients: integers("clients", 256).pipe(Options.withDescription("numbers of concurrent clients, e.g. 1,8,64")),
+  out: Options.directory("out").pipe(
+    Options.withDefault("lab-report"),
+    Options.withDescription("folder for report.md and each experiment's chart and diagram")
+  ),
+  json: Options.boolean("json").pipe(Options.withDescription("print one JSON object per cell instead of the summary")),
+  quick: Options.boolean("quick").pipe(Options.withDescription("every experiment at a reduced resolution (under 20 s)")),
+  full: Options.boolean("full").pipe(Options.withDescription("the fine sweeps (several minutes)")),
+  experiments: experimentsOption,
   rounds: Options.integer("rounds").pipe(
     Options.mapEffect((n) => (n >= 1 && n <= 20 ? Effect.succeed(n) : Effect.fail(invalid(`rounds must be between 1 and 20, got ${n}`)))),
     Options.optional,
-    Options.withDescription("times each cell is measured, keeping the fastest (default 3; 1 with --quick)")
+    Options.withDescription("rounds per cell instead of each experiment's own (3, or 5 with --full)")
   ),
-  strategies: strategiesOption
+  readme: Options.file("readme").pipe(
+    Options.optional,
+    Options.withDescription("rewrite this README's lab excerpt (between <!-- lab:begin --> and <!-- lab:end -->) from this run")
+  )
 }
 
 const machine = () => {
   const cpus = os.cpus()
-  return `${cpus.length} × ${cpus[0]?.model ?? "unknown CPU"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}`
+  return `${cpus.length} × ${cpus[0]?.model.trim() ?? "unknown CPU"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}`
 }
 
-const progressBar = (done: number, total: number, cell: { readonly strategy: string; readonly size: number; readonly clients: number }) =>
+/** A progress bar on a terminal; elsewhere one line per experiment, when it is done. */
+const progressBar = (experiment: string, done: number, total: number, group: string) =>
   Effect.sync(() => {
+    if (!process.stderr.isTTY) {
+      if (done === total && total > 1) process.stderr.write(`${experiment}: ${total} measurements done\n`)
+      return
+    }
     const width = 30
     const filled = Math.round((done / total) * width)
-    const what = done === total ? "done" : `${cell.strategy} ${sizeLabel(cell.size)} × ${cell.clients} client${cell.clients === 1 ? "" : "s"}`
-    process.stderr.write(`\r[${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total} ${what.padEnd(32)}${done === total ? "\n" : ""}`)
+    const what = done === total ? "done" : group
+    process.stderr.write(
+      `\r${experiment.padEnd(12)} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${`${done}/${total}`.padStart(9)} ${what.padEnd(34)}${done === total ? "\n" : ""}`
+    )
   })
 
-const report = (results: Lab.LabResults, matrix: Lab.LabMatrix, seconds: number, diagram: string) => {
-  const win = winners(results.direct)
-  return [
-    "# effect-microkernel lab report",
-    "",
-    `Machine: ${machine()}.`,
-    `Settings: strategies ${matrix.strategies.join(", ")}; sizes ${matrix.sizes.map(sizeLabel).join(", ")}; clients ${matrix.clients.join(", ")}; ` +
-      `about ${sizeLabel(matrix.budget)} per cell and direction (1 to 200 operations per client), the fastest of ${matrix.rounds ?? 1} round${(matrix.rounds ?? 1) === 1 ? "" : "s"}. Run took ${seconds.toFixed(1)} s.`,
-    "",
-    "Each operation writes `size` bytes from a client to a server and reads them back, moving the bytes by",
-    'one strategy. MB/s counts both directions. "copied/byte" is the bytes the kernel copied per byte moved;',
-    '"pages/op" the pages mapped or granted; "frames in use" all memory in use when the timed operations',
-    'end; "hand-offs/op" the fiber wake-ups.',
-    "",
-    "## Fastest strategy at each size",
-    "",
-    ...[...win].map(([size, s]) => `- ${sizeLabel(size)}: **${s}**`),
-    "",
-    "## Results: client ↔ storage server, by strategy",
-    "",
-    markdownTable(results.direct),
-    ...(results.vfs.length === 0
-      ? []
-      : [
-          "## Results: through the VFS to the RAM file system",
-          "",
-          "Writes by lease (the VFS forwards the client's lease; the file system copies once) or by grant (the",
-          "pages become file pages); reads by lease. The VFS process copied " + `${results.vfs.reduce((n, r) => n + r.vfsBytesCopied, 0)} bytes in all.`,
-          "",
-          markdownTable(results.vfs)
-        ]),
-    "## Throughput",
-    "",
-    "![throughput by strategy and size](throughput.svg)",
-    "",
-    "## One traced write",
-    "",
-    "```mermaid",
-    diagram.trimEnd(),
-    "```",
-    ""
-  ].join("\n")
+const BEGIN = "<!-- lab:begin -->"
+const END = "<!-- lab:end -->"
+
+/** Replaces the text between the markers of `file`; the markers must be there. */
+const rewriteExcerpt = (file: string, excerpt: string) => {
+  const text = fs.readFileSync(file, "utf8")
+  const begin = text.indexOf(BEGIN)
+  const end = text.indexOf(END)
+  if (begin < 0 || end < begin) throw new Error(`${file} has no ${BEGIN} … ${END} section`)
+  fs.writeFileSync(file, `${text.slice(0, begin + BEGIN.length)}\n${excerpt.trimEnd()}\n${text.slice(end)}`)
 }
 
 const lab = Command.make("lab", options, (o) =>
   Effect.gen(function* () {
-    const base = o.quick ? Lab.quickMatrix : Lab.fullMatrix
-    const matrix: Lab.LabMatrix = {
-      ...base,
-      sizes: Option.getOrElse(o.sizes, () => base.sizes),
-      clients: Option.getOrElse(o.clients, () => base.clients),
-      strategies: Option.getOrElse(o.strategies, () => base.strategies),
-      vfs: Option.isSome(o.strategies) ? [] : base.vfs,
-      rounds: Option.getOrElse(o.rounds, () => base.rounds ?? 1)
-    }
-    const t0 = performance.now()
-    const results = yield* Lab.run(matrix, progressBar)
-    const seconds = (performance.now() - t0) / 1000
-    const diagram = yield* Lab.trace("write")
-    const all = [...results.direct, ...results.vfs]
-    yield* Console.log(
-      o.json
-        ? jsonLines(all).trimEnd()
-        : textTable(results.direct) + (results.vfs.length > 0 ? `\nthrough the VFS and the RAM file system:\n\n${textTable(results.vfs, false)}` : "")
-    )
+    if (o.quick && o.full) return yield* Effect.fail(new Error("--quick and --full exclude each other"))
+    const resolution: Resolution = o.quick ? "quick" : o.full ? "full" : "default"
+    const run = yield* Lab.run({
+      resolution,
+      experiments: Option.getOrUndefined(o.experiments),
+      rounds: Option.getOrUndefined(o.rounds),
+      progress: progressBar
+    })
+    const diagrams: Record<string, string> = {}
+    for (const r of run.runs) diagrams[r.experiment.name] = yield* r.experiment.diagram
+    const analysed = analyse(run, diagrams)
+    const where = machine()
+    yield* Console.log(o.json ? jsonLines(run).trimEnd() : summary(run, analysed, Lab.NAMES))
     yield* Effect.try({
       try: () => {
         fs.mkdirSync(o.out, { recursive: true })
-        fs.writeFileSync(path.join(o.out, "report.md"), report(results, matrix, seconds, diagram))
-        fs.writeFileSync(path.join(o.out, "throughput.svg"), throughputSvg(all, "Throughput by transfer strategy (write + read)"))
-        fs.writeFileSync(path.join(o.out, "write-sequence.mmd"), diagram)
+        fs.writeFileSync(path.join(o.out, "report.md"), report(run, analysed, where, Lab.NAMES))
+        for (const a of analysed) {
+          fs.writeFileSync(path.join(o.out, `${a.run.experiment.name}.svg`), toSvg(a.analysis.chart))
+          if (a.diagram !== undefined) fs.writeFileSync(path.join(o.out, `${a.run.experiment.name}.mmd`), a.diagram)
+        }
+        if (Option.isSome(o.readme)) {
+          const first = analysed[0]
+          const chart = first === undefined ? "" : `docs/img/lab-${first.run.experiment.name}.svg`
+          if (first !== undefined) {
+            const target = path.join(path.dirname(o.readme.value), chart)
+            fs.mkdirSync(path.dirname(target), { recursive: true })
+            fs.writeFileSync(target, toSvg(first.analysis.chart))
+          }
+          rewriteExcerpt(o.readme.value, readmeExcerpt(run, analysed, where, Lab.NAMES, chart))
+        }
       },
-      catch: (e) => new Error(`cannot write the report to ${o.out}: ${String(e)}`)
+      catch: (e) => new Error(`cannot write the report: ${String(e)}`)
     })
-    if (!o.json) yield* Console.log(`report written to ${o.out}/ (report.md, throughput.svg, write-sequence.mmd)`)
-  })
-).pipe(Command.withDescription("Measure every transfer strategy on a file workload and write a report."))
+    if (!o.json) yield* Console.log(`report written to ${o.out}/report.md${Option.isSome(o.readme) ? `; excerpt rewritten in ${o.readme.value}` : ""}`)
+  }).pipe(
+    // The runtime is told not to report errors (the command line's own are printed by @effect/cli):
+    // say what stopped the lab here, with the stack of a defect.
+    Effect.tapErrorCause((cause) => {
+      const e = Cause.squash(cause)
+      return Console.error(`lab: ${Cause.isDie(cause) && e instanceof Error ? (e.stack ?? e.message) : e instanceof Error ? e.message : String(e)}`)
+    })
+  )
+).pipe(Command.withDescription("Run the experiments that answer the forum thread's questions and write a report."))
 
 const trace = Command.make(
   "trace",
   {
     scenario: Args.choice(
-      Lab.SCENARIOS.map((s) => [s, s] as const),
+      Object.keys(Lab.SCENARIOS).map((s) => [s, s] as const),
       { name: "scenario" }
     ),
     out: Options.file("out").pipe(Options.optional, Options.withDescription("write the diagram to this file instead of printing it")),
@@ -166,7 +145,13 @@ const trace = Command.make(
       if (Option.isSome(out)) yield* Effect.sync(() => fs.writeFileSync(out.value, diagram))
       else yield* Console.log(diagram.trimEnd())
     })
-).pipe(Command.withDescription(`Print the Mermaid sequence diagram of one scenario: ${Lab.SCENARIOS.join(", ")}.`))
+).pipe(
+  Command.withDescription(
+    `Print the Mermaid sequence diagram of one scenario: ${Object.entries(Lab.SCENARIOS)
+      .map(([name, s]) => `${name} (${s.about})`)
+      .join("; ")}.`
+  )
+)
 
 const root = Command.make("effect-microkernel").pipe(
   Command.withDescription("A microkernel model on Effect: measure how to move data between processes and servers."),

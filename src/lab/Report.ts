@@ -1,143 +1,195 @@
 /**
- * The lab's outputs: the console table, `report.md`, the throughput chart (`throughput.svg`,
- * drawn here as plain SVG) and JSON lines.
+ * The lab's outputs, all rendered from a `LabRun` and its computed analyses: the console summary,
+ * `report.md` (the answers on one page, then a section per experiment), JSON lines (one object
+ * per cell), and the README's excerpt. Nothing here decides anything: every sentence comes from an
+ * experiment's analysis.
  */
-import { type Measurement, STRATEGIES, type Strategy } from "./Workload.js"
+import type { Analysis, CellResult, Pending, Table } from "./Experiment.js"
+import type { ExperimentRun, LabRun } from "./Lab.js"
 
-/** A result row: a direct measurement or one through the VFS. */
-export type Row = Omit<Measurement, "strategy"> & { readonly strategy: string }
-
-/** A size in the units a reader expects: 64 B, 4 KiB, 64 KiB, 1 MiB. */
-export const sizeLabel = (n: number): string =>
-  n >= 1048576 && n % 1048576 === 0 ? `${n / 1048576} MiB` : n >= 1024 && n % 1024 === 0 ? `${n / 1024} KiB` : `${n} B`
-
-const fmt = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2))
-
-/** The strategy with the best throughput at each size (averaged over the client counts). */
-export const winners = (results: ReadonlyArray<Measurement>): ReadonlyMap<number, Strategy> => {
-  const out = new Map<number, Strategy>()
-  for (const size of [...new Set(results.map((r) => r.size))]) {
-    let best: Strategy | undefined
-    let bestRate = -1
-    for (const s of STRATEGIES) {
-      const rows = results.filter((r) => r.size === size && r.strategy === s)
-      if (rows.length === 0) continue
-      const rate = rows.reduce((n, r) => n + r.mbPerS, 0) / rows.length
-      if (rate > bestRate) {
-        best = s
-        bestRate = rate
-      }
-    }
-    if (best !== undefined) out.set(size, best)
-  }
-  return out
+/** An experiment's run with its analysis, and its diagram when one was drawn. */
+export interface Analysed {
+  readonly run: ExperimentRun
+  readonly analysis: Analysis
+  readonly diagram: string | undefined
 }
 
-const HEADER = ["strategy", "size", "clients", "µs/op", "MB/s", "copied/byte", "pages/op", "frames in use", "hand-offs/op", "intact"]
-const row = (r: Row): Array<string> => [
-  r.strategy,
-  sizeLabel(r.size),
-  String(r.clients),
-  fmt(r.usPerOp),
-  fmt(r.mbPerS),
-  r.copiedPerByte.toFixed(2),
-  fmt(r.pagesPerOp),
-  String(r.framesInUse),
-  fmt(r.handoffsPerOp),
-  r.intact ? "yes" : "NO"
-]
+/** Analyses every experiment of a run. */
+export const analyse = (run: LabRun, diagrams: Readonly<Record<string, string>> = {}): Array<Analysed> =>
+  run.runs.map((r) => ({ run: r, analysis: r.experiment.analyse(r.results), diagram: diagrams[r.experiment.name] }))
 
-/** The results as an aligned text table, then the winner at each size. */
-export const textTable = (results: ReadonlyArray<Row>, withWinners = true): string => {
-  const rows = [HEADER, ...results.map(row)]
-  const widths = HEADER.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
-  const lines = rows.map((r) => r.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  "))
-  lines.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  "))
-  if (!withWinners) return `${lines.join("\n")}\n`
-  const win = [...winners(results as ReadonlyArray<Measurement>)].map(([size, s]) => `${sizeLabel(size)}: ${s}`).join(", ")
-  return `${lines.join("\n")}\n\nfastest at each size: ${win}\n`
+/** A table as aligned text. */
+export const textTable = (t: Table): string => {
+  const rows = [t.header, ...t.rows]
+  const text = t.textColumns ?? 1
+  const widths = t.header.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)))
+  const line = (r: ReadonlyArray<string>) => r.map((c, i) => (i < text ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ")
+  return [line(t.header), widths.map((w) => "-".repeat(w)).join("  "), ...t.rows.map(line)].join("\n") + "\n"
 }
 
-/** The results as a Markdown table. */
-export const markdownTable = (results: ReadonlyArray<Row>): string =>
-  [`| ${HEADER.join(" | ")} |`, `|${HEADER.map((_, i) => (i < 2 ? "---" : "---:")).join("|")}|`, ...results.map((r) => `| ${row(r).join(" | ")} |`)].join(
-    "\n"
-  ) + "\n"
-
-/** One JSON object per line. */
-export const jsonLines = (results: ReadonlyArray<Row>): string => results.map((r) => JSON.stringify(r)).join("\n") + "\n"
-
-const COLORS: Record<string, string> = {
-  "vfs.lease": "#2ca02c",
-  "vfs.grant": "#d62728",
-  inline: "#7f7f7f",
-  copy: "#1f77b4",
-  lease: "#2ca02c",
-  map: "#9467bd",
-  grant: "#d62728",
-  ring: "#ff7f0e",
-  plan: "#17becf"
+/** A table as Markdown, with its caption above. */
+export const markdownTable = (t: Table): string => {
+  const text = t.textColumns ?? 1
+  return [
+    `**${t.caption}**`,
+    "",
+    `| ${t.header.join(" | ")} |`,
+    `|${t.header.map((_, i) => (i < text ? "---" : "---:")).join("|")}|`,
+    ...t.rows.map((r) => `| ${r.join(" | ")} |`),
+    ""
+  ].join("\n")
 }
 
-/** Direct strategies first, in report order, then the VFS paths. */
-const order = (s: string) => {
-  const i = (STRATEGIES as ReadonlyArray<string>).indexOf(s)
-  return i >= 0 ? i : STRATEGIES.length + s.length
+/** One JSON object per cell: its experiment, group, variant, parameters, metric with spread, and secondary numbers. */
+export const jsonLines = (run: LabRun): string =>
+  run.runs
+    .flatMap((r) => r.results)
+    .map((c: CellResult) =>
+      JSON.stringify({
+        experiment: c.experiment,
+        group: c.group,
+        variant: c.variant,
+        ...c.params,
+        metric: c.metric.name,
+        unit: c.metric.unit,
+        better: c.metric.better,
+        median: c.value.median,
+        low: c.value.low,
+        high: c.value.high,
+        samples: c.samples,
+        rounds: c.rounds,
+        ...c.extra,
+        intact: c.intact
+      })
+    )
+    .join("\n") + "\n"
+
+/** A GitHub heading anchor. */
+const anchor = (heading: string) =>
+  "#" +
+  heading
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N} -]/gu, "")
+    .replace(/ /g, "-")
+
+const heading = (i: number, title: string) => `${i + 1}. ${title}`
+
+/** An experiment of the report: measured (with its analysis) or pending. */
+interface Entry {
+  readonly name: string
+  readonly title: string
+  readonly question: string
+  readonly analysed: Analysed | undefined
+  readonly pending: Pending | undefined
 }
 
-const xml = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;")
+/** The experiments in the thread's order, measured or pending. */
+const entries = (analysed: ReadonlyArray<Analysed>, pending: ReadonlyArray<Pending>, order: ReadonlyArray<string>): Array<Entry> =>
+  order.flatMap((name): Array<Entry> => {
+    const a = analysed.find((x) => x.run.experiment.name === name)
+    if (a !== undefined) return [{ name, title: a.run.experiment.title, question: a.run.experiment.question, analysed: a, pending: undefined }]
+    const p = pending.find((x) => x.name === name)
+    return p === undefined ? [] : [{ name, title: p.title, question: p.question, analysed: undefined, pending: p }]
+  })
+
+/** The one-page answer: each question, its measured answer in a sentence, and where its section is. */
+const answers = (list: ReadonlyArray<Entry>, link: (i: number, title: string) => string): string =>
+  [
+    "| the thread asks | the lab measured | details |",
+    "|---|---|---|",
+    ...list.map(
+      (e, i) =>
+        `| ${e.title}: “${shorten(e.question)}” | ${e.analysed !== undefined ? e.analysed.analysis.answer : `**Pending.** ${e.pending!.pending}`} | ${link(i, e.title)} |`
+    )
+  ].join("\n")
+
+const shorten = (q: string) => (q.length <= 140 ? q : `${q.slice(0, q.lastIndexOf(" ", 137))} …`)
+
+/** The settings line of an experiment. */
+const settingsOf = (r: ExperimentRun) => {
+  const groups = new Set(r.results.map((c) => c.group)).size
+  const b = r.settings.budget
+  const rounds = r.results[0]?.rounds ?? 0
+  return (
+    `${r.results.length} cells in ${groups} groups; each cell measured in ${rounds} rounds (${r.settings.rounds.min} to ${r.settings.rounds.max}, as many as ` +
+    `${r.settings.seconds} s allowed), interleaved with its group, on a fresh kernel each time: ${b.warmUpMs} ms warm-up, then ${b.runMs} ms timed. ${r.seconds.toFixed(1)} s in all.`
+  )
+}
+
+/** What the report says about how to read it. */
+const HOW_TO_READ = [
+  "Each cell (a variant in one configuration) runs on a fresh kernel for a time budget after a warm-up, in rounds",
+  "interleaved with the cells it is compared with. Where every client makes many operations in a round, its rate comes",
+  "from the median operation time (clients × work per operation ÷ median time), so an operation during which the",
+  "machine paused the lab (other programs share its cores) or collected garbage does not count; where hundreds of",
+  "clients queue, it is what was done in the timed section, by the wall clock (see each method). Every number is the",
+  "median over the rounds, with its 95 % bootstrap interval in parentheses (the lowest to the highest round for up",
+  "to 5 rounds; without the extremes from 7). A cell *beats* another only when their intervals do not overlap and",
+  "their medians differ by 1.5 × at least (smaller differences do not come out the same run after run on a shared",
+  "machine); a group's verdict names a winner only when nothing ties with the leader, and says *tie* otherwise. The",
+  "conclusions are those verdicts; the figures are this run's numbers. Every sentence is computed from the numbers by",
+  "the lab's code (`src/lab/`), not written by hand."
+].join(" ")
 
 /**
- * Throughput (MB/s, log scale) by transfer size, one line per strategy, each point the best over
- * the client counts measured. Plain SVG, one `<g class="series">` per strategy.
+ * `report.md`: the answers on one page, then a section per experiment with its question, method,
+ * conclusions, tables, chart (`<name>.svg` beside the report) and traced exchange.
  */
-export const throughputSvg = (results: ReadonlyArray<Row>, title: string): string => {
-  const W = 760
-  const H = 440
-  const left = 70
-  const right = 150
-  const top = 40
-  const bottom = 50
-  const sizes = [...new Set(results.map((r) => r.size))].sort((a, b) => a - b)
-  const rates = results.map((r) => r.mbPerS).filter((v) => v > 0)
-  const lo = Math.floor(Math.log10(Math.max(1e-3, Math.min(...rates, 1))))
-  const hi = Math.ceil(Math.log10(Math.max(...rates, 10)))
-  const x = (i: number) => left + (sizes.length === 1 ? (W - left - right) / 2 : (i * (W - left - right)) / (sizes.length - 1))
-  const y = (v: number) => top + ((hi - Math.log10(Math.max(v, 10 ** lo))) * (H - top - bottom)) / (hi - lo)
-  const parts: Array<string> = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
-    `<title>${xml(title)}</title>`,
-    `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${xml(title)}</text>`
+export const report = (run: LabRun, analysed: ReadonlyArray<Analysed>, machine: string, order: ReadonlyArray<string>): string => {
+  const list = entries(analysed, run.pending, order)
+  const out: Array<string> = [
+    "# effect-microkernel lab report",
+    "",
+    `Machine: ${machine}. Resolution: ${run.resolution}. The run took ${run.seconds.toFixed(1)} s.`,
+    "",
+    HOW_TO_READ,
+    "",
+    "## The answers",
+    "",
+    answers(list, (i, title) => `[§${i + 1}](${anchor(heading(i, title))})`),
+    ""
   ]
-  for (let e = lo; e <= hi; e++) {
-    parts.push(`<line x1="${left}" x2="${W - right}" y1="${y(10 ** e)}" y2="${y(10 ** e)}" stroke="#ddd"/>`)
-    parts.push(`<text x="${left - 8}" y="${y(10 ** e) + 4}" text-anchor="end">${xml(e >= 0 ? String(10 ** e) : (10 ** e).toFixed(-e))}</text>`)
-  }
-  sizes.forEach((s, i) => parts.push(`<text x="${x(i)}" y="${H - bottom + 20}" text-anchor="middle">${xml(sizeLabel(s))}</text>`))
-  parts.push(`<text x="${(left + W - right) / 2}" y="${H - 10}" text-anchor="middle">transfer size (write + read)</text>`)
-  parts.push(`<text transform="translate(16 ${(top + H - bottom) / 2}) rotate(-90)" text-anchor="middle">MB/s (log scale)</text>`)
-  const present = [...new Set(results.map((r) => r.strategy))].sort((a, b) => order(a) - order(b))
-  present.forEach((s, k) => {
-    const points = sizes
-      .map((size, i) => {
-        const rows = results.filter((r) => r.strategy === s && r.size === size)
-        return rows.length === 0 ? undefined : `${x(i).toFixed(1)},${y(Math.max(...rows.map((r) => r.mbPerS))).toFixed(1)}`
-      })
-      .filter((p): p is string => p !== undefined)
-    parts.push(`<g class="series" data-strategy="${s}">`)
-    const dash = s.startsWith("vfs.") ? ` stroke-dasharray="6 4"` : ""
-    parts.push(`<polyline fill="none" stroke="${COLORS[s] ?? "#000"}" stroke-width="2"${dash} points="${points.join(" ")}"/>`)
-    for (const p of points) {
-      const [px, py] = p.split(",")
-      parts.push(`<circle cx="${px}" cy="${py}" r="3" fill="${COLORS[s] ?? "#000"}"/>`)
+  list.forEach((e, i) => {
+    out.push(`## ${heading(i, e.title)}`, "", `> ${e.question}`, "")
+    if (e.analysed === undefined) {
+      out.push(`**Pending.** ${e.pending!.pending}`, "")
+      return
     }
-    parts.push(
-      `<line x1="${W - right + 15}" x2="${W - right + 35}" y1="${top + 10 + k * 20}" y2="${top + 10 + k * 20}" stroke="${COLORS[s] ?? "#000"}" stroke-width="2"${dash}/>`
-    )
-    parts.push(`<text x="${W - right + 40}" y="${top + 14 + k * 20}">${xml(s)}</text>`)
-    parts.push(`</g>`)
+    const { run: r, analysis: a, diagram } = e.analysed
+    out.push(r.experiment.method, "", settingsOf(r), "")
+    if (r.results.some((c) => !c.intact)) out.push(`**Integrity:** ${r.results.filter((c) => !c.intact).length} cells did NOT read back what they wrote.`, "")
+    out.push("**Conclusions**", "", ...a.conclusions.map((c) => `- ${c}`), "")
+    if (a.figures.length > 0) out.push("**Figures of this run**", "", ...a.figures.map((c) => `- ${c}`), "")
+    out.push(`![${a.chart.title}](${r.experiment.name}.svg)`, "")
+    for (const t of a.tables) out.push(markdownTable(t))
+    if (diagram !== undefined) out.push("**One exchange, traced**", "", "```mermaid", diagram.trimEnd(), "```", "")
   })
-  parts.push(`</svg>`)
-  return parts.join("\n") + "\n"
+  return out.join("\n")
+}
+
+/** The console summary: per experiment, its answer, conclusions and first table. */
+export const summary = (run: LabRun, analysed: ReadonlyArray<Analysed>, order: ReadonlyArray<string>): string =>
+  entries(analysed, run.pending, order)
+    .map((e, i) => {
+      const head = `${heading(i, e.title)} (${e.name})`
+      if (e.analysed === undefined) return `${head}\n  pending: ${e.pending!.pending}\n`
+      const a = e.analysed.analysis
+      return [`${head}`, "", textTable(a.tables[0]!), ...a.conclusions.map((c) => `- ${c}`), ...a.figures.map((c) => `- ${c}`), ""].join("\n")
+    })
+    .join("\n")
+
+/**
+ * The README's excerpt: the answers on one page (linking to `docs/lab.md` for the method), the
+ * first experiment's chart and table, and where it came from.
+ */
+export const readmeExcerpt = (run: LabRun, analysed: ReadonlyArray<Analysed>, machine: string, order: ReadonlyArray<string>, chart: string): string => {
+  const list = entries(analysed, run.pending, order)
+  const first = analysed[0]
+  return [
+    `Generated by \`npm start -- --readme README.md\` from one ${run.resolution} run (${machine}; ${run.seconds.toFixed(0)} s). ${HOW_TO_READ}`,
+    "",
+    answers(list, (i, title) => `[§${i + 1} ${title.toLowerCase()}](docs/lab.md#the-experiments)`),
+    "",
+    ...(first === undefined ? [] : [`![${first.analysis.chart.title}](${chart})`, "", markdownTable(first.analysis.tables[0]!)])
+  ].join("\n")
 }

@@ -75,3 +75,6 @@ export const run = (seed: number): Effect.Effect<RaceRun> =>
       return { seed, outcomes, diagram }
     }).pipe(Effect.orDie, Effect.provide(Kernel.layer({ seed, frames: 1024 })))
   )
+
+/** The Mermaid diagram of the race on a kernel seeded with `seed`. */
+export const diagram = (seed: number): Effect.Effect<string> => Effect.map(run(seed), (r) => r.diagram)
