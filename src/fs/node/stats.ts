@@ -7,7 +7,7 @@
  * nanoseconds (`atimeNs`) with `atimeMs` their whole milliseconds.
  */
 import type { FsProtocol } from "../../api.js"
-import type { Stat } from "../../servers/vfs/VfsProtocol.js"
+import { msOf, type Stat } from "../../servers/vfs/VfsProtocol.js"
 import { constants } from "./constants.js"
 
 type FileType = FsProtocol.FileType
@@ -88,8 +88,24 @@ export class Stats extends StatsBase<number> {
   ) {
     super()
     // Assigned in Node's order: the order `JSON.stringify` and `Object.keys` show.
-    Object.assign(this, { dev, mode, nlink, uid, gid, rdev, blksize, ino, size, blocks, atimeMs, mtimeMs, ctimeMs, birthtimeMs })
-    Object.assign(this, { atime: dateFromMs(atimeMs), mtime: dateFromMs(mtimeMs), ctime: dateFromMs(ctimeMs), birthtime: dateFromMs(birthtimeMs) })
+    this.dev = dev
+    this.mode = mode
+    this.nlink = nlink
+    this.uid = uid
+    this.gid = gid
+    this.rdev = rdev
+    this.blksize = blksize
+    this.ino = ino
+    this.size = size
+    this.blocks = blocks
+    this.atimeMs = atimeMs
+    this.mtimeMs = mtimeMs
+    this.ctimeMs = ctimeMs
+    this.birthtimeMs = birthtimeMs
+    this.atime = dateFromMs(atimeMs)
+    this.mtime = dateFromMs(mtimeMs)
+    this.ctime = dateFromMs(ctimeMs)
+    this.birthtime = dateFromMs(birthtimeMs)
   }
 }
 
@@ -141,13 +157,6 @@ export class BigIntStats extends StatsBase<bigint> {
   }
 }
 
-/** Node's `msFromTimeSpec` for a nanosecond time: `sec * 1e3 + nsec / 1e6` in floating point. */
-const msOf = (ns: bigint): number => {
-  const sec = ns / 1_000_000_000n
-  const nsec = ns - sec * 1_000_000_000n
-  return Number(sec) * 1e3 + Number(nsec) / 1e6
-}
-
 /** The mode Node reports: the type bits and the permission bits. */
 export const modeOf = (s: Pick<Stat, "type" | "mode">): number => typeBits[s.type] | s.mode
 
@@ -184,10 +193,10 @@ export const statsOf = (s: Stat, bigint: boolean): Stats | BigIntStats => {
     s.ino,
     s.size,
     s.blocks,
-    msOf(s.atimeNs),
-    msOf(s.mtimeNs),
-    msOf(s.ctimeNs),
-    msOf(s.birthtimeNs)
+    msOf(s.atimeSec, s.atimeNsec),
+    msOf(s.mtimeSec, s.mtimeNsec),
+    msOf(s.ctimeSec, s.ctimeNsec),
+    msOf(s.birthtimeSec, s.birthtimeNsec)
   )
 }
 

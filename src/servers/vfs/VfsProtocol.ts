@@ -31,40 +31,71 @@ export const MAX_WORKERS = 1024
 export const WireStat = Schema.Struct({ ...Attr.fields, dev: Schema.Int })
 export type WireStat = typeof WireStat.Type
 
-/** A `stat` as clients use it: the attributes, the device, and each time in nanoseconds since the epoch. */
-export interface Stat {
-  readonly ino: number
-  readonly type: FsProtocol.FileType
-  /** Permission bits only (`0o7777`); the type is `type`. */
-  readonly mode: number
-  readonly nlink: number
-  readonly uid: number
-  readonly gid: number
-  readonly size: number
-  readonly blocks: number
-  readonly atimeNs: bigint
-  readonly mtimeNs: bigint
-  readonly ctimeNs: bigint
-  readonly birthtimeNs: bigint
-  readonly dev: number
+/**
+ * A `stat` as clients use it: the attributes, the device, and each time as its `timespec` (whole
+ * seconds and nanoseconds) with the exact nanoseconds since the epoch (`atimeNs`…, computed when
+ * read) and the milliseconds Node's `Stats` show (`atimeMs`…, computed when read). A class, and the
+ * bigints on demand: a `stat` is the most frequent call, and most callers read neither.
+ */
+export class Stat {
+  constructor(
+    readonly ino: number,
+    readonly type: FsProtocol.FileType,
+    /** Permission bits only (`0o7777`); the type is `type`. */
+    readonly mode: number,
+    readonly nlink: number,
+    readonly uid: number,
+    readonly gid: number,
+    readonly size: number,
+    readonly blocks: number,
+    readonly atimeSec: number,
+    readonly atimeNsec: number,
+    readonly mtimeSec: number,
+    readonly mtimeNsec: number,
+    readonly ctimeSec: number,
+    readonly ctimeNsec: number,
+    readonly birthtimeSec: number,
+    readonly birthtimeNsec: number,
+    readonly dev: number
+  ) {}
+  get atimeNs(): bigint {
+    return toNs(this.atimeSec, this.atimeNsec)
+  }
+  get mtimeNs(): bigint {
+    return toNs(this.mtimeSec, this.mtimeNsec)
+  }
+  get ctimeNs(): bigint {
+    return toNs(this.ctimeSec, this.ctimeNsec)
+  }
+  get birthtimeNs(): bigint {
+    return toNs(this.birthtimeSec, this.birthtimeNsec)
+  }
 }
 
-/** The client's `Stat` of a wire `stat` (exact: the times become bigints). */
-export const statOf = (w: WireStat): Stat => ({
-  ino: w.ino,
-  type: w.type,
-  mode: w.mode,
-  nlink: w.nlink,
-  uid: w.uid,
-  gid: w.gid,
-  size: w.size,
-  blocks: w.blocks,
-  atimeNs: toNs(w.atimeSec, w.atimeNsec),
-  mtimeNs: toNs(w.mtimeSec, w.mtimeNsec),
-  ctimeNs: toNs(w.ctimeSec, w.ctimeNsec),
-  birthtimeNs: toNs(w.birthtimeSec, w.birthtimeNsec),
-  dev: w.dev
-})
+/** Milliseconds since the epoch of a `timespec`, as Node's `Stats` show them (`atimeMs`…). */
+export const msOf = (sec: number, nsec: number): number => sec * 1e3 + nsec / 1e6
+
+/** The client's `Stat` of a wire `stat`. */
+export const statOf = (w: WireStat): Stat =>
+  new Stat(
+    w.ino,
+    w.type,
+    w.mode,
+    w.nlink,
+    w.uid,
+    w.gid,
+    w.size,
+    w.blocks,
+    w.atimeSec,
+    w.atimeNsec,
+    w.mtimeSec,
+    w.mtimeNsec,
+    w.ctimeSec,
+    w.ctimeNsec,
+    w.birthtimeSec,
+    w.birthtimeNsec,
+    w.dev
+  )
 
 /**
  * A client's credentials (`permissions.ts`): `uid`, `gid`, supplementary `groups`, and the
