@@ -95,12 +95,13 @@ const unstick = (server: Pcb, slot: number): number => {
 /** The frames a kernel object holds, read through its fields (what a leak shows up in). */
 const entryOf = (server: Pcb, slot: number) => {
   const cap = server.cspace.find(slot, 0, "test")
-  if (!("object" in cap)) throw new Error("no capability")
+  // A dead server holds no capability: it has no entry left.
+  if (!("object" in cap)) return undefined
   return (cap.object as unknown as { direct: { frames: Array<unknown> } | undefined }).direct
 }
 
 describe("direct calls: a hostile handler", () => {
-  it.live.fails(
+  it.live(
     "DIRECT-R0001 a handler that throws while building its effect is a defect of the server: the caller gets PeerDied, the server is faulted, nothing is left inside, the thread stays interruptible",
     () =>
       Effect.gen(function* () {
@@ -179,7 +180,7 @@ describe("direct calls: a hostile handler", () => {
     }).pipe(boot)
   )
 
-  it.effect.fails(
+  it.effect(
     "DIRECT-R0026 a typed handler that throws instead of returning an effect: the direct caller gets PeerDied as a worker's caller does, and the server is faulted",
     () =>
       Effect.gen(function* () {
