@@ -34,7 +34,7 @@ import { type FiberSlot, slotOf } from "./internal/blocking.js"
 import { DirectEntry, DirectFrame, type DirectHandler } from "./internal/direct.js"
 import { ON_HEAP } from "./internal/chunks.js"
 import { copyInline, EMPTY } from "./internal/inline.js"
-import { deliver, type Destination, prepare, type Prepared } from "./internal/items.js"
+import { deliver, type Destination, discard, prepare, type Prepared } from "./internal/items.js"
 import { accept, Answer, answer, Envelope, envelopeOf, makePort, offer, Port, State, takeNext, transferCaps, Waiter } from "./internal/port.js"
 import { type MessageSnapshot, NO_OPTIONS, readMessage, readReceiveOptions, ReceiveSnapshot } from "./internal/snapshot.js"
 import type { DeliveredItem, Message, Received, Reply, ReplyMessage, Window } from "./Message.js"
@@ -423,7 +423,7 @@ export interface DirectOptions {
  * (not the port's owner, bad options).
  */
 export const serveDirect = (slot: number, handler: DirectHandler, options?: DirectOptions): Effect.Effect<void, IpcError, Process> =>
-  withCaller((p) => {
+  withCaller((p, fiber) => {
     p.kernel.counters.syscall("serveDirect")
     const cap = lookupPort(p, slot, Rights.receive, "serveDirect")
     if (!(cap instanceof Capability)) return Effect.fail(cap)
@@ -441,7 +441,7 @@ export const serveDirect = (slot: number, handler: DirectHandler, options?: Dire
       const reason = onKill instanceof Refusal ? onKill.text : `options.onCallerKill: expected "cut" or "finish", got ${describe(onKill)}`
       return Effect.fail(new InvalidArgument({ operation: "serveDirect", reason }))
     }
-    port.direct = new DirectEntry(port, p, handler, window, pages, onKill === "finish")
+    port.direct = new DirectEntry(port, p, handler, window, pages, onKill === "finish", fiber, port.direct)
     return Effect.void
   })
 
@@ -504,6 +504,12 @@ const enterDirect = (
   env: Envelope
 ): Effect.Effect<unknown, unknown, never> => {
   const server = entry.server
+  if (!server.alive) {
+    // The server is being torn down: no more of its code starts, and nothing the call carried moves.
+    discard(server.kernel, env.items)
+    env.state = State.Done
+    return Effect.fail(entry.port.died("callDirect"))
+  }
   let copies = false
   for (let i = 0; i < env.items.length; i++) if (env.items[i]!.kind === "copy") copies = true
   const to = entry.destination(copies)
@@ -511,7 +517,9 @@ const enterDirect = (
   env.state = State.InFlight
   const received = accept(server, env, to)
   if ((env.state as State) !== State.Held) {
-    // Delivery was refused: the caller's error is the outcome.
+    // Delivery was refused: the caller's error is the outcome, and the server keeps nothing of the
+    // call (the capabilities it carried are taken back).
+    for (let i = 0; i < received.caps.length; i++) server.cspace.delete(received.caps[i]!)
     entry.release(to)
     env.direct = false
     const refused = env.outcome ?? Effect.fail(entry.port.died("callDirect"))
@@ -525,7 +533,9 @@ const enterDirect = (
   // with no trip through the runtime and no context to switch (building an effect reads none).
   const handled = frame.enter()
   if (Exit.isExit(handled)) return frame.finish(handled as Exit.Exit<Message | void, unknown>, replyDirect)
-  return Effect.uninterruptible(Effect.flatMap(Effect.exit(Effect.suspend(() => frame.run(handled))), (exit) => frame.finish(exit, replyDirect)))
+  // Only the handler and the bookkeeping are uninterruptible: the outcome runs as the caller's
+  // (a kept call's wait honours the caller's deadline and its kill, as any call's).
+  return Effect.flatten(Effect.uninterruptible(Effect.map(Effect.exit(Effect.suspend(() => frame.run(handled))), (exit) => frame.finish(exit, replyDirect))))
 }
 
 /** The reply of a direct handler's returned message, checked like any reply. */

@@ -1,9 +1,10 @@
 /**
  * A hostile reading of direct calls (`Port.serveDirect`, `Port.callDirect`): what a hostile
  * handler, a hostile caller, races with death and kills, and Effect's own combinators do to the
- * claimed semantics (docs/ipc.md, "Direct calls"). Tests marked `.fails` state the claimed
- * behaviour and fail today (each is a finding); the others pin a property that holds. Tests that
- * would otherwise leave a thread stuck release it at their end, so the kernel can shut down.
+ * claimed semantics (docs/ipc.md, "Direct calls"). Each test pins a property that holds; the
+ * two the kernel cannot give (DIRECT-R0003, R0004: a handler's own uninterruptible section)
+ * assert the documented limit instead. Tests that would otherwise leave a thread stuck release
+ * it at their end, so the kernel can shut down.
  */
 import { describe, expect, it } from "@effect/vitest"
 import {
@@ -31,17 +32,12 @@ import { Kernel, Lease, Memory, Port, Process, TestKernel } from "../../src/inde
 import * as Protocol from "../../src/ipc/Protocol.js"
 import * as Server from "../../src/lib/Server.js"
 import { Rights } from "../../src/kernel/Capability.js"
-import type { Pcb, ProcessExit } from "../../src/kernel/Process.js"
+import type { Pcb } from "../../src/kernel/Process.js"
 import { defaultConfig, PAGE_SIZE } from "../../src/params.js"
+import { directServer, tagOf, valueOf } from "../support/direct.js"
 import { boot, serverWithPort, settle } from "../support/kernel.js"
 
-const valueOf = <A>(exit: ProcessExit): A => {
-  if (exit._tag !== "Exited") throw new Error(`process ended ${exit._tag}: ${exit._tag === "Failed" ? Cause.pretty(exit.cause) : ""}`)
-  return exit.value as A
-}
 const all = Rights.send | Rights.grant
-const tagOf = <A, E extends { readonly _tag: string }, R>(e: Effect.Effect<A, E, R>) =>
-  Effect.map(Effect.either(e), (r) => (Either.isLeft(r) ? r.left._tag : "ok"))
 
 /**
  * `e`'s value, or "still waiting" once `ms` of host time have passed (for what must not wait
@@ -49,16 +45,6 @@ const tagOf = <A, E extends { readonly _tag: string }, R>(e: Effect.Effect<A, E,
  */
 const within = <A, E, R>(ms: number, e: Effect.Effect<A, E, R>) =>
   Effect.timeoutTo(Effect.disconnect(e), { duration: Duration.millis(ms), onTimeout: () => "still waiting" as const, onSuccess: (a) => a })
-
-/** A server that registers `handler` on its port and then waits (its own thread does nothing else). */
-const directServer = (handler: Port.DirectHandler, options?: Port.DirectOptions, name = "server") =>
-  Effect.gen(function* () {
-    const k = yield* Kernel.Kernel
-    const { server, port } = yield* serverWithPort(0, name)
-    yield* k.start(server, Effect.zipRight(Port.serveDirect(port.slot, handler, options), Effect.never))
-    yield* settle
-    return { server, port }
-  })
 
 /** Server code that keeps running until stopped: it ticks every millisecond (what shows whether it still runs). */
 class Ticker {
@@ -142,7 +128,7 @@ describe("direct calls: a hostile handler", () => {
       }).pipe(boot)
   )
 
-  it.effect.fails("DIRECT-R0024 a handler cannot get hold of its caller's Process handle: the fiber refs it runs with hold no context of the caller's", () =>
+  it.effect("DIRECT-R0024 a handler cannot get hold of its caller's Process handle: the fiber refs it runs with hold no context of the caller's", () =>
     Effect.gen(function* () {
       const stolen: Array<Context.Tag.Service<Process.Process>> = []
       const { server, port } = yield* directServer(() =>
@@ -203,7 +189,7 @@ describe("direct calls: a hostile handler", () => {
 })
 
 describe("direct calls: a hostile server holds its caller", () => {
-  it.live.fails(
+  it.live(
     "DIRECT-R0002 a caller waiting for a kept call (the handler ran effects, then returned nothing) honours its deadline and its kill, as any caller does",
     () =>
       Effect.gen(function* () {
@@ -229,8 +215,8 @@ describe("direct calls: a hostile server holds its caller", () => {
       }).pipe(boot)
   )
 
-  it.live.fails(
-    "DIRECT-R0003 a handler in an uninterruptible section that never ends: a kill of its caller still completes (the docs: a handler that never returns holds the caller, bounded by a kill)",
+  it.live(
+    "DIRECT-R0003 a handler in an uninterruptible section of its own holds a kill of its caller until the section ends (the documented limit: the thread is the server's while inside); then the kill completes and the server lives on",
     () =>
       Effect.gen(function* () {
         const release = yield* Deferred.make<void>()
@@ -238,30 +224,60 @@ describe("direct calls: a hostile server holds its caller", () => {
         return yield* Effect.gen(function* () {
           const client = yield* Kernel.spawn(Port.callDirect(0, { label: 1 }), { caps: [{ cap: port }] })
           yield* Effect.sleep("10 millis")
-          expect(yield* within(300, Effect.as(Kernel.kill(client), "killed"))).toBe("killed")
-          expect(server.alive).toBe(true)
+          const kill = yield* Effect.fork(Kernel.kill(client))
+          yield* Effect.sleep("50 millis")
+          const held = kill.unsafePoll() === null
+          yield* Deferred.succeed(release, undefined)
+          const killed = yield* within(300, Effect.as(Fiber.join(kill), "killed"))
+          expect({ held, killed, client: (yield* client.await)._tag, serverAlive: server.alive }).toEqual({
+            held: true,
+            killed: "killed",
+            client: "Killed",
+            serverAlive: true
+          })
         }).pipe(Effect.ensuring(Deferred.succeed(release, undefined)))
       }).pipe(boot)
   )
 
-  it.live.fails(
-    "DIRECT-R0004 the server dies while its handler is in an uninterruptible section: no more of its code runs after its death, and the caller gets PeerDied at once",
+  it.live(
+    "DIRECT-R0004 the server dies while its handler is in an uninterruptible section of its own: the section runs to its end (the documented limit), its syscalls fail, and then the caller gets PeerDied and no more of the handler runs",
     () =>
       Effect.gen(function* () {
         const ticker = new Ticker()
-        const { server, port } = yield* directServer(() => Effect.as(Effect.uninterruptible(ticker.run), { label: 0 }))
+        const after: Array<string> = []
+        const { server, port } = yield* directServer(() =>
+          Effect.zipRight(
+            Effect.uninterruptible(
+              Effect.zipRight(
+                ticker.run,
+                Effect.flatMap(Effect.exit(Memory.allocate(1)), (e) => Effect.sync(() => after.push(Exit.isFailure(e) ? "syscall failed" : "syscall ran")))
+              )
+            ),
+            Effect.sync(() => (after.push("handler went on"), { label: 0 }))
+          )
+        )
         return yield* Effect.gen(function* () {
           const client = yield* Kernel.spawn(tagOf(Port.callDirect(0, { label: 1 })), { caps: [{ cap: port }] })
           yield* Effect.sleep("10 millis")
           yield* Kernel.kill(server)
           const atDeath = ticker.ticks
-          const outcome = yield* within(100, Effect.map(client.await, valueOf))
-          expect({ outcome, stepsAfterDeath: ticker.ticks - atDeath }).toEqual({ outcome: "PeerDied", stepsAfterDeath: 0 })
+          yield* Effect.sleep("20 millis")
+          const stillRunning = ticker.ticks > atDeath
+          const waiting = client.status !== "dead"
+          yield* ticker.stop
+          const outcome = yield* within(300, Effect.map(client.await, valueOf))
+          expect({ stillRunning, waiting, outcome, after, serverAlive: server.alive }).toEqual({
+            stillRunning: true,
+            waiting: true,
+            outcome: "PeerDied",
+            after: ["syscall failed"],
+            serverAlive: false
+          })
         }).pipe(Effect.ensuring(ticker.stop))
       }).pipe(boot)
   )
 
-  it.live.fails(
+  it.live(
     "DIRECT-R0005 the server replaces its handler (serveDirect again) while a call is inside the old one, then dies: the call inside is cut, its caller gets PeerDied",
     () =>
       Effect.gen(function* () {
@@ -298,7 +314,7 @@ describe("direct calls: a hostile server holds its caller", () => {
       }).pipe(boot)
   )
 
-  it.live.fails(
+  it.live(
     "DIRECT-R0028 a server being torn down (its threads still finishing) runs no new handler: a direct call made then gets PeerDied, as a call does",
     () =>
       Effect.gen(function* () {
@@ -327,7 +343,7 @@ describe("direct calls: a hostile server holds its caller", () => {
 })
 
 describe("direct calls: a hostile caller, and what passes between caller and server", () => {
-  it.effect.fails("DIRECT-R0006 a direct call whose delivery is refused leaves nothing in the server: the capabilities it carried are not transferred", () =>
+  it.effect("DIRECT-R0006 a direct call whose delivery is refused leaves nothing in the server: the capabilities it carried are not transferred", () =>
     Effect.gen(function* () {
       const { server, port } = yield* directServer(() => Effect.succeed({ label: 0 }), { window: 16, pages: 0 })
       const before = server.cspace.all().length
@@ -348,7 +364,7 @@ describe("direct calls: a hostile caller, and what passes between caller and ser
     }).pipe(boot)
   )
 
-  it.effect.fails(
+  it.effect(
     "DIRECT-R0007 the handler runs in the server's environment, not one its caller chose: the caller's Random, Clock, loggers and log annotations do not reach it",
     () =>
       Effect.gen(function* () {
@@ -418,7 +434,7 @@ describe("direct calls: a hostile caller, and what passes between caller and ser
       }).pipe(boot)
   )
 
-  it.live.fails(
+  it.live(
     "DIRECT-R0009 the handler runs on the kernel's scheduler, not one its caller chose: a caller whose scheduler never runs cannot hold the server's lock, and its kill completes",
     () =>
       Effect.gen(function* () {
@@ -449,7 +465,7 @@ describe("direct calls: a hostile caller, and what passes between caller and ser
       }).pipe(boot)
   )
 
-  it.live.fails(
+  it.live(
     "DIRECT-R0010 a fiber the handler forks (Effect.fork) ends when the call ends, or at the latest with the server: no server code runs after the server's death",
     () =>
       Effect.gen(function* () {
@@ -467,7 +483,7 @@ describe("direct calls: a hostile caller, and what passes between caller and ser
       }).pipe(boot)
   )
 
-  it.effect.fails("DIRECT-R0011 the copy items of a kept call stay where they landed until it is answered: the next direct call does not overwrite them", () =>
+  it.effect("DIRECT-R0011 the copy items of a kept call stay where they landed until it is answered: the next direct call does not overwrite them", () =>
     Effect.gen(function* () {
       const kept: Array<{ reply: Port.Reply; address: number }> = []
       const { port } = yield* directServer(
@@ -500,7 +516,7 @@ describe("direct calls: a hostile caller, and what passes between caller and ser
     }).pipe(boot)
   )
 
-  it.live.fails(
+  it.live(
     "DIRECT-R0012 a caller killed while its handler waits on a kernel call inside an uninterruptible section: the section completes as written, the call is not failed with a PeerDied for a peer that lives",
     () =>
       Effect.gen(function* () {
@@ -536,7 +552,7 @@ describe("direct calls: a hostile caller, and what passes between caller and ser
         expect(backend.server.alive).toBe(true)
       }).pipe(boot)
   )
-  it.live.fails(
+  it.live(
     "DIRECT-R0023 a caller cannot get hold of the server's Process handle: a supervisor or a logger it installs sees the handler's fiber, never the server's identity",
     () =>
       Effect.gen(function* () {
@@ -584,7 +600,7 @@ describe("direct calls: a hostile caller, and what passes between caller and ser
       }).pipe(boot)
   )
 
-  it.effect.fails(
+  it.effect(
     "DIRECT-R0025 a burst of concurrent direct calls cannot take the server's memory for good: once they have ended, the server allocates as before",
     () =>
       Effect.gen(function* () {
