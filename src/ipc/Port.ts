@@ -418,7 +418,9 @@ export interface DirectOptions {
  * with its capabilities and memory, and the call's badge says who called. The handler returns the
  * reply (checked like a reply), or undefined after answering with `reply`, or to answer later.
  * Direct calls run at the same time as the process's own threads and as each other (see
- * docs/ipc.md, "Direct calls"). A second `serveDirect` replaces the handler. Errors:
+ * docs/ipc.md, "Direct calls"). The handler runs with this thread's fiber refs as they are now (its
+ * loggers, supervisor, `Clock`, `Random`…), never its caller's. A second `serveDirect` replaces
+ * the handler (calls inside the old one finish there). Errors:
  * `InvalidCapability`, `StaleCapability`, `RightsDenied` (no receive right), `InvalidArgument`
  * (not the port's owner, bad options).
  */
@@ -449,10 +451,11 @@ export const serveDirect = (slot: number, handler: DirectHandler, options?: Dire
  * Calls the port in `slot` directly (a migrating thread): when its owner serves direct calls
  * (`serveDirect`), this fiber runs the owner's handler itself, with no hand-off; otherwise it is
  * an ordinary `call`. The message, items and options are checked exactly as for `call`. Errors:
- * as `call`; `PeerDied` when the server dies while the call is inside it (or its handler fails).
+ * as `call`; `PeerDied` when the server is being torn down, or dies while the call is inside it (or its handler fails).
  * The handler is never interrupted by the caller: an interruption (a deadline, a parent's) takes
  * effect when it returns. A kill of the caller, or the server's death, cuts the handler short
- * wherever it waits; the call is withdrawn and its leases revoked (see docs/ipc.md, "Direct calls").
+ * wherever it waits, outside the handler's own uninterruptible sections; the call is withdrawn and
+ * its leases revoked (see docs/ipc.md, "Direct calls").
  */
 export const callDirect = (slot: number, msg: Message, options?: CallOptions): Effect.Effect<ReplyMessage, IpcError, Process> =>
   Effect.withFiberRuntime((fiber) => unsafeCallDirectFrom(fiber, slot, msg, options))

@@ -22,6 +22,13 @@
  *   at its next interruptible point, wherever it waits; only the innermost frame of a fiber is
  *   interrupted, an outer one when the frames inside it have ended. The caller gets `PeerDied`
  *   (or, being killed, ends) whatever the handler returns.
+ * - A handler runs with fiber refs built from its server's (`DirectEntry.refsFor`), never its
+ *   caller's; the caller's are back on the fiber before any code of the caller's runs. Fibers the
+ *   handler forks are the server's threads once it leaves.
+ * - A window is held by one call from delivery until the call ends, or, for a kept call, until it
+ *   is answered; an entry keeps at most `DIRECT_WINDOWS_KEPT` free ones.
+ * - An entry replaced by a later `serveDirect` while calls were inside stays in the new entry's
+ *   `retired` list, so the server's death cuts those calls too.
  * - Entries, frames and windows are owned by the kernel's synchronous sections.
  */
 import { Cause, Context, Effect, Either, Exit, type Fiber, FiberId, FiberRef, FiberRefs, RuntimeFlags } from "effect"
