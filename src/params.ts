@@ -78,3 +78,10 @@ export const DEFAULT_MAX_MESSAGE = 16384
  */
 export const PLAN_MIN_GRANT_PAGES = 16
 export const PLAN_MIN_MAP_PAGES = 64
+
+/**
+ * Receive windows a direct entry keeps for reuse once its calls have ended (`Port.serveDirect`'s
+ * `window`): a burst of concurrent direct calls takes a window each, and all but this many go
+ * back to the server's memory as they end.
+ */
+export const DIRECT_WINDOWS_KEPT = 4

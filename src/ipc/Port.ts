@@ -34,7 +34,7 @@ import { type FiberSlot, slotOf } from "./internal/blocking.js"
 import { DirectEntry, DirectFrame, type DirectHandler } from "./internal/direct.js"
 import { ON_HEAP } from "./internal/chunks.js"
 import { copyInline, EMPTY } from "./internal/inline.js"
-import { deliver, type Destination, prepare, type Prepared } from "./internal/items.js"
+import { deliver, type Destination, discard, prepare, type Prepared } from "./internal/items.js"
 import { accept, Answer, answer, Envelope, envelopeOf, makePort, offer, Port, State, takeNext, transferCaps, Waiter } from "./internal/port.js"
 import { type MessageSnapshot, NO_OPTIONS, readMessage, readReceiveOptions, ReceiveSnapshot } from "./internal/snapshot.js"
 import type { DeliveredItem, Message, Received, Reply, ReplyMessage, Window } from "./Message.js"
@@ -418,12 +418,14 @@ export interface DirectOptions {
  * with its capabilities and memory, and the call's badge says who called. The handler returns the
  * reply (checked like a reply), or undefined after answering with `reply`, or to answer later.
  * Direct calls run at the same time as the process's own threads and as each other (see
- * docs/ipc.md, "Direct calls"). A second `serveDirect` replaces the handler. Errors:
+ * docs/ipc.md, "Direct calls"). The handler runs with this thread's fiber refs as they are now (its
+ * loggers, supervisor, `Clock`, `Random`…), never its caller's. A second `serveDirect` replaces
+ * the handler (calls inside the old one finish there). Errors:
  * `InvalidCapability`, `StaleCapability`, `RightsDenied` (no receive right), `InvalidArgument`
  * (not the port's owner, bad options).
  */
 export const serveDirect = (slot: number, handler: DirectHandler, options?: DirectOptions): Effect.Effect<void, IpcError, Process> =>
-  withCaller((p) => {
+  withCaller((p, fiber) => {
     p.kernel.counters.syscall("serveDirect")
     const cap = lookupPort(p, slot, Rights.receive, "serveDirect")
     if (!(cap instanceof Capability)) return Effect.fail(cap)
@@ -441,7 +443,7 @@ export const serveDirect = (slot: number, handler: DirectHandler, options?: Dire
       const reason = onKill instanceof Refusal ? onKill.text : `options.onCallerKill: expected "cut" or "finish", got ${describe(onKill)}`
       return Effect.fail(new InvalidArgument({ operation: "serveDirect", reason }))
     }
-    port.direct = new DirectEntry(port, p, handler, window, pages, onKill === "finish")
+    port.direct = new DirectEntry(port, p, handler, window, pages, onKill === "finish", fiber, port.direct)
     return Effect.void
   })
 
@@ -449,10 +451,11 @@ export const serveDirect = (slot: number, handler: DirectHandler, options?: Dire
  * Calls the port in `slot` directly (a migrating thread): when its owner serves direct calls
  * (`serveDirect`), this fiber runs the owner's handler itself, with no hand-off; otherwise it is
  * an ordinary `call`. The message, items and options are checked exactly as for `call`. Errors:
- * as `call`; `PeerDied` when the server dies while the call is inside it (or its handler fails).
+ * as `call`; `PeerDied` when the server is being torn down, or dies while the call is inside it (or its handler fails).
  * The handler is never interrupted by the caller: an interruption (a deadline, a parent's) takes
  * effect when it returns. A kill of the caller, or the server's death, cuts the handler short
- * wherever it waits; the call is withdrawn and its leases revoked (see docs/ipc.md, "Direct calls").
+ * wherever it waits, outside the handler's own uninterruptible sections; the call is withdrawn and
+ * its leases revoked (see docs/ipc.md, "Direct calls").
  */
 export const callDirect = (slot: number, msg: Message, options?: CallOptions): Effect.Effect<ReplyMessage, IpcError, Process> =>
   Effect.withFiberRuntime((fiber) => unsafeCallDirectFrom(fiber, slot, msg, options))
@@ -504,6 +507,12 @@ const enterDirect = (
   env: Envelope
 ): Effect.Effect<unknown, unknown, never> => {
   const server = entry.server
+  if (!server.alive) {
+    // The server is being torn down: no more of its code starts, and nothing the call carried moves.
+    discard(server.kernel, env.items)
+    env.state = State.Done
+    return Effect.fail(entry.port.died("callDirect"))
+  }
   let copies = false
   for (let i = 0; i < env.items.length; i++) if (env.items[i]!.kind === "copy") copies = true
   const to = entry.destination(copies)
@@ -511,7 +520,9 @@ const enterDirect = (
   env.state = State.InFlight
   const received = accept(server, env, to)
   if ((env.state as State) !== State.Held) {
-    // Delivery was refused: the caller's error is the outcome.
+    // Delivery was refused: the caller's error is the outcome, and the server keeps nothing of the
+    // call (the capabilities it carried are taken back).
+    for (let i = 0; i < received.caps.length; i++) server.cspace.delete(received.caps[i]!)
     entry.release(to)
     env.direct = false
     const refused = env.outcome ?? Effect.fail(entry.port.died("callDirect"))
@@ -525,7 +536,9 @@ const enterDirect = (
   // with no trip through the runtime and no context to switch (building an effect reads none).
   const handled = frame.enter()
   if (Exit.isExit(handled)) return frame.finish(handled as Exit.Exit<Message | void, unknown>, replyDirect)
-  return Effect.uninterruptible(Effect.flatMap(Effect.exit(Effect.suspend(() => frame.run(handled))), (exit) => frame.finish(exit, replyDirect)))
+  // Only the handler and the bookkeeping are uninterruptible: the outcome runs as the caller's
+  // (a kept call's wait honours the caller's deadline and its kill, as any call's).
+  return Effect.flatten(Effect.uninterruptible(Effect.map(Effect.exit(Effect.suspend(() => frame.run(handled))), (exit) => frame.finish(exit, replyDirect))))
 }
 
 /** The reply of a direct handler's returned message, checked like any reply. */

@@ -167,7 +167,8 @@ export class KernelCore {
       if (pcb.status !== "created") return body()
       const account = new CpuAccount(pcb.pid, pcb.generation, pcb.name)
       this.accounts.set(pcb.pid, account)
-      return this.onScheduler(Effect.suspend(body), this.scheduler.schedulerFor(account))
+      pcb.scheduler = this.scheduler.schedulerFor(account)
+      return this.onScheduler(Effect.suspend(body), pcb.scheduler)
     })
   }
 

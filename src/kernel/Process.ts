@@ -19,7 +19,7 @@
  * - While dying, no new thread starts; every thread is interrupted before the process's
  *   capabilities, ports and memory are released, and the death hooks run exactly once.
  */
-import { Cause, Context, Deferred, Effect, Exit, Fiber, FiberId } from "effect"
+import { Cause, Context, Deferred, Effect, Exit, Fiber, FiberId, type Scheduler } from "effect"
 import type { AddressSpace } from "../memory/AddressSpace.js"
 import type { CSpace } from "./Capability.js"
 import { ArrayPrototypeSplice } from "../primordials.js"
@@ -112,6 +112,11 @@ export class ProcessHandle {
 export class Pcb {
   /** Owned by the kernel: written by `start` and teardown only. */
   status: "created" | "running" | "dying" | "dead" = "created"
+  /**
+   * The kernel's scheduler for this process's account (what its fibers run on). Owned by the
+   * kernel: written once, by `start`. A direct call's handler runs on its caller's.
+   */
+  scheduler: Scheduler.Scheduler | undefined = undefined
   /** The main fiber; its end is the process's end. */
   main: Fiber.RuntimeFiber<unknown, unknown> | undefined = undefined
   /** Threads forked with `Process.fork`, removed as they end. */

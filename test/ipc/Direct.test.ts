@@ -1,39 +1,15 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Deferred, Effect, Either, Exit, Fiber, Schema } from "effect"
+import { Cause, Context, Deferred, Effect, Either, Exit, Fiber, FiberRef, Scheduler, Schema } from "effect"
 import { Caps, Kernel, Labels, Lease, Memory, Port, Process, Trace } from "../../src/index.js"
 import * as Protocol from "../../src/ipc/Protocol.js"
 import * as Server from "../../src/lib/Server.js"
 import * as TestKernel from "../../src/root/TestKernel.js"
 import { Rights } from "../../src/kernel/Capability.js"
-import type { Pcb, ProcessExit } from "../../src/kernel/Process.js"
 import { PAGE_SIZE } from "../../src/params.js"
+import { directServer, tagOf, valueOf } from "../support/direct.js"
 import { boot, serverWithPort, settle } from "../support/kernel.js"
 
-const valueOf = <A>(exit: ProcessExit): A => {
-  if (exit._tag !== "Exited") throw new Error(`process ended ${exit._tag}: ${exit._tag === "Failed" ? Cause.pretty(exit.cause) : ""}`)
-  return exit.value as A
-}
 const all = Rights.send | Rights.grant
-const tagOf = <A, E extends { readonly _tag: string }, R>(e: Effect.Effect<A, E, R>) =>
-  Effect.map(Effect.either(e), (r) => (Either.isLeft(r) ? r.left._tag : "ok"))
-
-/** A server that registers `handler` on its port and then waits (its own thread does nothing else). */
-const directServer = (
-  handler: Port.DirectHandler,
-  options?: Port.DirectOptions,
-  name = "server"
-): Effect.Effect<
-  { readonly server: Pcb; readonly port: ReturnType<typeof Port.createFor> extends Either.Either<infer C, unknown> ? C : never },
-  never,
-  Kernel.Kernel
-> =>
-  Effect.gen(function* () {
-    const k = yield* Kernel.Kernel
-    const { server, port } = yield* serverWithPort(0, name)
-    yield* k.start(server, Effect.zipRight(Port.serveDirect(port.slot, handler, options), Effect.never))
-    yield* settle
-    return { server, port }
-  })
 
 describe("direct calls", () => {
   it.effect("DIRECT-0001 the handler runs on the caller's fiber as the server: its identity, memory and badge; no hand-off", () =>
@@ -96,7 +72,7 @@ describe("direct calls", () => {
   it.effect("DIRECT-0003 items: copies land in the entry's window, leases work until the handler returns, pages only up to what it accepts", () =>
     Effect.gen(function* () {
       let kept: Lease.Lease | undefined = undefined
-      const { port } = yield* directServer(
+      const { server, port } = yield* directServer(
         (m) =>
           Effect.gen(function* () {
             const copy = m.items.find((i) => i._tag === "copy") as { address: number; length: number } | undefined
@@ -129,8 +105,9 @@ describe("direct calls", () => {
         { caps: [{ cap: port, rights: all }] }
       )
       expect(valueOf(yield* client.await)).toEqual([6, 6, 40, "NotAccepted", "MessageTooLarge"])
-      // The lease the handler kept died with its call.
-      expect(kept).toBeDefined()
+      // The lease the handler kept died with its call: read as the server, it is revoked.
+      const again = yield* Effect.either(Effect.provideService(Lease.readBytes(kept!, 0, 1), Process.Process, server.handle))
+      expect(Either.isLeft(again) && again.left._tag).toBe("LeaseRevoked")
     }).pipe(boot)
   )
 
@@ -770,5 +747,98 @@ describe("typed direct calls", () => {
         expect(yield* count(TestKernel.withClient(plain, (c) => c.Divide({ a: 6, b: 2 }), { direct: true }))).toEqual([3, 0])
         expect(() => Protocol.client(Calc, 0, { direct: ["Divide", "Multiply"] })).toThrow(/direct names no operation Multiply/)
       }).pipe(boot)
+  )
+})
+
+describe("direct calls: what the handler runs with, and what it leaves", () => {
+  it.effect(
+    "DIRECT-0024 the handler's fiber refs hold its server's context alone: no earlier context (the root task's Kernel, the caller's Process) is on their stacks",
+    () =>
+      Effect.gen(function* () {
+        const found: Array<string> = []
+        const { server, port } = yield* directServer(() =>
+          Effect.withFiberRuntime((fiber) => {
+            for (const [ref, stack] of fiber.getFiberRefs().locals) {
+              for (const [, value] of stack) {
+                if (!Context.isContext(value)) continue
+                if (Context.getOption(value as Context.Context<Kernel.Kernel>, Kernel.Kernel)._tag === "Some") found.push("Kernel")
+                const p = Context.getOption(value as Context.Context<Process.Process>, Process.Process)
+                if (p._tag === "Some") found.push(ref === FiberRef.currentContext ? `Process ${p.value.pid}` : "Process elsewhere")
+              }
+            }
+            return Effect.as(Effect.yieldNow(), { label: 0 })
+          })
+        )
+        const client = yield* Kernel.spawn(Port.callDirect(0, { label: 1 }), { caps: [{ cap: port }] })
+        yield* client.await
+        expect(found).toEqual([`Process ${server.pid}`])
+      }).pipe(boot)
+  )
+
+  it.effect(
+    "DIRECT-0025 the handler runs on the kernel's scheduler, its steps charged to its caller's account (as on a donated scheduling context), whatever scheduler the caller chose, and not to the server's",
+    () =>
+      Effect.gen(function* () {
+        const k = yield* Kernel.Kernel
+        const { server, port } = yield* directServer(() => Effect.as(Effect.repeatN(Effect.yieldNow(), 199), { label: 0 }))
+        const steps = (pid: number) => k.stats().scheduler.processes.find((a) => a.pid === pid)?.steps ?? 0
+        const called = yield* Deferred.make<void>()
+        const serverBefore = steps(server.pid)
+        const client = yield* Kernel.spawn(
+          Effect.zipRight(
+            Effect.withScheduler(Port.callDirect(0, { label: 1 }), Scheduler.defaultScheduler),
+            Effect.zipRight(Deferred.succeed(called, undefined), Effect.never)
+          ),
+          {
+            caps: [{ cap: port }]
+          }
+        )
+        yield* Deferred.await(called)
+        expect({ client: steps(client.pid) >= 200, server: steps(server.pid) - serverBefore }).toEqual({ client: true, server: 0 })
+        yield* Kernel.kill(client)
+      }).pipe(boot)
+  )
+
+  it.effect("DIRECT-0026 a fiber the handler forks is a thread of the server: it outlives the call and its caller, and ends with the server", () =>
+    Effect.gen(function* () {
+      const started = yield* Deferred.make<void>()
+      const ended: Array<string> = []
+      const { server, port } = yield* directServer(() =>
+        Effect.as(
+          Effect.fork(Effect.onExit(Effect.zipRight(Deferred.succeed(started, undefined), Effect.never), () => Effect.sync(() => ended.push("ended")))),
+          { label: 0 }
+        )
+      )
+      const threads = server.threads.size
+      const client = yield* Kernel.spawn(Port.callDirect(0, { label: 1 }), { caps: [{ cap: port }] })
+      expect((yield* client.await)._tag).toBe("Exited")
+      yield* Deferred.await(started)
+      yield* settle
+      expect({ threads: server.threads.size - threads, ended }).toEqual({ threads: 1, ended: [] })
+      yield* Kernel.kill(server)
+      expect({ threads: server.threads.size, ended }).toEqual({ threads: 0, ended: ["ended"] })
+    }).pipe(boot)
+  )
+
+  it.effect("DIRECT-0027 a direct call whose delivery is refused names callDirect in its error, and a refused one changes nothing in the server", () =>
+    Effect.gen(function* () {
+      const { server, port } = yield* directServer(() => Effect.succeed({ label: 0 }), { window: 16 })
+      const caps = server.cspace.all().length
+      const client = yield* Kernel.spawn(
+        Effect.gen(function* () {
+          const buf = yield* Memory.allocate(1)
+          const own = yield* Port.create()
+          return yield* Effect.flip(Port.callDirect(0, { label: 1, caps: [own], items: [{ _tag: "copy", address: buf, length: 17 }] }))
+        }),
+        { caps: [{ cap: port, rights: all }] }
+      )
+      const error = valueOf<{ _tag: string; operation: string }>(yield* client.await)
+      expect({ tag: error._tag, operation: error.operation, caps: server.cspace.all().length - caps, obligations: server.obligations.size }).toEqual({
+        tag: "MessageTooLarge",
+        operation: "callDirect",
+        caps: 0,
+        obligations: 0
+      })
+    }).pipe(boot)
   )
 })

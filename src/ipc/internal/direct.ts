@@ -22,18 +22,26 @@
  *   at its next interruptible point, wherever it waits; only the innermost frame of a fiber is
  *   interrupted, an outer one when the frames inside it have ended. The caller gets `PeerDied`
  *   (or, being killed, ends) whatever the handler returns.
+ * - A handler runs with fiber refs built from its server's (`DirectEntry.refsFor`), never its
+ *   caller's; the caller's are back on the fiber before any code of the caller's runs. Fibers the
+ *   handler forks are the server's threads once it leaves.
+ * - A window is held by one call from delivery until the call ends, or, for a kept call, until it
+ *   is answered; an entry keeps at most `DIRECT_WINDOWS_KEPT` free ones.
+ * - An entry replaced by a later `serveDirect` while calls were inside stays in the new entry's
+ *   `retired` list, so the server's death cuts those calls too.
  * - Entries, frames and windows are owned by the kernel's synchronous sections.
  */
-import { Cause, Context, Effect, Either, Exit, type Fiber, FiberId, FiberRef, FiberRefs } from "effect"
+import { Cause, Context, Effect, Either, Exit, type Fiber, FiberId, FiberRef, FiberRefs, RuntimeFlags } from "effect"
 import { type Pcb, Process } from "../../kernel/Process.js"
 import { participant } from "../../kernel/Trace.js"
 import type { IpcError } from "../errors.js"
-import { PAGE_SIZE } from "../../params.js"
+import { DIRECT_WINDOWS_KEPT, PAGE_SIZE } from "../../params.js"
 import {
-  ArrayPrototypeIndexOf,
   ArrayPrototypePush,
   ArrayPrototypeSplice,
   FunctionPrototypeCall,
+  MapPrototypeGet,
+  MapPrototypeSet,
   MathCeil,
   WeakMapPrototypeGet,
   WeakMapPrototypeSet
@@ -62,6 +70,8 @@ interface FiberInternals {
   _children: Set<unknown> | null
   /** How every message reaches a fiber (an interruption among them): `FiberRuntime.tell`. */
   tell(message: FiberMessage): void
+  /** Its runtime flags as they are now (while it waits: as they were when it suspended). */
+  readonly currentRuntimeFlags: RuntimeFlags.RuntimeFlags
 }
 /** A message to a fiber, as `tell` takes it; an interruption is `{ _tag: "InterruptSignal", cause }`. */
 interface FiberMessage {
@@ -107,6 +117,23 @@ const cutFrom = (slot: FiberSlot, index: number): void => {
   if (frames.length > 0) frames[frames.length - 1]!.cut()
 }
 
+/**
+ * Fibers a handler forked that still run become threads of `server` (`Process.fork`'s set: they
+ * end with it, and a teardown interrupts them); a server no longer alive gets none, and they are
+ * interrupted now, as the kernel.
+ */
+const adopt = (server: Pcb, forked: Set<Fiber.RuntimeFiber<unknown, unknown>>): void => {
+  for (const child of forked) {
+    if (child.unsafePoll() !== null) continue
+    if (!server.alive) {
+      child.unsafeInterruptAsFork(KERNEL_CUT)
+      continue
+    }
+    server.threads.add(child)
+    child.addObserver(() => server.threads.delete(child))
+  }
+}
+
 /** Tells the interruptions held while the fiber was inside direct calls (it has left the last one). */
 const release = (fiber: Fiber.RuntimeFiber<unknown, unknown>, slot: FiberSlot): void => {
   const held = slot.held
@@ -119,15 +146,27 @@ const release = (fiber: Fiber.RuntimeFiber<unknown, unknown>, slot: FiberSlot): 
 export class DirectEntry {
   /** The frames now inside this entry, in no order. */
   readonly frames: Array<DirectFrame> = []
-  /** The server's context: its `Process` handle alone, as its own threads see it. */
-  readonly context: Context.Context<never>
+  /** Entries this one replaced that still had calls inside when it did: closing the port cuts them too. */
+  readonly retired: ReadonlyArray<DirectEntry>
+  /** A later `serveDirect` replaced this entry: the windows of its calls go back to the server's memory as they end. */
+  private replaced = false
   /**
-   * A caller's fiber refs with the server's context in place of the caller's, by the caller's fiber
-   * refs (immutable, and the same object call after call until the caller changes one): switching a
+   * The fiber refs a handler runs with: the server thread's as they were when it called
+   * `serveDirect` (its loggers, supervisor, tracer, `Clock`, `Random`, log annotations…), with the
+   * server's context (its `Process` alone, as its own threads see it) and no interruption. Nothing
+   * of the caller's fiber refs is in them: the caller cannot choose the server's environment, and
+   * the server cannot find its caller's context there.
+   */
+  private readonly inside: FiberRefs.FiberRefs
+  /** The thread that called `serveDirect` (the fiber the refs above are written as). */
+  private readonly servingId: FiberId.Runtime
+  /**
+   * `inside` with the kernel's scheduler for a caller's account, by caller (a thread inside runs
+   * for its caller, as on a donated scheduling context), made on its first slow call: switching a
    * fiber to the server and back is then two assignments, where `Effect.provide` costs ~15 µs.
    */
-  private readonly switched = new WeakMap<FiberRefs.FiberRefs, FiberRefs.FiberRefs>()
-  /** Windows of `window` bytes in the server's memory, free for the next frame. */
+  private readonly byCaller = new WeakMap<Pcb, FiberRefs.FiberRefs>()
+  /** Windows of `window` bytes in the server's memory, free for the next frame (at most `DIRECT_WINDOWS_KEPT`). */
   private readonly free: Array<number> = []
   /** Where the items of a call without copy items land: no window, `pages` pages. */
   readonly bare: ReceiveSnapshot
@@ -141,10 +180,30 @@ export class DirectEntry {
     /** Pages the handler accepts by map and grant items in one call. */
     readonly pages: number,
     /** A handler whose caller is killed runs to its end (the kill waits), instead of being cut. */
-    readonly finishOnKill: boolean
+    readonly finishOnKill: boolean,
+    /** The server's thread registering the entry, running now (its fiber refs are read). */
+    serving: Fiber.RuntimeFiber<unknown, unknown>,
+    /** The entry this one replaces, if any. */
+    previous: DirectEntry | undefined
   ) {
-    this.context = Context.make(Process, server.handle) as Context.Context<never>
+    const id = serving.id()
+    const context = Context.make(Process, server.handle) as Context.Context<never>
+    const refs = FiberRefs.updateAs(current(serving.getFiberRefs(), id), { fiberId: id, fiberRef: FiberRef.currentContext, value: context })
+    this.inside = FiberRefs.updateAs(refs, { fiberId: id, fiberRef: FiberRef.interruptedCause, value: Cause.empty })
+    this.servingId = id
     this.bare = new ReceiveSnapshot(undefined, pages)
+    this.retired = previous === undefined ? NO_ENTRIES : previous.retire()
+  }
+
+  /** This entry is being replaced: its free windows go back now. Returns it and the entries it retired that still have calls inside. */
+  private retire(): ReadonlyArray<DirectEntry> {
+    this.replaced = true
+    const free = ArrayPrototypeSplice(this.free, 0)
+    for (let i = 0; i < free.length; i++) this.server.space.free(free[i]!)
+    const live: Array<DirectEntry> = []
+    if (this.frames.length > 0) live[live.length] = this
+    for (let i = 0; i < this.retired.length; i++) if (this.retired[i]!.frames.length > 0) live[live.length] = this.retired[i]!
+    return live
   }
 
   /**
@@ -163,33 +222,50 @@ export class DirectEntry {
     return new ReceiveSnapshot([new WindowSnapshot(address, this.window)], this.pages)
   }
 
-  /** A frame is done with its destination: its window goes back to the entry. */
+  /** A call is done with its destination: its window goes back to the entry, or to the server's memory beyond what the entry keeps. */
   release(to: ReceiveSnapshot): void {
-    if (to.windows !== undefined && this.server.alive) ArrayPrototypePush(this.free, to.windows[0]!.address)
+    if (to.windows === undefined || !this.server.alive) return
+    const address = to.windows[0]!.address
+    if (!this.replaced && this.free.length < DIRECT_WINDOWS_KEPT) ArrayPrototypePush(this.free, address)
+    else this.server.space.free(address)
   }
 
-  /** `fiber`'s fiber refs as they are, and as they are inside this server. */
-  switchedRefs(fiber: Fiber.RuntimeFiber<unknown, unknown>, refs: FiberRefs.FiberRefs): FiberRefs.FiberRefs {
-    let inside = WeakMapPrototypeGet(this.switched, refs)
-    if (inside === undefined) {
-      // The server's context, and none of the caller's interruptions (those wait for the call's end).
-      inside = FiberRefs.updateAs(refs, { fiberId: fiber.id(), fiberRef: FiberRef.currentContext, value: this.context })
-      inside = FiberRefs.updateAs(inside, { fiberId: fiber.id(), fiberRef: FiberRef.interruptedCause, value: Cause.empty })
-      WeakMapPrototypeSet(this.switched, refs, inside)
+  /** The fiber refs a handler runs with for `caller` (see `inside`). */
+  refsFor(caller: Pcb): FiberRefs.FiberRefs {
+    const scheduler = caller.scheduler
+    if (scheduler === undefined) return this.inside
+    let refs = WeakMapPrototypeGet(this.byCaller, caller)
+    if (refs === undefined) {
+      refs = FiberRefs.updateAs(this.inside, { fiberId: this.servingId, fiberRef: FiberRef.currentScheduler, value: scheduler })
+      WeakMapPrototypeSet(this.byCaller, caller, refs)
     }
-    return inside
+    return refs
   }
 
-  /** The server died: every frame inside is dead, and a kernel wait it is blocked in ends now. */
+  /** The server died: every frame inside it and the entries it replaced is dead, and a kernel wait it is blocked in ends now. */
   died(): void {
-    const frames = this.frames.splice(0)
+    this.cutAll()
+    for (let i = 0; i < this.retired.length; i++) this.retired[i]!.cutAll()
+  }
+
+  /**
+   * Marks the frames inside dead, and cuts each thread from its shallowest frame in this entry:
+   * calls the handler made directly, on the same thread, have a dead caller, so they are cut too.
+   * One pass per thread, however deep the frames nest.
+   */
+  private cutAll(): void {
+    const frames = ArrayPrototypeSplice(this.frames, 0)
+    const shallowest = new Map<FiberSlot, number>()
+    const slots: Array<FiberSlot> = []
     for (let i = 0; i < frames.length; i++) {
       const frame = frames[i]!
       frame.dead = true
       frame.index = -1
-      // Calls the handler made directly, on the same thread, have a dead caller: they are cut too.
-      cutFrom(frame.slot, ArrayPrototypeIndexOf(frame.slot.frames, frame) + 1)
+      const depth = MapPrototypeGet(shallowest, frame.slot)
+      if (depth === undefined) slots[slots.length] = frame.slot
+      if (depth === undefined || frame.depth < depth) MapPrototypeSet(shallowest, frame.slot, frame.depth)
     }
+    for (let i = 0; i < slots.length; i++) cutFrom(slots[i]!, MapPrototypeGet(shallowest, slots[i]!)! + 1)
   }
 
   /** Adds `frame` (it is entering the handler). */
@@ -210,6 +286,18 @@ export class DirectEntry {
     frame.index = -1
   }
 }
+const NO_ENTRIES: ReadonlyArray<DirectEntry> = []
+
+/**
+ * `refs` with each fiber ref's current value alone, written as `id`: a fiber's refs keep a stack
+ * of earlier values per fiber ref (its ancestors' among them: the root task's context, which
+ * holds the `Kernel`), and a handler's refs carry none of them.
+ */
+const current = (refs: FiberRefs.FiberRefs, id: FiberId.Runtime): FiberRefs.FiberRefs => {
+  const locals = new Map<FiberRef.FiberRef<unknown>, readonly [readonly [FiberId.Single, unknown]]>()
+  for (const ref of FiberRefs.fiberRefs(refs)) MapPrototypeSet(locals, ref, [[id, FiberRefs.getOrDefault(refs, ref)]] as const)
+  return FiberRefs.unsafeMake(locals)
+}
 
 /**
  * One direct call inside a server: the caller's fiber and slot, the call, where its items landed,
@@ -225,6 +313,8 @@ export class DirectFrame implements Blocker {
   private cutSent = false
   /** Where it sits in its entry's `frames` (-1: nowhere). */
   index = -1
+  /** Where it sits on its fiber's stack (`slot.frames`), from the moment it enters. */
+  depth = 0
   /** The caller's own fiber refs, restored when the frame ends (undefined until the handler runs on the runtime). */
   private saved: FiberRefs.FiberRefs | undefined = undefined
   /** The fibers the caller had forked, set aside while the handler runs (a cut interrupts only the handler's). */
@@ -244,7 +334,8 @@ export class DirectFrame implements Blocker {
     const entry = this.entry
     this.env.direct = true
     entry.enter(this)
-    this.slot.frames[this.slot.frames.length] = this
+    this.depth = this.slot.frames.length
+    this.slot.frames[this.depth] = this
     const k = entry.server.kernel
     if (k.tracer !== undefined)
       k.tracer.record({
@@ -273,7 +364,7 @@ export class DirectFrame implements Blocker {
     const saved = refsOf(fiber)
     this.saved = saved
     fence(fiber, this.slot)
-    setRefs(fiber, this.entry.switchedRefs(fiber, saved))
+    setRefs(fiber, this.entry.refsFor(this.env.sender))
     const f = internals(fiber)
     this.children = f._children
     f._children = null
@@ -285,22 +376,29 @@ export class DirectFrame implements Blocker {
 
   /**
    * Cuts the handler short: the server died, or the caller is being killed. A kernel wait it is
-   * in ends now (`PeerDied`), and the innermost frame of the fiber is interrupted, as the kernel
-   * (`KERNEL_CUT`): the handler stops at its next interruptible point, its finalizers run, and no
-   * more of its code runs. A frame with frames inside it is cut when they end (their servers'
-   * code runs to its end undisturbed). A killed caller's frame in an entry that finishes on kill
-   * is not cut: the handler runs to its end.
+   * in ends now (`PeerDied`) — for a killed caller only where the handler is interruptible (a
+   * wait inside its own uninterruptible section completes as written) — and the innermost frame
+   * of the fiber is interrupted, as the kernel (`KERNEL_CUT`): the handler stops at its next
+   * interruptible point, its finalizers run, and no more of its code runs. A frame with frames
+   * inside it is cut when they end (their servers' code runs to its end undisturbed). A killed
+   * caller's frame in an entry that finishes on kill is not cut: the handler runs to its end.
    */
   cut(): void {
     if (!this.dead && this.entry.finishOnKill) return
     const blocked = this.slot.blocked
-    if (blocked !== undefined && this.slot.frames[this.slot.frames.length - 1] === this) blocked.abort(this.entry.port.died("callDirect"))
+    const innermost = this.slot.frames[this.slot.frames.length - 1] === this
+    if (blocked !== undefined && innermost && (this.dead || RuntimeFlags.interruptible(internals(this.fiber).currentRuntimeFlags)))
+      blocked.abort(this.entry.port.died("callDirect"))
     if (this.cutSent || this.saved === undefined || this.slot.frames[this.slot.frames.length - 1] !== this) return
     this.cutSent = true
     this.fiber.unsafeInterruptAsFork(KERNEL_CUT)
   }
 
-  /** Switches the calling fiber back to the caller: its fiber refs and its children (with any the handler forked). */
+  /**
+   * Switches the calling fiber back to the caller: its fiber refs and its children. The fibers
+   * the handler forked that still run are the server's: they become its threads (ended with it),
+   * or, the server being dead or dying, are interrupted now.
+   */
   private back(): void {
     const saved = this.saved
     this.saved = undefined
@@ -310,10 +408,7 @@ export class DirectFrame implements Blocker {
     const forked = f._children
     f._children = this.children
     this.children = null
-    if (forked !== null) {
-      if (f._children === null) f._children = forked
-      else for (const child of forked) f._children.add(child)
-    }
+    if (forked !== null) adopt(this.entry.server, forked as Set<Fiber.RuntimeFiber<unknown, unknown>>)
   }
 
   /**
@@ -336,10 +431,7 @@ export class DirectFrame implements Blocker {
     if (this.killed && !this.dead) {
       // The caller is being killed: the call is withdrawn (the server is not at fault), and the
       // kill, held by the fence until now, ends the caller.
-      env.direct = false
-      env.outcome = undefined
-      withdraw(env)
-      server.obligations.delete(env)
+      this.drop()
       return Effect.interrupt
     }
     if (Exit.isFailure(exit)) fault = exit.cause
@@ -349,30 +441,31 @@ export class DirectFrame implements Blocker {
     }
     if (fault !== undefined || this.dead) {
       if (fault !== undefined && !this.dead) server.kernel.fault(server, fault)
-      env.direct = false
-      env.outcome = undefined
-      withdraw(env)
-      server.obligations.delete(env)
+      this.drop()
       return Effect.fail(entry.port.died("callDirect"))
     }
     env.direct = false
     const outcome = env.outcome
     env.outcome = undefined
-    if (outcome !== undefined) return outcome
-    // Kept for later: the caller waits for the reply like any caller.
+    if (outcome !== undefined) {
+      entry.release(this.to)
+      return outcome
+    }
+    // Kept for later: the caller waits for the reply like any caller; the copies stay in their
+    // window until the server answers (`answer` gives it back).
+    env.kept = this
     this.slot.blocked = env
     return Effect.async<unknown, unknown>((resume) => {
       env.resume = resume
     })
   }
 
-  /** The frame ends: the fiber is the caller's again, out of the entry and off its stack; its window goes back. */
+  /** The frame ends: the fiber is the caller's again, out of the entry and off its stack. */
   private leave(): void {
     this.back()
     this.entry.leave(this)
     const frames = this.slot.frames
     if (frames[frames.length - 1] === this) frames.pop()
-    this.entry.release(this.to)
     if (frames.length === 0) release(this.fiber, this.slot)
     else {
       const outer = frames[frames.length - 1] as DirectFrame
@@ -380,14 +473,21 @@ export class DirectFrame implements Blocker {
     }
   }
 
-  /** The caller's fiber ended inside the handler: the call is withdrawn and the server's obligation dropped. */
+  /** The call ends unanswered: it is withdrawn (its leases revoked), the server's obligation dropped, and its window given back. */
+  private drop(): void {
+    const env = this.env
+    env.direct = false
+    env.outcome = undefined
+    withdraw(env)
+    this.entry.server.obligations.delete(env)
+    this.entry.release(this.to)
+  }
+
+  /** The caller's fiber ended inside the handler: the call is dropped. */
   cancel(): void {
     this.saved = undefined
     this.entry.leave(this)
-    this.entry.release(this.to)
-    this.env.direct = false
-    withdraw(this.env)
-    this.entry.server.obligations.delete(this.env)
+    this.drop()
   }
 
   /** A frame is not a wait: aborting it is cancelling it. */

@@ -25,7 +25,7 @@ import type { Blocker } from "./blocking.js"
 import { Fifo } from "./fifo.js"
 import { DISCONNECT } from "../labels.js"
 import { copyInline, EMPTY } from "./inline.js"
-import type { DirectEntry } from "./direct.js"
+import type { DirectEntry, DirectFrame } from "./direct.js"
 import { NO_OPTIONS } from "./snapshot.js"
 
 /** Where an envelope is. */
@@ -88,6 +88,8 @@ export class Envelope implements Blocker, Obligation {
    */
   direct = false
   outcome: Effect.Effect<unknown, unknown> | undefined = undefined
+  /** A direct call its handler kept, to answer later: its window is given back at the answer. */
+  kept: DirectFrame | undefined = undefined
 
   constructor(
     readonly port: Port,
@@ -357,7 +359,7 @@ export const accept = (p: Pcb, env: Envelope, to: Destination): Received => {
       text: describe(env.isCall ? "call" : "send", env.label, env.data.length, env.items.map(itemText))
     })
   }
-  const delivery = env.items.length === 0 ? NO_DELIVERY : deliver(p, env.sender.space, env.items, to, env.isCall ? "call" : "send")
+  const delivery = env.items.length === 0 ? NO_DELIVERY : deliver(p, env.sender.space, env.items, to, env.direct ? "callDirect" : env.isCall ? "call" : "send")
   env.refused = delivery.error !== undefined
   if (env.isCall && delivery.error === undefined) {
     env.state = State.Held
@@ -468,6 +470,11 @@ export const answer = (env: Envelope, reply: ReplyMessage): boolean => {
   const counters = env.port.kernel.counters
   if (env.holder) env.holder.obligations.delete(env)
   revokeLeases(env.items)
+  const kept = env.kept
+  if (kept !== undefined) {
+    env.kept = undefined
+    kept.entry.release(kept.to)
+  }
   const resume = env.resume
   const live = env.state === State.Held && (resume !== undefined || env.direct)
   env.state = State.Done
