@@ -309,10 +309,21 @@ const analyse = (results: ReadonlyArray<CellResult>) => {
     `Counted per operation (${clientsLabel(one)}, ${payloadLabel(firstOf(one))}): hand-offs ${list(VARIANTS.map(counted("handoffsPerOp")))}; ` +
       `direct calls ${list(VARIANTS.map(counted("directPerOp")))}. A direct call wakes no other fiber: the caller runs the server's handler itself.`
   ]
+  /** What call/reply does with `clients` callers queued for the server: hand-offs per call, and its cost against one caller's where measured. */
+  const queueing = (clients: number, p: Payload) => {
+    const alone = variant(at(one)(p), "call")
+    return (
+      `${clientsLabel(clients)}, ${payloadLabel(p)}: call/reply hands off ${num(extraOf(clients, p, "call", "handoffsPerOp"))} times per call ` +
+      `(the server's worker finds the next request waiting), a direct call ${num(extraOf(clients, p, "direct", "handoffsPerOp"))}; ` +
+      `call/reply takes ${num(variant(at(clients)(p), "call")!.value.median)} µs per operation` +
+      `${alone === undefined ? "" : ` (${num(alone.value.median)} µs with ${clientsLabel(one)})`}.`
+    )
+  }
   const figures = clientCounts.flatMap((c) => [
     `${clientsLabel(c)}: call ÷ direct per operation: ${list(ratios(c, "call", "direct"))}` +
       `${payloadsOf(c).length > 1 ? `; the gap ${narrows(c, "call", "direct")} as the payload grows` : ""}.`,
-    `${clientsLabel(c)}: typed-call ÷ typed-direct: ${list(ratios(c, "typed-call", "typed-direct"))}.`
+    `${clientsLabel(c)}: typed-call ÷ typed-direct: ${list(ratios(c, "typed-call", "typed-direct"))}.`,
+    ...(c === one ? [] : [queueing(c, firstOf(c))])
   ])
   const rowsOf = clientCounts.flatMap((c) => payloadsOf(c).map((p) => ({ c, p })))
   return {
