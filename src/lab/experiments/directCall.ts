@@ -390,7 +390,7 @@ export const directCall: Measured = {
     `through a typed protocol (\`Protocol.client\` with and without \`direct\`, one \`Server.serve\` server with ${WORKERS} worker and direct calls on).`,
     "Payloads: `null` (a label); `inline` (the bytes as the message's data, summed by the handler; typed: a string",
     "sized so that the request takes as many bytes); `lease` (a buffer lent for reading, copied by the handler into the",
-    "server's memory with `Lease.read`). Direct calls run in parallel, one per caller; call/reply queues the callers for",
+    "server's memory with `Lease.read`). A direct call never queues: each caller runs the handler itself; call/reply queues the callers for",
     "the server's worker. The metric is µs per operation, all clients together: the median time that as many",
     "consecutive calls as there are clients took to complete, ÷ the clients (with one client, the median call). Callers",
     "queued for a worker complete in bursts; direct calls that answer at once never yield, so one caller makes a run of",
