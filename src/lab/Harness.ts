@@ -67,6 +67,8 @@ export interface Timed {
   readonly bytesCopied: number
   readonly pagesMoved: number
   readonly handoffs: number
+  /** Calls run on their callers' fibers by a direct handler. */
+  readonly directCalls: number
   readonly messages: number
   /** Frames in use when the timed section ended, all processes together. */
   readonly framesInUse: number
@@ -87,6 +89,24 @@ export const rate = (t: Timed, perOperation: number): number => (t.clients * per
 
 /** A cell's rate over the whole timed section (what the wall clock saw), per second. */
 export const wallRate = (t: Timed, perOperation: number): number => (t.ops * perOperation) / (t.elapsedMs / 1000)
+
+/**
+ * A cell's rate from the median time that `k` consecutive operations took to complete, all
+ * clients together, in the order they completed (the start of the timed section counts as a
+ * completion): operations per second × `perOperation`. With `k` = the number of clients it needs
+ * no assumption about how the clients interleave. Clients that queue for one server complete in
+ * bursts, a burst per round of the queue; clients that never yield between operations (direct
+ * calls that answer at once) complete in runs, one client's after another's; both ways `k`
+ * consecutive completions span one operation of each client's worth of work. Like `rate`, the
+ * median ignores the spans in which the machine paused this process. Needs more than `k`
+ * operations (`Budget.minOps`); 0 otherwise.
+ */
+export const windowRate = (t: Timed, k: number, perOperation: number): number => {
+  const at = [t.t0, ...t.completions]
+  if (at.length <= k) return 0
+  const spans = Array.from({ length: at.length - k }, (_, i) => at[i + k]! - at[i]!)
+  return (k * perOperation) / (median(spans) / 1000)
+}
 
 /**
  * Events per second in the timed section, by the cell's clock: `times` are when they happened
@@ -187,6 +207,7 @@ export const measure = <E, R>(
       bytesCopied: after.bytesCopied - before.bytesCopied,
       pagesMoved: after.pagesMapped + after.pagesGranted - before.pagesMapped - before.pagesGranted,
       handoffs: after.handoffs - before.handoffs,
+      directCalls: after.directCalls - before.directCalls,
       messages: after.messages - before.messages,
       framesInUse: after.framesInUse
     }

@@ -8,6 +8,7 @@ import { toSvg } from "../../src/lab/Chart.js"
 import { workClock } from "../../src/lab/Clock.js"
 import type { Cell, Group, Measured } from "../../src/lab/Experiment.js"
 import { asyncGrant } from "../../src/lab/experiments/asyncGrant.js"
+import { directCall, VARIANTS as DIRECT_VARIANTS } from "../../src/lab/experiments/directCall.js"
 import { ringMemory } from "../../src/lab/experiments/ringMemory.js"
 import { serverPool } from "../../src/lab/experiments/serverPool.js"
 import { STRATEGIES, strategy } from "../../src/lab/experiments/strategy.js"
@@ -41,7 +42,8 @@ const REDUCED: Readonly<Record<string, (g: Group) => boolean>> = {
   "unknown-size": (g) => ["64 B", "256 KiB"].includes(g.key),
   "server-pool": (g) => g.key === "64 clients",
   "async-grant": (g) => g.key === "4 KiB",
-  "ring-memory": (g) => g.key === "1 client" || g.key === "100 clients"
+  "ring-memory": (g) => g.key === "1 client" || g.key === "100 clients",
+  "direct-call": (g) => g.key === "1 client, null" || g.key === "8 clients, 64 KiB lease"
 }
 
 const reducedRun = () =>
@@ -124,6 +126,33 @@ describe("lab", () => {
     })
   )
 
+  it.effect("LAB-0213 direct calls: every payload arrives intact; a direct call hands off nothing and is counted as one, call/reply hands off twice", () =>
+    Effect.gen(function* () {
+      const cell = (v: string, payload: string, size: number, clients: number) => measureOnce(directCall, v, { payload, size, clients })
+      for (const v of DIRECT_VARIANTS) {
+        const direct = v === "direct" || v === "typed-direct"
+        for (const [payload, size] of [
+          ["null", 0],
+          ["inline", 64],
+          ["inline", 256],
+          ["lease", 65536]
+        ] as const) {
+          const s = yield* cell(v, payload, size, 1)
+          expect(s.intact, `${v} ${payload} ${size}`).toBe(true)
+          expect(s.extra, `${v} ${payload} ${size}`).toMatchObject({ handoffsPerOp: direct ? 0 : 2, directPerOp: direct ? 1 : 0, messagesPerOp: 1 })
+          expect(s.extra["copiedPerOp"]).toBe(payload === "lease" ? size : 0)
+        }
+        // Eight callers: direct calls still hand off nothing; call/reply's callers queue for the one worker,
+        // which takes the next request without waiting, so fewer than two hand-offs per call.
+        const many = yield* cell(v, "lease", 4096, 8)
+        expect(many.intact).toBe(true)
+        if (direct) expect(many.extra).toMatchObject({ handoffsPerOp: 0, directPerOp: 1 })
+        else expect(many.extra["handoffsPerOp"]).toBeLessThan(2)
+        expect(many.value).toBeGreaterThan(0)
+      }
+    })
+  )
+
   it.effect(
     "LAB-0206 rounds are interleaved: each round runs every group's cells, in an order of its own that repeats from run to run; extra rounds only while time is left",
     () =>
@@ -171,15 +200,15 @@ describe("lab", () => {
         expect(jsonLines(b)).toBe(jsonLines(a))
         const said = (run: Lab.LabRun) => analyse(run).map((x) => [x.analysis.answer, ...x.analysis.conclusions, ...x.analysis.figures])
         expect(said(b)).toEqual(said(a))
-        expect(a.runs.map((r) => r.experiment.name)).toEqual(["strategy", "unknown-size", "server-pool", "async-grant", "ring-memory"])
-        expect(a.pending.map((p) => p.name)).toEqual(["direct-call"])
+        expect(a.runs.map((r) => r.experiment.name)).toEqual(["strategy", "unknown-size", "server-pool", "async-grant", "ring-memory", "direct-call"])
+        expect(a.pending).toEqual([])
         expect(a.runs.every((r) => r.results.every((c) => c.intact && c.rounds === 2))).toBe(true)
       }),
     120_000
   )
 
   it.effect(
-    "LAB-0208 the report opens with every question of the thread and its computed answer, then a section each; direct calls are pending",
+    "LAB-0208 the report opens with every question of the thread and its computed answer, then a section each; nothing is pending",
     () =>
       Effect.gen(function* () {
         const run = yield* reduced()
@@ -191,7 +220,8 @@ describe("lab", () => {
           expect(text).toContain(`## ${i + 1}. ${e.title}`)
         }
         expect(answers).toMatch(/\[§1\]\(#1-how-to-move-a-buffer\)/)
-        expect(answers).toMatch(/\*\*Pending\.\*\* Direct calls/)
+        expect(text).not.toContain("Pending")
+        expect(answers).toMatch(/\[§6\]\(#6-calling-the-servers-code-in-your-own-context\)/)
         for (const a of analysed) expect(answers).toContain(a.analysis.answer)
         expect(text).toContain("![Moving a buffer: write + read back, 1 client](strategy.svg)")
         expect(text).toContain("```mermaid\nsequenceDiagram")
@@ -239,6 +269,10 @@ describe("lab", () => {
         expect(yield* Lab.SCENARIOS["peer-death"]!.run).toContain("call fails with PeerDied")
         expect(yield* Lab.SCENARIOS["server-pool"]!.run).toMatch(/vfs_\d+->>fs_\d+: send/)
         expect(yield* Lab.SCENARIOS["async-grant"]!.run).toContain("moves 256 granted pages")
+        const direct = yield* Lab.SCENARIOS["direct-call"]!.run
+        expect(direct).toMatch(/client0_\d+-\)server_\d+: enters server/)
+        expect(direct).toMatch(/kernel: lease.read: copies 4096 B/)
+        expect(direct).toMatch(/server_\d+-\)client0_\d+: leaves server/)
       }),
     60_000
   )
@@ -257,9 +291,10 @@ describe("lab", () => {
       .trim()
       .split("\n")
       .map((l) => JSON.parse(l))
-    expect(rows.length).toBe(4 * 5)
-    expect(rows.every((row) => row.experiment === "unknown-size")).toBe(true)
-    expect(fs.readdirSync(out).sort()).toEqual(["README.md", "docs", "report.md", "unknown-size.mmd", "unknown-size.svg"])
+    expect(rows.filter((row) => row.experiment === "unknown-size").length).toBe(4 * 5)
+    expect(rows.filter((row) => row.experiment === "direct-call").length).toBe(6 * 4)
+    expect(rows.length).toBe(4 * 5 + 6 * 4)
+    expect(fs.readdirSync(out).sort()).toEqual(["README.md", "direct-call.mmd", "direct-call.svg", "docs", "report.md", "unknown-size.mmd", "unknown-size.svg"])
     expect(fs.readFileSync(path.join(out, "report.md"), "utf8")).toMatch(/Machine: .*Resolution: quick/)
     const rewritten = fs.readFileSync(readme, "utf8")
     expect(rewritten).not.toContain("old text")
