@@ -71,6 +71,8 @@ describe("lab", () => {
       const at16k = (s: string) => measureOnce(strategy, s, { size: 16384, clients: 1, buffer: "aligned" })
       expect((yield* at16k("copy")).extra["copiedPerByte"]).toBe(1)
       expect((yield* at16k("lease")).extra["copiedPerByte"]).toBe(1)
+      // A direct call moves the bytes by lease as well, on the caller's own thread: no hand-off.
+      expect((yield* at16k("direct")).extra).toMatchObject({ copiedPerByte: 1, handoffsPerOp: 0 })
       // 4 pages out, 4 pages back, nothing copied
       expect((yield* at16k("grant")).extra).toMatchObject({ copiedPerByte: 0, pagesPerOp: 8 })
       expect((yield* at16k("inline")).extra["handoffsPerOp"]).toBe(2 * 2 * (16384 / 256))

@@ -15,6 +15,7 @@
  * | grant | grant item: the pages become the file | reply grant item: the file's pages come back |
  * | ring | entries through a client → server ring | entries through a server → client ring |
  * | plan | `Transfer.plan` with the sender's freedoms | the server plans its reply the same way |
+ * | direct | a direct call (`Port.callDirect`) with a read lease: the caller's own thread runs the server's handler, which copies it into the file | a direct call with a write lease: the handler copies the file into it |
  *
  * An unaligned buffer starts `OFFSET` bytes into its first page, inside memory the client keeps
  * using: its pages can be neither given away nor shown to the server whole, so map and grant are
@@ -33,6 +34,7 @@ import * as Ring from "../../ipc/Ring.js"
 import * as Transfer from "../../ipc/Transfer.js"
 import * as Labels from "../../ipc/labels.js"
 import { defaultConfig, PAGE_SIZE } from "../../params.js"
+import type { Received } from "../../ipc/Message.js"
 import { leadOf, leadsAlong, numberOf, pairAlong, pairInWords, seriesAlong, shortVerdict, sweep, sweepTable, variant, where } from "../Analysis.js"
 import { type ClockSource, realClock } from "../Clock.js"
 import type { Cell, CellResult, Group, Measured, Resolution, Sample } from "../Experiment.js"
@@ -44,11 +46,11 @@ import { overtakes } from "../Stats.js"
 const ACCEPT_PAGES = 65536
 
 /** Every strategy, in report order. */
-export const STRATEGIES = ["inline", "copy", "lease", "map", "grant", "ring", "plan"] as const
+export const STRATEGIES = ["inline", "copy", "lease", "map", "grant", "ring", "plan", "direct"] as const
 /** A transfer strategy. */
 export type Strategy = (typeof STRATEGIES)[number]
 /** The strategies an unaligned buffer the client keeps can use. */
-const UNALIGNED: ReadonlyArray<Strategy> = ["inline", "copy", "lease", "ring", "plan"]
+const UNALIGNED: ReadonlyArray<Strategy> = ["inline", "copy", "lease", "ring", "plan", "direct"]
 /** Where an unaligned buffer starts in its first page. */
 const OFFSET = 100
 
@@ -95,6 +97,20 @@ const session = (slot: number, strategy: Strategy, size: number) =>
       { address: file, length: pagesOf(size) * PAGE_SIZE },
       { address: scratch, length: PAGE_SIZE }
     ]
+    if (strategy === "direct") {
+      // The session's handler, run by the client's own thread: the same lease copies as `lease`.
+      // A call that comes before the handler is registered is delivered as an ordinary call: the
+      // worker serves those with the same handler.
+      const reply: Port.Message = { label: 0 }
+      const handle = (d: Received) => {
+        const lent = d.items[0]
+        if (lent?._tag !== "lease") return Effect.succeed(reply)
+        return Effect.as(d.label === WRITE ? Lease.read(lent.lease, 0, lent.length, file) : Lease.write(lent.lease, 0, file, size), reply)
+      }
+      yield* Port.serveDirect(slot, handle)
+      let d = yield* Port.receive(slot)
+      for (;;) d = yield* Port.replyReceive(d.reply!, yield* handle(d), slot)
+    }
     let m = yield* Port.receive(slot, { windows: windows(), pages: ACCEPT_PAGES })
     for (;;) {
       const kind = m.label === Labels.RING ? 0 : m.label & 15
@@ -263,6 +279,9 @@ const client = (spec: Spec, seed: number, s: Session) =>
           case "ring":
             for (let off = 0; off < size; off += RING_ENTRY) yield* Ring.pushFrom(toServer!, buf + off, Math.min(RING_ENTRY, size - off))
             break
+          case "direct":
+            yield* Port.callDirect(0, { label: WRITE, items: [{ _tag: "lease", address: buf, length: size, access: "read" }] })
+            break
         }
         if (clear && !gaveBuffer) yield* Memory.write(buf, new Uint8Array(size))
         readAt = buf
@@ -294,6 +313,9 @@ const client = (spec: Spec, seed: number, s: Session) =>
           case "ring":
             yield* Port.call(0, { label: READ })
             for (let off = 0; off < size; off += RING_ENTRY) yield* Ring.popInto(fromServer!, buf + off)
+            break
+          case "direct":
+            yield* Port.callDirect(0, { label: READ, items: [{ _tag: "lease", address: buf, length: size, access: "write" }] })
             break
         }
         if (readAt !== buf) {
@@ -413,7 +435,8 @@ const analyse = (results: ReadonlyArray<CellResult>) => {
       ["inline", "copy"],
       ["copy", "lease"],
       ["copy", "map"],
-      ["copy", "grant"]
+      ["copy", "grant"],
+      ["lease", "direct"]
     ] as const
   ).map(([a, b]) => {
     const points = pairAlong(sizes, one, a, b)
@@ -428,11 +451,12 @@ const analyse = (results: ReadonlyArray<CellResult>) => {
 
   /**
    * The planner against the best per-message strategy at each size of a group: the planner
-   * chooses the items of one message, so the ring (a standing channel set up beforehand) is apart.
+   * chooses the items of one message, so the ring (a standing channel set up beforehand) and the
+   * direct call (a way of calling, not of moving the bytes) are apart.
    */
   const plannerVsBest = (group: (size: number) => ReadonlyArray<CellResult>) =>
     measuredAt(group).flatMap((size) => {
-      const g = group(size).filter((r) => r.variant !== "ring")
+      const g = group(size).filter((r) => r.variant !== "ring" && r.variant !== "direct")
       const plan = variant(g, "plan")
       if (plan === undefined) return []
       const l = leadOf(g)
