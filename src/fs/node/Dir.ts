@@ -1,7 +1,8 @@
 /**
  * Node's `fs.Dir` (what `opendir` gives) in its three forms: `read()`/`close()` as promises,
  * `read(cb)`/`close(cb)` with callbacks, and `for await (const dirent of dir)`. Reads queue behind
- * one another as Node's do; a closed `Dir` throws `ERR_DIR_CLOSED`.
+ * one another as Node's do; `readSync()`/`closeSync()` run on the caller's stack; a closed `Dir`
+ * throws `ERR_DIR_CLOSED`.
  *
  * A `Dir` holds a descriptor of its directory (`open` with `O_DIRECTORY`, so it counts against
  * the descriptor limit as Node's does) and reads the directory's entries page by page, in the
@@ -15,8 +16,8 @@ import { encoded } from "./compound.js"
 import * as core from "./core.js"
 import { type Sys, Target, target } from "./core.js"
 import { constants } from "./constants.js"
-import { dirClosed, NodeFsError } from "./errors.js"
-import { type Host, callBack } from "./host.js"
+import { dirClosed, dirConcurrentOperation, NodeFsError } from "./errors.js"
+import { type Host, callBack, runSync } from "./host.js"
 import { type Dirent, direntOf } from "./stats.js"
 import { getOptions, getValidatedPath, type Options, type PathArg, validateFunction, validateUint32 } from "./validators.js"
 
@@ -97,6 +98,21 @@ export class Dir {
       }
       return d
     })
+  }
+
+  /** The next entry, or `null` after the last, on this stack. Throws `ERR_DIR_CLOSED` once closed, `ERR_DIR_CONCURRENT_OPERATION` while an asynchronous operation is in progress. */
+  readSync(): Dirent<string | Buffer> | null {
+    if (this.#closed) throw dirClosed()
+    if (this.#queue !== null) throw dirConcurrentOperation()
+    return runSync(this.#host, this.#next(), "scandir")
+  }
+
+  /** Closes the directory on this stack. Throws as `readSync`. */
+  closeSync(): void {
+    if (this.#closed) throw dirClosed()
+    if (this.#queue !== null) throw dirConcurrentOperation()
+    this.#closed = true
+    runSync(this.#host, core.close(this.#host.ctx, this.#fd), "close")
   }
 
   /** Closes the directory: a promise (rejecting with `ERR_DIR_CLOSED` when closed already), or through `callback`. */
