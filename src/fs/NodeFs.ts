@@ -1,6 +1,6 @@
 /**
- * A Node-compatible `fs` over the VFS (Node 20's `node:fs` on Linux, but `watch*`): the callback
- * API, the sync API, `promises`, `ReadStream`/`WriteStream`, `Dir`, `FileHandle`, `Stats`,
+ * A Node-compatible `fs` over the VFS (Node 20's `node:fs` on Linux): the callback API, the sync
+ * API, `promises`, the watchers (`watch`, `watchFile`, `promises.watch`), `ReadStream`/`WriteStream`, `Dir`, `FileHandle`, `Stats`,
  * `BigIntStats`, `StatFs`, `Dirent`, `constants` and `F_OK`…`X_OK`, with Node's argument errors
  * and Node-shaped system errors (`ENOENT: no such file or directory, open '/x'`, `errno`, `code`,
  * `syscall`, `path`, `dest`). See docs/fs.md.
@@ -9,7 +9,7 @@
  * the kernel driven on the caller's stack): it is IPC to the VFS, never a shortcut. The parts live in `node/`: the argument checks (`validators.ts`), the argument layer
  * shared by every form (`bindings.ts`), the system calls over the VFS (`core.ts`), Node's
  * compound operations (`compound.ts`), and the forms (`callbacks.ts`, `sync.ts`, `promises.ts`,
- * `FileHandle.ts`, `streams.ts`, `Dir.ts`).
+ * `FileHandle.ts`, `streams.ts`, `Dir.ts`, `watchers.ts`).
  */
 import { FsProtocol } from "../api.js"
 import { makeCallbacks } from "./node/callbacks.js"
@@ -23,6 +23,7 @@ import { BigIntStats, Dirent, StatFs, Stats } from "./node/stats.js"
 import { makeStreams } from "./node/streams.js"
 import { makeSync } from "./node/sync.js"
 import { validateFunction } from "./node/validators.js"
+import { makeStatWatchers, watch, watchPromise } from "./node/watchers.js"
 import type * as Vfs from "./VfsClient.js"
 
 export { constants } from "./node/constants.js"
@@ -32,6 +33,7 @@ export { FileHandle } from "./node/FileHandle.js"
 export type { Runner, SyncRunner } from "./node/host.js"
 export type { Promises } from "./node/promises.js"
 export { BigIntStats, Dirent, StatFs, Stats } from "./node/stats.js"
+export { FSWatcher, StatWatcher } from "./node/watchers.js"
 
 const { FsError } = FsProtocol
 
@@ -50,7 +52,7 @@ export const makeFs = (vfs: Vfs.Vfs, run: Runner, runSync: SyncRunner): NodeFs =
   const callbacks = makeCallbacks({ ctx, run, runSync })
   const streams = makeStreams(callbacks)
   const host = { ctx, run, runSync, streams }
-  const promises = makePromises(host)
+  const promises = { ...makePromises(host), watch: (filename: unknown, options?: unknown) => watchPromise(host, filename, options) }
   const { ReadStream, WriteStream } = streams
   const fs = {
     ...callbacks,
@@ -60,6 +62,8 @@ export const makeFs = (vfs: Vfs.Vfs, run: Runner, runSync: SyncRunner): NodeFs =
       const cb = validateFunction(typeof options === "function" ? options : callback, "callback")
       submit(host, opendir(host, path, options), cb, "value")
     },
+    watch: (filename: unknown, options?: unknown, listener?: unknown) => watch(host, filename, options, listener),
+    ...makeStatWatchers(host),
     createReadStream: (path: unknown, options?: unknown) => new ReadStream(path, options),
     createWriteStream: (path: unknown, options?: unknown) => new WriteStream(path, options),
     ReadStream,
@@ -83,15 +87,14 @@ export const makeFs = (vfs: Vfs.Vfs, run: Runner, runSync: SyncRunner): NodeFs =
 }
 
 type NodeFsModule = typeof import("node:fs")
-type Absent = "watch" | "watchFile" | "unwatchFile" | "promises" | "lchmod" | "lchmodSync"
+type Absent = "lchmod" | "lchmodSync"
 
 /**
- * The type of the Node-compatible `fs` object: `node:fs`'s own declarations, but the watchers;
- * `lchmod` and `lchmodSync` are absent, as on Linux; plus the `BigIntStats`/`StatFs`
+ * The type of the Node-compatible `fs` object: `node:fs`'s own declarations; `lchmod` and
+ * `lchmodSync` are absent, as on Linux; plus the `BigIntStats`/`StatFs`
  * classes and the top-level `F_OK`…`X_OK` that those declarations leave out.
  */
 export type NodeFs = Omit<NodeFsModule, Absent> & {
-  readonly promises: Omit<NodeFsModule["promises"], "watch">
   readonly lchmod: undefined
   readonly lchmodSync: undefined
   readonly BigIntStats: typeof BigIntStats
