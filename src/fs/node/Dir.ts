@@ -160,16 +160,17 @@ export class Dir {
 /**
  * `opendir(path, options)`, checked as Node checks it; `options.bufferSize` (a positive uint32)
  * is checked here, before the directory is opened (Node checks it only after, where a bad value
- * is an uncaught exception). Errors name `opendir`.
+ * is an uncaught exception). Errors name `opendir`, and the path unless `sync` (Node 20's
+ * `opendirSync` names none).
  */
-export const opendir = (host: Host, path: unknown, options: unknown): Sys<Dir> => {
+export const opendir = (host: Host, path: unknown, options: unknown, sync = false): Sys<Dir> => {
   const given = getValidatedPath(path)
   const o = { bufferSize: 32, ...getOptions(options, { encoding: "utf8" }) }
   validateUint32(o.bufferSize, "options.bufferSize", true)
   const p = target(given)
   return Effect.map(
     Effect.catchAll(core.open(host.ctx, p, constants.O_RDONLY | constants.O_DIRECTORY, 0), (e) =>
-      e instanceof NodeFsError ? core.fail(e.code, "opendir", p.text) : Effect.fail(e)
+      e instanceof NodeFsError ? core.fail(e.code, "opendir", sync ? undefined : p.text) : Effect.fail(e)
     ),
     (fd) => new Dir(host, given, fd, o)
   )

@@ -73,7 +73,7 @@ export const makeSync = (host: Host) => {
     mkdirSync: (path: unknown, options?: unknown) => run(B.mkdir(ctx, path, options), "mkdir"),
     mkdtempSync: (prefix: unknown, options?: unknown) => run(B.mkdtemp(ctx, prefix, options), "mkdtemp"),
     /** `opendirSync`: a `Dir` (its `readSync`/`closeSync` run on this stack too). */
-    opendirSync: (path: unknown, options?: unknown) => run(opendir(host, path, options), "opendir"),
+    opendirSync: (path: unknown, options?: unknown) => run(opendir(host, path, options, true), "opendir"),
     openSync: (path: unknown, flags?: unknown, mode?: unknown): number => run(B.open(ctx, path, flags, mode), "open"),
     readdirSync: (path: unknown, options?: unknown) => run(B.readdir(ctx, path, options, true), "scandir"),
     readFileSync: (path: unknown, options?: unknown) => run(B.readFile(ctx, path, unsignalled(options), true), "open"),
@@ -103,7 +103,7 @@ export const makeSync = (host: Host) => {
     /** `truncateSync`: as Node's, the file is opened (`r+`) before `len` is checked. */
     truncateSync(path: unknown, len?: unknown): void {
       if (typeof path === "number") return fs.ftruncateSync(path, len)
-      const n = len ?? 0
+      const n = len === undefined ? 0 : len
       try {
         validateInteger(n, "len")
       } catch (e) {
