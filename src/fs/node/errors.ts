@@ -226,7 +226,7 @@ export const dirConcurrentOperation = (): Error =>
 /** Node's `ERR_INVALID_RETURN_VALUE`: `name` returned `value` where `input` was expected. */
 export const invalidReturnValue = (input: string, name: string, value: unknown): Error => {
   const ctor = (value as { constructor?: { name?: string } } | null | undefined)?.constructor?.name
-  const type = ctor ? `instance of ${ctor}` : `type ${typeof value}`
+  const type = ctor ? `an instance of ${ctor}` : `type ${typeof value}`
   return nodeError(TypeError, "ERR_INVALID_RETURN_VALUE", `Expected ${input} to be returned from the "${name}" function but got ${type}.`)
 }
 

@@ -26,15 +26,12 @@ import {
   validateStringAfterArrayBufferView
 } from "./validators.js"
 
-/** `stat`'s Effect with Node's `throwIfNoEntry: false`: a missing entry (`ENOENT`, `ENOTDIR`) is `undefined`. */
+/** `stat`'s Effect with Node's `throwIfNoEntry: false`: a missing entry (`ENOENT`; Node 20 still throws `ENOTDIR`) is `undefined`. */
 const maybeEntry = (effect: Sys<Stats | BigIntStats>, options: unknown): Sys<Stats | BigIntStats | undefined> =>
   (options as { throwIfNoEntry?: unknown }).throwIfNoEntry === false
     ? Effect.catchIf(
         effect,
-        (e) => {
-          const code = (e as { code?: unknown }).code
-          return code === "ENOENT" || code === "ENOTDIR"
-        },
+        (e) => (e as { code?: unknown }).code === "ENOENT",
         () => Effect.succeed(undefined)
       )
     : effect
