@@ -6,7 +6,8 @@
  * long-lived threads of its client process take and run (a parked thread is woken with the call;
  * the pool grows while calls overlap), completing plain promises. Every `fs` call is therefore a
  * real `call` from the client process to the VFS. A call settles with its outcome, or with `EIO`
- * if the client process is or goes away.
+ * if the client process is or goes away. A sync call (`fs.statSync`…) is submitted the same way,
+ * then the kernel is driven on the caller's stack until it has settled (`syncRunner`).
  */
 import { Cause, Effect, Exit, ManagedRuntime } from "effect"
 import * as Kernel from "../kernel/Kernel.js"

@@ -152,7 +152,15 @@ export const watch = (host: Host, filename: unknown, options?: unknown, listener
   const o = watchOptions(typeof options === "function" ? undefined : options)
   getValidatedPath(filename)
   const w = new FSWatcher(host, startWatch(host, filename, o.recursive), o.persistent, o.encoding)
-  if (listener) w.addListener("change", listener as (...args: Array<unknown>) => void)
+  if (listener) {
+    try {
+      w.addListener("change", listener as (...args: Array<unknown>) => void)
+    } catch (e) {
+      // Node's watcher would go on unseen; this one does not outlive the error.
+      w.close()
+      throw e
+    }
+  }
   const signal = o.signal as AbortSignal | undefined
   if (signal) {
     if (signal.aborted) process.nextTick(() => w.close())

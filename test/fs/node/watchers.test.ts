@@ -153,6 +153,28 @@ describe("fs.watch", () => {
     }))
 })
 
+describe("fs.watch's listener", () => {
+  it("FS-0733 a listener that is not a function throws ERR_INVALID_ARG_TYPE with node:fs's message, and the watcher it started keeps nothing alive", () =>
+    withFs(async ({ fs, system }) => {
+      const before = timers()
+      const unwatched = system.vfsCounters.operations.unwatch.calls
+      let thrown: unknown
+      try {
+        fs.watch("/", {}, 5 as never)
+      } catch (e) {
+        thrown = normalise(e)
+      }
+      // Node's own watcher goes on unseen after this error; the facade's is closed.
+      expect(thrown).toMatchObject({
+        class: "TypeError",
+        code: "ERR_INVALID_ARG_TYPE",
+        message: 'The "listener" argument must be of type function. Received type number (5)'
+      })
+      expect(timers()).toBe(before)
+      await eventually(() => system.vfsCounters.operations.unwatch.calls - unwatched === 1)
+    }))
+})
+
 describe("fs.promises.watch", () => {
   it("FS-0727 an async iterator of { eventType, filename }; breaking the loop ends the VFS watch", () =>
     withFs(async ({ fs, system }) => {
