@@ -40,7 +40,11 @@ const maybeEntry = (effect: Sys<Stats | BigIntStats>, options: unknown): Sys<Sta
 const unsignalled = (options: unknown): unknown =>
   typeof options === "object" && options !== null && (options as Options).signal !== undefined ? { ...options, signal: undefined } : options
 
-/** The sync API over `host`. */
+/**
+ * The sync API over `host`. Each function throws Node's argument errors, then the call's system
+ * error (as `node:fs`'s sync form does), `EIO` once the VFS or the client is gone, or `EDEADLK`
+ * when the call cannot finish on the caller's stack.
+ */
 export const makeSync = (host: Host) => {
   const { ctx } = host
   const run = <A>(effect: Sys<A>, syscall: string): A => runSync(host, effect, syscall)
