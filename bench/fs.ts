@@ -1,7 +1,8 @@
 /**
  * The `fs` facade against memfs, from plain JavaScript: per-call time of `bootFileSystem().fs` ÷
  * memfs's, each call awaited before the next (sequential), except `concurrent_write_1000` (1,000
- * `writeFile`s of 1 KiB started at once, timed until the last settles).
+ * `writeFile`s of 1 KiB started at once, timed until the last settles), and the `*_sync` ops, which
+ * call the sync API (`statSync`, `readFileSync`) of both sides one after another.
  *
  * Each ratio is timed in alternating rounds of its two sides in one run (the harness's
  * `alternating`): measured apart, the two drift by more than the difference the ratio is about.
@@ -33,6 +34,13 @@ interface Op {
   readonly setup: (fs: Side) => Promise<void>
   readonly body: (fs: Side, n: number) => Promise<void>
 }
+
+/** The two sides' sync APIs, as much of them as the benchmarks use; a side's is found by its promise API. */
+interface SyncSide {
+  readonly statSync: (p: string) => unknown
+  readonly readFileSync: (p: string) => unknown
+}
+const syncOf = new WeakMap<Side, SyncSide>()
 
 const KiB4 = new Uint8Array(4096).fill(7)
 const KiB1 = new Uint8Array(1024).fill(3)
@@ -74,6 +82,22 @@ const ops: ReadonlyArray<Op> = [
   }
 ]
 
+/** An op on one file made by `setup`: `call` on the side's sync API, `n` times on this stack. */
+const onFileSync = (name: string, n: number, path: string, data: Uint8Array, call: (fs: SyncSide) => unknown): Op => ({
+  name,
+  n,
+  setup: (fs) => fs.writeFile(path, data),
+  body: async (fs, m) => {
+    const s = syncOf.get(fs)!
+    for (let i = 0; i < m; i++) call(s)
+  }
+})
+
+const syncOps: ReadonlyArray<Op> = [
+  onFileSync("stat_sync", 250, "/stat-me", KiB1, (fs) => fs.statSync("/stat-me")),
+  onFileSync("read_file_sync_4k", 150, "/read-me", KiB4, (fs) => fs.readFileSync("/read-me"))
+]
+
 /** A paired measurement: the ratio over alternating rounds, and both sides' median per-call microseconds. */
 interface Paired {
   readonly ratio: Spread
@@ -100,11 +124,18 @@ const timedPair = async (n: number, a: (n: number) => Promise<void>, b: (n: numb
   return { ratio, us: median(as), memfsUs: median(bs) }
 }
 
+/** The promise API of `fs` as a `Side`, its sync API known by it. */
+const sideOf = (fs: { readonly promises: unknown }): Side => {
+  const side = fs.promises as Side
+  syncOf.set(side, fs as unknown as SyncSide)
+  return side
+}
+
 /** This fs's promise API as a `Side`. */
-const ours = (booted: BootedFileSystem): Side => booted.fs.promises as unknown as Side
+const ours = (booted: BootedFileSystem): Side => sideOf(booted.fs)
 
 /** A fresh memfs volume's promise API as a `Side`. */
-const memfs = (): Side => createFsFromVolume(new Volume()).promises as unknown as Side
+const memfs = (): Side => sideOf(createFsFromVolume(new Volume()))
 
 /** Boots a file system big enough for every op, runs `f`, closes it. */
 const withBooted = async <A>(f: (booted: BootedFileSystem) => Promise<A>): Promise<A> => {
@@ -158,7 +189,7 @@ const entry: Benchmark = {
 
 export const fsBenchmarks: ReadonlyArray<Benchmark> = [
   entry,
-  ...ops.flatMap((op): Array<Benchmark> => [
+  ...[...ops, ...syncOps].flatMap((op): Array<Benchmark> => [
     ratioBenchmark(op),
     { name: `fs.${op.name}.us`, unit: op.n === 1 ? "µs per 1,000" : "µs", run: async () => (await pairedOf(op)).us },
     { name: `fs.${op.name}.memfs_us`, unit: op.n === 1 ? "µs per 1,000" : "µs", run: async () => (await pairedOf(op)).memfsUs }

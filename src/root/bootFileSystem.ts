@@ -6,12 +6,13 @@
  * long-lived threads of its client process take and run (a parked thread is woken with the call;
  * the pool grows while calls overlap), completing plain promises. Every `fs` call is therefore a
  * real `call` from the client process to the VFS. A call settles with its outcome, or with `EIO`
- * if the client process is or goes away.
+ * if the client process is or goes away. A sync call (`fs.statSync`…) is submitted the same way,
+ * then the kernel is driven on the caller's stack until it has settled (`syncRunner`).
  */
 import { Cause, Effect, Exit, ManagedRuntime } from "effect"
 import * as Kernel from "../kernel/Kernel.js"
 import * as Process from "../kernel/Process.js"
-import { makeFs, type NodeFs, NodeFsError, type Runner, toNodeError } from "../fs/NodeFs.js"
+import { makeFs, type NodeFs, NodeFsError, type Runner, type SyncRunner, toNodeError } from "../fs/NodeFs.js"
 import * as Vfs from "../fs/VfsClient.js"
 import * as System from "./FileSystemStack.js"
 
@@ -127,6 +128,33 @@ export class ClientEntry {
       this.submit(effect, (exit) => (exit._tag === "Success" ? resolve(exit.value as A) : reject(rejection(exit.cause, "fs"))))
     )
 
+  /**
+   * The synchronous form of `submit`, on `kernel`: runs `effect` in the client process and drives
+   * the kernel on this stack until the call has settled; returns its value, or throws its failure
+   * (as Node's error) or `EIO`. When the call cannot settle without the host, throws the kernel's
+   * `WouldWaitOnHost` (a call no thread has taken yet then never runs; one already running goes on
+   * and its outcome is dropped) or `ReentrantRunSync` (called from inside a kernel fiber; nothing
+   * was submitted).
+   */
+  syncRunner(kernel: Kernel.KernelCore): SyncRunner {
+    return <A>(effect: Program<A>): A => {
+      const exit = kernel.runSyncExit(
+        Effect.async<A, unknown>((resume) => {
+          let abandoned = false
+          this.submit(
+            Effect.suspend(() => (abandoned ? Effect.void : effect)),
+            (outcome) => resume(outcome as Exit.Exit<A, unknown>)
+          )
+          return Effect.sync(() => {
+            abandoned = true
+          })
+        })
+      )
+      if (exit._tag === "Success") return exit.value
+      throw rejection(exit.cause, "fs")
+    }
+  }
+
   /** The client died: every call queued or running settles with `EIO`, and every later one at once. */
   die(): void {
     if (this.dead) return
@@ -197,6 +225,7 @@ export class ClientEntry {
 /** Spawns a client process serving calls through a `ClientEntry`, and the `fs` whose calls go through it. */
 const attach = async (
   runtime: Runtime,
+  kernel: Kernel.KernelCore,
   system: System.System,
   name: string,
   credentials: System.ClientCredentials | undefined,
@@ -208,7 +237,7 @@ const attach = async (
   const client = spawned.value
   entries.push(entry)
   runtime.runFork(Effect.flatMap(client.await, () => Effect.sync(() => entry.die())))
-  return { fs: makeFs(Vfs.client(0), entry.run), client, run: entry.run }
+  return { fs: makeFs(Vfs.client(0), entry.run, entry.syncRunner(kernel)), client, run: entry.run }
 }
 
 /**
@@ -234,7 +263,7 @@ export const bootFileSystem = async (options: BootOptions = {}): Promise<BootedF
           ...(options.groups === undefined ? {} : { groups: options.groups }),
           ...(options.umask === undefined ? {} : { umask: options.umask })
         }
-  const { fs, client, run } = await attach(runtime, system, "fs-client", first, entries).catch(async (e: unknown) => {
+  const { fs, client, run } = await attach(runtime, kernel, system, "fs-client", first, entries).catch(async (e: unknown) => {
     await runtime.dispose()
     throw e
   })
@@ -245,7 +274,7 @@ export const bootFileSystem = async (options: BootOptions = {}): Promise<BootedF
     run,
     kernel,
     system,
-    spawnFs: (name, credentials) => (closed ? Promise.reject(gone()) : attach(runtime, system, name ?? `fs-client-${++clients}`, credentials, entries)),
+    spawnFs: (name, credentials) => (closed ? Promise.reject(gone()) : attach(runtime, kernel, system, name ?? `fs-client-${++clients}`, credentials, entries)),
     close: async () => {
       if (closed) return
       closed = true

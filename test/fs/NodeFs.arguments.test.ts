@@ -1,5 +1,5 @@
 /**
- * Node's argument errors, exactly: every function of the facade, in its callback and promise
+ * Node's argument errors, exactly: every function of the facade, in its callback, promise and sync
  * forms, called with a hostile value (wrong types, NaN, out-of-range and fractional numbers,
  * bigints, symbols, null bytes, invalid dates…) in each argument position, and without its
  * callback, against the same call on `node:fs`. Compared: whether it threw synchronously,
@@ -11,7 +11,7 @@ import { tmpdir } from "node:os"
 import { isDeepStrictEqual } from "node:util"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type BootedFileSystem, bootFileSystem } from "../../src/root/bootFileSystem.js"
-import { brief, normalise, type Outcome, viaPromise } from "./support/differential.js"
+import { brief, normalise, type Outcome, viaPromise, viaSync } from "./support/differential.js"
 
 const root = nodeFs.mkdtempSync(`${nodeFs.existsSync("/dev/shm") ? "/dev/shm" : tmpdir()}/fsargs-`)
 const base = `${root}/w`
@@ -130,7 +130,7 @@ const deliberate = (name: string, form: string, at: number, v: unknown): string 
   if (name === "open" && at === 1 && typeof v === "number" && v < 0) return "the VFS refuses flags it cannot decode (EINVAL); Linux ignores unknown bits"
   if (name === "opendir" && form === "promise" && v === "hostileFn")
     return "Node's promise opendir takes a function for options as its own callback and never settles"
-  if (name === "realpath" && form === "callback" && at === 0)
+  if (name === "realpath" && form !== "promise" && at === 0)
     return "the JavaScript realpath makes any value a path (`+= ''`), relative to the working directory"
   return undefined
 }
@@ -187,7 +187,7 @@ const isArgumentError = (o: Outcome) => {
 let dirty = true
 
 /** The outcome of `name` on the Node side and on the facade, for `args` (from fresh fixtures unless the last call changed nothing). */
-const both = async (name: string, args: Array<unknown>, form: "callback" | "promise" | "missing") => {
+const both = async (name: string, args: Array<unknown>, form: "callback" | "promise" | "sync" | "missing") => {
   const reset = dirty
   let unchanged = true
   const run = async (fs: any) => {
@@ -196,7 +196,9 @@ const both = async (name: string, args: Array<unknown>, form: "callback" | "prom
     const o =
       form === "promise"
         ? await within(viaPromise(fs.promises[name].bind(fs.promises), ...actual))
-        : await viaCallback(fs[name].bind(fs), args, form === "callback")
+        : form === "sync"
+          ? await viaSync(fs[`${name}Sync`].bind(fs), ...actual)
+          : await viaCallback(fs[name].bind(fs), args, form === "callback")
     unchanged &&= isArgumentError(o)
     return settle(fs, name, o)
   }
@@ -205,37 +207,48 @@ const both = async (name: string, args: Array<unknown>, form: "callback" | "prom
   return result
 }
 
-describe("Node's argument errors", () => {
-  it("FS-0101 every function, every argument position, every hostile value: the same throw, rejection or callback as node:fs", async () => {
-    const mismatches: Array<string> = []
-    let calls = 0
-    for (const [name, t] of Object.entries(templates)) {
-      for (let at = 0; at < t.args.length; at++) {
-        for (const v of hostile) {
-          if (t.paths?.includes(at) && !forPath(v)) continue
-          if (t.fds?.includes(at) && typeof v === "number" && v >= 0 && v < 2 ** 31 && Number.isInteger(v)) continue
-          // Node 20 aborts the process when its C++ descriptor check describes a symbol.
-          if (t.fds?.includes(at) && typeof v === "symbol") continue
-          const args = t.args.map((a, i) => (i === at ? v : a))
-          for (const form of t.promise ? (["callback", "promise"] as const) : (["callback"] as const)) {
-            if (deliberate(name, form, at, v) !== undefined) continue
-            calls++
-            const { node, facade } = await both(name, args, form)
-            if (!isDeepStrictEqual(facade, node))
-              mismatches.push(
-                `${form} ${name}(${args.map((a) => brief(typeof a === "symbol" ? String(a) : a)).join(", ")})\n  node:   ${brief(node)}\n  facade: ${brief(facade)}`
-              )
-          }
+/** Every template, argument position and hostile value in `formsOf`'s forms (and, `missing`, each callback form without its callback): the mismatches. */
+const compare = async (label: string, formsOf: (t: Template) => ReadonlyArray<"callback" | "promise" | "sync">, missing: boolean) => {
+  const mismatches: Array<string> = []
+  let calls = 0
+  for (const [name, t] of Object.entries(templates)) {
+    for (let at = 0; at < t.args.length; at++) {
+      for (const v of hostile) {
+        if (t.paths?.includes(at) && !forPath(v)) continue
+        if (t.fds?.includes(at) && typeof v === "number" && v >= 0 && v < 2 ** 31 && Number.isInteger(v)) continue
+        // Node 20 aborts the process when its C++ descriptor check describes a symbol.
+        if (t.fds?.includes(at) && typeof v === "symbol") continue
+        const args = t.args.map((a, i) => (i === at ? v : a))
+        for (const form of formsOf(t)) {
+          if (deliberate(name, form, at, v) !== undefined) continue
+          calls++
+          const { node, facade } = await both(name, args, form)
+          if (!isDeepStrictEqual(facade, node))
+            mismatches.push(
+              `${form} ${name}(${args.map((a) => brief(typeof a === "symbol" ? String(a) : a)).join(", ")})\n  node:   ${brief(node)}\n  facade: ${brief(facade)}`
+            )
         }
       }
-      if (!t.needsCallback) {
-        calls++
-        const { node, facade } = await both(name, [...t.args], "missing")
-        if (!isDeepStrictEqual(facade, node)) mismatches.push(`${name} without a callback\n  node:   ${brief(node)}\n  facade: ${brief(facade)}`)
-      }
     }
-    console.log(`FS-0101: ${calls} calls compared`)
-    if (process.env["ARGS_DUMP"]) nodeFs.writeFileSync(process.env["ARGS_DUMP"], mismatches.join("\n"))
+    if (missing && !t.needsCallback) {
+      calls++
+      const { node, facade } = await both(name, [...t.args], "missing")
+      if (!isDeepStrictEqual(facade, node)) mismatches.push(`${name} without a callback\n  node:   ${brief(node)}\n  facade: ${brief(facade)}`)
+    }
+  }
+  console.log(`${label}: ${calls} calls compared`)
+  if (process.env["ARGS_DUMP"]) nodeFs.writeFileSync(`${process.env["ARGS_DUMP"]}.${label}`, mismatches.join("\n"))
+  return mismatches
+}
+
+describe("Node's argument errors", () => {
+  it("FS-0101 every function, every argument position, every hostile value: the same throw, rejection or callback as node:fs", async () => {
+    const mismatches = await compare("FS-0101", (t) => (t.promise ? ["callback", "promise"] : ["callback"]), true)
+    expect(mismatches.slice(0, 12).join("\n")).toBe("")
+  }, 120_000)
+
+  it("FS-0700 every *Sync function, every argument position, every hostile value: the same throw or result as node:fs's", async () => {
+    const mismatches = await compare("FS-0700", () => ["sync"], false)
     expect(mismatches.slice(0, 12).join("\n")).toBe("")
   }, 120_000)
 })

@@ -1,8 +1,8 @@
 /**
  * The Node-compatible `fs` against `node:fs` as the oracle: seeded random sequences of operations
  * (paths with `.`, `..`, trailing slashes and symbolic links; flags, modes, positions, bigint
- * positions, encodings; descriptors, streams; concurrent groups), each step run in the promise or
- * the callback form on both sides, every outcome compared, then the final trees. What is left out
+ * positions, encodings; descriptors, streams; concurrent groups), each step run in the promise, the
+ * callback or the sync form on both sides, every outcome compared, then the final trees. What is left out
  * of the comparison, and why, is `DIFFERENCES` (support/differential.ts).
  *
  * `npm test` runs the default budget; `npm run fuzz -- --steps N --seed S` runs N sequences.
@@ -53,7 +53,7 @@ let runs = 0
 let steps = 0
 
 describe("Node-compatible fs against node:fs", () => {
-  it(`FS-0100 random operation sequences agree with node:fs, in both forms (left out: ${DIFFERENCES})`, async () => {
+  it(`FS-0100 random operation sequences agree with node:fs, in the promise, callback and sync forms mixed (left out: ${DIFFERENCES})`, async () => {
     const budget = fuzzBudget(100)
     await fc.assert(
       fc.asyncProperty(sequence, async (seq) => {

@@ -1,11 +1,12 @@
 /**
  * Compatibility: popular unmodified libraries that take a custom `fs` object, run on the facade and
- * on `node:fs` over the same tree, on their async and stream paths, must give the same results:
- * fast-glob (globbing), @nodelib/fs.walk (walking), enhanced-resolve (module resolution),
+ * on `node:fs` over the same tree, on their async, stream and sync paths, must give the same
+ * results: fast-glob (globbing), @nodelib/fs.walk (walking), enhanced-resolve (module resolution),
  * proper-lockfile (locks), tar-fs (packing and extracting a tar archive).
  *
- * Their sync paths (`fast-glob`'s `sync`, `walkSync`, `resolveSync`, `lockSync`) need the facade's
- * `*Sync` functions, which it does not have yet; they are not run here.
+ * The sync paths (`fast-glob`'s `sync`, `walkSync`, `resolveSync`, `lockSync`) run on the facade
+ * over a copy of the tree that exists only in the VFS, so an answer read from the host's disk
+ * instead could not agree.
  */
 import * as nodeWalk from "@nodelib/fs.walk"
 import enhancedResolve from "enhanced-resolve"
@@ -160,5 +161,46 @@ describe("libraries that take an fs", () => {
     })
     expect(facade).toEqual(node)
     expect(facade.files).toEqual(["a.ts", "deep", "deep/b.ts", "deep/c.js"])
+  })
+
+  it("LIB-0006 the sync paths (fast-glob's sync, walkSync, enhanced-resolve's resolveSync, proper-lockfile's lockSync/checkSync/unlockSync) read the VFS, not the host's disk, and answer as on node:fs", () => {
+    const { base, facade, node, booted } = box
+    // A copy of the tree that only the VFS has.
+    const only = base.replace(/\/w$/, "/vfs-only")
+    facade.cpSync(`${base}/proj`, `${only}/proj`, { recursive: true, verbatimSymlinks: true })
+    expect(node.existsSync(only)).toBe(false)
+    const calls = () => Object.values(booted.system.vfsCounters.operations).reduce((n, c) => n + (c as { calls: number }).calls, 0)
+    const run = (fs: any, root: string) => {
+      const cwd = `${root}/proj`
+      const walked = nodeWalk
+        .walkSync(cwd, new nodeWalk.Settings({ fs, followSymbolicLinks: true }))
+        .map((e) => e.path.slice(root.length))
+        .sort()
+      const resolver = enhancedResolve.ResolverFactory.createResolver({
+        fileSystem: new enhancedResolve.CachedInputFileSystem(fs, 0),
+        useSyncFileSystemCalls: true,
+        extensions: [".js", ".ts"],
+        conditionNames: ["node", "require"]
+      })
+      const resolved = ["./a", "../lib", "dep/sub"].map((r) => String(resolver.resolveSync({}, `${cwd}/src`, r)).slice(root.length))
+      const file = `${cwd}/package.json`
+      lockfile.lockSync(file, { fs, realpath: true })
+      const locked = [lockfile.checkSync(file, { fs }), fs.statSync(`${file}.lock`).isDirectory()]
+      lockfile.unlockSync(file, { fs })
+      return {
+        glob: fg.sync("**/*.ts", { cwd, fs }).sort(),
+        dirs: fg.sync("**", { cwd, fs, onlyDirectories: true, followSymbolicLinks: false }).sort(),
+        walked,
+        resolved,
+        locked: [...locked, lockfile.checkSync(file, { fs }), fs.existsSync(`${file}.lock`)]
+      }
+    }
+    const expected = run(node, base)
+    const before = calls()
+    const actual = run(facade, only)
+    expect(actual).toEqual(expected)
+    expect(actual.glob).toEqual(["lib/util.ts", "linked/b.ts", "src/a.ts", "src/deep/b.ts"])
+    expect(actual.locked).toEqual([true, true, false, false])
+    expect(calls() - before).toBeGreaterThan(20)
   })
 })

@@ -1,7 +1,8 @@
 /**
  * Node's `fs.Dir` (what `opendir` gives) in its three forms: `read()`/`close()` as promises,
  * `read(cb)`/`close(cb)` with callbacks, and `for await (const dirent of dir)`. Reads queue behind
- * one another as Node's do; a closed `Dir` throws `ERR_DIR_CLOSED`.
+ * one another as Node's do; `readSync()`/`closeSync()` run on the caller's stack; a closed `Dir`
+ * throws `ERR_DIR_CLOSED`.
  *
  * A `Dir` holds a descriptor of its directory (`open` with `O_DIRECTORY`, so it counts against
  * the descriptor limit as Node's does) and reads the directory's entries page by page, in the
@@ -15,8 +16,8 @@ import { encoded } from "./compound.js"
 import * as core from "./core.js"
 import { type Sys, Target, target } from "./core.js"
 import { constants } from "./constants.js"
-import { dirClosed, NodeFsError } from "./errors.js"
-import { type Host, callBack } from "./host.js"
+import { dirClosed, dirConcurrentOperation, NodeFsError } from "./errors.js"
+import { type Host, callBack, runSync } from "./host.js"
 import { type Dirent, direntOf } from "./stats.js"
 import { getOptions, getValidatedPath, type Options, type PathArg, validateFunction, validateUint32 } from "./validators.js"
 
@@ -99,6 +100,21 @@ export class Dir {
     })
   }
 
+  /** The next entry, or `null` after the last, on this stack. Throws `ERR_DIR_CLOSED` once closed, `ERR_DIR_CONCURRENT_OPERATION` while an asynchronous operation is in progress. */
+  readSync(): Dirent<string | Buffer> | null {
+    if (this.#closed) throw dirClosed()
+    if (this.#queue !== null) throw dirConcurrentOperation()
+    return runSync(this.#host, this.#next(), "scandir")
+  }
+
+  /** Closes the directory on this stack. Throws as `readSync`. */
+  closeSync(): void {
+    if (this.#closed) throw dirClosed()
+    if (this.#queue !== null) throw dirConcurrentOperation()
+    this.#closed = true
+    runSync(this.#host, core.close(this.#host.ctx, this.#fd), "close")
+  }
+
   /** Closes the directory: a promise (rejecting with `ERR_DIR_CLOSED` when closed already), or through `callback`. */
   close(): Promise<void>
   close(callback: (err: unknown) => void): void
@@ -144,16 +160,17 @@ export class Dir {
 /**
  * `opendir(path, options)`, checked as Node checks it; `options.bufferSize` (a positive uint32)
  * is checked here, before the directory is opened (Node checks it only after, where a bad value
- * is an uncaught exception). Errors name `opendir`.
+ * is an uncaught exception). Errors name `opendir`, and the path unless `sync` (Node 20's
+ * `opendirSync` names none).
  */
-export const opendir = (host: Host, path: unknown, options: unknown): Sys<Dir> => {
+export const opendir = (host: Host, path: unknown, options: unknown, sync = false): Sys<Dir> => {
   const given = getValidatedPath(path)
   const o = { bufferSize: 32, ...getOptions(options, { encoding: "utf8" }) }
   validateUint32(o.bufferSize, "options.bufferSize", true)
   const p = target(given)
   return Effect.map(
     Effect.catchAll(core.open(host.ctx, p, constants.O_RDONLY | constants.O_DIRECTORY, 0), (e) =>
-      e instanceof NodeFsError ? core.fail(e.code, "opendir", p.text) : Effect.fail(e)
+      e instanceof NodeFsError ? core.fail(e.code, "opendir", sync ? undefined : p.text) : Effect.fail(e)
     ),
     (fd) => new Dir(host, given, fd, o)
   )

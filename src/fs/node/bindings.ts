@@ -95,9 +95,9 @@ export const copyFile = (ctx: Context, src: unknown, dest: unknown, mode: unknow
   return core.copyFile(ctx, s, d, (m & 1) !== 0)
 }
 
-export const cp = (ctx: Context, src: unknown, dest: unknown, options: unknown): Sys<void> => {
+export const cp = (ctx: Context, src: unknown, dest: unknown, options: unknown, sync = false): Sys<void> => {
   const o = validateCpOptions(options)
-  return compound.cp(ctx, getValidatedPath(src, "src"), getValidatedPath(dest, "dest"), o)
+  return compound.cp(ctx, getValidatedPath(src, "src"), getValidatedPath(dest, "dest"), o, sync)
 }
 
 export const fchmod = (ctx: Context, fd: unknown, mode: unknown): Sys<void> => {

@@ -11,7 +11,7 @@ import { Buffer } from "node:buffer"
 import { posix } from "node:path"
 import * as core from "./core.js"
 import { type Context, type Sys, Target, target } from "./core.js"
-import { errnoOf, hasCode, SystemError } from "./errors.js"
+import { errnoOf, hasCode, invalidReturnValue, SystemError } from "./errors.js"
 import { Dirent, direntOf, modeOf } from "./stats.js"
 import type { Stat } from "../../servers/vfs/VfsProtocol.js"
 import type { CpOptions, PathArg, RmdirOptions } from "./validators.js"
@@ -208,18 +208,23 @@ const isSrcSubdir = (src: PathArg, dest: PathArg): boolean => {
 }
 const identical = (a: CpStat, b: CpStat) => b.ino !== 0 && b.dev !== 0 && a.ino === b.ino && a.dev === b.dev
 
-/** Node's `cpFn`: copies `src` to `dest` with `opts` (checked by `validateCpOptions`). */
-export const cp = (ctx: Context, src: PathArg, dest: PathArg, opts: CpOptions): Sys<void> => {
+/** Node's `cpFn` (`sync`: `cpSyncFn`, whose `filter` must not answer with a promise): copies `src` to `dest` with `opts` (checked by `validateCpOptions`). */
+export const cp = (ctx: Context, src: PathArg, dest: PathArg, opts: CpOptions, sync = false): Sys<void> => {
   // Paths as given: the VFS gets their text; Node's path functions get them as they are, so a
   // \`Buffer\` path fails where Node's \`path.dirname\` or \`path.join\` fails (see the end).
   type P = PathArg
   const T = (p: P) => (typeof p === "string" ? new Target(p) : target(p))
   const statOf = (path: P, follow: boolean): Sys<CpStat> => core.stat(ctx, T(path), follow)
   const statFn = (path: P) => statOf(path, opts.dereference)
+  // A filter that answers at once is not awaited (the sync form cannot wait); the sync form refuses a promise, as Node's does.
   const filtered = (s: P, d: P): Sys<boolean> =>
     opts.filter === undefined
       ? Effect.succeed(true)
-      : Effect.map(Effect.tryPromise({ try: async () => opts.filter!(s as string, d as string), catch: (e) => e }), Boolean)
+      : Effect.flatMap(Effect.try({ try: () => opts.filter!(s as string, d as string) as unknown, catch: (e) => e }), (answer): Sys<boolean> => {
+          if (sync) return answer instanceof Promise ? Effect.fail(invalidReturnValue("boolean", "filter", answer)) : Effect.succeed(Boolean(answer))
+          if (typeof (answer as PromiseLike<unknown> | null)?.then !== "function") return Effect.succeed(Boolean(answer))
+          return Effect.map(Effect.tryPromise({ try: async () => answer, catch: (e) => e }), Boolean)
+        })
 
   const checkPaths = (s: P, d: P): Sys<{ srcStat: CpStat; destStat: CpStat | undefined } | undefined> =>
     Effect.gen(function* () {

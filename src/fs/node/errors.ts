@@ -28,6 +28,7 @@ const uvErrors: Record<string, readonly [number, string]> = {
   EINVAL: [-22, "invalid argument"],
   EMFILE: [-24, "too many open files"],
   EFBIG: [-27, "file too large"],
+  EDEADLK: [-35, "resource deadlock avoided"],
   ENOSPC: [-28, "no space left on device"],
   ENAMETOOLONG: [-36, "name too long"],
   ENOTEMPTY: [-39, "directory not empty"],
@@ -222,6 +223,13 @@ export const dirConcurrentOperation = (): Error =>
   nodeError(Error, "ERR_DIR_CONCURRENT_OPERATION", "Cannot do synchronous work on directory handle with concurrent asynchronous operations")
 
 /** Node's `ERR_FS_FILE_TOO_LARGE`. */
+/** Node's `ERR_INVALID_RETURN_VALUE`: `name` returned `value` where `input` was expected. */
+export const invalidReturnValue = (input: string, name: string, value: unknown): Error => {
+  const ctor = (value as { constructor?: { name?: string } } | null | undefined)?.constructor?.name
+  const type = ctor ? `an instance of ${ctor}` : `type ${typeof value}`
+  return nodeError(TypeError, "ERR_INVALID_RETURN_VALUE", `Expected ${input} to be returned from the "${name}" function but got ${type}.`)
+}
+
 export const fileTooLarge = (size: number): Error => nodeError(RangeError, "ERR_FS_FILE_TOO_LARGE", `File size (${size}) is greater than 2 GiB`)
 
 /** Node's `AbortError` (`code: "ABORT_ERR"`), the signal's reason as `cause`. */
@@ -299,6 +307,18 @@ export class SystemError extends Error {
   override toString() {
     return `${this.name} [${this.code}]: ${this.message}`
   }
+}
+
+/**
+ * A synchronous call that cannot finish on the caller's stack (the kernel's `WouldWaitOnHost` or
+ * `ReentrantRunSync`, as `cause`): Node's system error `EDEADLK` ("resource deadlock avoided") for
+ * `syscall` — waiting for the host's event loop (or for the kernel this stack is running) while
+ * holding that very stack would never end.
+ */
+export const syncDeadlock = (syscall: string, cause: unknown): NodeFsError => {
+  const e = new NodeFsError("EDEADLK", syscall)
+  Object.defineProperty(e, "cause", { value: cause, writable: true, configurable: true, enumerable: false })
+  return e
 }
 
 /** Linux's positive errno values for the `SystemError`s' context. */

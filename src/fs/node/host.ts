@@ -5,14 +5,37 @@
 import type { Effect } from "effect"
 import type { Process as P } from "../../api.js"
 import type { Context } from "./core.js"
+import { syncDeadlock } from "./errors.js"
 
 /** Runs an Effect in the client process; rejects with the Effect's failure as is. */
 export type Runner = <A>(effect: Effect.Effect<A, unknown, P.Process>) => Promise<A>
 
-/** One `fs` object's context and runner. */
+/**
+ * Runs an Effect in the client process synchronously (the kernel driven on the caller's stack
+ * until it is done): its value, or throws its failure as is. When it cannot finish without the
+ * host, throws the kernel's `WouldWaitOnHost` or `ReentrantRunSync` (told apart by `_tag`).
+ */
+export type SyncRunner = <A>(effect: Effect.Effect<A, unknown, P.Process>) => A
+
+/** One `fs` object's context and runners. */
 export interface Host {
   readonly ctx: Context
   readonly run: Runner
+  readonly runSync: SyncRunner
+}
+
+/**
+ * Runs `effect` through `host.runSync`: its value, or throws its failure; a call that cannot
+ * finish on this stack (the kernel's `WouldWaitOnHost` or `ReentrantRunSync`) throws `EDEADLK`
+ * for `syscall` instead, with the kernel's error as its `cause`.
+ */
+export const runSync = <A>(host: Host, effect: Effect.Effect<A, unknown, P.Process>, syscall: string): A => {
+  try {
+    return host.runSync(effect)
+  } catch (e) {
+    const tag = (e as { _tag?: unknown } | null)?._tag
+    throw tag === "WouldWaitOnHost" || tag === "ReentrantRunSync" ? syncDeadlock(syscall, e) : e
+  }
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * Differential testing of the Node-compatible `fs` against `node:fs` as the oracle: a model of fs
  * operations (plain data, so fast-check can generate, shrink and print them), an executor that
- * runs one operation on either side in the promise or the callback form, and the normalisation
+ * runs one operation on either side in the promise, the callback or the sync form, and the normalisation
  * both sides' outcomes go through before they are compared (results, errors with their class,
  * code, message, syscall and paths, callback arities, stream events, the final tree).
  *
@@ -42,7 +42,7 @@ export const DIFFERENCES =
 /** A relative path under the base (`""`: the base itself; `"<empty>"`: the empty string). */
 export type Rel = string
 export type Data = { readonly kind: "bytes"; readonly hex: string } | { readonly kind: "text"; readonly text: string; readonly encoding: BufferEncoding }
-export type Form = "promise" | "callback"
+export type Form = "promise" | "callback" | "sync"
 
 export type Op =
   | { readonly op: "writeFile"; readonly path: Rel; readonly data: Data; readonly flag?: string; readonly mode?: number | string }
@@ -327,8 +327,8 @@ export const step: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: distinctWrites.map((ops): Op => ({ op: "group", ops })) }
 )
 
-/** A sequence of steps, each run in the promise or the callback form. */
-export const sequence = fc.array(fc.tuple(step, fc.constantFrom<Form>("promise", "callback")), { minLength: 1, maxLength: 24 })
+/** A sequence of steps, each run in the promise, the callback or the sync form. */
+export const sequence = fc.array(fc.tuple(step, fc.constantFrom<Form>("promise", "callback", "sync")), { minLength: 1, maxLength: 24 })
 
 // --- running --------------------------------------------------------------------------------------
 
@@ -374,9 +374,25 @@ export const viaPromise = async (f: (...a: Array<any>) => Promise<unknown>, ...a
   }
 }
 
+/** Calls the sync form `f`; what it returned, or what it threw. */
+export const viaSync = async (f: (...a: Array<any>) => unknown, ...args: Array<unknown>): Promise<Outcome> => {
+  try {
+    return { ok: f(...args) }
+  } catch (e) {
+    return { threw: e }
+  }
+}
+
 /** `name(...args)` on `side` in `form`. */
 const call = (side: Side, form: Form, name: string, ...args: Array<unknown>): Promise<Outcome> =>
-  form === "promise" ? viaPromise(side.fs.promises[name].bind(side.fs.promises), ...args) : viaCallback(side.fs[name].bind(side.fs), ...args)
+  form === "promise"
+    ? viaPromise(side.fs.promises[name].bind(side.fs.promises), ...args)
+    : form === "sync"
+      ? viaSync(side.fs[`${name}Sync`].bind(side.fs), ...args)
+      : viaCallback(side.fs[name].bind(side.fs), ...args)
+
+/** A call's value: the promise's or sync form's result, the callback's second argument. */
+const valueOf = (form: Form, o: { readonly ok: unknown }): unknown => (form === "callback" ? (o.ok as Array<unknown>)[1] : o.ok)
 
 /** Runs `op` on `side` in `form`. */
 export const exec = async (side: Side, form: Form, op: Op): Promise<unknown> => {
@@ -414,8 +430,9 @@ export const exec = async (side: Side, form: Form, op: Op): Promise<unknown> => 
       return call(side, form, "readlink", P(op.path), op.encoding)
     case "realpath":
       // The JavaScript realpath resolves "" against the working directory (DIFFERENCES: relative paths).
-      if (op.path === "<empty>" && !op.native && form === "callback") return { ok: "relative" }
+      if (op.path === "<empty>" && !op.native && form !== "promise") return { ok: "relative" }
       if (op.native && form === "callback") return viaCallback(side.fs.realpath.native, P(op.path))
+      if (op.native && form === "sync") return viaSync(side.fs.realpathSync.native, P(op.path))
       return call(side, form, "realpath", P(op.path))
     case "stat":
       return call(side, form, op.follow ? "stat" : "lstat", P(op.path), { bigint: op.bigint })
@@ -446,19 +463,22 @@ export const exec = async (side: Side, form: Form, op: Op): Promise<unknown> => 
       return form === "callback" && op.recursive && "threw" in got ? { err: [got.threw] } : got
     }
     case "exists":
-      return viaCallback(side.fs.exists, P(op.path))
+      return form === "sync" ? viaSync(side.fs.existsSync, P(op.path)) : viaCallback(side.fs.exists, P(op.path))
     case "opendir": {
       const opened = await call(side, form, "opendir", P(op.path))
       if (!("ok" in opened)) return opened
-      const dir = form === "promise" ? opened.ok : (opened.ok as Array<unknown>)[1]
+      const dir = valueOf(form, opened) as any
       const names: Array<string> = []
-      for await (const d of dir as AsyncIterable<{ name: string; isDirectory(): boolean }>) names.push(`${d.name}:${d.isDirectory()}`)
+      if (form === "sync") {
+        for (let d = dir.readSync(); d !== null; d = dir.readSync()) names.push(`${d.name}:${d.isDirectory()}`)
+        dir.closeSync()
+      } else for await (const d of dir as AsyncIterable<{ name: string; isDirectory(): boolean }>) names.push(`${d.name}:${d.isDirectory()}`)
       return { ok: names.sort(), path: (dir as { path: string }).path }
     }
     case "mkdtemp": {
       const made = await call(side, form, "mkdtemp", P(op.prefix))
       if (!("ok" in made)) return made
-      const path = form === "promise" ? (made.ok as string) : (made.ok as Array<string>)[1]!
+      const path = valueOf(form, made) as string
       await side.fs.promises.rmdir(path)
       return { ok: path.slice(0, -6), length: path.length }
     }
@@ -469,7 +489,7 @@ export const exec = async (side: Side, form: Form, op: Op): Promise<unknown> => 
     case "open": {
       const opened = await call(side, form, "open", P(op.path), op.flags, op.mode)
       if ("ok" in opened) {
-        const value = form === "promise" ? opened.ok : (opened.ok as Array<unknown>)[1]
+        const value = valueOf(form, opened)
         const previous = side.slots[op.slot]
         if (previous !== undefined) await closeSlot(side, previous)
         side.slots[op.slot] = { form, value }
@@ -490,6 +510,7 @@ export const exec = async (side: Side, form: Form, op: Op): Promise<unknown> => 
 
 const closeSlot = async (side: Side, s: { readonly form: Form; readonly value: any }) => {
   if (s.form === "promise") await s.value.close()
+  else if (s.form === "sync") side.fs.closeSync(s.value)
   else await new Promise((resolve) => side.fs.close(s.value, resolve))
 }
 
@@ -501,45 +522,47 @@ const execSlot = async (side: Side, op: Op): Promise<unknown> => {
   const fd = s === undefined ? BAD_FD : form === "promise" ? fh.fd : fh
   const F = side.fs
   const viaHandle = form === "promise" && s !== undefined
+  /** The descriptor form of `name`: sync on a slot opened by the sync form, else the callback's. */
+  const viaFd = (name: string, ...args: Array<unknown>) => (form === "sync" ? viaSync(F[`${name}Sync`], fd, ...args) : viaCallback(F[name], fd, ...args))
   switch (op.op) {
     case "close": {
       if (s !== undefined) side.slots[op.slot] = undefined
-      return viaHandle ? viaPromise(() => fh.close()) : viaCallback(F.close, fd)
+      return viaHandle ? viaPromise(() => fh.close()) : viaFd("close")
     }
     case "read": {
       const buf = Buffer.alloc(Math.max(op.length, 1), 0x2e)
       const pos = positionArg(op.position)
-      return viaHandle ? viaPromise(() => fh.read(buf, 0, op.length, pos)) : viaCallback(F.read, fd, buf, 0, op.length, pos)
+      return viaHandle ? viaPromise(() => fh.read(buf, 0, op.length, pos)) : viaFd("read", buf, 0, op.length, pos)
     }
     case "write": {
       const pos = positionArg(op.position)
       const d = op.data
-      if (d.kind === "text") return viaHandle ? viaPromise(() => fh.write(d.text, pos, d.encoding)) : viaCallback(F.write, fd, d.text, pos, d.encoding)
+      if (d.kind === "text") return viaHandle ? viaPromise(() => fh.write(d.text, pos, d.encoding)) : viaFd("write", d.text, pos, d.encoding)
       const b = bytes(op.data)
-      return viaHandle ? viaPromise(() => fh.write(b, 0, b.length, pos)) : viaCallback(F.write, fd, b, 0, b.length, pos)
+      return viaHandle ? viaPromise(() => fh.write(b, 0, b.length, pos)) : viaFd("write", b, 0, b.length, pos)
     }
     case "readv": {
       const bufs = op.lengths.map((n) => Buffer.alloc(n, 0x2e))
       const pos = positionArg(op.position)
-      return viaHandle ? viaPromise(() => fh.readv(bufs, pos)) : viaCallback(F.readv, fd, bufs, pos)
+      return viaHandle ? viaPromise(() => fh.readv(bufs, pos)) : viaFd("readv", bufs, pos)
     }
     case "writev": {
       const bufs = op.data.map(bytes)
       const pos = positionArg(op.position)
-      return viaHandle ? viaPromise(() => fh.writev(bufs, pos)) : viaCallback(F.writev, fd, bufs, pos)
+      return viaHandle ? viaPromise(() => fh.writev(bufs, pos)) : viaFd("writev", bufs, pos)
     }
     case "fstat":
-      return viaHandle ? viaPromise(() => fh.stat()) : viaCallback(F.fstat, fd)
+      return viaHandle ? viaPromise(() => fh.stat()) : viaFd("fstat")
     case "ftruncate":
-      return viaHandle ? viaPromise(() => fh.truncate(op.len)) : viaCallback(F.ftruncate, fd, op.len)
+      return viaHandle ? viaPromise(() => fh.truncate(op.len)) : viaFd("ftruncate", op.len)
     case "fchmod":
-      return viaHandle ? viaPromise(() => fh.chmod(op.mode)) : viaCallback(F.fchmod, fd, op.mode)
+      return viaHandle ? viaPromise(() => fh.chmod(op.mode)) : viaFd("fchmod", op.mode)
     case "futimes":
-      return viaHandle ? viaPromise(() => fh.utimes(op.atime, op.mtime)) : viaCallback(F.futimes, fd, op.atime, op.mtime)
+      return viaHandle ? viaPromise(() => fh.utimes(op.atime, op.mtime)) : viaFd("futimes", op.atime, op.mtime)
     case "fsync":
-      return viaHandle ? viaPromise(() => fh.sync()) : viaCallback(F.fsync, fd)
+      return viaHandle ? viaPromise(() => fh.sync()) : viaFd("fsync")
     case "readFd": {
-      const got = viaHandle ? await viaPromise(() => fh.readFile(op.encoding)) : await viaCallback(F.readFile, fd, op.encoding)
+      const got = viaHandle ? await viaPromise(() => fh.readFile(op.encoding)) : await viaFd("readFile", op.encoding)
       return got
     }
   }
@@ -695,9 +718,11 @@ const pathsOf = (op: Op): Array<Rel> => ("path" in op ? [op.path] : "from" in op
 /** The path names a last component Linux treats specially: `.`, `..`, a trailing `/`, or nothing. */
 const specialLast = (r: Rel) => r === "<empty>" || r === "" || r.endsWith("/") || r === "." || r === ".." || r.endsWith("/.") || r.endsWith("/..")
 const codeIn = (o: unknown): string | undefined => {
-  const x = o as { err?: unknown; set?: unknown; events?: Array<{ error?: { code?: string } }> } | undefined
+  const x = o as { err?: unknown; threw?: unknown; set?: unknown; events?: Array<{ error?: { code?: string } }> } | undefined
   if (x?.set !== undefined) return codeIn(x.set)
   if (x?.err !== undefined) return ((Array.isArray(x.err) ? x.err[0] : x.err) as { code?: string }).code
+  // The sync form throws its system errors.
+  if (x?.threw !== undefined) return (x.threw as { code?: string }).code
   return x?.events?.find((e) => typeof e === "object" && e.error !== undefined)?.error?.code
 }
 
