@@ -262,6 +262,21 @@ export class KernelCore {
   }
 
   /**
+   * The synchronous drive for work handed to the kernel's fibers by other means (a call queued for
+   * a thread of a process): calls `start()`, then runs ready kernel fibers on this stack until
+   * `done()` is true. Interrupts nothing: what `start` set going goes on. Returns `undefined` when
+   * done; `WouldWaitOnHost` when nothing is ready and it is not done, or `limitMs` (default
+   * `RUN_SYNC_LIMIT_MS`) passed; `ReentrantRunSync`, without calling `start`, when called from
+   * inside a kernel fiber or another drive.
+   */
+  driveUntil(start: () => void, done: () => boolean, limitMs?: number): WouldWaitOnHost | ReentrantRunSync | undefined {
+    if (isDriving()) return new ReentrantRunSync({ operation: "runSync" })
+    start()
+    const outcome = this.scheduler.driveUntil(done, limitMs)
+    return outcome === "done" ? undefined : new WouldWaitOnHost({ operation: "runSync", reason: outcome === "idle" ? "nothing ready" : "limit" })
+  }
+
+  /**
    * As `runSyncExit`, for plain JavaScript: returns the effect's value, or throws its failure
    * (`Cause.squash`: the first typed error, else the defect), `WouldWaitOnHost` or `ReentrantRunSync`.
    */

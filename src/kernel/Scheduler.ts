@@ -286,14 +286,19 @@ export class KernelScheduler {
    * steps). The caller must have checked that `isDriving()` is false.
    */
   drive(fiber: Fiber.RuntimeFiber<unknown, unknown>, limitMs = RUN_SYNC_LIMIT_MS): DriveOutcome {
+    return this.driveUntil(() => fiber.unsafePoll() !== null, limitMs)
+  }
+
+  /** As `drive`, until `done()` is true (checked before the first task and after each). */
+  driveUntil(done: () => boolean, limitMs = RUN_SYNC_LIMIT_MS): DriveOutcome {
     this.running = true
     driving = true
     try {
-      if (fiber.unsafePoll() !== null) return "done"
-      if (this.prng === undefined) return this.runLive(fiber, hostNow() + limitMs)
+      if (done()) return "done"
+      if (this.prng === undefined) return this.runLive(done, hostNow() + limitMs)
       const budget = limitMs * 1000
-      const steps = this.runSeeded(fiber, budget)
-      return fiber.unsafePoll() !== null ? "done" : steps < budget ? "idle" : "limit"
+      const steps = this.runSeeded(done, budget)
+      return done() ? "done" : steps < budget ? "idle" : "limit"
     } finally {
       this.running = false
       driving = false
@@ -305,7 +310,7 @@ export class KernelScheduler {
   }
 
   /** Live mode: FIFO until the queue is empty, `stop` is done, or host time reaches `until`. */
-  private runLive(stop: Fiber.RuntimeFiber<unknown, unknown> | undefined, until: number): DriveOutcome {
+  private runLive(stop: (() => boolean) | undefined, until: number): DriveOutcome {
     const q = this.queue
     let t0 = hostNow()
     while (q.size > 0) {
@@ -317,23 +322,23 @@ export class KernelScheduler {
       account.ms += t1 - t0
       t0 = t1
       this.steps++
-      if (stop !== undefined && stop.unsafePoll() !== null) return "done"
+      if (stop !== undefined && stop()) return "done"
       if (t1 >= until) return "limit"
     }
-    return stop !== undefined && stop.unsafePoll() !== null ? "done" : "idle"
+    return stop !== undefined && stop() ? "done" : "idle"
   }
 
   /**
    * Seeded mode: a seeded pick among the ready tasks, at most `budget` of them; when none is
    * ready, the virtual clock jumps to the next deadline. Returns the steps run.
    */
-  private runSeeded(stop: Fiber.RuntimeFiber<unknown, unknown> | undefined, budget: number): number {
+  private runSeeded(stop: (() => boolean) | undefined, budget: number): number {
     const q = this.queue
     const prng = this.prng!
     const clock = this.clock!
     let n = 0
     while (n < budget) {
-      if (stop !== undefined && stop.unsafePoll() !== null) break
+      if (stop !== undefined && stop()) break
       if (q.size === 0) {
         if (clock.advance()) continue
         break

@@ -138,20 +138,25 @@ export class ClientEntry {
    */
   syncRunner(kernel: Kernel.KernelCore): SyncRunner {
     return <A>(effect: Program<A>): A => {
-      const exit = kernel.runSyncExit(
-        Effect.async<A, unknown>((resume) => {
-          let abandoned = false
+      let outcome: Exit.Exit<unknown, unknown> | undefined = undefined
+      let abandoned = false
+      const stuck = kernel.driveUntil(
+        () =>
           this.submit(
             Effect.suspend(() => (abandoned ? Effect.void : effect)),
-            (outcome) => resume(outcome as Exit.Exit<A, unknown>)
-          )
-          return Effect.sync(() => {
-            abandoned = true
-          })
-        })
+            (exit) => {
+              outcome = exit
+            }
+          ),
+        () => outcome !== undefined
       )
-      if (exit._tag === "Success") return exit.value
-      throw rejection(exit.cause, "fs")
+      const settled = outcome as Exit.Exit<unknown, unknown> | undefined
+      if (settled === undefined) {
+        abandoned = true
+        throw stuck
+      }
+      if (settled._tag === "Success") return settled.value as A
+      throw rejection(settled.cause, "fs")
     }
   }
 
