@@ -481,6 +481,61 @@ describe("runSync", () => {
     expect(Either.isLeft(inner[1]) && inner[1].left).toBeInstanceOf(ReentrantRunSync)
   })
 
+  it("SCHED-0019 driveUntil runs what start handed to kernel fibers until done; waiting on the host it interrupts nothing and the work goes on; from inside a kernel fiber it does not start", async () => {
+    const k = bare()
+    const { port } = k.runSync(echo(k))
+    // Work handed to a process by other means than the drive's own fiber: a spawned caller.
+    let answered = 0
+    const handOff = () =>
+      Effect.runSync(
+        Effect.provideService(
+          Kernel.spawn(
+            Effect.flatMap(Port.call(0, { label: 1 }), () => Effect.sync(() => answered++)),
+            { caps: [{ cap: port, rights: Rights.send }] }
+          ),
+          Kernel.Kernel,
+          k
+        )
+      )
+    expect(k.driveUntil(handOff, () => answered === 1)).toBeUndefined()
+    expect(answered).toBe(1)
+    // Waiting on the host: refused, and the work is not interrupted — it finishes later.
+    let slept = false
+    const sleeper = () =>
+      Effect.runSync(
+        Effect.provideService(
+          Kernel.spawn(
+            Effect.zipRight(
+              Effect.sleep("5 millis"),
+              Effect.sync(() => (slept = true))
+            )
+          ),
+          Kernel.Kernel,
+          k
+        )
+      )
+    expect(k.driveUntil(sleeper, () => slept)).toEqual(new WouldWaitOnHost({ operation: "runSync", reason: "nothing ready" }))
+    await new Promise((resolve) => setTimeout(resolve, 30))
+    expect(slept).toBe(true)
+    // From inside a kernel fiber: ReentrantRunSync, and start is never called.
+    let started = false
+    const inner = k.runSync(
+      Effect.flatMap(
+        Kernel.spawn(
+          Effect.sync(() =>
+            k.driveUntil(
+              () => (started = true),
+              () => true
+            )
+          )
+        ),
+        exited<unknown>
+      )
+    )
+    expect(inner).toEqual(new ReentrantRunSync({ operation: "runSync" }))
+    expect(started).toBe(false)
+  })
+
   it("SCHED-0017 in seeded mode runSync completes virtual sleeps and deadlines", () => {
     const k = bare(5)
     const port = silent(k)
