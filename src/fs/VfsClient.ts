@@ -37,6 +37,18 @@ export const fsError = (e: unknown, syscall: string, path?: string): FsError =>
           : { code: (e as { _tag?: string })._tag === "OutOfMemory" ? "ENOMEM" : "EIO", syscall, path }
       )
 
+/**
+ * `fsError` for `syscall` on `path`, as a function of the failure. Built by a call, not written in
+ * place as an option's closure: tsx (esbuild's keepNames) renames every closure written as an
+ * object's property, about 1 µs each time one is made.
+ */
+const failedAs =
+  (syscall: string, path?: string) =>
+  (e: unknown): FsError =>
+    fsError(e, syscall, path)
+
+const nothing = (): void => undefined
+
 /** Buffers up to this many pages are kept for reuse by `withBuffer` (`READ_FILE_CHUNK`'s size). */
 const POOL_PAGES = 16
 /** Idle pages kept per buffer size per process at most (64 one-page buffers, 4 of 16 pages): enough for many concurrent calls, 256 KiB a size. */
@@ -176,18 +188,18 @@ export const writeFile = (vfs: Vfs, path: string, bytes: Uint8Array, flag: strin
       Effect.mapError(Memory.write(address, bytes), (e) => fsError(e, "write")),
       Effect.mapBoth(
         vfs.writeFile({ path, flags: flag, mode, length: bytes.length }, { items: [{ _tag: "lease", address, length: bytes.length, access: "read" }] }),
-        { onFailure: (e) => fsError(e, "open", path), onSuccess: () => undefined }
+        { onFailure: failedAs("open", path), onSuccess: nothing }
       )
     )
   )
 
 /** `stat` (following links) or `lstat`. */
 export const stat = (vfs: Vfs, path: string, follow = true): Effect.Effect<Stat, FsError, Process> =>
-  Effect.mapBoth(vfs.stat({ path, follow }), { onFailure: (e) => fsError(e, follow ? "stat" : "lstat", path), onSuccess: statOf })
+  Effect.mapBoth(vfs.stat({ path, follow }), { onFailure: failedAs(follow ? "stat" : "lstat", path), onSuccess: statOf })
 
 /** `fstat`: the attributes of the file open as `fd`. */
 export const fstat = (vfs: Vfs, fd: number): Effect.Effect<Stat, FsError, Process> =>
-  Effect.mapBoth(vfs.fstat({ fd }), { onFailure: (e) => fsError(e, "fstat"), onSuccess: statOf })
+  Effect.mapBoth(vfs.fstat({ fd }), { onFailure: failedAs("fstat"), onSuccess: statOf })
 
 /** A change a watch saw: Node's kinds (`rename`: an entry came, went or moved; `change`: data or attributes), and what it names relative to the watched node. */
 export interface WatchEvent {

@@ -201,21 +201,25 @@ export class ClientEntry {
         if (i >= 0) this.parked.splice(i, 1)
       })
     })
-    const done = (call: Call, exit: Exit.Exit<unknown, unknown>): Effect.Effect<never, never, Process.Process> => {
+    // The call that ended is `self.current`, unless a death settled it (and cleared it) first.
+    const done = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<never, never, Process.Process> => {
+      const call = self.current
       // Cleared first: a death from here on must not settle this call a second time.
-      if (self.current === call) {
+      if (call !== undefined) {
         self.current = undefined
         call.settle(exit)
       }
       const c = this.take()
       return c !== undefined ? serve(c) : waiting
     }
+    // Built once per thread, not per call: a call allocates no continuation closures.
+    const outcome = {
+      onFailure: (cause: Cause.Cause<unknown>) => done(Exit.failCause(cause)),
+      onSuccess: (value: unknown) => done(Exit.succeed(value))
+    }
     const serve = (call: Call): Effect.Effect<never, never, Process.Process> => {
       self.current = call
-      const run = Effect.matchCauseEffect(call.effect, {
-        onFailure: (cause) => done(call, Exit.failCause(cause)),
-        onSuccess: (value) => done(call, Exit.succeed(value))
-      })
+      const run = Effect.matchCauseEffect(call.effect, outcome)
       // The last parked thread took a call: start one more, so the next call finds one.
       return this.parked.length === 0 && this.threads.length < MAX_CALL_THREADS ? Effect.zipRight(Process.fork(this.thread()), run) : run
     }

@@ -55,6 +55,14 @@ describe("vfs paths", () => {
     expect(normalize("/../..")).toBe("/")
     expect(split("/a//b/./c/")).toEqual(["a", "b", "c"])
   })
+  it("VFS-0063 split keeps .. and names that start with a dot; it drops only empty components and .", () => {
+    expect(split("/")).toEqual([])
+    expect(split("")).toEqual([])
+    expect(split("/./.")).toEqual([])
+    expect(split("a/..")).toEqual(["a", ".."])
+    expect(split("//.x//..y/./..")).toEqual([".x", "..y", ".."])
+    expect(split("/stat-me")).toEqual(["stat-me"])
+  })
   it("VFS-0002 open flags decode as Node's; unknown flags are refused", () => {
     expect(parseFlags("wx")).toMatchObject({ write: true, create: true, exclusive: true, truncate: true, read: false })
     expect(parseFlags("a+")).toMatchObject({ read: true, write: true, append: true, create: true })

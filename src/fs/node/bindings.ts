@@ -305,16 +305,22 @@ export const writev = (ctx: Context, fd: unknown, buffers: unknown, position: un
   return core.writev(ctx, d, bs, typeof position === "number" ? positionOf(position) : -1)
 }
 
+/** A file's bytes as `readFile` gives them: a `Buffer`, or a string in `encoding`. */
+const decoder =
+  (encoding: BufferEncoding | undefined) =>
+  (bytes: Uint8Array): string | Buffer => {
+    const b = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    return encoding ? b.toString(encoding) : b
+  }
+
 /**
  * `readFile(path, options)` (and, `fds` — the callback form — `readFile(fd, options)`): a `Buffer`, or
  * a string in `options.encoding`; an aborted signal fails before the path is checked.
  */
 export const readFile = (ctx: Context, path: unknown, options: unknown, fds = true): Sys<string | Buffer> => {
   const o = getOptions(options, { flag: "r" })
-  const decode = (bytes: Uint8Array) => {
-    const b = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-    return o.encoding ? b.toString(o.encoding) : b
-  }
+  // Made by a call: a closure declared here would be renamed on every call under tsx (esbuild's keepNames), about 1 µs.
+  const decode = decoder(o.encoding)
   // Node checks such a descriptor only when it reads (where a bad one is an uncaught exception); here it fails the call.
   if (fds && isFd(path)) return Effect.flatMap(Effect.try({ try: () => bindingFd(path), catch: (e) => e }), (fd) => Effect.map(core.readToEnd(ctx, fd), decode))
   const stop = aborted(o.signal)

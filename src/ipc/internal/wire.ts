@@ -576,10 +576,13 @@ const tuple = (
   }
 })
 
+/** The parse options every refinement's filter is given (Schema's defaults; a filter only reads them): one object, not one per value checked. */
+const FILTER_OPTIONS: SchemaAST.ParseOptions = Object.freeze({})
+
 /** A refinement's own check, as Schema applies it after decoding what it refines: the `from` node, then the filter. */
 const refined = (ast: SchemaAST.Refinement, from: Node): Node => {
   const check = (v: unknown): void => {
-    const issue = ast.filter(v, {}, ast)
+    const issue = ast.filter(v, FILTER_OPTIONS, ast)
     if (Option.isSome(issue)) throw new WireError(ParseResult.TreeFormatter.formatIssueSync(issue.value))
   }
   return {

@@ -7,7 +7,18 @@
  */
 
 /** The components of a path: empty components (repeated and trailing slashes) and `.` dropped. */
-export const split = (path: string): Array<string> => path.split("/").filter((c) => c !== "" && c !== ".")
+export const split = (path: string): Array<string> => {
+  // A scan, not `split("/").filter(…)`: every resolution splits its path, and this allocates only the components.
+  const out: Array<string> = []
+  let start = 0
+  for (;;) {
+    const end = path.indexOf("/", start)
+    const stop = end === -1 ? path.length : end
+    if (stop > start && (stop !== start + 1 || path.charCodeAt(start) !== 46)) out.push(path.slice(start, stop))
+    if (end === -1) return out
+    start = end + 1
+  }
+}
 
 /** The lexical normal form of an absolute path: `.`, `..`, repeated and trailing slashes gone. */
 export const normalize = (path: string): string => {
