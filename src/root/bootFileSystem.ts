@@ -70,7 +70,8 @@ const rejection = (cause: Cause.Cause<unknown>, syscall: string): unknown => {
 
 /**
  * Threads of a client process serving calls at most: how many JS calls run in it at once (more
- * wait in the queue). A call that waits long (a watch's held call) holds one all that time.
+ * wait in the queue). A call that waits long holds one all that time (a watch's held call does
+ * not: it forks a thread of its own).
  */
 export const MAX_CALL_THREADS = 256
 

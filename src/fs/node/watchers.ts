@@ -3,10 +3,11 @@
  * `fs.promises.watch` (an async iterator) and `fs.watchFile`/`fs.unwatchFile` (a `StatWatcher`).
  *
  * `watch` starts a VFS watch synchronously (the sync runner: a missing path throws `ENOENT`
- * there and then, as Node's does), then keeps one held `watchEvents` call in the client process:
- * the VFS answers it when changes come, so nothing polls. `watchFile` polls by `stat` every
- * `interval` as Node's does (libuv's `fs_poll`: a listener call when the attributes differ, or
- * when the file comes or goes).
+ * there and then, as Node's does), then keeps one held `watchEvents` call in the client process,
+ * on a thread of its own (`held`): the VFS answers it when changes come, so nothing polls, and
+ * any number of watchers leave the client's call threads to other calls. `watchFile` polls by
+ * `stat` every `interval` as Node's does (libuv's `fs_poll`: a listener call when the attributes
+ * differ, or when the file comes or goes).
  *
  * Invariants: a closed watcher emits nothing more, its VFS watch is ended (`unwatch`) and no timer
  * of its keeps the event loop; a watcher whose VFS (or client) goes away ends — an `FSWatcher`
@@ -15,9 +16,11 @@
  * handle does) with an idle timer while it is referenced; `unref()` (or `persistent: false`)
  * lets it go.
  */
+import { Cause, Effect, Exit } from "effect"
 import { Buffer } from "node:buffer"
 import { EventEmitter } from "node:events"
 import { posix } from "node:path"
+import { Process as P } from "../../api.js"
 import * as Vfs from "../VfsClient.js"
 import { encoded } from "./compound.js"
 import * as core from "./core.js"
@@ -49,6 +52,26 @@ class KeepAlive {
     this.#timer = undefined
   }
 }
+
+/**
+ * The events of watch `id` after `after`, as a held call on a thread of the client process of
+ * its own: a pool thread only forks it, so waiting watchers never hold the client's call threads
+ * (`MAX_CALL_THREADS`: they would starve every other call, the `unwatch` that ends them among
+ * them). Rejects with Node's error (`EBADF` once the watch has ended), or `EIO` once the VFS or
+ * the client is gone (the thread ends with its process).
+ */
+const held = (host: Host, id: number, after: number): Promise<Vfs.WatchBatch> =>
+  new Promise((resolve, reject) => {
+    host.run(P.fork(Effect.exit(core.named(Vfs.watchEvents(host.ctx.vfs, id, after), "watch")))).then(
+      (thread) =>
+        thread.addObserver((exit) => {
+          if (Exit.isFailure(exit)) reject(new NodeFsError("EIO", "watch"))
+          else if (Exit.isFailure(exit.value)) reject(Cause.squash(exit.value.cause))
+          else resolve(exit.value.value)
+        }),
+      reject
+    )
+  })
 
 /** Node's error of a failed watch (`ENOENT: no such file or directory, watch '/x'`), with `filename`. */
 const watchError = (e: unknown, filename: unknown): unknown => {
@@ -91,7 +114,7 @@ export class FSWatcher extends EventEmitter {
 
   /** One held call for the events after `after`; each batch's events emitted, then the next call. */
   #next(after: number) {
-    this.#host.run(Vfs.watchEvents(this.#host.ctx.vfs, this.#id, after)).then(
+    held(this.#host, this.#id, after).then(
       (batch) => {
         if (this.#closed) return
         for (const e of batch.events) {
@@ -202,7 +225,7 @@ export async function* watchPromise(host: Host, filename: unknown, options: unkn
       if (signal?.aborted) throw abortError()
       const batch = await new Promise<Vfs.WatchBatch>((resolve, reject) => {
         cancel = reject
-        host.run(Vfs.watchEvents(host.ctx.vfs, id, after)).then(resolve, reject)
+        held(host, id, after).then(resolve, reject)
       })
       cancel = undefined
       after = batch.next
