@@ -26,7 +26,7 @@ import { encoded } from "./compound.js"
 import * as core from "./core.js"
 import { target } from "./core.js"
 import { AbortError, invalidArgValue, NodeFsError } from "./errors.js"
-import { type Host, runSync } from "./host.js"
+import { callBack, type Host, runSync } from "./host.js"
 import { BigIntStats, Stats, statsOf } from "./stats.js"
 import { getOptions, getValidatedPath, validateBoolean, validateFunction, validateObject, validateUint32, type Options } from "./validators.js"
 
@@ -101,6 +101,8 @@ export class FSWatcher extends EventEmitter {
   readonly #encoding: unknown
   readonly #alive: KeepAlive
   #closed = false
+  /** `emit`, called back as an I/O completion (`callBack`): what a listener throws is uncaught, and the next event still comes. */
+  readonly #emit = (...args: [string, ...Array<unknown>]) => this.emit(...args)
 
   /** Starts watching `path` (its VFS watch already made, as `id`). */
   constructor(host: Host, id: number, persistent: boolean, encoding: unknown) {
@@ -117,8 +119,9 @@ export class FSWatcher extends EventEmitter {
     held(this.#host, this.#id, after).then(
       (batch) => {
         if (this.#closed) return
+        // A listener's exception is an uncaught exception, as from Node's handle; the watcher goes on.
         for (const e of batch.events) {
-          this.emit("change", e.type, encoded(e.name, this.#encoding))
+          callBack(this.#emit, ["change", e.type, encoded(e.name, this.#encoding)])
           if (this.#closed) return
         }
         this.#next(batch.next)
@@ -128,7 +131,7 @@ export class FSWatcher extends EventEmitter {
         // The watch ended under it (its VFS or client gone): Node's handle error — closed, then `'error'`.
         this.#end()
         const code = (e as { code?: unknown } | null)?.code
-        this.emit("error", typeof code === "string" && code.startsWith("E") ? new NodeFsError(code, "watch") : e)
+        callBack(this.#emit, ["error", typeof code === "string" && code.startsWith("E") ? new NodeFsError(code, "watch") : e])
       }
     )
   }
@@ -270,6 +273,8 @@ export class StatWatcher extends EventEmitter {
   /** libuv's `busy_polling`: 0 before the first poll, 1 after a good one, else the last error's code. */
   #status: 0 | 1 | string = 0
   #polling = false
+  /** `emit`, called back as an I/O completion (`callBack`): what a listener throws is uncaught. */
+  readonly #emit = (...args: [string, ...Array<unknown>]) => this.emit(...args)
 
   constructor(host: Host, path: string, bigint: boolean, persistent: boolean, interval: number) {
     super()
@@ -295,7 +300,7 @@ export class StatWatcher extends EventEmitter {
         const previous = this.#lastStats
         this.#last = s
         this.#lastStats = statsOf(s, this.#bigint)
-        if (changed) this.emit("change", this.#lastStats, previous)
+        if (changed) callBack(this.#emit, ["change", this.#lastStats, previous])
       },
       (e: unknown) => {
         this.#polling = false
@@ -303,7 +308,7 @@ export class StatWatcher extends EventEmitter {
         const code = String((e as { code?: unknown }).code)
         if (this.#status !== code) {
           this.#status = code
-          this.emit("change", zeroStats(this.#bigint), this.#lastStats)
+          callBack(this.#emit, ["change", zeroStats(this.#bigint), this.#lastStats])
         }
         // The file system is gone: nothing will ever change again.
         if (code === "EIO") this.stop()

@@ -85,30 +85,27 @@ describe("fs.watch under review", () => {
       expect(fs.readdirSync("/d")).toEqual(["f"])
     }))
 
-  it.fails(
-    "FS-R0702 a 'change' listener that throws: an uncaught exception (as node:fs's), and the watcher goes on with the rest of the batch and later events",
-    () =>
-      withFs(async ({ fs }) => {
-        fs.mkdirSync("/d")
-        const seen: Array<string> = []
-        let w: nodeFs.FSWatcher | undefined
-        const escaped = await escapes(async () => {
-          w = fs.watch("/d", (type, name) => {
-            seen.push(`${type} ${name}`)
-            if (name === "a" && type === "rename") throw new Error("listener failed")
-          })
-          fs.writeFileSync("/d/a", "x")
-          await pause(30)
-          fs.writeFileSync("/d/b", "y")
-          await eventually(() => seen.includes("rename b"))
+  it("FS-R0702 a 'change' listener that throws: an uncaught exception (as node:fs's), and the watcher goes on with the rest of the batch and later events", () =>
+    withFs(async ({ fs }) => {
+      fs.mkdirSync("/d")
+      const seen: Array<string> = []
+      let w: nodeFs.FSWatcher | undefined
+      const escaped = await escapes(async () => {
+        w = fs.watch("/d", (type, name) => {
+          seen.push(`${type} ${name}`)
+          if (name === "a" && type === "rename") throw new Error("listener failed")
         })
-        w?.close()
-        expect(escaped).toEqual(["uncaughtException listener failed"])
-        expect(seen).toEqual(["rename a", "change a", "rename b", "change b"])
+        fs.writeFileSync("/d/a", "x")
+        await pause(30)
+        fs.writeFileSync("/d/b", "y")
+        await eventually(() => seen.includes("rename b"))
       })
-  )
+      w?.close()
+      expect(escaped).toEqual(["uncaughtException listener failed"])
+      expect(seen).toEqual(["rename a", "change a", "rename b", "change b"])
+    }))
 
-  it.fails("FS-R0703 the VFS gone and no 'error' listener: the error is an uncaught exception (as a Node handle's), not an unhandled rejection", () =>
+  it("FS-R0703 the VFS gone and no 'error' listener: the error is an uncaught exception (as a Node handle's), not an unhandled rejection", () =>
     withFs(async ({ fs, system }) => {
       const escaped = await escapes(async () => {
         fs.watch("/")
@@ -117,10 +114,9 @@ describe("fs.watch under review", () => {
         await pause(30)
       })
       expect(escaped).toEqual(["uncaughtException EIO: i/o error, watch"])
-    })
-  )
+    }))
 
-  it.fails("FS-R0704 a watchFile listener that throws: an uncaught exception, not an unhandled rejection", () =>
+  it("FS-R0704 a watchFile listener that throws: an uncaught exception, not an unhandled rejection", () =>
     withFs(async ({ fs }) => {
       fs.writeFileSync("/f", "1")
       const escaped = await escapes(async () => {
@@ -135,8 +131,7 @@ describe("fs.watch under review", () => {
         fs.unwatchFile("/f")
       })
       expect(escaped).toEqual(["uncaughtException stat listener failed"])
-    })
-  )
+    }))
 
   it.fails(
     "FS-R0705 argument checks as node:fs's: watch's truthy non-boolean recursive, watchFile/unwatchFile with a Buffer, promises.watch's 'buffer' encoding and non-AbortSignal signal",
