@@ -83,9 +83,13 @@ class Call {
   ) {}
 }
 
-/** A thread of the client process serving calls; `current` is the call it runs (for a death mid-call). */
+/**
+ * A thread of the client process serving calls; `current` is the call it runs, or was handed while
+ * parked and has not run yet (for a death mid-call); `wake` resumes it while it is parked.
+ */
 class CallThread {
   current: Call | undefined = undefined
+  wake: ((next: Effect.Effect<Call>) => void) | undefined = undefined
 }
 
 /**
@@ -95,7 +99,8 @@ class CallThread {
  *
  * Invariants:
  * - Every call submitted settles exactly once: with its Effect's exit, or with `EIO` when the
- *   client dies first (queued, or mid-call); after death, at once.
+ *   client dies first (queued, handed to a parked thread that has not resumed yet, or mid-call);
+ *   after death, at once.
  * - A thread that takes a call while no other thread is parked starts one more (up to
  *   `MAX_CALL_THREADS`), so concurrent JS calls run concurrently and a slow call (a mount that
  *   hangs) stalls only itself.
@@ -109,8 +114,8 @@ export class ClientEntry {
   /** Calls no thread has taken yet, oldest at `head`. */
   private readonly queued: Array<Call | undefined> = []
   private head = 0
-  /** Wake-ups of parked threads. */
-  private readonly parked: Array<(next: Effect.Effect<Call>) => void> = []
+  /** Parked threads. */
+  private readonly parked: Array<CallThread> = []
   private readonly threads: Array<CallThread> = []
   private dead = false
 
@@ -118,9 +123,13 @@ export class ClientEntry {
   submit(effect: Program<unknown>, settle: (exit: Exit.Exit<unknown, unknown>) => void): void {
     if (this.dead) return settle(goneExit)
     const call = new Call(effect, settle)
-    const wake = this.parked.pop()
-    if (wake !== undefined) wake(Effect.succeed(call))
-    else this.queued.push(call)
+    const t = this.parked.pop()
+    if (t === undefined) this.queued.push(call)
+    else {
+      // Its call from now on: a death before the thread resumes settles it (`die`).
+      t.current = call
+      t.wake!(Effect.succeed(call))
+    }
   }
 
   /** The promise form of `submit`: resolves with the Effect's value, rejects with its failure (as Node's error) or `EIO`. */
@@ -195,10 +204,11 @@ export class ClientEntry {
     const self = new CallThread()
     this.threads.push(self)
     const parked: Effect.Effect<Call> = Effect.async<Call>((wake) => {
-      this.parked.push(wake)
+      self.wake = wake
+      this.parked.push(self)
       // Interrupted while parked (the client dies): never woken with a call that would be lost.
       return Effect.sync(() => {
-        const i = this.parked.indexOf(wake)
+        const i = this.parked.indexOf(self)
         if (i >= 0) this.parked.splice(i, 1)
       })
     })
