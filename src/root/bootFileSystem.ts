@@ -52,7 +52,7 @@ export interface BootedFileSystem extends FsClient {
    * for invalid credentials, or `EIO` after `close`.
    */
   readonly spawnFs: (name?: string, credentials?: System.ClientCredentials) => Promise<FsClient>
-  /** Shuts the kernel down (every process). Later `fs` calls reject with `EIO`. */
+  /** Shuts the kernel down (every process). Calls under way, and every `fs` call from the moment it is called, fail with `EIO`. */
   readonly close: () => Promise<void>
 }
 
@@ -294,8 +294,9 @@ export const bootFileSystem = async (options: BootOptions = {}): Promise<BootedF
     close: async () => {
       if (closed) return
       closed = true
-      await runtime.dispose()
+      // First: a call made while the kernel shuts down (a sync one too) is EIO at once, not a wait on processes being killed.
       for (const e of entries) e.die()
+      await runtime.dispose()
     }
   }
 }

@@ -40,7 +40,7 @@ describe("the sync API under review", () => {
     expect(node).toEqual(["ok", "ok", ["keep"], ["keep"]])
   })
 
-  it.fails("FS-R0711 a sync call while close() is under way throws EIO (the file system is going), never EDEADLK", async () => {
+  it("FS-R0711 a sync call while close() is under way throws EIO (the file system is going), never EDEADLK", async () => {
     const booted = await bootFileSystem()
     const codes: Array<string> = []
     let closed = false
