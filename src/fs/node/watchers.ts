@@ -28,7 +28,17 @@ import { target } from "./core.js"
 import { AbortError, invalidArgValue, NodeFsError } from "./errors.js"
 import { callBack, type Host, runSync } from "./host.js"
 import { BigIntStats, Stats, statsOf } from "./stats.js"
-import { getOptions, getValidatedPath, validateBoolean, validateFunction, validateObject, validateUint32, type Options } from "./validators.js"
+import {
+  getOptions,
+  getValidatedPath,
+  type Options,
+  validateAbortSignal,
+  validateBoolean,
+  validateFunction,
+  validateObject,
+  validateString,
+  validateUint32
+} from "./validators.js"
 
 type Stat = Parameters<typeof statsOf>[0]
 
@@ -83,6 +93,12 @@ const watchError = (e: unknown, filename: unknown): unknown => {
 const watchOptions = (options: unknown) => {
   const o: Options & { persistent?: unknown } = { ...getOptions(options) }
   if (o.encoding && o.encoding !== "buffer" && !Buffer.isEncoding(o.encoding)) throw invalidArgValue("encoding", o.encoding, "is invalid encoding")
+  // Node's recursive watcher on Linux (its JavaScript one) checks the types of its options.
+  if (o.recursive) {
+    validateBoolean(o.recursive, "options.recursive")
+    if (o.persistent != null) validateBoolean(o.persistent, "options.persistent")
+    if (o.signal != null) validateAbortSignal(o.signal, "options.signal")
+  }
   return {
     persistent: o.persistent === undefined ? true : Boolean(o.persistent),
     recursive: Boolean(o.recursive),
@@ -210,8 +226,9 @@ export async function* watchPromise(host: Host, filename: unknown, options: unkn
   const { persistent = true, recursive = false, encoding = "utf8", signal } = options as Options & { persistent?: unknown }
   validateBoolean(persistent, "options.persistent")
   validateBoolean(recursive, "options.recursive")
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgValue("options.signal", signal, "must be an AbortSignal")
-  if (encoding && encoding !== "buffer" && !Buffer.isEncoding(encoding as string)) throw invalidArgValue(String(encoding), "encoding", "is invalid encoding")
+  validateAbortSignal(signal, "options.signal")
+  // As Node 20's: `'buffer'` is no encoding here (`Buffer.isEncoding`).
+  if (encoding && !Buffer.isEncoding(encoding as string)) throw invalidArgValue(String(encoding), "encoding", "is invalid encoding")
   const abortError = () => new AbortError(undefined, { cause: signal?.reason })
   if (signal?.aborted) throw abortError()
   const p = target(given)
@@ -335,13 +352,16 @@ export class StatWatcher extends EventEmitter {
   }
 }
 
+/** `watchFile`'s key for `filename`: Node's `path.resolve(getValidatedPath(filename))` (a Buffer throws, as there), against `/`. */
+const resolved = (filename: unknown): string => posix.resolve("/", validateString(getValidatedPath(filename), "paths[0]"))
+
 /** One `fs` object's `watchFile`/`unwatchFile`: a `StatWatcher` per resolved path, shared by its listeners. */
 export const makeStatWatchers = (host: Host) => {
   const watchers = new Map<string, StatWatcher>()
   return {
     /** `watchFile(filename, options?, listener)`: the path's `StatWatcher`, `listener` added. */
     watchFile(filename: unknown, options: unknown, listener?: unknown): StatWatcher {
-      const path = posix.resolve("/", String(getValidatedPath(filename)))
+      const path = resolved(filename)
       if (options === null || typeof options !== "object") {
         listener = options
         options = null
@@ -359,7 +379,7 @@ export const makeStatWatchers = (host: Host) => {
     },
     /** `unwatchFile(filename, listener?)`: removes `listener` (or every one); the last gone stops the watcher. */
     unwatchFile(filename: unknown, listener?: unknown): void {
-      const path = posix.resolve("/", String(getValidatedPath(filename)))
+      const path = resolved(filename)
       const w = watchers.get(path)
       if (w === undefined) return
       if (typeof listener === "function") w.removeListener("change", listener as (...args: Array<unknown>) => void)
