@@ -6,10 +6,9 @@
 import { describe, expect, it } from "vitest"
 import { bootFileSystem } from "../../../src/root/bootFileSystem.js"
 import { useSandbox } from "../support/sandbox.js"
+import { pause } from "../support/waiting.js"
 
 const box = useSandbox()
-
-const pause = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** The code `f` threw (`ok` when it returned). */
 const codeOf = (f: () => unknown): string => {

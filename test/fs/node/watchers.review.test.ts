@@ -5,34 +5,14 @@
  */
 import nodeFs from "node:fs"
 import { describe, expect, it } from "vitest"
-import { type BootedFileSystem, bootFileSystem, MAX_CALL_THREADS } from "../../../src/root/bootFileSystem.js"
+import { MAX_CALL_THREADS } from "../../../src/root/bootFileSystem.js"
 import { Effect } from "effect"
 import * as Kernel from "../../../src/kernel/Kernel.js"
 import { normalise } from "../support/differential.js"
 import { useSandbox } from "../support/sandbox.js"
+import { eventually, pause, withFs } from "../support/waiting.js"
 
 const box = useSandbox()
-
-const pause = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-/** Resolves once `until()` holds (checked every few milliseconds), or rejects after `ms`. */
-const eventually = async (until: () => boolean, ms = 2000) => {
-  const end = Date.now() + ms
-  while (!until()) {
-    if (Date.now() > end) throw new Error("not within the time")
-    await pause(5)
-  }
-}
-
-/** Boots a facade, runs `f` on it, and closes it. */
-const withFs = async <A>(f: (b: BootedFileSystem) => Promise<A>): Promise<A> => {
-  const booted = await bootFileSystem()
-  try {
-    return await f(booted)
-  } finally {
-    await booted.close()
-  }
-}
 
 /** What reached the process while `f` ran: uncaught exceptions and unhandled rejections, in order (the test runner's own handlers set aside). */
 const escapes = async (f: () => Promise<void>): Promise<Array<string>> => {
