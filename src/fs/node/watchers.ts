@@ -89,7 +89,7 @@ const watchError = (e: unknown, filename: unknown): unknown => {
   return e
 }
 
-/** `watch`'s options as Node reads them (`persistent` and `recursive` default; `encoding` checked). */
+/** `watch`'s options as Node reads them (`persistent` and `recursive` default, `persistent` only when `true`; `encoding` checked). */
 const watchOptions = (options: unknown) => {
   const o: Options & { persistent?: unknown } = { ...getOptions(options) }
   if (o.encoding && o.encoding !== "buffer" && !Buffer.isEncoding(o.encoding)) throw invalidArgValue("encoding", o.encoding, "is invalid encoding")
@@ -100,7 +100,8 @@ const watchOptions = (options: unknown) => {
     if (o.signal != null) validateAbortSignal(o.signal, "options.signal")
   }
   return {
-    persistent: o.persistent === undefined ? true : Boolean(o.persistent),
+    // Node's handle takes only `true` as persistent (`IsTrue()`): `'yes'` or 1 is not.
+    persistent: o.persistent === undefined || o.persistent === true,
     recursive: Boolean(o.recursive),
     encoding: o.encoding ?? "utf8",
     signal: o.signal
