@@ -52,7 +52,7 @@ export interface BootedFileSystem extends FsClient {
    * for invalid credentials, or `EIO` after `close`.
    */
   readonly spawnFs: (name?: string, credentials?: System.ClientCredentials) => Promise<FsClient>
-  /** Shuts the kernel down (every process). Later `fs` calls reject with `EIO`. */
+  /** Shuts the kernel down (every process). Calls under way, and every `fs` call from the moment it is called, fail with `EIO`. */
   readonly close: () => Promise<void>
 }
 
@@ -70,7 +70,8 @@ const rejection = (cause: Cause.Cause<unknown>, syscall: string): unknown => {
 
 /**
  * Threads of a client process serving calls at most: how many JS calls run in it at once (more
- * wait in the queue). A call that waits long (a watch's held call) holds one all that time.
+ * wait in the queue). A call that waits long holds one all that time (a watch's held call does
+ * not: it forks a thread of its own).
  */
 export const MAX_CALL_THREADS = 256
 
@@ -82,9 +83,13 @@ class Call {
   ) {}
 }
 
-/** A thread of the client process serving calls; `current` is the call it runs (for a death mid-call). */
+/**
+ * A thread of the client process serving calls; `current` is the call it runs, or was handed while
+ * parked and has not run yet (for a death mid-call); `wake` resumes it while it is parked.
+ */
 class CallThread {
   current: Call | undefined = undefined
+  wake: ((next: Effect.Effect<Call>) => void) | undefined = undefined
 }
 
 /**
@@ -94,7 +99,8 @@ class CallThread {
  *
  * Invariants:
  * - Every call submitted settles exactly once: with its Effect's exit, or with `EIO` when the
- *   client dies first (queued, or mid-call); after death, at once.
+ *   client dies first (queued, handed to a parked thread that has not resumed yet, or mid-call);
+ *   after death, at once.
  * - A thread that takes a call while no other thread is parked starts one more (up to
  *   `MAX_CALL_THREADS`), so concurrent JS calls run concurrently and a slow call (a mount that
  *   hangs) stalls only itself.
@@ -108,8 +114,8 @@ export class ClientEntry {
   /** Calls no thread has taken yet, oldest at `head`. */
   private readonly queued: Array<Call | undefined> = []
   private head = 0
-  /** Wake-ups of parked threads. */
-  private readonly parked: Array<(next: Effect.Effect<Call>) => void> = []
+  /** Parked threads. */
+  private readonly parked: Array<CallThread> = []
   private readonly threads: Array<CallThread> = []
   private dead = false
 
@@ -117,9 +123,13 @@ export class ClientEntry {
   submit(effect: Program<unknown>, settle: (exit: Exit.Exit<unknown, unknown>) => void): void {
     if (this.dead) return settle(goneExit)
     const call = new Call(effect, settle)
-    const wake = this.parked.pop()
-    if (wake !== undefined) wake(Effect.succeed(call))
-    else this.queued.push(call)
+    const t = this.parked.pop()
+    if (t === undefined) this.queued.push(call)
+    else {
+      // Its call from now on: a death before the thread resumes settles it (`die`).
+      t.current = call
+      t.wake!(Effect.succeed(call))
+    }
   }
 
   /** The promise form of `submit`: resolves with the Effect's value, rejects with its failure (as Node's error) or `EIO`. */
@@ -194,10 +204,11 @@ export class ClientEntry {
     const self = new CallThread()
     this.threads.push(self)
     const parked: Effect.Effect<Call> = Effect.async<Call>((wake) => {
-      this.parked.push(wake)
+      self.wake = wake
+      this.parked.push(self)
       // Interrupted while parked (the client dies): never woken with a call that would be lost.
       return Effect.sync(() => {
-        const i = this.parked.indexOf(wake)
+        const i = this.parked.indexOf(self)
         if (i >= 0) this.parked.splice(i, 1)
       })
     })
@@ -287,8 +298,9 @@ export const bootFileSystem = async (options: BootOptions = {}): Promise<BootedF
     close: async () => {
       if (closed) return
       closed = true
-      await runtime.dispose()
+      // First: a call made while the kernel shuts down (a sync one too) is EIO at once, not a wait on processes being killed.
       for (const e of entries) e.die()
+      await runtime.dispose()
     }
   }
 }

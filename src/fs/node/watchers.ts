@@ -3,10 +3,11 @@
  * `fs.promises.watch` (an async iterator) and `fs.watchFile`/`fs.unwatchFile` (a `StatWatcher`).
  *
  * `watch` starts a VFS watch synchronously (the sync runner: a missing path throws `ENOENT`
- * there and then, as Node's does), then keeps one held `watchEvents` call in the client process:
- * the VFS answers it when changes come, so nothing polls. `watchFile` polls by `stat` every
- * `interval` as Node's does (libuv's `fs_poll`: a listener call when the attributes differ, or
- * when the file comes or goes).
+ * there and then, as Node's does), then keeps one held `watchEvents` call in the client process,
+ * on a thread of its own (`held`): the VFS answers it when changes come, so nothing polls, and
+ * any number of watchers leave the client's call threads to other calls. `watchFile` polls by
+ * `stat` every `interval` as Node's does (libuv's `fs_poll`: a listener call when the attributes
+ * differ, or when the file comes or goes).
  *
  * Invariants: a closed watcher emits nothing more, its VFS watch is ended (`unwatch`) and no timer
  * of its keeps the event loop; a watcher whose VFS (or client) goes away ends — an `FSWatcher`
@@ -15,17 +16,29 @@
  * handle does) with an idle timer while it is referenced; `unref()` (or `persistent: false`)
  * lets it go.
  */
+import { Cause, Effect, Exit } from "effect"
 import { Buffer } from "node:buffer"
 import { EventEmitter } from "node:events"
 import { posix } from "node:path"
+import { Process as P } from "../../api.js"
 import * as Vfs from "../VfsClient.js"
 import { encoded } from "./compound.js"
 import * as core from "./core.js"
 import { target } from "./core.js"
 import { AbortError, invalidArgValue, NodeFsError } from "./errors.js"
-import { type Host, runSync } from "./host.js"
+import { callBack, type Host, runSync } from "./host.js"
 import { BigIntStats, Stats, statsOf } from "./stats.js"
-import { getOptions, getValidatedPath, validateBoolean, validateFunction, validateObject, validateUint32, type Options } from "./validators.js"
+import {
+  getOptions,
+  getValidatedPath,
+  type Options,
+  validateAbortSignal,
+  validateBoolean,
+  validateFunction,
+  validateObject,
+  validateString,
+  validateUint32
+} from "./validators.js"
 
 type Stat = Parameters<typeof statsOf>[0]
 
@@ -50,18 +63,45 @@ class KeepAlive {
   }
 }
 
+/**
+ * The events of watch `id` after `after`, as a held call on a thread of the client process of
+ * its own: a pool thread only forks it, so waiting watchers never hold the client's call threads
+ * (`MAX_CALL_THREADS`: they would starve every other call, the `unwatch` that ends them among
+ * them). Rejects with Node's error (`EBADF` once the watch has ended), or `EIO` once the VFS or
+ * the client is gone (the thread ends with its process).
+ */
+const held = (host: Host, id: number, after: number): Promise<Vfs.WatchBatch> =>
+  new Promise((resolve, reject) => {
+    host.run(P.fork(Effect.exit(core.named(Vfs.watchEvents(host.ctx.vfs, id, after), "watch")))).then(
+      (thread) =>
+        thread.addObserver((exit) => {
+          if (Exit.isFailure(exit)) reject(new NodeFsError("EIO", "watch"))
+          else if (Exit.isFailure(exit.value)) reject(Cause.squash(exit.value.cause))
+          else resolve(exit.value.value)
+        }),
+      reject
+    )
+  })
+
 /** Node's error of a failed watch (`ENOENT: no such file or directory, watch '/x'`), with `filename`. */
 const watchError = (e: unknown, filename: unknown): unknown => {
   if (typeof e === "object" && e !== null && "errno" in e) Object.assign(e, { filename })
   return e
 }
 
-/** `watch`'s options as Node reads them (`persistent` and `recursive` default; `encoding` checked). */
+/** `watch`'s options as Node reads them (`persistent` and `recursive` default, `persistent` only when `true`; `encoding` checked). */
 const watchOptions = (options: unknown) => {
   const o: Options & { persistent?: unknown } = { ...getOptions(options) }
   if (o.encoding && o.encoding !== "buffer" && !Buffer.isEncoding(o.encoding)) throw invalidArgValue("encoding", o.encoding, "is invalid encoding")
+  // Node's recursive watcher on Linux (its JavaScript one) checks the types of its options.
+  if (o.recursive) {
+    validateBoolean(o.recursive, "options.recursive")
+    if (o.persistent != null) validateBoolean(o.persistent, "options.persistent")
+    if (o.signal != null) validateAbortSignal(o.signal, "options.signal")
+  }
   return {
-    persistent: o.persistent === undefined ? true : Boolean(o.persistent),
+    // Node's handle takes only `true` as persistent (`IsTrue()`): `'yes'` or 1 is not.
+    persistent: o.persistent === undefined || o.persistent === true,
     recursive: Boolean(o.recursive),
     encoding: o.encoding ?? "utf8",
     signal: o.signal
@@ -78,6 +118,8 @@ export class FSWatcher extends EventEmitter {
   readonly #encoding: unknown
   readonly #alive: KeepAlive
   #closed = false
+  /** `emit`, called back as an I/O completion (`callBack`): what a listener throws is uncaught, and the next event still comes. */
+  readonly #emit = (...args: [string, ...Array<unknown>]) => this.emit(...args)
 
   /** Starts watching `path` (its VFS watch already made, as `id`). */
   constructor(host: Host, id: number, persistent: boolean, encoding: unknown) {
@@ -91,11 +133,12 @@ export class FSWatcher extends EventEmitter {
 
   /** One held call for the events after `after`; each batch's events emitted, then the next call. */
   #next(after: number) {
-    this.#host.run(Vfs.watchEvents(this.#host.ctx.vfs, this.#id, after)).then(
+    held(this.#host, this.#id, after).then(
       (batch) => {
         if (this.#closed) return
+        // A listener's exception is an uncaught exception, as from Node's handle; the watcher goes on.
         for (const e of batch.events) {
-          this.emit("change", e.type, encoded(e.name, this.#encoding))
+          callBack(this.#emit, ["change", e.type, encoded(e.name, this.#encoding)])
           if (this.#closed) return
         }
         this.#next(batch.next)
@@ -105,7 +148,7 @@ export class FSWatcher extends EventEmitter {
         // The watch ended under it (its VFS or client gone): Node's handle error — closed, then `'error'`.
         this.#end()
         const code = (e as { code?: unknown } | null)?.code
-        this.emit("error", typeof code === "string" && code.startsWith("E") ? new NodeFsError(code, "watch") : e)
+        callBack(this.#emit, ["error", typeof code === "string" && code.startsWith("E") ? new NodeFsError(code, "watch") : e])
       }
     )
   }
@@ -184,8 +227,9 @@ export async function* watchPromise(host: Host, filename: unknown, options: unkn
   const { persistent = true, recursive = false, encoding = "utf8", signal } = options as Options & { persistent?: unknown }
   validateBoolean(persistent, "options.persistent")
   validateBoolean(recursive, "options.recursive")
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgValue("options.signal", signal, "must be an AbortSignal")
-  if (encoding && encoding !== "buffer" && !Buffer.isEncoding(encoding as string)) throw invalidArgValue(String(encoding), "encoding", "is invalid encoding")
+  validateAbortSignal(signal, "options.signal")
+  // As Node 20's: `'buffer'` is no encoding here (`Buffer.isEncoding`).
+  if (encoding && !Buffer.isEncoding(encoding as string)) throw invalidArgValue(String(encoding), "encoding", "is invalid encoding")
   const abortError = () => new AbortError(undefined, { cause: signal?.reason })
   if (signal?.aborted) throw abortError()
   const p = target(given)
@@ -202,7 +246,7 @@ export async function* watchPromise(host: Host, filename: unknown, options: unkn
       if (signal?.aborted) throw abortError()
       const batch = await new Promise<Vfs.WatchBatch>((resolve, reject) => {
         cancel = reject
-        host.run(Vfs.watchEvents(host.ctx.vfs, id, after)).then(resolve, reject)
+        held(host, id, after).then(resolve, reject)
       })
       cancel = undefined
       after = batch.next
@@ -247,6 +291,8 @@ export class StatWatcher extends EventEmitter {
   /** libuv's `busy_polling`: 0 before the first poll, 1 after a good one, else the last error's code. */
   #status: 0 | 1 | string = 0
   #polling = false
+  /** `emit`, called back as an I/O completion (`callBack`): what a listener throws is uncaught. */
+  readonly #emit = (...args: [string, ...Array<unknown>]) => this.emit(...args)
 
   constructor(host: Host, path: string, bigint: boolean, persistent: boolean, interval: number) {
     super()
@@ -272,7 +318,7 @@ export class StatWatcher extends EventEmitter {
         const previous = this.#lastStats
         this.#last = s
         this.#lastStats = statsOf(s, this.#bigint)
-        if (changed) this.emit("change", this.#lastStats, previous)
+        if (changed) callBack(this.#emit, ["change", this.#lastStats, previous])
       },
       (e: unknown) => {
         this.#polling = false
@@ -280,7 +326,7 @@ export class StatWatcher extends EventEmitter {
         const code = String((e as { code?: unknown }).code)
         if (this.#status !== code) {
           this.#status = code
-          this.emit("change", zeroStats(this.#bigint), this.#lastStats)
+          callBack(this.#emit, ["change", zeroStats(this.#bigint), this.#lastStats])
         }
         // The file system is gone: nothing will ever change again.
         if (code === "EIO") this.stop()
@@ -307,13 +353,16 @@ export class StatWatcher extends EventEmitter {
   }
 }
 
+/** `watchFile`'s key for `filename`: Node's `path.resolve(getValidatedPath(filename))` (a Buffer throws, as there), against `/`. */
+const resolved = (filename: unknown): string => posix.resolve("/", validateString(getValidatedPath(filename), "paths[0]"))
+
 /** One `fs` object's `watchFile`/`unwatchFile`: a `StatWatcher` per resolved path, shared by its listeners. */
 export const makeStatWatchers = (host: Host) => {
   const watchers = new Map<string, StatWatcher>()
   return {
     /** `watchFile(filename, options?, listener)`: the path's `StatWatcher`, `listener` added. */
     watchFile(filename: unknown, options: unknown, listener?: unknown): StatWatcher {
-      const path = posix.resolve("/", String(getValidatedPath(filename)))
+      const path = resolved(filename)
       if (options === null || typeof options !== "object") {
         listener = options
         options = null
@@ -331,7 +380,7 @@ export const makeStatWatchers = (host: Host) => {
     },
     /** `unwatchFile(filename, listener?)`: removes `listener` (or every one); the last gone stops the watcher. */
     unwatchFile(filename: unknown, listener?: unknown): void {
-      const path = posix.resolve("/", String(getValidatedPath(filename)))
+      const path = resolved(filename)
       const w = watchers.get(path)
       if (w === undefined) return
       if (typeof listener === "function") w.removeListener("change", listener as (...args: Array<unknown>) => void)

@@ -8,35 +8,14 @@ import { Effect } from "effect"
 import nodeFs from "node:fs"
 import { describe, expect, it } from "vitest"
 import * as Kernel from "../../../src/kernel/Kernel.js"
-import { type BootedFileSystem, bootFileSystem } from "../../../src/root/bootFileSystem.js"
 import { normalise } from "../support/differential.js"
 import { useSandbox } from "../support/sandbox.js"
+import { eventually, pause, withFs } from "../support/waiting.js"
 
 const box = useSandbox()
 
-const pause = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-/** Resolves once `until()` holds (checked every few milliseconds), or rejects after `ms`. */
-const eventually = async (until: () => boolean, ms = 2000) => {
-  const end = Date.now() + ms
-  while (!until()) {
-    if (Date.now() > end) throw new Error("not within the time")
-    await pause(5)
-  }
-}
-
 /** Referenced timers of this process (what keeps its event loop alive, among handles). */
 const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length
-
-/** Boots a facade, runs `f` on it, and closes it. */
-const withFs = async <A>(f: (b: BootedFileSystem) => Promise<A>): Promise<A> => {
-  const booted = await bootFileSystem()
-  try {
-    return await f(booted)
-  } finally {
-    await booted.close()
-  }
-}
 
 describe("fs.watch", () => {
   it("FS-0720 a directory's watcher sees entries come, change and go, with their names, as node:fs's does on the same changes", async () => {
