@@ -225,20 +225,21 @@ export const rename = (ctx: Context, oldPath: unknown, newPath: unknown): Sys<vo
   return core.rename(ctx, a, b)
 }
 
-export const rm = (ctx: Context, path: unknown, options: unknown): Sys<void> => {
+/** `rm`; `sync`: the sync form (its retries block the thread, as Node's). */
+export const rm = (ctx: Context, path: unknown, options: unknown, sync = false): Sys<void> => {
   const p = target(getValidatedPath(path))
-  return compound.rm(ctx, p, validateRmOptions(options))
+  return compound.rm(ctx, p, validateRmOptions(options), sync)
 }
 
 /**
  * `rmdir` (the callback and sync forms): with `recursive`, `lstat` first: a missing path fails
  * there, a non-directory is a plain `rmdir` (`ENOTDIR`), a directory goes as `rm -r`.
  */
-export const rmdir = (ctx: Context, path: unknown, options: unknown): Sys<void> => {
+export const rmdir = (ctx: Context, path: unknown, options: unknown, sync = false): Sys<void> => {
   const p = target(getValidatedPath(path))
   if ((options as { recursive?: unknown } | undefined)?.recursive) {
     const o = validateRmdirOptions({ ...(options as object), force: false }, defaultRmdirOptions)
-    return Effect.flatMap(core.stat(ctx, p, false), (st) => (st.type === "dir" ? compound.rimraf(ctx, p.vfs, o) : core.rmdir(ctx, p)))
+    return Effect.flatMap(core.stat(ctx, p, false), (st) => (st.type === "dir" ? compound.rimraf(ctx, p.vfs, o, sync) : core.rmdir(ctx, p)))
   }
   validateRmdirOptions(options, defaultRmdirOptions)
   return core.rmdir(ctx, p)

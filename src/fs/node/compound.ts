@@ -63,12 +63,26 @@ const rmdirTree = (ctx: Context, path: string, original: unknown): Sys<void> =>
 
 const noRetry: RmdirOptions = { recursive: true, maxRetries: 0, retryDelay: 0 }
 
-/** Node's `rimraf`: `_rimraf` retried on busy errors (`maxRetries`, waiting `retryDelay` × attempt ms); gone already is done. */
-export const rimraf = (ctx: Context, path: string, options: RmdirOptions): Sys<void> => {
+/**
+ * How a retry waits `ms`: the asynchronous forms on a timer; the sync forms (`sync`) block the
+ * thread, as Node's `rimrafSync` does (its `sleep`) — a timer would need the host, which a sync
+ * call cannot wait for.
+ */
+const retryPause = (ms: number, sync: boolean): Sys<void> =>
+  sync
+    ? Effect.sync(() => {
+        if (ms > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
+      })
+    : Effect.sleep(`${ms} millis`)
+
+/**
+ * Node's `rimraf`: `_rimraf` retried on busy errors (`maxRetries`, waiting `retryDelay` × attempt
+ * ms, blocking the thread in the sync forms: `sync`); gone already is done.
+ */
+export const rimraf = (ctx: Context, path: string, options: RmdirOptions, sync = false): Sys<void> => {
   const attempt = (n: number): Sys<void> =>
     Effect.catchAll(rimrafOnce(ctx, path), (e) => {
-      if (retryable.has(codeOf(e) ?? "") && n < options.maxRetries)
-        return Effect.zipRight(Effect.sleep(`${(n + 1) * options.retryDelay} millis`), attempt(n + 1))
+      if (retryable.has(codeOf(e) ?? "") && n < options.maxRetries) return Effect.zipRight(retryPause((n + 1) * options.retryDelay, sync), attempt(n + 1))
       return codeOf(e) === "ENOENT" ? Effect.void : Effect.fail(e)
     })
   return attempt(0)
@@ -79,12 +93,12 @@ export const rmIsDirectory = (path: string): SystemError =>
   new SystemError("ERR_FS_EISDIR", { code: "EISDIR", message: "is a directory", path, syscall: "rm", errno: errnoOf.EISDIR })
 
 /** Node's `rm`: `lstat` first (`ENOENT` passes with `force`; a directory needs `recursive`), then `rimraf`. */
-export const rm = (ctx: Context, p: Target, options: RmdirOptions & { readonly force: boolean }): Sys<void> =>
+export const rm = (ctx: Context, p: Target, options: RmdirOptions & { readonly force: boolean }, sync = false): Sys<void> =>
   Effect.gen(function* () {
     const st = yield* Effect.either(core.stat(ctx, p, false))
     if (st._tag === "Left" && !(options.force && codeOf(st.left) === "ENOENT")) return yield* Effect.fail(st.left)
     if (st._tag === "Right" && st.right.type === "dir" && !options.recursive) return yield* Effect.fail(rmIsDirectory(p.text))
-    yield* rimraf(ctx, p.vfs, options)
+    yield* rimraf(ctx, p.vfs, options, sync)
   })
 
 // --- realpath ------------------------------------------------------------------------------------

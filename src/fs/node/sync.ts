@@ -96,8 +96,8 @@ export const makeSync = (host: Host) => {
       native: (path: unknown, options?: unknown) => run(B.realpathNative(ctx, path, options), "realpath")
     }),
     renameSync: (oldPath: unknown, newPath: unknown): void => run(B.rename(ctx, oldPath, newPath), "rename"),
-    rmdirSync: (path: unknown, options?: unknown): void => run(B.rmdir(ctx, path, options), "rmdir"),
-    rmSync: (path: unknown, options?: unknown): void => run(B.rm(ctx, path, options), "rm"),
+    rmdirSync: (path: unknown, options?: unknown): void => run(B.rmdir(ctx, path, options, true), "rmdir"),
+    rmSync: (path: unknown, options?: unknown): void => run(B.rm(ctx, path, options, true), "rm"),
     statSync: (path: unknown, options: unknown = { bigint: false, throwIfNoEntry: true }) => run(maybeEntry(B.stat(ctx, path, options), options), "stat"),
     statfsSync: (path: unknown, options: unknown = { bigint: false }) => run(B.statfs(ctx, path, options), "statfs"),
     symlinkSync: (linkTarget: unknown, path: unknown, type?: unknown): void => run(B.symlink(ctx, linkTarget, path, type), "symlink"),

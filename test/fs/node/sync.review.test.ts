@@ -55,26 +55,26 @@ describe("the sync API under review", () => {
     expect(codes.filter((c) => c !== "ok" && c !== "EIO")).toEqual([])
   })
 
-  it.fails(
-    "FS-R0712 a sync call that threw EDEADLK changes nothing afterwards (rmSync's retry sleeps on a host timer; its abandoned call retries later and removes the tree)",
-    async () => {
-      const booted = await bootFileSystem()
-      try {
-        const root = booted.fs
-        await root.promises.mkdir("/sticky", { mode: 0o1777 })
-        await root.promises.chmod("/sticky", 0o1777)
-        await root.promises.mkdir("/sticky/roots")
-        const user = (await booted.spawnFs("user", { uid: 1000, gid: 1000 })).fs
-        expect(codeOf(() => user.rmSync("/sticky/roots", { recursive: true, maxRetries: 3, retryDelay: 30 }))).toBe("EDEADLK")
-        // The owner hands the directory over: a retry would now succeed.
-        root.chownSync("/sticky/roots", 1000, 1000)
-        await pause(300)
-        expect(root.existsSync("/sticky/roots")).toBe(true)
-      } finally {
-        await booted.close()
-      }
+  it("FS-R0712 rmSync's retries wait on the caller's stack, as Node's rimrafSync: it fails with the last error after its retries, and nothing runs on afterwards", async () => {
+    const booted = await bootFileSystem()
+    try {
+      const root = booted.fs
+      await root.promises.mkdir("/sticky", { mode: 0o1777 })
+      await root.promises.chmod("/sticky", 0o1777)
+      await root.promises.mkdir("/sticky/roots")
+      const user = (await booted.spawnFs("user", { uid: 1000, gid: 1000 })).fs
+      const t0 = performance.now()
+      expect(codeOf(() => user.rmSync("/sticky/roots", { recursive: true, maxRetries: 3, retryDelay: 30 }))).toBe("EPERM")
+      // Three retries, waiting 30, 60 and 90 ms on this stack.
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(170)
+      // The owner hands the directory over: a retry would now succeed.
+      root.chownSync("/sticky/roots", 1000, 1000)
+      await pause(300)
+      expect(root.existsSync("/sticky/roots")).toBe(true)
+    } finally {
+      await booted.close()
     }
-  )
+  })
 
   it("FS-R0713 a call handed to a parked client thread just before the client dies settles (EIO): an async stat made right before close()", async () => {
     const booted = await bootFileSystem()
