@@ -59,7 +59,7 @@ const onFile = (name: string, n: number, path: string, data: Uint8Array, call: (
 })
 
 const ops: ReadonlyArray<Op> = [
-  onFile("stat", 250, "/stat-me", KiB1, (fs) => fs.stat("/stat-me")),
+  onFile("stat", 1000, "/stat-me", KiB1, (fs) => fs.stat("/stat-me")),
   onFile("open_close", 150, "/open-me", KiB1, async (fs) => (await fs.open("/open-me", "r")).close()),
   onFile("read_file_4k", 150, "/read-me", KiB4, (fs) => fs.readFile("/read-me")),
   onFile("write_file_4k", 150, "/write-me", KiB4, (fs) => fs.writeFile("/write-me", KiB4)),
@@ -94,7 +94,7 @@ const onFileSync = (name: string, n: number, path: string, data: Uint8Array, cal
 })
 
 const syncOps: ReadonlyArray<Op> = [
-  onFileSync("stat_sync", 250, "/stat-me", KiB1, (fs) => fs.statSync("/stat-me")),
+  onFileSync("stat_sync", 1000, "/stat-me", KiB1, (fs) => fs.statSync("/stat-me")),
   onFileSync("read_file_sync_4k", 150, "/read-me", KiB4, (fs) => fs.readFileSync("/read-me"))
 ]
 
