@@ -117,14 +117,16 @@ export const segments = <X, O>(points: ReadonlyArray<{ readonly x: X; readonly o
 }
 
 /**
- * Where `b` overtakes `a` along a sweep: the first point from which `b` beats `a` at every later
- * point, if `b` beats `a` at the last one; undefined otherwise.
+ * Where `b` overtakes `a` along a sweep: the first point where `b` beats `a` after which `a` never
+ * beats `b` again (ties allowed: a tie between two wins of `b` is a cell whose intervals happened
+ * to overlap, and reading it as a reversal moved the crossover from run to run); undefined when
+ * `a` wins last, or `b` never wins.
  */
 export const overtakes = <X>(points: ReadonlyArray<{ readonly x: X; readonly outcome: Outcome }>): X | undefined => {
   let at: X | undefined = undefined
   for (const p of points) {
     if (p.outcome === "b") at ??= p.x
-    else at = undefined
+    else if (p.outcome === "a") at = undefined
   }
   return at
 }

@@ -86,11 +86,14 @@ describe("lab statistics", () => {
     ])
   })
 
-  it("LAB-0007 b overtakes a where it beats a at every later point, and nowhere if it does not win at the end", () => {
+  it("LAB-0007 b overtakes a where it first beats a with a never winning after (ties allowed), and nowhere if a wins last or b never wins", () => {
     const at = (...o: Array<"a" | "b" | "tie">) => o.map((outcome, x) => ({ x, outcome }))
     expect(overtakes(at("a", "tie", "b", "b"))).toBe(2)
     expect(overtakes(at("b", "a", "b"))).toBe(2)
-    expect(overtakes(at("a", "b", "tie"))).toBeUndefined()
+    expect(overtakes(at("a", "b", "tie", "b"))).toBe(1)
+    expect(overtakes(at("a", "b", "tie"))).toBe(1)
+    expect(overtakes(at("b", "b", "a"))).toBeUndefined()
+    expect(overtakes(at("a", "tie", "tie"))).toBeUndefined()
     expect(overtakes(at("b", "b"))).toBe(0)
   })
 
