@@ -230,15 +230,17 @@ export const cp = (ctx: Context, src: PathArg, dest: PathArg, opts: CpOptions, s
   const T = (p: P) => (typeof p === "string" ? new Target(p) : target(p))
   const statOf = (path: P, follow: boolean): Sys<CpStat> => core.stat(ctx, T(path), follow)
   const statFn = (path: P) => statOf(path, opts.dereference)
-  // A filter that answers at once is not awaited (the sync form cannot wait); the sync form refuses a promise, as Node's does.
+  // The sync form calls the filter where it is (it cannot wait) and refuses a promise, as Node's
+  // does. The async form calls it from the host, off the client's kernel fiber, and awaits its
+  // answer: the filter is the caller's code, which may call the fs's sync functions, as Node's may.
   const filtered = (s: P, d: P): Sys<boolean> =>
     opts.filter === undefined
       ? Effect.succeed(true)
-      : Effect.flatMap(Effect.try({ try: () => opts.filter!(s as string, d as string) as unknown, catch: (e) => e }), (answer): Sys<boolean> => {
-          if (sync) return answer instanceof Promise ? Effect.fail(invalidReturnValue("boolean", "filter", answer)) : Effect.succeed(Boolean(answer))
-          if (typeof (answer as PromiseLike<unknown> | null)?.then !== "function") return Effect.succeed(Boolean(answer))
-          return Effect.map(Effect.tryPromise({ try: async () => answer, catch: (e) => e }), Boolean)
-        })
+      : sync
+        ? Effect.flatMap(Effect.try({ try: () => opts.filter!(s as string, d as string) as unknown, catch: (e) => e }), (answer) =>
+            answer instanceof Promise ? Effect.fail(invalidReturnValue("boolean", "filter", answer)) : Effect.succeed(Boolean(answer))
+          )
+        : Effect.map(Effect.tryPromise({ try: () => Promise.resolve().then(() => opts.filter!(s as string, d as string)), catch: (e) => e }), Boolean)
 
   const checkPaths = (s: P, d: P): Sys<{ srcStat: CpStat; destStat: CpStat | undefined } | undefined> =>
     Effect.gen(function* () {
