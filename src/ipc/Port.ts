@@ -205,16 +205,7 @@ export const call = (slot: number, msg: Message, options?: CallOptions): Effect.
  * *called* (so bytes valid only until then may be passed); the returned effect waits for the
  * reply. Call it only on `fiber` itself, from inside that fiber's run. Errors: as `call`, and `then`'s.
  */
-export const unsafeCallFrom: {
-  (fiber: Fiber.RuntimeFiber<unknown, unknown>, slot: number, msg: Message, options?: CallOptions): Effect.Effect<ReplyMessage, IpcError, Process>
-  <A, E, R>(
-    fiber: Fiber.RuntimeFiber<unknown, unknown>,
-    slot: number,
-    msg: Message,
-    options: CallOptions | undefined,
-    then: (reply: ReplyMessage) => Effect.Effect<A, E, R>
-  ): Effect.Effect<A, E | IpcError, R | Process>
-} = (
+export const unsafeCallFrom: UnsafeCall = (
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   slot: number,
   msg: Message,
@@ -227,11 +218,27 @@ export const unsafeCallFrom: {
   if (!(env instanceof Envelope)) return Effect.fail(env)
   slotOf(fiber).blocked = env
   env.onReply = then
-  return Effect.async<unknown, unknown>((resume) => {
+  return queued(env)
+}
+
+/** A call made by the fiber in hand, going on with `then(reply)`: `unsafeCallFrom`, `unsafeCallDirectFrom`. */
+type UnsafeCall = {
+  (fiber: Fiber.RuntimeFiber<unknown, unknown>, slot: number, msg: Message, options?: CallOptions): Effect.Effect<ReplyMessage, IpcError, Process>
+  <A, E, R>(
+    fiber: Fiber.RuntimeFiber<unknown, unknown>,
+    slot: number,
+    msg: Message,
+    options: CallOptions | undefined,
+    then: (reply: ReplyMessage) => Effect.Effect<A, E, R>
+  ): Effect.Effect<A, E | IpcError, R | Process>
+}
+
+/** Waits for the reply to a committed call, offered to its port's queue now. */
+const queued = (env: Envelope): Effect.Effect<unknown, unknown, never> =>
+  Effect.async<unknown, unknown>((resume) => {
     env.resume = resume
     offer(env.port, env)
   })
-}
 
 /** Sends one-way: returns once the port has taken the message; blocks while the port is full. */
 export const send = (slot: number, msg: Message): Effect.Effect<void, IpcError, Process> =>
@@ -465,16 +472,7 @@ export const callDirect = (slot: number, msg: Message, options?: CallOptions): E
  * Eager: the message is decoded and committed, and the handler entered, when this is called (its
  * items are read then). Errors: as `callDirect`, and `then`'s.
  */
-export const unsafeCallDirectFrom: {
-  (fiber: Fiber.RuntimeFiber<unknown, unknown>, slot: number, msg: Message, options?: CallOptions): Effect.Effect<ReplyMessage, IpcError, Process>
-  <A, E, R>(
-    fiber: Fiber.RuntimeFiber<unknown, unknown>,
-    slot: number,
-    msg: Message,
-    options: CallOptions | undefined,
-    then: (reply: ReplyMessage) => Effect.Effect<A, E, R>
-  ): Effect.Effect<A, E | IpcError, R | Process>
-} = (
+export const unsafeCallDirectFrom: UnsafeCall = (
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   slot: number,
   msg: Message,
@@ -491,10 +489,7 @@ export const unsafeCallDirectFrom: {
   if (entry === undefined) {
     // No direct entry: an ordinary call.
     slotRecord.blocked = env
-    return Effect.async<unknown, unknown>((resume) => {
-      env.resume = resume
-      offer(env.port, env)
-    })
+    return queued(env)
   }
   return enterDirect(fiber, slotRecord, entry, env)
 }
