@@ -249,16 +249,21 @@ export class KernelCore {
    * which changes nothing. Besides these, the effect's own failures.
    */
   runSyncExit<A, E>(effect: Effect.Effect<A, E, Kernel>, limitMs?: number): Exit.Exit<A, E | WouldWaitOnHost | ReentrantRunSync> {
-    if (isDriving()) return Exit.fail(new ReentrantRunSync({ operation: "runSync" }))
-    this.rootRuntime ??= Effect.runSync(this.onScheduler(Effect.provideService(Effect.runtime<Kernel>(), Kernel, this), this.scheduler.root))
-    // Not started on this stack: its first step runs inside the drive, under its guard.
-    const fiber = Runtime.runFork(this.rootRuntime)(effect, { immediate: false })
-    const outcome = this.scheduler.drive(fiber, limitMs)
-    if (outcome === "done") return fiber.unsafePoll()!
-    const reason = outcome === "idle" ? "nothing ready" : "limit"
-    fiber.unsafeInterruptAsFork(FiberId.none)
-    this.scheduler.drive(fiber, limitMs)
-    return Exit.fail(new WouldWaitOnHost({ operation: "runSync", reason }))
+    // Set by `start`, which the drive calls unless it is refused (ReentrantRunSync).
+    const run: { fiber?: Fiber.RuntimeFiber<A, E> } = {}
+    const start = () => {
+      this.rootRuntime ??= Effect.runSync(this.onScheduler(Effect.provideService(Effect.runtime<Kernel>(), Kernel, this), this.scheduler.root))
+      // Not started on this stack: its first step runs inside the drive, under its guard.
+      run.fiber = Runtime.runFork(this.rootRuntime)(effect, { immediate: false })
+    }
+    const stuck = this.driveUntil(start, () => run.fiber!.unsafePoll() !== null, limitMs)
+    if (stuck === undefined) return run.fiber!.unsafePoll()!
+    if (run.fiber !== undefined) {
+      // Waiting on the host: interrupted, and driven until its finalizers have run.
+      run.fiber.unsafeInterruptAsFork(FiberId.none)
+      this.scheduler.drive(run.fiber, limitMs)
+    }
+    return Exit.fail(stuck)
   }
 
   /**
